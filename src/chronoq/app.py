@@ -1,0 +1,138 @@
+"""The application object: tasks, settings and the factories for clients and workers."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar, overload
+
+from chronoq.client import Client, SyncClient
+from chronoq.core.retry import Backoff
+from chronoq.core.settings import Settings
+from chronoq.core.task import (
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_QUEUE,
+    TaskDef,
+    TaskDefaults,
+    TaskRegistry,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+Hook = Callable[["App"], Awaitable[None]]
+
+
+class Task:
+    """What `@app.task` returns: the original function, still callable, plus its TaskDef."""
+
+    def __init__(self, definition: TaskDef) -> None:
+        self.definition = definition
+        self.name = definition.name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.definition.func(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<Task {self.name}>"
+
+
+class App:
+    """Holds the tasks of one application and how to reach its Redis.
+
+    ```
+    app = App()
+
+    @app.task(queue="mail", max_retries=5)
+    async def send(to: str) -> None: ...
+    ```
+    """
+
+    def __init__(
+        self,
+        name: str = "chronoq",
+        *,
+        redis_url: str | None = None,
+        prefix: str | None = None,
+        settings: Settings | None = None,
+    ) -> None:
+        self.name = name
+        overrides: dict[str, Any] = {}
+        if redis_url is not None:
+            overrides["redis_url"] = redis_url
+        if prefix is not None:
+            overrides["prefix"] = prefix
+        base = settings or Settings()
+        self.settings = base.model_copy(update=overrides)
+        self.registry = TaskRegistry()
+        self.on_startup: list[Hook] = []
+        self.on_shutdown: list[Hook] = []
+
+    @overload
+    def task(self, func: F, /) -> Task: ...
+
+    @overload
+    def task(
+        self,
+        func: None = None,
+        /,
+        *,
+        name: str | None = None,
+        queue: str = DEFAULT_QUEUE,
+        priority: int = 0,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        backoff: Backoff | None = None,
+        timeout: float | None = None,
+    ) -> Callable[[F], Task]: ...
+
+    def task(
+        self,
+        func: F | None = None,
+        /,
+        *,
+        name: str | None = None,
+        queue: str = DEFAULT_QUEUE,
+        priority: int = 0,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        backoff: Backoff | None = None,
+        timeout: float | None = None,
+    ) -> Task | Callable[[F], Task]:
+        """Register a task. Works bare (`@app.task`) or with defaults (`@app.task(...)`)."""
+        defaults = TaskDefaults(
+            queue=queue,
+            priority=priority,
+            max_retries=max_retries,
+            backoff=backoff or Backoff(),
+            timeout=timeout,
+        )
+
+        def register(f: F) -> Task:
+            return Task(self.registry.add(f, name, defaults))
+
+        return register(func) if func is not None else register
+
+    def startup(self, hook: Hook) -> Hook:
+        """Register a coroutine run when a worker starts (after connecting)."""
+        self.on_startup.append(hook)
+        return hook
+
+    def shutdown(self, hook: Hook) -> Hook:
+        self.on_shutdown.append(hook)
+        return hook
+
+    def redis_url(self) -> str:
+        """The configured URL, or the embedded server's (started on first use)."""
+        if self.settings.redis_url:
+            return self.settings.redis_url
+        from chronoq.redis.embedded import resolve_redis_url  # noqa: PLC0415
+
+        url: str = resolve_redis_url(self.settings.redis_url, self.settings.data_dir)
+        return url
+
+    def client(self) -> Client:
+        return Client(
+            self.redis_url(),
+            prefix=self.settings.prefix,
+            registry=self.registry,
+            settings=self.settings,
+        )
+
+    def sync_client(self) -> SyncClient:
+        return SyncClient(self.client)

@@ -1,0 +1,1 @@
+"""The command line: an outer shell over the client, app and worker."""

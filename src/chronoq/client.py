@@ -1,0 +1,353 @@
+"""The client: enqueue jobs and read their state. Async first, with a sync facade."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Coroutine, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from chronoq.core import serialization
+from chronoq.core.errors import ChronoqError, ConfigurationError
+from chronoq.core.ids import new_job_id
+from chronoq.core.job import Job, JobOptions, JobSpec, JobStatus, require_aware, to_millis
+from chronoq.core.retry import Backoff
+from chronoq.core.settings import Settings
+from chronoq.core.task import DEFAULT_QUEUE, TaskDef, TaskRegistry
+from chronoq.redis.broker import NOW, Broker, Enqueued, Placement
+from chronoq.redis.connection import connect
+from chronoq.redis.inspector import Inspector, QueueCounts
+from chronoq.redis.keys import Keyspace
+from chronoq.redis.sync_enqueue import SyncEnqueuer
+
+TaskRef = str | TaskDef | Callable[..., Any]
+Batches = dict[str, list[tuple[int, JobSpec, Placement]]]
+T = TypeVar("T")
+
+
+class JobFailed(ChronoqError):
+    """The awaited job ended without a result (dead, cancelled or expired)."""
+
+    def __init__(self, job: Job) -> None:
+        super().__init__(f"job {job.id} ended {job.status.value}: {job.error or 'no error'}")
+        self.job = job
+
+
+@dataclass(frozen=True, slots=True)
+class JobRequest:
+    """One job to enqueue. Options left as None take the task's defaults."""
+
+    task: TaskRef
+    args: Sequence[Any] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    queue: str | None = None
+    priority: int | None = None
+    delay: float | timedelta | None = None
+    at: datetime | None = None
+    unique_key: str | None = None
+    max_retries: int | None = None
+    timeout: float | None = None
+    deadline: datetime | None = None
+    backoff: Backoff | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EnqueuedJob:
+    id: str
+    queue: str
+    status: JobStatus
+    created: bool  # False when the unique key returned an existing job
+
+
+class Client:
+    """Async client. Use `async with Client(url) as client:` or `app.client()`."""
+
+    def __init__(
+        self,
+        redis_url: str,
+        *,
+        prefix: str = "chronoq",
+        registry: TaskRegistry | None = None,
+        settings: Settings | None = None,
+    ) -> None:
+        self.settings = settings or Settings(redis_url=redis_url, prefix=prefix)
+        self.registry = registry or TaskRegistry()
+        self.url = redis_url
+        self.broker = Broker(connect(redis_url), Keyspace(prefix))
+        self.inspector = Inspector(self.broker.redis, self.broker.keys)
+        self._options_cache: dict[str, JobOptions] = {}
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self.broker.close()
+
+    # -- enqueue -----------------------------------------------------------
+
+    async def enqueue(self, task: TaskRef, *args: Any, **kwargs: Any) -> EnqueuedJob:
+        """Enqueue `task(*args, **kwargs)` now, with the task's default options.
+
+        For options (queue, delay, at, priority, unique_key, ...) use `submit`.
+        """
+        return await self.submit(JobRequest(task, args, kwargs))
+
+    async def submit(self, request: JobRequest) -> EnqueuedJob:
+        """Enqueue one job with explicit options."""
+        (job,) = await self.enqueue_many([request])
+        return job
+
+    async def enqueue_many(self, requests: Iterable[JobRequest]) -> list[EnqueuedJob]:
+        """Enqueue many jobs: one round trip per queue (per 1,000 jobs).
+
+        Every request is validated and serialized before anything is written.
+        """
+        by_queue, count = self._plan(requests)
+        out: list[EnqueuedJob | None] = [None] * count
+        for queue, items in by_queue.items():
+            results = await self.broker.enqueue(queue, [(s, p) for _, s, p in items])
+            _place_results(out, queue, items, results)
+        return [job for job in out if job is not None]
+
+    def _plan(self, requests: Iterable[JobRequest]) -> tuple[Batches, int]:
+        """Validate and serialize every request, grouped by queue (no I/O)."""
+        by_queue: Batches = defaultdict(list)
+        count = 0
+        for index, request in enumerate(requests):
+            spec, placement = self._build(request)
+            by_queue[spec.queue].append((index, spec, placement))
+            count = index + 1
+        return by_queue, count
+
+    def _build(self, request: JobRequest) -> tuple[JobSpec, Placement]:
+        name, task = self._resolve(request.task)
+        defaults = task.defaults if task else None
+        if _has_job_options(request):
+            options = JobOptions(
+                max_retries=_first(request.max_retries, defaults.max_retries if defaults else None),
+                backoff=request.backoff,
+                timeout=request.timeout,
+                deadline=request.deadline,
+                unique_key=request.unique_key,
+                priority=_first(request.priority, defaults.priority if defaults else None) or 0,
+            )
+        else:
+            options = self._default_options(name, task)
+        queue = request.queue or (defaults.queue if defaults else DEFAULT_QUEUE)
+        payload = serialization.encode_call(request.args, request.kwargs)
+        spec = JobSpec(new_job_id(), name, queue, payload, options)
+        placement = (
+            NOW
+            if request.delay is None and request.at is None
+            else _placement(request.delay, request.at)
+        )
+        return spec, placement
+
+    def _default_options(self, name: str, task: TaskDef | None) -> JobOptions:
+        """Options of a job that sets none: cached per task, since bulk enqueues repeat them."""
+        options = self._options_cache.get(name)
+        if options is None:
+            defaults = task.defaults if task else None
+            options = JobOptions(
+                max_retries=defaults.max_retries if defaults else None,
+                priority=defaults.priority if defaults else 0,
+            )
+            self._options_cache[name] = options
+        return options
+
+    def _resolve(self, ref: TaskRef) -> tuple[str, TaskDef | None]:
+        definition = getattr(ref, "definition", ref)  # an @app.task wrapper carries its def
+        if isinstance(definition, TaskDef):
+            return definition.name, definition
+        if isinstance(ref, str):
+            if not ref:
+                raise ConfigurationError("task name must not be empty")
+            return ref, self.registry.find(ref)
+        for task in self.registry:
+            if task.func is ref:
+                return task.name, task
+        raise ConfigurationError(f"{ref!r} is not a task of this app; decorate it with @app.task")
+
+    # -- read and act ------------------------------------------------------
+
+    async def job(self, job_id: str) -> Job:
+        return await self.inspector.get_job(job_id)
+
+    async def result(self, job_id: str, *, timeout: float = 30.0, poll: float = 0.2) -> Any:
+        """Wait for a job to finish and return its result; JobFailed if it did not succeed."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        wait = 0.005
+        while True:
+            job = await self.job(job_id)
+            if job.status is JobStatus.SUCCEEDED:
+                return job.result
+            if job.status.is_finished:
+                raise JobFailed(job)
+            if asyncio.get_running_loop().time() >= deadline:
+                raise TimeoutError(f"job {job_id} still {job.status.value} after {timeout}s")
+            await asyncio.sleep(wait)
+            wait = min(poll, wait * 2)
+
+    async def cancel(self, job_id: str) -> None:
+        """Cancel a waiting job. InvalidJobState if it already runs or finished."""
+        queue = await self.inspector.find_queue(job_id)
+        retention_ms = int(self.settings.retention * 1000)
+        await self.broker.cancel(queue, job_id, retention_ms=retention_ms)
+
+    async def jobs(
+        self, *, status: JobStatus | None = None, queue: str | None = None, limit: int = 50
+    ) -> list[Job]:
+        return await self.inspector.list_jobs(status=status, queue=queue, limit=limit)
+
+    async def queues(self) -> list[QueueCounts]:
+        return await self.inspector.queue_counts()
+
+    async def dead_jobs(self, *, queue: str | None = None, limit: int = 50) -> list[Job]:
+        return await self.inspector.list_jobs(status=JobStatus.DEAD, queue=queue, limit=limit)
+
+    async def requeue_dead(self, *, queue: str | None = None, job_id: str | None = None) -> int:
+        return await self._each_queue(queue, job_id, self.broker.requeue_dead)
+
+    async def purge_dead(self, *, queue: str | None = None, job_id: str | None = None) -> int:
+        return await self._each_queue(queue, job_id, self.broker.purge_dead)
+
+    async def _each_queue(
+        self,
+        queue: str | None,
+        job_id: str | None,
+        action: Callable[[str, str | None], Coroutine[Any, Any, int]],
+    ) -> int:
+        if job_id is not None:
+            return await action(await self.inspector.find_queue(job_id, queue), job_id)
+        names = [queue] if queue else await self.inspector.queues()
+        return sum([await action(name, None) for name in names])
+
+    async def workers(self) -> list[dict[str, str]]:
+        return await self.inspector.workers()
+
+
+def _first(value: T | None, default: T | None) -> T | None:
+    return value if value is not None else default
+
+
+def _place_results(
+    out: list[EnqueuedJob | None],
+    queue: str,
+    items: list[tuple[int, JobSpec, Placement]],
+    results: list[Enqueued],
+) -> None:
+    for (index, _, _), res in zip(items, results, strict=True):
+        out[index] = EnqueuedJob(res.id, queue, res.status, res.created)
+
+
+def _has_job_options(r: JobRequest) -> bool:
+    return not (
+        r.priority is None
+        and r.unique_key is None
+        and r.max_retries is None
+        and r.timeout is None
+        and r.deadline is None
+        and r.backoff is None
+    )
+
+
+def _placement(delay: float | timedelta | None, at: datetime | None) -> Placement:
+    if delay is not None and at is not None:
+        raise ConfigurationError("give either delay or at, not both")
+    if isinstance(delay, timedelta):
+        delay = delay.total_seconds()
+    if delay is not None:
+        if delay < 0:
+            raise ConfigurationError(f"delay must be >= 0 seconds, got {delay}")
+        return Placement(delay_ms=int(delay * 1000))
+    if at is not None:
+        require_aware(at, "at")
+        return Placement(at_ms=to_millis(at))
+    return NOW
+
+
+class SyncClient:
+    """Blocking facade over Client, for sync code (scripts, web apps, sync tasks).
+
+    It owns an event loop in a daemon thread, so it also works inside a running loop's
+    thread pool (a plain `def` task can enqueue follow-up jobs).
+    """
+
+    def __init__(self, client_factory: Callable[[], Client]) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self._client = self._run(_make(client_factory))
+        self._enqueuer = SyncEnqueuer(self._client.url, self._client.broker.keys)
+
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    def __enter__(self) -> SyncClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._loop.is_running():
+            self._enqueuer.close()
+            self._run(self._client.close())
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join()
+            self._loop.close()
+
+    def enqueue(self, task: TaskRef, *args: Any, **kwargs: Any) -> EnqueuedJob:
+        return self.submit(JobRequest(task, args, kwargs))
+
+    def submit(self, request: JobRequest) -> EnqueuedJob:
+        (job,) = self.enqueue_many([request])
+        return job
+
+    def enqueue_many(self, requests: Iterable[JobRequest]) -> list[EnqueuedJob]:
+        """Like Client.enqueue_many, on this thread's own blocking connection."""
+        by_queue, count = self._client._plan(requests)
+        out: list[EnqueuedJob | None] = [None] * count
+        for queue, items in by_queue.items():
+            results = self._enqueuer.enqueue(queue, [(s, p) for _, s, p in items])
+            _place_results(out, queue, items, results)
+        return [job for job in out if job is not None]
+
+    def job(self, job_id: str) -> Job:
+        return self._run(self._client.job(job_id))
+
+    def result(self, job_id: str, *, timeout: float = 30.0) -> Any:
+        return self._run(self._client.result(job_id, timeout=timeout))
+
+    def cancel(self, job_id: str) -> None:
+        self._run(self._client.cancel(job_id))
+
+    def jobs(
+        self, *, status: JobStatus | None = None, queue: str | None = None, limit: int = 50
+    ) -> list[Job]:
+        return self._run(self._client.jobs(status=status, queue=queue, limit=limit))
+
+    def queues(self) -> list[QueueCounts]:
+        return self._run(self._client.queues())
+
+    def dead_jobs(self, *, queue: str | None = None, limit: int = 50) -> list[Job]:
+        return self._run(self._client.dead_jobs(queue=queue, limit=limit))
+
+    def requeue_dead(self, *, queue: str | None = None, job_id: str | None = None) -> int:
+        return self._run(self._client.requeue_dead(queue=queue, job_id=job_id))
+
+    def purge_dead(self, *, queue: str | None = None, job_id: str | None = None) -> int:
+        return self._run(self._client.purge_dead(queue=queue, job_id=job_id))
+
+    def workers(self) -> list[dict[str, str]]:
+        return self._run(self._client.workers())
+
+
+async def _make(factory: Callable[[], Client]) -> Client:
+    return factory()

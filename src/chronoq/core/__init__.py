@@ -1,0 +1,1 @@
+"""Pure domain model: jobs, options, serialization and retry policy. No I/O."""

@@ -1,0 +1,250 @@
+"""The job model: what a job is, its states, and its options.
+
+A job lives in Redis as one small hash. `JobSpec` is what an enqueue writes,
+`Job` is what a read returns. Field names on the wire are listed in `Field` so the
+Lua scripts, the broker and this module agree on one vocabulary.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from chronoq.core import serialization
+from chronoq.core.errors import ConfigurationError
+from chronoq.core.retry import Backoff
+
+PRIORITY_RANGE = range(-1000, 1001)
+
+
+class JobStatus(enum.StrEnum):
+    SCHEDULED = "scheduled"  # waiting for its run-at time (first run)
+    QUEUED = "queued"  # ready, waiting for a worker
+    RUNNING = "running"  # leased by a worker
+    SUCCEEDED = "succeeded"
+    RETRYING = "retrying"  # a failed attempt, waiting for its backoff to elapse
+    DEAD = "dead"  # out of retries (or undeliverable): in the dead-letter queue
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"  # its deadline passed before it could start
+
+    @property
+    def is_waiting(self) -> bool:
+        return self in (JobStatus.SCHEDULED, JobStatus.QUEUED, JobStatus.RETRYING)
+
+    @property
+    def is_finished(self) -> bool:
+        return self in _FINISHED
+
+
+_FINISHED = frozenset({JobStatus.SUCCEEDED, JobStatus.DEAD, JobStatus.CANCELLED, JobStatus.EXPIRED})
+
+
+class Field:
+    """Hash field names of a job record (kept short: they are stored per job)."""
+
+    TASK = "task"
+    ARGS = "args"
+    STATUS = "status"
+    PRIORITY = "prio"
+    ATTEMPTS = "att"
+    MAX_RETRIES = "maxr"
+    OPTIONS = "opts"
+    DEADLINE = "dl"
+    UNIQUE = "uniq"
+    ENQUEUED = "enq"
+    RUN_AT = "run"
+    STARTED = "st"
+    FINISHED = "fin"
+    ERROR = "err"
+    TRACEBACK = "tb"
+    LEASE = "lease"
+    WORKER = "wid"
+
+
+@dataclass(frozen=True, slots=True)
+class JobOptions:
+    """Per-job options. `None` means "use the task's default"."""
+
+    max_retries: int | None = None
+    backoff: Backoff | None = None
+    timeout: float | None = None
+    deadline: datetime | None = None
+    unique_key: str | None = None
+    priority: int = 0
+
+    def __post_init__(self) -> None:
+        if self.max_retries is not None and self.max_retries < 0:
+            raise ConfigurationError(f"max_retries must be >= 0, got {self.max_retries}")
+        if self.timeout is not None and self.timeout <= 0:
+            raise ConfigurationError(f"timeout must be > 0 seconds, got {self.timeout}")
+        if self.priority not in PRIORITY_RANGE:
+            raise ConfigurationError(f"priority must be within -1000..1000, got {self.priority}")
+        if self.deadline is not None:
+            require_aware(self.deadline, "deadline")
+        if self.unique_key is not None and not self.unique_key:
+            raise ConfigurationError("unique_key must not be empty")
+
+
+def require_aware(moment: datetime, what: str) -> None:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ConfigurationError(
+            f"{what} must be a time-zone-aware datetime, got naive {moment.isoformat()}; "
+            "attach a zone, e.g. datetime(..., tzinfo=ZoneInfo('Europe/Paris'))"
+        )
+
+
+def to_millis(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def from_millis(millis: int | None) -> datetime | None:
+    if millis is None:
+        return None
+    return datetime.fromtimestamp(millis / 1000, tz=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class JobSpec:
+    """Everything an enqueue stores about a new job."""
+
+    id: str
+    task: str
+    queue: str
+    payload: str  # JSON from serialization.encode_call
+    options: JobOptions = field(default_factory=JobOptions)
+
+    def extra_fields(self) -> list[str]:
+        """Hash fields beyond task, args and priority, as a flat name/value list.
+
+        Defaults are omitted: a waiting job's size is what bounds queue memory.
+        """
+        opts = self.options
+        out: list[str] = []
+        if opts.max_retries is not None:
+            out += [Field.MAX_RETRIES, str(opts.max_retries)]
+        if opts.deadline is not None:
+            out += [Field.DEADLINE, str(to_millis(opts.deadline))]
+        if opts.unique_key is not None:
+            out += [Field.UNIQUE, opts.unique_key]
+        extra = _encode_extra_options(opts)
+        if extra:
+            out += [Field.OPTIONS, extra]
+        return out
+
+
+def _encode_extra_options(opts: JobOptions) -> str | None:
+    extra: dict[str, Any] = {}
+    if opts.backoff is not None:
+        extra["backoff"] = opts.backoff.to_wire()
+    if opts.timeout is not None:
+        extra["timeout"] = opts.timeout
+    return serialization.dumps(extra) if extra else None
+
+
+def decode_extra_options(text: str | None) -> tuple[Backoff | None, float | None]:
+    if not text:
+        return None, None
+    extra = serialization.loads(text)
+    backoff = Backoff.from_wire(extra["backoff"]) if "backoff" in extra else None
+    return backoff, extra.get("timeout")
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A snapshot of a job record as read from Redis."""
+
+    id: str
+    queue: str
+    task: str
+    status: JobStatus
+    args: list[Any]
+    kwargs: dict[str, Any]
+    priority: int = 0
+    attempts: int = 0
+    max_retries: int | None = None
+    enqueued_at: datetime | None = None
+    run_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    deadline: datetime | None = None
+    unique_key: str | None = None
+    error: str | None = None
+    traceback: str | None = None
+    worker_id: str | None = None
+    result: Any = None
+    raw_args: str | None = None  # set when the stored payload could not be decoded
+
+    @property
+    def duration(self) -> float | None:
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+    @classmethod
+    def from_fields(
+        cls, job_id: str, queue: str, fields: dict[str, str], result: str | None = None
+    ) -> Job:
+        def millis(name: str) -> datetime | None:
+            value = fields.get(name)
+            return from_millis(int(value)) if value else None
+
+        raw = fields.get(Field.ARGS, "[[]]")
+        try:
+            args, kwargs = serialization.decode_call(raw)
+            raw_args = None
+        except ValueError:
+            args, kwargs, raw_args = [], {}, raw
+        max_retries = fields.get(Field.MAX_RETRIES)
+        return cls(
+            id=job_id,
+            queue=queue,
+            task=fields.get(Field.TASK, ""),
+            status=JobStatus(fields.get(Field.STATUS, JobStatus.QUEUED)),
+            args=args,
+            kwargs=kwargs,
+            priority=int(fields.get(Field.PRIORITY, 0)),
+            attempts=int(fields.get(Field.ATTEMPTS, 0)),
+            max_retries=int(max_retries) if max_retries is not None else None,
+            enqueued_at=millis(Field.ENQUEUED),
+            run_at=millis(Field.RUN_AT),
+            started_at=millis(Field.STARTED),
+            finished_at=millis(Field.FINISHED),
+            deadline=millis(Field.DEADLINE),
+            unique_key=fields.get(Field.UNIQUE),
+            error=fields.get(Field.ERROR),
+            traceback=fields.get(Field.TRACEBACK),
+            worker_id=fields.get(Field.WORKER),
+            result=serialization.loads(result) if result is not None else None,
+            raw_args=raw_args,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view, for the CLI and (later) the HTTP API."""
+
+        def iso(moment: datetime | None) -> str | None:
+            return moment.isoformat() if moment else None
+
+        return {
+            "id": self.id,
+            "queue": self.queue,
+            "task": self.task,
+            "status": self.status.value,
+            "args": self.args,
+            "kwargs": self.kwargs,
+            "priority": self.priority,
+            "attempts": self.attempts,
+            "max_retries": self.max_retries,
+            "enqueued_at": iso(self.enqueued_at),
+            "run_at": iso(self.run_at),
+            "started_at": iso(self.started_at),
+            "finished_at": iso(self.finished_at),
+            "duration": self.duration,
+            "deadline": iso(self.deadline),
+            "unique_key": self.unique_key,
+            "error": self.error,
+            "traceback": self.traceback,
+            "worker_id": self.worker_id,
+            "result": self.result,
+        }

@@ -1,0 +1,32 @@
+"""Settings from the environment (CHRONOQ_*), overridable in code and on the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_data_dir() -> Path:
+    return Path.home() / ".chronoq"
+
+
+class Settings(BaseSettings):
+    """Runtime configuration. Durations are in seconds."""
+
+    model_config = SettingsConfigDict(env_prefix="CHRONOQ_", extra="ignore")
+
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis/Valkey URL. Unset: start the embedded server under data_dir.",
+    )
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    prefix: str = "chronoq"
+    lease: float = Field(default=10.0, gt=0.5, description="Job lease length.")
+    retention: float = Field(default=7 * 86400, gt=0, description="Finished record TTL.")
+    keep_result: float = Field(default=86400, ge=0, description="Result TTL.")
+    shutdown_timeout: float = Field(default=30.0, ge=0)
+    strict_server: bool = Field(
+        default=False, description="Refuse to start on a server that can lose jobs."
+    )

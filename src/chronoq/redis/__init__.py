@@ -1,0 +1,1 @@
+"""Everything that speaks the Redis protocol: key names, Lua scripts, connections."""

@@ -1,0 +1,359 @@
+"""The broker: chronoq's queue operations in domain words, over Redis.
+
+Every state change is one Lua script (see scripts/*.lua for each contract);
+this module only packs arguments and unpacks replies. It knows nothing of
+tasks, workers or retries policy: callers decide, the broker records.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+
+from chronoq.core import serialization
+from chronoq.core.errors import InvalidJobState, JobNotFound
+from chronoq.core.job import Field, JobSpec, JobStatus
+from chronoq.redis.keys import Keyspace, QueueKeys
+from chronoq.redis.scripts import SCRIPTS
+
+BATCH_LIMIT = 1000
+SENTINEL = "-"  # an inbox entry that only ends a blocking read
+_STATUS = {status.value: status for status in JobStatus}
+
+
+@dataclass(frozen=True, slots=True)
+class Enqueued:
+    id: str
+    status: JobStatus
+    created: bool  # False: an existing job holds the unique key; id is that job's
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedJob:
+    id: str
+    queue: str
+    task: str
+    payload: str
+    attempts: int
+    max_retries: int | None
+    options: str | None
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    server_ms: int
+    next_due_ms: int | None  # ms until the next scheduled job of this queue
+    jobs: list[ClaimedJob]
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """When a new job becomes due: now, after a delay, or at an epoch instant."""
+
+    delay_ms: int | None = None
+    at_ms: int | None = None
+
+    @property
+    def wire(self) -> str:
+        if self.delay_ms is not None:
+            return f"+{self.delay_ms}"
+        if self.at_ms is not None:
+            return f"@{self.at_ms}"
+        return ""
+
+
+NOW = Placement()
+
+
+class Broker:
+    """Queue operations on one Redis, under one key prefix."""
+
+    def __init__(self, redis: Redis, keyspace: Keyspace) -> None:
+        self.redis = redis
+        self.keys = keyspace
+        self._registered: set[str] = set()
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+    # -- producing ---------------------------------------------------------
+
+    async def enqueue(
+        self, queue: str, jobs: Sequence[tuple[JobSpec, Placement]]
+    ) -> list[Enqueued]:
+        """Create jobs in one queue with one script call per batch."""
+        q = self.keys.queue(queue)
+        await self._register(queue)
+        out: list[Enqueued] = []
+        for start in range(0, len(jobs), BATCH_LIMIT):
+            out.extend(await self._enqueue_batch(q, jobs[start : start + BATCH_LIMIT]))
+        return out
+
+    async def _enqueue_batch(
+        self, q: QueueKeys, jobs: Sequence[tuple[JobSpec, Placement]]
+    ) -> list[Enqueued]:
+        keys, args = enqueue_command(q, jobs)
+        return parse_enqueued(await SCRIPTS.enqueue(self.redis, keys, args))
+
+    async def _register(self, queue: str) -> None:
+        if queue not in self._registered:
+            await self.redis.sadd(self.keys.queues, queue)
+            self._registered.add(queue)
+
+    # -- consuming ---------------------------------------------------------
+
+    async def claim(
+        self,
+        queue: str,
+        count: int,
+        *,
+        lease_ms: int,
+        token: str,
+        worker_id: str,
+        retention_ms: int,
+        register_idle: bool = True,
+    ) -> Claim:
+        """Lease up to `count` ready jobs. With `register_idle`, a worker left with free
+        slots is registered so the next enqueue hands its job straight over."""
+        q = self.keys.queue(queue)
+        keys = [
+            q.ready,
+            q.scheduled,
+            q.active,
+            q.seq,
+            q.wake,
+            q.job_prefix,
+            q.done,
+            q.unique_prefix,
+            q.stats,
+            q.idle,
+            q.idle_leases,
+        ]
+        args: list[str | int] = [
+            count,
+            lease_ms,
+            token,
+            worker_id,
+            retention_ms,
+            int(register_idle),
+        ]
+        reply = await SCRIPTS.claim(self.redis, keys, args)
+        jobs = [
+            ClaimedJob(
+                id=reply[i],
+                queue=queue,
+                task=reply[i + 1],
+                payload=reply[i + 2],
+                attempts=int(reply[i + 3]),
+                max_retries=int(reply[i + 4]) if reply[i + 4] is not None else None,
+                options=reply[i + 5],
+                token=token,
+            )
+            for i in range(2, len(reply), 6)
+        ]
+        next_due = int(reply[1])
+        return Claim(int(reply[0]), next_due if next_due >= 0 else None, jobs)
+
+    def handed_off(self, queue: str, entry: str) -> ClaimedJob:
+        """Decode a job that enqueue handed straight to this worker's inbox."""
+        job_id, task, payload, attempts, max_retries, options, token = serialization.loads(entry)
+        return ClaimedJob(
+            id=job_id,
+            queue=queue,
+            task=task,
+            payload=payload,
+            attempts=int(attempts),
+            max_retries=int(max_retries) if max_retries is not False else None,
+            options=options or None,
+            token=token,
+        )
+
+    async def retire(self, queue: str, worker_id: str) -> int:
+        """Leave a queue: drop the idle registration, return handed-off jobs not started."""
+        q = self.keys.queue(queue)
+        keys = [q.idle, q.idle_leases, q.inbox(worker_id), q.active, q.ready, q.wake, q.job_prefix]
+        return int(await SCRIPTS.retire(self.redis, keys, [worker_id]))
+
+    async def complete(
+        self,
+        queue: str,
+        outcomes: Sequence[tuple[str, str, str]],
+        *,
+        retention_ms: int,
+        result_ttl_ms: int,
+    ) -> list[str]:
+        """Record successes: (id, token, result JSON or ''). Returns stale ids."""
+        q = self.keys.queue(queue)
+        args: list[str | int] = [retention_ms, result_ttl_ms, len(outcomes)]
+        for outcome in outcomes:
+            args.extend(outcome)
+        keys = [q.active, q.done, q.job_prefix, q.result_prefix, q.unique_prefix, q.stats]
+        return list(await SCRIPTS.complete(self.redis, keys, args))
+
+    async def fail(
+        self,
+        queue: str,
+        job_id: str,
+        token: str,
+        *,
+        error: str,
+        traceback: str,
+        retry_in_ms: int | None,
+    ) -> JobStatus | None:
+        """Record a failed attempt: retry after `retry_in_ms`, or dead-letter (None).
+
+        Returns the new status, or None when the lease was no longer ours.
+        """
+        q = self.keys.queue(queue)
+        keys = [q.active, q.scheduled, q.dead, q.job_prefix, q.unique_prefix, q.stats, q.wake]
+        delay = -1 if retry_in_ms is None else max(0, retry_in_ms)
+        reply = await SCRIPTS.fail(self.redis, keys, [job_id, token, error, traceback, delay])
+        return JobStatus(reply) if reply else None
+
+    async def renew(
+        self, queue: str, leases: Sequence[tuple[str, str]], *, lease_ms: int
+    ) -> list[str]:
+        """Extend leases (id, token). Returns the ids whose lease was lost."""
+        q = self.keys.queue(queue)
+        args: list[str | int] = [lease_ms, len(leases)]
+        for lease in leases:
+            args.extend(lease)
+        return list(await SCRIPTS.renew(self.redis, [q.active, q.job_prefix], args))
+
+    async def release(self, queue: str, leases: Sequence[tuple[str, str]]) -> int:
+        """Hand jobs back to the queue without counting the attempt."""
+        q = self.keys.queue(queue)
+        args: list[str | int] = [len(leases)]
+        for lease in leases:
+            args.extend(lease)
+        keys = [q.active, q.ready, q.wake, q.job_prefix]
+        return int(await SCRIPTS.release(self.redis, keys, args))
+
+    async def recover(self, queue: str, *, default_max_retries: int) -> tuple[int, int]:
+        """Requeue (or dead-letter) jobs whose lease expired. Returns (requeued, dead)."""
+        q = self.keys.queue(queue)
+        keys = [q.active, q.ready, q.seq, q.dead, q.wake, q.job_prefix, q.unique_prefix, q.stats]
+        requeued, dead = await SCRIPTS.recover(self.redis, keys, [default_max_retries, BATCH_LIMIT])
+        return int(requeued), int(dead)
+
+    async def wait_for_work(
+        self, blocking: Redis, queues: Iterable[str], worker_id: str, timeout: float
+    ) -> tuple[str, str] | None:
+        """Block (on its own connection) until a job is handed to this worker's inbox
+        or a queue's doorbell rings, or `timeout` passes. Returns (key, value) or None."""
+        keys: list[str] = []
+        for name in queues:
+            q = self.keys.queue(name)
+            keys += [q.inbox(worker_id), q.wake]
+        reply = await blocking.blpop(keys, timeout=max(timeout, 0.001))
+        return (str(reply[0]), str(reply[1])) if reply else None
+
+    async def push_sentinel(self, inbox_key: str) -> None:
+        """End this worker's own pending blocking read (at shutdown)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.rpush(inbox_key, SENTINEL)
+            pipe.pexpire(inbox_key, 10_000)
+            await pipe.execute()
+
+    async def ring(self, doorbell_key: str) -> None:
+        """Ring a doorbell again: hand a wake-up this worker cannot use to another."""
+        await self.redis.rpush(doorbell_key, "1")
+
+    # -- operator actions --------------------------------------------------
+
+    async def cancel(self, queue: str, job_id: str, *, retention_ms: int) -> None:
+        q = self.keys.queue(queue)
+        keys = [q.ready, q.scheduled, q.done, q.job_prefix, q.unique_prefix]
+        reply = await SCRIPTS.cancel(self.redis, keys, [job_id, retention_ms])
+        if not reply:
+            raise JobNotFound(f"no job with id {job_id!r}")
+        if reply != "cancelled":
+            raise InvalidJobState(f"job {job_id} is {reply}; only waiting jobs can be cancelled")
+
+    async def requeue_dead(self, queue: str, job_id: str | None = None) -> int:
+        q = self.keys.queue(queue)
+        keys = [q.dead, q.ready, q.seq, q.wake, q.job_prefix]
+        total = 0
+        while True:
+            moved = int(await SCRIPTS.requeue_dead(self.redis, keys, [job_id or "*", BATCH_LIMIT]))
+            total += moved
+            if job_id or moved < BATCH_LIMIT:
+                return total
+
+    async def purge_dead(self, queue: str, job_id: str | None = None) -> int:
+        q = self.keys.queue(queue)
+        keys = [q.dead, q.job_prefix, q.result_prefix]
+        total = 0
+        while True:
+            deleted = int(await SCRIPTS.purge_dead(self.redis, keys, [job_id or "*", BATCH_LIMIT]))
+            total += deleted
+            if job_id or deleted < BATCH_LIMIT:
+                return total
+
+    # -- workers -----------------------------------------------------------
+
+    async def heartbeat(self, worker_id: str, info: dict[str, Any], ttl: float) -> None:
+        key = self.keys.worker(worker_id)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hset(key, mapping={k: str(v) for k, v in info.items()})
+            pipe.pexpire(key, int(ttl * 1000))
+            pipe.zadd(self.keys.workers, {worker_id: _now_hint()})
+            await pipe.execute()
+
+    async def unregister_worker(self, worker_id: str) -> None:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.delete(self.keys.worker(worker_id))
+            pipe.zrem(self.keys.workers, worker_id)
+            await pipe.execute()
+
+
+def enqueue_command(
+    q: QueueKeys, jobs: Sequence[tuple[JobSpec, Placement]]
+) -> tuple[list[str], list[str]]:
+    """KEYS and ARGV of enqueue.lua (shared by the async broker and the sync enqueuer)."""
+    batch = serialization.dumps(
+        [
+            [
+                spec.id,
+                place.wire,
+                spec.options.priority,
+                spec.options.unique_key or "",
+                spec.task,
+                spec.payload,
+                spec.extra_fields(),
+            ]
+            for spec, place in jobs
+        ]
+    )
+    keys = [
+        q.ready,
+        q.scheduled,
+        q.seq,
+        q.wake,
+        q.job_prefix,
+        q.unique_prefix,
+        q.active,
+        q.idle,
+        q.idle_leases,
+        q.inbox_prefix,
+    ]
+    return keys, [batch]
+
+
+def parse_enqueued(reply: list[Any]) -> list[Enqueued]:
+    return [
+        Enqueued(reply[i], _STATUS[reply[i + 1]], bool(reply[i + 2]))
+        for i in range(0, len(reply), 3)
+    ]
+
+
+def _now_hint() -> int:
+    return int(time.time() * 1000)
+
+
+__all__ = ["Broker", "Claim", "ClaimedJob", "Enqueued", "Field", "Placement"]

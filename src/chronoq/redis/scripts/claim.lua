@@ -1,0 +1,64 @@
+-- claim: lease up to N ready jobs to one worker, counting each attempt.
+-- First moves due scheduled jobs to ready, and expires jobs past their deadline.
+-- KEYS[1] ready ZSET   KEYS[2] scheduled ZSET   KEYS[3] active ZSET   KEYS[4] seq
+-- KEYS[5] wake LIST    KEYS[6] job key prefix   KEYS[7] done ZSET
+-- KEYS[8] unique key prefix                      KEYS[9] stats HASH
+-- KEYS[10] idle ZSET   KEYS[11] idle leases HASH
+-- ARGV[1] max jobs   ARGV[2] lease ms   ARGV[3] lease token   ARGV[4] worker id
+-- ARGV[5] retention ms of finished records
+-- ARGV[6] '1': when the queue runs dry before ARGV[1] jobs, register the worker as
+--         idle (enqueue then hands new jobs straight to it, leased with ARGV[3])
+-- Returns {now_ms, ms until the next scheduled job (-1: none), then per claimed job:
+--          id, task, args, attempts (after this claim), maxr|nil, opts|nil}
+local now = now_ms()
+local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 1000)
+for _, id in ipairs(due) do
+  redis.call('ZREM', KEYS[2], id)
+  push_ready(KEYS[1], KEYS[4], KEYS[6] .. id, id)
+end
+
+local want, lease_until = tonumber(ARGV[1]), now + tonumber(ARGV[2])
+local out = {now, -1}
+local claimed = 0
+while claimed < want do
+  local popped = redis.call('ZPOPMIN', KEYS[1], want - claimed)
+  if #popped == 0 then break end
+  for j = 1, #popped, 2 do
+    local id = popped[j]
+    local job_key = KEYS[6] .. id
+    local f = redis.call('HMGET', job_key, 'task', 'args', 'att', 'maxr', 'opts', 'dl')
+    if f[1] then
+      if f[6] and tonumber(f[6]) < now then
+        release_unique(KEYS[8], job_key, id)
+        redis.call('HSET', job_key, 'err', 'deadline passed before the job could start')
+        finish(job_key, KEYS[7], id, 'expired', now, tonumber(ARGV[5]))
+        redis.call('HINCRBY', KEYS[9], 'expired', 1)
+      else
+        local att = tonumber(f[3] or '0') + 1
+        redis.call('HSET', job_key, 'status', 'running', 'att', att, 'st', now,
+          'lease', ARGV[3], 'wid', ARGV[4])
+        redis.call('ZADD', KEYS[3], lease_until, id)
+        claimed = claimed + 1
+        local n = #out
+        out[n + 1], out[n + 2], out[n + 3] = id, f[1], f[2]
+        out[n + 4], out[n + 5], out[n + 6] = att, f[4], f[5]
+      end
+    end
+  end
+end
+if redis.call('ZCARD', KEYS[1]) > 0 then wake(KEYS[5]) end
+if claimed < want and ARGV[6] == '1' then
+  redis.call('ZADD', KEYS[10], now, ARGV[4])
+  redis.call('HSET', KEYS[11], ARGV[4], ARGV[3] .. '|' .. ARGV[2])
+  local stale = redis.call('ZRANGEBYSCORE', KEYS[10], '-inf', now - IDLE_STALE_MS, 'LIMIT', 0, 10)
+  for _, wid in ipairs(stale) do
+    redis.call('ZREM', KEYS[10], wid)
+    redis.call('HDEL', KEYS[11], wid)
+  end
+elseif claimed == want then
+  redis.call('ZREM', KEYS[10], ARGV[4])
+  redis.call('HDEL', KEYS[11], ARGV[4])
+end
+local nxt = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+if #nxt > 0 then out[2] = math.max(0, tonumber(nxt[2]) - now) end
+return out

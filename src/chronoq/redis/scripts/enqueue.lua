@@ -1,0 +1,104 @@
+-- enqueue: create one or more jobs in one queue.
+-- KEYS[1] ready ZSET      KEYS[2] scheduled ZSET   KEYS[3] seq counter
+-- KEYS[4] wake LIST       KEYS[5] job key prefix   KEYS[6] unique key prefix
+-- KEYS[7] active ZSET     KEYS[8] idle ZSET        KEYS[9] idle leases HASH
+-- KEYS[10] inbox key prefix
+-- ARGV[1] JSON array of jobs, each an array:
+--   [id, when, priority, unique key, task, args JSON, [field, value, ...]]
+--   when: '' now | '+<ms>' after a delay | '@<ms>' at an epoch instant;
+--   unique key '' for none; the last element lists extra job hash fields
+--   (options, deadline, ...). One JSON argument keeps bulk packing cheap.
+-- A job due in the future is scheduled. A job due now goes straight to an idle
+-- worker when one is registered (leased to it, attempt counted, its entry pushed
+-- to the worker's inbox: one hop from enqueue to start); otherwise it is queued.
+-- Returns a flat array, per job: id (the existing job's id when the unique key is
+-- held by a live job), status, created (1 new / 0 deduplicated).
+local now = now_ms()
+local jobs = cjson.decode(ARGV[1])
+local out = {}
+local ring = false
+-- Reserve one FIFO number per job up front (unused ones only leave gaps).
+local seq = redis.call('INCRBY', KEYS[3], #jobs) - #jobs
+
+local function due_of(when)
+  if when == '' then return now end
+  local n = tonumber(string.sub(when, 2))
+  if string.sub(when, 1, 1) == '+' then return now + n end
+  return n
+end
+
+local function live_holder(ukey)
+  local holder = redis.call('GET', KEYS[6] .. ukey)
+  if not holder then return false end
+  local st = redis.call('HGET', KEYS[5] .. holder, 'status')
+  if st == 'queued' or st == 'scheduled' or st == 'running' or st == 'retrying' then
+    return holder, st
+  end
+  return false
+end
+
+-- Take the most recently registered live idle worker: {worker id, token, lease ms}.
+local function take_idle_worker()
+  local found = redis.call('ZREVRANGEBYSCORE', KEYS[8], '+inf', now - IDLE_STALE_MS, 'LIMIT', 0, 1)
+  if #found == 0 then return nil end
+  local wid = found[1]
+  redis.call('ZREM', KEYS[8], wid)
+  local lease = redis.call('HGET', KEYS[9], wid)
+  redis.call('HDEL', KEYS[9], wid)
+  if not lease then return nil end
+  local sep = string.find(lease, '|', 1, true)
+  return {wid, string.sub(lease, 1, sep - 1), tonumber(string.sub(lease, sep + 1))}
+end
+
+local function hand_off(worker, job_key, id, job)
+  redis.call('HSET', job_key, 'status', 'running', 'att', 1, 'st', now, 'lease', worker[2],
+    'wid', worker[1])
+  redis.call('ZADD', KEYS[7], now + worker[3], id)
+  local f = redis.call('HMGET', job_key, 'maxr', 'opts')
+  local inbox = KEYS[10] .. worker[1]
+  redis.call('RPUSH', inbox, job_entry(id, job[5], job[6], 1, f[1], f[2], worker[2]))
+  redis.call('PEXPIRE', inbox, 60000)
+end
+
+local idle_left = redis.call('ZCARD', KEYS[8]) > 0
+local had_idle = idle_left
+for _, job in ipairs(jobs) do
+  local id, when, prio, ukey, extra = job[1], job[2], tonumber(job[3]), job[4], job[7]
+  local holder, held_status = false, nil
+  if ukey ~= '' then holder, held_status = live_holder(ukey) end
+  if holder then
+    out[#out + 1], out[#out + 2], out[#out + 3] = holder, held_status, 0
+  else
+    local job_key = KEYS[5] .. id
+    local due = due_of(when)
+    local status = 'queued'
+    if due > now then status = 'scheduled' end
+    redis.call('HSET', job_key, 'task', job[5], 'args', job[6], 'enq', now, 'status', status)
+    if #extra > 0 then redis.call('HSET', job_key, unpack(extra)) end
+    if prio ~= 0 then redis.call('HSET', job_key, 'prio', prio) end
+    if ukey ~= '' then redis.call('SET', KEYS[6] .. ukey, id) end
+    if status == 'scheduled' then
+      redis.call('HSET', job_key, 'run', due)
+      redis.call('ZADD', KEYS[2], due, id)
+    else
+      local worker = nil
+      if idle_left then
+        worker = take_idle_worker()
+        idle_left = worker ~= nil
+      end
+      if worker then
+        hand_off(worker, job_key, id, job)
+        status = 'running'
+      else
+        seq = seq + 1
+        redis.call('ZADD', KEYS[1], ready_score(prio, seq), id)
+      end
+    end
+    -- Waiting workers are registered as idle: ring only when some were (and ran
+    -- out), or when a delayed job may be due before their timers.
+    if status == 'scheduled' or (status == 'queued' and had_idle) then ring = true end
+    out[#out + 1], out[#out + 2], out[#out + 3] = id, status, 1
+  end
+end
+if ring then wake(KEYS[4]) end
+return out

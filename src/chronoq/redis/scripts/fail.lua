@@ -1,0 +1,26 @@
+-- fail: record a failed attempt; schedule its retry or move it to the dead-letter queue.
+-- KEYS[1] active ZSET   KEYS[2] scheduled ZSET   KEYS[3] dead ZSET
+-- KEYS[4] job key prefix   KEYS[5] unique key prefix   KEYS[6] stats HASH
+-- KEYS[7] wake LIST
+-- ARGV[1] id   ARGV[2] lease token   ARGV[3] error   ARGV[4] traceback
+-- ARGV[5] retry delay ms, or -1 to dead-letter the job
+-- Returns the new status ('retrying' | 'dead'), or false when the lease was lost.
+local now = now_ms()
+local id, delay = ARGV[1], tonumber(ARGV[5])
+local job_key = KEYS[4] .. id
+if redis.call('HGET', job_key, 'lease') ~= ARGV[2] then return false end
+redis.call('ZREM', KEYS[1], id)
+redis.call('HDEL', job_key, 'lease')
+redis.call('HSET', job_key, 'err', ARGV[3], 'tb', ARGV[4], 'fin', now)
+if delay >= 0 then
+  redis.call('HSET', job_key, 'status', 'retrying', 'run', now + delay)
+  redis.call('ZADD', KEYS[2], now + delay, id)
+  redis.call('HINCRBY', KEYS[6], 'retried', 1)
+  wake(KEYS[7])
+  return 'retrying'
+end
+release_unique(KEYS[5], job_key, id)
+redis.call('HSET', job_key, 'status', 'dead')
+redis.call('ZADD', KEYS[3], now, id)
+redis.call('HINCRBY', KEYS[6], 'dead', 1)
+return 'dead'

@@ -1,0 +1,19 @@
+-- purge_dead: delete dead-lettered jobs for good.
+-- KEYS[1] dead ZSET   KEYS[2] job key prefix   KEYS[3] result key prefix
+-- ARGV[1] '*' for every dead job (up to ARGV[2]), or a job id
+-- ARGV[2] max jobs per call
+-- Returns the number of jobs deleted.
+local ids
+if ARGV[1] == '*' then
+  ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)
+else
+  ids = {ARGV[1]}
+end
+local deleted = 0
+for _, id in ipairs(ids) do
+  if redis.call('ZREM', KEYS[1], id) == 1 then
+    redis.call('DEL', KEYS[2] .. id, KEYS[3] .. id)
+    deleted = deleted + 1
+  end
+end
+return deleted

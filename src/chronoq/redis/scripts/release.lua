@@ -1,0 +1,16 @@
+-- release: hand leased jobs back to their queue (graceful shutdown).
+-- The attempt is not counted and the job goes to the front of its priority.
+-- KEYS[1] active ZSET   KEYS[2] ready ZSET   KEYS[3] wake LIST   KEYS[4] job key prefix
+-- ARGV[1] number of jobs, then per job: id, lease token
+-- Returns the number of jobs handed back.
+local released = 0
+for i = 2, 1 + 2 * tonumber(ARGV[1]), 2 do
+  local id, token = ARGV[i], ARGV[i + 1]
+  local job_key = KEYS[4] .. id
+  if redis.call('HGET', job_key, 'lease') == token then
+    hand_back(KEYS[1], KEYS[2], job_key, id)
+    released = released + 1
+  end
+end
+if released > 0 then wake(KEYS[3]) end
+return released

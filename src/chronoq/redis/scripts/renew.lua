@@ -1,0 +1,17 @@
+-- renew: extend the leases a worker holds.
+-- KEYS[1] active ZSET   KEYS[2] job key prefix
+-- ARGV[1] lease ms   ARGV[2] number of jobs, then per job: id, lease token
+-- Returns the ids whose lease was lost (expired and reclaimed, or finished elsewhere):
+-- their runs must stop, since another worker may now own them.
+local now = now_ms()
+local lease_until = now + tonumber(ARGV[1])
+local lost = {}
+for i = 3, 2 + 2 * tonumber(ARGV[2]), 2 do
+  local id, token = ARGV[i], ARGV[i + 1]
+  if redis.call('HGET', KEYS[2] .. id, 'lease') == token and redis.call('ZSCORE', KEYS[1], id) then
+    redis.call('ZADD', KEYS[1], 'XX', lease_until, id)
+  else
+    lost[#lost + 1] = id
+  end
+end
+return lost

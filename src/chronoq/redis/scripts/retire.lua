@@ -1,0 +1,22 @@
+-- retire: a stopping worker leaves a queue: drop its idle registration and hand
+-- back the jobs already handed off to its inbox (attempt not counted).
+-- KEYS[1] idle ZSET   KEYS[2] idle leases HASH   KEYS[3] inbox LIST of this worker
+-- KEYS[4] active ZSET   KEYS[5] ready ZSET   KEYS[6] wake LIST   KEYS[7] job key prefix
+-- ARGV[1] worker id
+-- Returns the number of handed-off jobs returned to the queue.
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+local returned = 0
+while true do
+  local raw = redis.call('LPOP', KEYS[3])
+  if not raw then break end
+  local entry = cjson.decode(raw)
+  local id, token = entry[1], entry[7]
+  local job_key = KEYS[7] .. id
+  if redis.call('HGET', job_key, 'lease') == token then
+    hand_back(KEYS[4], KEYS[5], job_key, id)
+    returned = returned + 1
+  end
+end
+if returned > 0 then wake(KEYS[6]) end
+return returned

@@ -1,0 +1,106 @@
+"""Waking idle workers: one blocking read on the worker's inboxes and the queues'
+doorbells, plus a local timer.
+
+The blocking read (BLPOP) runs in its own task on its own connection. An inbox
+entry is a job enqueue handed straight to this worker (already leased to it): it
+starts at once, one network hop after the enqueue. A doorbell ring means jobs
+wait in a ready queue: the fetch loop claims them.
+
+Waits with a deadline use a local timer instead of BLPOP's timeout, because Redis
+checks blocking timeouts only every 1/hz second (100 ms by default): a delayed job
+would start up to 100 ms late.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Sequence
+
+from redis.asyncio import Redis
+
+from chronoq.redis.broker import SENTINEL, Broker, ClaimedJob
+from chronoq.worker.resilience import persist
+
+
+class Doorbell:
+    def __init__(
+        self,
+        broker: Broker,
+        blocking: Redis,
+        *,
+        queues: Sequence[str],
+        worker_id: str,
+        block: float,
+        capacity: asyncio.Event,
+        on_handoff: Callable[[ClaimedJob], None],
+    ) -> None:
+        self._broker = broker
+        self._blocking = blocking
+        self._queues = list(queues)
+        self._worker_id = worker_id
+        self._block = block
+        self._capacity = capacity  # set while the worker has a free slot
+        self._on_handoff = on_handoff
+        self._inboxes = {broker.keys.queue(q).inbox(worker_id): q for q in queues}
+        self._rang = asyncio.Event()
+        self._stopping = False
+        self._blocked = False
+
+    async def stop(self, listener: asyncio.Task[None]) -> None:
+        """End `listen` without losing a job its blocking read may have just popped.
+
+        Call after the worker retired from its queues (no more hand-offs): a sentinel
+        in our own inbox ends the blocking read at once; cancelling is safe only
+        while no read is pending.
+        """
+        self._stopping = True
+        if self._blocked and self._inboxes:
+            first_inbox = next(iter(self._inboxes))
+            with contextlib.suppress(Exception):
+                await self._broker.push_sentinel(first_inbox)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(listener), self._block + 1)
+        listener.cancel()
+        await asyncio.gather(listener, return_exceptions=True)
+
+    async def listen(self) -> None:
+        """Block on inboxes and doorbells and act on each, until `stop`."""
+        while not self._stopping:
+            await self._capacity.wait()  # a full worker must not take others' wake-ups
+            self._blocked = True
+            try:
+                got = await persist(
+                    lambda: self._broker.wait_for_work(
+                        self._blocking, self._queues, self._worker_id, self._block
+                    ),
+                    "waiting for jobs",
+                )
+            finally:
+                self._blocked = False
+            if got is not None and got[1] != SENTINEL:
+                await self._dispatch(*got)
+
+    async def _dispatch(self, key: str, value: str) -> None:
+        queue = self._inboxes.get(key)
+        if queue is not None:
+            self._on_handoff(self._broker.handed_off(queue, value))
+            self._rang.set()  # re-claim: registers the worker as idle again
+        elif self._capacity.is_set():
+            self._rang.set()
+        else:
+            await persist(lambda: self._broker.ring(key), "passing a wake-up on")
+
+    async def wait(self, timeout: float) -> None:
+        """Return when something arrived (now or since the last wait) or after `timeout`.
+
+        A plain timer on the event (rather than asyncio.wait_for, which spawns a task
+        per call) keeps the idle-to-start path short.
+        """
+        if not self._rang.is_set():
+            timer = asyncio.get_running_loop().call_later(timeout, self._rang.set)
+            try:
+                await self._rang.wait()
+            finally:
+                timer.cancel()
+        self._rang.clear()

@@ -1,0 +1,81 @@
+"""Keeping leases alive, and recovering the jobs of workers that died."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+
+from chronoq.redis.broker import Broker
+from chronoq.worker.resilience import is_transient
+
+log = logging.getLogger("chronoq.worker")
+
+
+class LeaseKeeper:
+    """Renews the leases this worker holds every third of a lease, and requeues
+    expired leases of any worker on its queues (every worker does this: the script
+    is atomic, so running it everywhere is safe and needs no leader)."""
+
+    def __init__(
+        self,
+        broker: Broker,
+        queues: Sequence[str],
+        *,
+        lease: float,
+        default_max_retries: int,
+        on_lost: Callable[[str], None],
+    ) -> None:
+        self._broker = broker
+        self._queues = list(queues)
+        self._lease_ms = int(lease * 1000)
+        self._interval = lease / 3
+        self._default_max_retries = default_max_retries
+        self._on_lost = on_lost
+        self.held: dict[str, tuple[str, str]] = {}  # job id -> (queue, token)
+
+    def hold(self, job_id: str, queue: str, token: str) -> None:
+        self.held[job_id] = (queue, token)
+
+    def drop(self, job_id: str) -> None:
+        self.held.pop(job_id, None)
+
+    def by_queue(self) -> dict[str, list[tuple[str, str]]]:
+        grouped: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for job_id, (queue, token) in self.held.items():
+            grouped[queue].append((job_id, token))
+        return grouped
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            try:
+                await self.renew()
+                await self.recover()
+            except Exception as exc:  # never let upkeep die: retry next interval
+                if is_transient(exc):
+                    log.warning("chronoq: lease upkeep failed (%s); will retry", exc)
+                else:
+                    log.exception("chronoq: lease upkeep failed; will retry")
+
+    async def renew(self) -> None:
+        for queue, leases in self.by_queue().items():
+            for job_id in await self._broker.renew(queue, leases, lease_ms=self._lease_ms):
+                if job_id in self.held:
+                    log.warning("chronoq: job %s lost its lease; stopping its run", job_id)
+                    self.drop(job_id)
+                    self._on_lost(job_id)
+
+    async def recover(self) -> None:
+        for queue in self._queues:
+            requeued, dead = await self._broker.recover(
+                queue, default_max_retries=self._default_max_retries
+            )
+            if requeued or dead:
+                log.warning(
+                    "chronoq: recovered %d job(s) of lost workers on %r (%d dead-lettered)",
+                    requeued + dead,
+                    queue,
+                    dead,
+                )

@@ -1,0 +1,87 @@
+"""Writing run outcomes to Redis in batches.
+
+Successes that finish while a write is in flight are written together in the next
+one, so a busy worker pays about one round trip per batch, not per job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+
+from chronoq.redis.broker import Broker
+from chronoq.worker.execution import Outcome
+from chronoq.worker.resilience import persist
+
+log = logging.getLogger("chronoq.worker")
+
+
+class OutcomeWriter:
+    def __init__(
+        self,
+        broker: Broker,
+        *,
+        retention_ms: int,
+        result_ttl_ms: int,
+        on_written: Callable[[Outcome], None],
+    ) -> None:
+        self._broker = broker
+        self._retention_ms = retention_ms
+        self._result_ttl_ms = result_ttl_ms
+        self._on_written = on_written
+        self._pending: list[Outcome] = []
+        self._ready = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def add(self, outcome: Outcome) -> None:
+        self._pending.append(outcome)
+        self._idle.clear()
+        self._ready.set()
+
+    async def run(self) -> None:
+        """Write pending outcomes forever (cancel to stop; call `drain` first)."""
+        while True:
+            await self._ready.wait()
+            self._ready.clear()
+            batch, self._pending = self._pending, []
+            try:
+                await persist(lambda b=batch: self._write(b), "recording job outcomes")  # type: ignore[misc]
+            except Exception:
+                # Not transient (a bug, or a server refusing the script). Dropping the
+                # leases below lets them expire: these jobs run again elsewhere.
+                log.exception("chronoq: could not record %d outcome(s)", len(batch))
+            for outcome in batch:
+                self._on_written(outcome)
+            if not self._pending:
+                self._idle.set()
+
+    async def drain(self) -> None:
+        """Wait until every outcome added so far is written."""
+        await self._idle.wait()
+
+    async def _write(self, batch: list[Outcome]) -> None:
+        successes: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
+        for outcome in batch:
+            job = outcome.job
+            if outcome.succeeded:
+                successes[job.queue].append((job.id, job.token, outcome.result_json))
+                continue
+            status = await self._broker.fail(
+                job.queue,
+                job.id,
+                job.token,
+                error=outcome.error or "",
+                traceback=outcome.traceback,
+                retry_in_ms=None if outcome.retry_in is None else int(outcome.retry_in * 1000),
+            )
+            if status is None:
+                log.warning("chronoq: job %s lost its lease; its failure was not recorded", job.id)
+        for queue, items in successes.items():
+            stale = await self._broker.complete(
+                queue, items, retention_ms=self._retention_ms, result_ttl_ms=self._result_ttl_ms
+            )
+            for job_id in stale:
+                log.warning("chronoq: job %s lost its lease; its result was discarded", job_id)

@@ -1,0 +1,304 @@
+"""The worker process: one asyncio loop running many jobs at once.
+
+Loops: fetch (claim jobs, or block on the queues' doorbell), outcome writer,
+lease keeper, heartbeat. Shutdown stops fetching, lets running jobs finish within
+the shutdown timeout, and hands the rest back to their queues.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from chronoq.app import App
+from chronoq.core.errors import ConfigurationError
+from chronoq.core.ids import new_job_id, new_token
+from chronoq.core.task import DEFAULT_MAX_RETRIES
+from chronoq.redis.broker import Broker, ClaimedJob
+from chronoq.redis.connection import check_server, connect
+from chronoq.redis.keys import Keyspace
+from chronoq.worker.doorbell import Doorbell
+from chronoq.worker.execution import Outcome, RunPlan, execute, plan
+from chronoq.worker.leases import LeaseKeeper
+from chronoq.worker.outcomes import OutcomeWriter
+from chronoq.worker.queues import QueueOrder
+from chronoq.worker.resilience import persist
+
+log = logging.getLogger("chronoq.worker")
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerOptions:
+    queues: str | Sequence[str] = "default"  # "a,b" strict or "a=3,b=1" weighted
+    concurrency: int = 32
+    batch: int = 64  # most jobs claimed per round trip
+    idle_wait: float = 1.0  # longest block on the doorbell before re-checking
+    heartbeat: float = 2.0
+    burst: bool = False  # exit once the queues are empty (scripts, tests, benchmarks)
+    lease: float | None = None  # default: settings.lease
+    shutdown_timeout: float | None = None  # default: settings.shutdown_timeout
+
+    def queue_order(self) -> QueueOrder:
+        if isinstance(self.queues, str):
+            return QueueOrder.parse(self.queues)
+        return QueueOrder(list(self.queues))
+
+
+class Worker:
+    def __init__(self, app: App, options: WorkerOptions | None = None) -> None:
+        self.app = app
+        self.options = options or WorkerOptions()
+        if self.options.concurrency < 1:
+            raise ConfigurationError("concurrency must be at least 1")
+        if not 0 < self.options.idle_wait <= 2:
+            raise ConfigurationError("idle_wait must be within (0, 2] seconds")
+        self.order = self.options.queue_order()
+        settings = app.settings
+        self.lease = self.options.lease or settings.lease
+        self.shutdown_timeout = (
+            settings.shutdown_timeout
+            if self.options.shutdown_timeout is None
+            else self.options.shutdown_timeout
+        )
+        self.id = f"{socket.gethostname()}.{os.getpid()}.{new_job_id()[-6:]}"
+        self.started_at = time.time()
+        self.jobs_done = 0
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._slot_free = asyncio.Event()
+        self._capacity = asyncio.Event()  # set while a slot is free
+        self._capacity.set()
+        self._stop = asyncio.Event()
+        self._force = asyncio.Event()
+        self._stop_requests = 0
+
+    # -- control -----------------------------------------------------------
+
+    def request_stop(self) -> None:
+        """First call: graceful shutdown. Second call: stop waiting for running jobs."""
+        self._stop_requests += 1
+        self._stop.set()
+        if self._stop_requests > 1:
+            self._force.set()
+
+    @property
+    def running_count(self) -> int:
+        return len(self._running)
+
+    # -- lifecycle ---------------------------------------------------------
+
+    async def run(self) -> None:
+        url = self.app.redis_url()
+        settings = self.app.settings
+        self.broker = Broker(connect(url), Keyspace(settings.prefix))
+        self._blocking = connect(url, blocking_timeout=self.options.idle_wait)
+        self._threads = ThreadPoolExecutor(self.options.concurrency, "chronoq-task")
+        try:
+            await self._serve()
+        finally:
+            self._threads.shutdown(wait=False, cancel_futures=True)
+            await self._blocking.aclose()
+            await self.broker.close()
+
+    async def _serve(self) -> None:
+        settings = self.app.settings
+        await persist(
+            lambda: check_server(self.broker.redis, strict=settings.strict_server),
+            "checking the server",
+        )
+        self._leases = LeaseKeeper(
+            self.broker,
+            self.order.queues,
+            lease=self.lease,
+            default_max_retries=DEFAULT_MAX_RETRIES,
+            on_lost=self._cancel_run,
+        )
+        self._writer = OutcomeWriter(
+            self.broker,
+            retention_ms=int(settings.retention * 1000),
+            result_ttl_ms=int(settings.keep_result * 1000),
+            on_written=self._written,
+        )
+        for hook in self.app.on_startup:
+            await hook(self.app)
+        log.info("chronoq worker %s serving %s", self.id, ",".join(self.order.queues))
+        self._doorbell = Doorbell(
+            self.broker,
+            self._blocking,
+            queues=self.order.queues,
+            worker_id=self.id,
+            block=self.options.idle_wait,
+            capacity=self._capacity,
+            on_handoff=self._start,
+        )
+        upkeep = [
+            asyncio.create_task(c)
+            for c in (self._writer.run(), self._leases.run(), self._heartbeat_loop())
+        ]
+        listener = asyncio.create_task(self._doorbell.listen())
+        fetcher = asyncio.create_task(self._fetch_loop())
+        stopper = asyncio.create_task(self._stop.wait())
+        await asyncio.wait([fetcher, stopper], return_when=asyncio.FIRST_COMPLETED)
+        await self._shutdown([fetcher, stopper], listener, upkeep)
+
+    async def _shutdown(
+        self,
+        intake: list[asyncio.Task[Any]],
+        listener: asyncio.Task[None],
+        upkeep: list[asyncio.Task[None]],
+    ) -> None:
+        for task in intake:
+            task.cancel()
+        await asyncio.gather(*intake, return_exceptions=True)
+        await self._stop_listening(listener)
+        await self._finish_running()
+        await self._hand_back()
+        for task in upkeep:
+            task.cancel()
+        await asyncio.gather(*upkeep, return_exceptions=True)
+        for hook in self.app.on_shutdown:
+            await hook(self.app)
+        with contextlib.suppress(Exception):
+            await self.broker.unregister_worker(self.id)
+        log.info("chronoq worker %s stopped after %d jobs", self.id, self.jobs_done)
+
+    async def _finish_running(self) -> None:
+        """Let running jobs finish within the shutdown timeout, or until forced."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.shutdown_timeout
+        forced = asyncio.create_task(self._force.wait())
+        while self._running and not forced.done() and loop.time() < deadline:
+            await asyncio.wait(
+                [*self._running.values(), forced],
+                timeout=deadline - loop.time(),
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        forced.cancel()
+        leftover = list(self._running.values())
+        for task in leftover:
+            task.cancel()
+        await asyncio.gather(*leftover, return_exceptions=True)
+
+    async def _stop_listening(self, listener: asyncio.Task[None]) -> None:
+        """Stop hand-offs first, then let the pending blocking read end by itself:
+        cancelling it could drop a job it had just popped (that job would wait for its
+        lease to expire)."""
+        for queue in self.order.queues:
+            with contextlib.suppress(Exception):
+                returned = await asyncio.wait_for(self.broker.retire(queue, self.id), 5)
+                if returned:
+                    log.info("chronoq: returned %d handed-off job(s) to %r", returned, queue)
+        await self._doorbell.stop(listener)
+
+    async def _hand_back(self) -> None:
+        """Return unfinished jobs to their queues: not lost, not counted as attempts."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._writer.drain(), 5 if not self._force.is_set() else 1)
+        for queue, leases in self._leases.by_queue().items():
+            with contextlib.suppress(Exception):
+                count = await asyncio.wait_for(self.broker.release(queue, leases), 5)
+                log.info("chronoq: handed %d unfinished job(s) back to %r", count, queue)
+            for job_id, _ in leases:
+                self._leases.drop(job_id)
+
+    # -- fetching ----------------------------------------------------------
+
+    async def _fetch_loop(self) -> None:
+        while not self._stop.is_set():
+            free = self.options.concurrency - len(self._running)
+            if free <= 0:
+                await self._slot_free.wait()
+                self._slot_free.clear()
+                continue
+            claimed, next_due_ms = await persist(lambda f=free: self._claim(f), "claiming jobs")  # type: ignore[misc]
+            if claimed:
+                continue
+            if self.options.burst and not self._running and next_due_ms is None:
+                return
+            wait = self.options.idle_wait
+            if next_due_ms is not None:
+                wait = min(wait, next_due_ms / 1000)
+            await self._doorbell.wait(wait)
+
+    async def _claim(self, free: int) -> tuple[int, int | None]:
+        token = new_token()
+        claimed, next_due = 0, None
+        retention_ms = int(self.app.settings.retention * 1000)
+        for queue in self.order.round():
+            claim = await self.broker.claim(
+                queue,
+                min(free - claimed, self.options.batch),
+                lease_ms=int(self.lease * 1000),
+                token=token,
+                worker_id=self.id,
+                retention_ms=retention_ms,
+                register_idle=not self.options.burst,
+            )
+            for job in claim.jobs:
+                self._start(job)
+            claimed += len(claim.jobs)
+            if claim.next_due_ms is not None and (next_due is None or claim.next_due_ms < next_due):
+                next_due = claim.next_due_ms
+            if claimed >= free:
+                break
+        return claimed, next_due
+
+    # -- running -----------------------------------------------------------
+
+    def _start(self, job: ClaimedJob) -> None:
+        self._leases.hold(job.id, job.queue, job.token)
+        run = plan(job, self.app.registry)
+        if isinstance(run, Outcome):
+            log.error("chronoq: job %s cannot run: %s", job.id, run.error)
+            self._writer.add(run)
+            return
+        self._running[job.id] = asyncio.create_task(self._run(job, run))
+        if len(self._running) >= self.options.concurrency:
+            self._capacity.clear()
+
+    async def _run(self, job: ClaimedJob, run: RunPlan) -> None:
+        try:
+            outcome = await execute(job, run, self._threads)
+        finally:
+            self._running.pop(job.id, None)
+            self._slot_free.set()
+            self._capacity.set()
+        self._writer.add(outcome)
+
+    def _cancel_run(self, job_id: str) -> None:
+        task = self._running.get(job_id)
+        if task is not None:
+            task.cancel()
+
+    def _written(self, outcome: Outcome) -> None:
+        self._leases.drop(outcome.job.id)
+        self.jobs_done += 1
+
+    # -- heartbeat ---------------------------------------------------------
+
+    async def _heartbeat_loop(self) -> None:
+        interval = self.options.heartbeat
+        while True:
+            with contextlib.suppress(Exception):
+                await self.broker.heartbeat(self.id, self._describe(), ttl=interval * 5)
+            await asyncio.sleep(interval)
+
+    def _describe(self) -> dict[str, str | int | float]:
+        return {
+            "id": self.id,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "queues": ",".join(self.order.queues),
+            "concurrency": self.options.concurrency,
+            "started_at": round(self.started_at, 3),
+            "jobs_done": self.jobs_done,
+            "jobs_running": len(self._running),
+            "last_seen": round(time.time(), 3),
+        }

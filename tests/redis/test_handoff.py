@@ -1,0 +1,75 @@
+"""Direct hand-off: a job enqueued while a worker is idle goes straight to it."""
+
+from __future__ import annotations
+
+import asyncio
+
+import redis
+
+from chronoq import Client, JobStatus
+from chronoq.redis.broker import Broker
+
+DAY_MS = 86_400_000
+
+
+async def register_idle(broker: Broker, worker_id: str, lease_ms: int = 5_000) -> None:
+    claim = await broker.claim(
+        "default",
+        4,
+        lease_ms=lease_ms,
+        token=f"tok-{worker_id}",
+        worker_id=worker_id,
+        retention_ms=DAY_MS,
+    )
+    assert claim.jobs == []
+
+
+async def test_enqueue_hands_job_to_idle_worker(client: Client, raw: redis.Redis) -> None:
+    await register_idle(client.broker, "w1")
+    job = await client.enqueue("t", 7)
+    assert job.status is JobStatus.RUNNING
+    record = await client.job(job.id)
+    assert record.worker_id == "w1" and record.attempts == 1
+    inbox = client.broker.keys.queue("default").inbox("w1")
+    (entry,) = raw.lrange(inbox, 0, -1)
+    handed = client.broker.handed_off("default", entry)
+    assert (handed.id, handed.task, handed.token) == (job.id, "t", "tok-w1")
+    assert handed.payload == "[[7]]"
+
+
+async def test_one_registration_takes_one_job(client: Client) -> None:
+    await register_idle(client.broker, "w1")
+    first = await client.enqueue("t", 1)
+    second = await client.enqueue("t", 2)
+    assert first.status is JobStatus.RUNNING
+    assert second.status is JobStatus.QUEUED
+
+
+async def test_retire_returns_handed_off_jobs(client: Client) -> None:
+    await register_idle(client.broker, "w1")
+    job = await client.enqueue("t")
+    assert await client.broker.retire("default", "w1") == 1
+    record = await client.job(job.id)
+    assert record.status is JobStatus.QUEUED and record.attempts == 0
+    assert (await client.enqueue("t")).status is JobStatus.QUEUED  # registration gone
+
+
+async def test_hand_off_to_dead_worker_is_recovered(client: Client) -> None:
+    await register_idle(client.broker, "ghost", lease_ms=50)
+    job = await client.enqueue("t")
+    await asyncio.sleep(0.1)
+    assert await client.broker.recover("default", default_max_retries=3) == (1, 0)
+    record = await client.job(job.id)
+    assert record.status is JobStatus.QUEUED
+    assert "worker lost" in (record.error or "")
+
+
+async def test_busy_claim_drops_idle_registration(client: Client) -> None:
+    await register_idle(client.broker, "w1")
+    jobs = [await client.enqueue("t", i) for i in range(3)]
+    assert jobs[0].status is JobStatus.RUNNING  # took the registration
+    claim = await client.broker.claim(
+        "default", 2, lease_ms=5_000, token="x", worker_id="w1", retention_ms=DAY_MS
+    )
+    assert len(claim.jobs) == 2  # filled its request: no longer registered as idle
+    assert (await client.enqueue("t")).status is JobStatus.QUEUED
