@@ -6,12 +6,24 @@ import logging
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
 
 from chronoq.core.errors import ServerUnsafe
 
 log = logging.getLogger("chronoq.redis")
 
 COMMAND_TIMEOUT = 10.0
+
+
+def short_retry() -> Retry:
+    """A brief retry for a dropped connection (about 0.15 s in all).
+
+    redis-py 8 retries with backoff up to seconds by default, which turns an
+    unreachable server into a long hang; the worker has its own, longer patience
+    (`chronoq.worker.resilience`), so the client only smooths over a blip.
+    """
+    return Retry(ExponentialBackoff(cap=0.1, base=0.025), 2)
 
 
 def connect(url: str, *, blocking_timeout: float | None = None) -> Redis:
@@ -27,6 +39,7 @@ def connect(url: str, *, blocking_timeout: float | None = None) -> Redis:
         socket_timeout=timeout,
         socket_connect_timeout=5.0,
         health_check_interval=30,
+        retry=short_retry(),
     )
 
 

@@ -12,12 +12,15 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from chronoq.core.errors import ConfigurationError
 
@@ -55,7 +58,9 @@ class EmbeddedServer:
     def is_running(self) -> bool:
         if not self.socket.exists():
             return False
-        conn = redis.Redis(unix_socket_path=str(self.socket), socket_timeout=1.0)
+        conn = redis.Redis(
+            unix_socket_path=str(self.socket), socket_timeout=1.0, retry=Retry(NoBackoff(), 0)
+        )
         try:
             return bool(conn.ping())
         except (redis.RedisError, OSError):
@@ -81,10 +86,7 @@ class EmbeddedServer:
         """Shut down (saving) and wait for the process to exit; no-op if not running."""
         pid = self._pid()
         if self.is_running():
-            conn = redis.Redis(unix_socket_path=str(self.socket), socket_timeout=5.0)
-            with contextlib.suppress(redis.RedisError, OSError):
-                conn.shutdown(save=True)
-            conn.close()
+            _send_shutdown(self.socket)
         deadline = time.monotonic() + timeout
         while pid is not None and _alive(pid) and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -173,6 +175,20 @@ class EmbeddedServer:
             return " | ".join(self.logfile.read_text().splitlines()[-lines:])
         except OSError:
             return "(no log)"
+
+
+def _send_shutdown(path: Path) -> None:
+    """SHUTDOWN SAVE over a raw socket: redis-py would retry the connection the
+    server just closed, with backoff, for seconds."""
+    with (
+        contextlib.suppress(OSError),
+        socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock,
+    ):
+        sock.settimeout(10.0)
+        sock.connect(str(path))
+        sock.sendall(b"*2\r\n$8\r\nSHUTDOWN\r\n$4\r\nSAVE\r\n")
+        while sock.recv(256):  # the server closes the connection when it exits
+            pass
 
 
 def _alive(pid: int) -> bool:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
 from chronoq.core.job import JobSpec
 from chronoq.redis.broker import BATCH_LIMIT, Enqueued, Placement, enqueue_command, parse_enqueued
@@ -20,7 +22,11 @@ from chronoq.redis.scripts import SCRIPTS
 class SyncEnqueuer:
     def __init__(self, url: str, keyspace: Keyspace) -> None:
         self.redis = redis.Redis.from_url(
-            url, decode_responses=True, socket_timeout=COMMAND_TIMEOUT, socket_connect_timeout=5.0
+            url,
+            decode_responses=True,
+            socket_timeout=COMMAND_TIMEOUT,
+            socket_connect_timeout=5.0,
+            retry=Retry(ExponentialBackoff(cap=0.1, base=0.025), 2),
         )
         self.keys = keyspace
         self._registered: set[str] = set()
