@@ -108,6 +108,12 @@ class App:
 
         return register(func) if func is not None else register
 
+    def queues(self) -> list[str]:
+        """The queues this app's tasks use, `default` first: what a worker serves
+        when told no queues."""
+        names = {task.defaults.queue for task in self.registry} | {DEFAULT_QUEUE}
+        return [DEFAULT_QUEUE, *sorted(names - {DEFAULT_QUEUE})]
+
     def startup(self, hook: Hook) -> Hook:
         """Register a coroutine run when a worker starts (after connecting)."""
         self.on_startup.append(hook)

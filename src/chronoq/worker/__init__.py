@@ -1,5 +1,6 @@
 """The worker: claims jobs, runs them concurrently, renews leases, shuts down gracefully."""
 
 from chronoq.worker.runner import Worker, WorkerOptions
+from chronoq.worker.signals import run_until_signalled
 
-__all__ = ["Worker", "WorkerOptions"]
+__all__ = ["Worker", "WorkerOptions", "run_until_signalled"]

@@ -89,6 +89,10 @@ class Worker:
             self._force.set()
 
     @property
+    def stop_requested(self) -> bool:
+        return self._stop_requests > 0
+
+    @property
     def running_count(self) -> int:
         return len(self._running)
 

@@ -1,0 +1,62 @@
+"""The quickstart app: `chronoq up examples.quickstart:app` runs it.
+
+With no CHRONOQ_REDIS_URL it uses the embedded server (data in ~/.chronoq).
+On start-up it enqueues a few demo jobs so that something flows: an async task,
+a blocking one (run in a thread), a delayed one, one with a priority, and a flaky
+one that fails twice, then succeeds on its third attempt. Watch them in another
+shell with `chronoq jobs` and `chronoq queues`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from datetime import UTC, datetime, timedelta
+
+from chronoq import App, Backoff
+from chronoq.client import JobRequest
+
+app = App("quickstart")
+log = logging.getLogger("quickstart")
+
+
+@app.task
+async def add(a: int, b: int) -> int:
+    await asyncio.sleep(0.01)
+    return a + b
+
+
+@app.task(queue="reports", timeout=30)
+def build_report(name: str) -> dict[str, object]:
+    """A plain `def`: it runs in the worker's thread pool, never blocking the loop."""
+    time.sleep(0.2)
+    return {"report": name, "rows": random.randint(10, 99)}
+
+
+_attempts: dict[str, int] = {}
+
+
+@app.task(max_retries=3, backoff=Backoff(base=0.5, maximum=5))
+async def flaky(key: str) -> str:
+    """Fails on its first two attempts, to show retries with backoff."""
+    _attempts[key] = _attempts.get(key, 0) + 1
+    if _attempts[key] < 3:
+        raise ConnectionError(f"upstream unavailable (attempt {_attempts[key]})")
+    return f"{key}: ok after {_attempts[key]} attempts"
+
+
+@app.startup
+async def enqueue_demo_jobs(app: App) -> None:
+    async with app.client() as client:
+        stamp = datetime.now(UTC).strftime("%H%M%S")
+        jobs = await client.enqueue_many(
+            [
+                *(JobRequest(add, (i, i)) for i in range(5)),
+                JobRequest(build_report, ("daily",), queue="reports", priority=5),
+                JobRequest(add, (40, 2), delay=timedelta(seconds=3)),
+                JobRequest(flaky, (f"demo-{stamp}",)),
+            ]
+        )
+    log.warning("enqueued %d demo jobs; try: chronoq jobs / chronoq job %s", len(jobs), jobs[0].id)

@@ -1,0 +1,174 @@
+"""Commands on jobs and queues: enqueue, job, jobs, cancel, queues, workers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import typer
+
+from chronoq.cli.common import (
+    AppOption,
+    CliError,
+    JsonOption,
+    PrefixOption,
+    RedisUrlOption,
+    Target,
+    console,
+    emit_json,
+    parse_json,
+)
+from chronoq.cli.render import (
+    enqueued_dict,
+    job_table,
+    jobs_table,
+    queue_counts_dict,
+    queues_table,
+    workers_table,
+)
+from chronoq.client import JobRequest
+from chronoq.core.job import JobStatus
+
+STATUSES = ", ".join(s.value for s in JobStatus)
+
+
+def enqueue(
+    task: Annotated[str, typer.Argument(help="Task name, as registered with @app.task.")],
+    args: Annotated[str, typer.Option("--args", help="Positional arguments: a JSON array.")] = "[]",
+    kwargs: Annotated[
+        str, typer.Option("--kwargs", help="Keyword arguments: a JSON object.")
+    ] = "{}",
+    queue: Annotated[
+        str | None, typer.Option("--queue", help="Queue (default: the task's).")
+    ] = None,
+    priority: Annotated[int | None, typer.Option("--priority", help="Higher runs first.")] = None,
+    delay: Annotated[
+        float | None, typer.Option("--in", help="Run after this many seconds.", min=0)
+    ] = None,
+    at: Annotated[
+        str | None, typer.Option("--at", help="Run at this ISO 8601 time, with its offset.")
+    ] = None,
+    unique: Annotated[
+        str | None, typer.Option("--unique", help="Unique key: no copy while one waits or runs.")
+    ] = None,
+    app: AppOption = None,
+    redis_url: RedisUrlOption = None,
+    prefix: PrefixOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Enqueue one job."""
+    if delay is not None and at is not None:
+        raise CliError("give either --in or --at, not both")
+    request = JobRequest(
+        task,
+        args=parse_json(args, "--args", list),
+        kwargs=parse_json(kwargs, "--kwargs", dict),
+        queue=queue,
+        priority=priority,
+        delay=delay,
+        at=_parse_at(at) if at is not None else None,
+        unique_key=unique,
+    )
+    job = Target.resolve(app, redis_url, prefix).with_client(lambda c: c.submit(request))
+    if json_out:
+        emit_json(enqueued_dict(job))
+        return
+    note = "" if job.created else " (unique key: an existing job)"
+    console().print(f"{job.id} {job.status.value} on queue {job.queue}{note}")
+
+
+def _parse_at(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise CliError(f"--at {text!r} is not an ISO 8601 time") from None
+    if moment.tzinfo is None:
+        raise CliError(f"--at {text!r} has no UTC offset; add one, e.g. {text}+00:00")
+    return moment
+
+
+def job(
+    job_id: Annotated[str, typer.Argument(metavar="ID", help="Job id.")],
+    app: AppOption = None,
+    redis_url: RedisUrlOption = None,
+    prefix: PrefixOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Show one job: its status, attempts, times, result or error with traceback."""
+    found = Target.resolve(app, redis_url, prefix).with_client(lambda c: c.job(job_id))
+    if json_out:
+        emit_json(found.to_dict())
+    else:
+        console().print(job_table(found))
+
+
+def parse_status(text: str | None) -> JobStatus | None:
+    if text is None:
+        return None
+    try:
+        return JobStatus(text)
+    except ValueError:
+        raise CliError(f"unknown status {text!r}; choose one of: {STATUSES}") from None
+
+
+def jobs(
+    status: Annotated[str | None, typer.Option("--status", help=f"One of: {STATUSES}.")] = None,
+    queue: Annotated[str | None, typer.Option("--queue", help="Only this queue.")] = None,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many.", min=1)] = 50,
+    app: AppOption = None,
+    redis_url: RedisUrlOption = None,
+    prefix: PrefixOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """List jobs, newest first."""
+    wanted = parse_status(status)
+    found = Target.resolve(app, redis_url, prefix).with_client(
+        lambda c: c.jobs(status=wanted, queue=queue, limit=limit)
+    )
+    if json_out:
+        emit_json([j.to_dict() for j in found])
+    else:
+        console().print(jobs_table(found))
+
+
+def cancel(
+    job_id: Annotated[str, typer.Argument(metavar="ID", help="Job id.")],
+    app: AppOption = None,
+    redis_url: RedisUrlOption = None,
+    prefix: PrefixOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Cancel a waiting job (queued, scheduled or awaiting a retry)."""
+    Target.resolve(app, redis_url, prefix).with_client(lambda c: c.cancel(job_id))
+    if json_out:
+        emit_json({"id": job_id, "status": JobStatus.CANCELLED.value})
+    else:
+        console().print(f"{job_id} cancelled")
+
+
+def queues(
+    app: AppOption = None,
+    redis_url: RedisUrlOption = None,
+    prefix: PrefixOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Per queue: waiting, scheduled, running and dead jobs."""
+    counts = Target.resolve(app, redis_url, prefix).with_client(lambda c: c.queues())
+    if json_out:
+        emit_json([queue_counts_dict(row) for row in counts])
+    else:
+        console().print(queues_table(counts))
+
+
+def workers(
+    app: AppOption = None,
+    redis_url: RedisUrlOption = None,
+    prefix: PrefixOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Live workers, from their heartbeats."""
+    found = Target.resolve(app, redis_url, prefix).with_client(lambda c: c.workers())
+    if json_out:
+        emit_json(found)
+    else:
+        console().print(workers_table(found))

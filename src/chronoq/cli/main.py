@@ -1,0 +1,80 @@
+"""The `chronoq` command. Errors are one line on stderr and exit status 2 (usage,
+bad input, unreachable server) or 1 (the request was valid but refused, e.g.
+cancelling a job that already runs), never a traceback."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import redis
+import typer
+
+from chronoq.cli import jobs, serve
+from chronoq.cli.common import CliError
+from chronoq.cli.dlq import dlq
+from chronoq.core.errors import ChronoqError, InvalidJobState
+
+cli = typer.Typer(
+    name="chronoq",
+    help="chronoq: job scheduling for Python on Redis.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+cli.command()(serve.up)
+cli.command()(serve.worker)
+cli.command()(jobs.enqueue)
+cli.command()(jobs.job)
+cli.command()(jobs.jobs)
+cli.command()(jobs.cancel)
+cli.command()(jobs.queues)
+cli.command()(jobs.workers)
+cli.add_typer(dlq, name="dlq")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line and return its exit status."""
+    command = typer.main.get_command(cli)
+    args = list(argv) if argv is not None else None
+    try:
+        command.main(args=args, prog_name="chronoq", standalone_mode=False)
+    except typer.Exit as done:
+        return done.exit_code
+    except (typer.Abort, KeyboardInterrupt):
+        return 130
+    except Exception as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # help was printed: not an error
+            return 0
+        message, code = _explain(exc)
+        sys.stderr.write(f"chronoq: error: {message}\n")
+        return code
+    return 0
+
+
+def _explain(exc: Exception) -> tuple[str, int]:
+    """The one-line message and exit status for an error; unknown errors propagate."""
+    match exc:
+        case typer.TyperException():  # usage: bad option, missing argument
+            return _usage_message(exc), int(getattr(exc, "exit_code", 2))
+        case CliError():
+            return str(exc), exc.exit_code
+        case InvalidJobState():
+            return str(exc), 1
+        case ChronoqError() | ValueError():
+            return str(exc), 2
+        case redis.ConnectionError() | redis.TimeoutError() | OSError():
+            return f"cannot reach Redis: {exc}", 2
+        case redis.RedisError():
+            return f"Redis refused the request: {exc}", 2
+    raise exc
+
+
+def _usage_message(exc: typer.TyperException) -> str:
+    """Typer (0.29+ vendors click) puts the message in format_message()."""
+    format_message = getattr(exc, "format_message", None)
+    return str(format_message() if callable(format_message) else exc)
+
+
+def run() -> None:
+    sys.exit(main())

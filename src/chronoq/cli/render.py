@@ -1,0 +1,147 @@
+"""Rich tables for people; the `--json` twins live beside each command."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.table import Table
+
+from chronoq.client import EnqueuedJob
+from chronoq.core.job import Job, JobStatus
+from chronoq.redis.inspector import QueueCounts
+
+STATUS_STYLE = {
+    JobStatus.SUCCEEDED: "green",
+    JobStatus.RUNNING: "cyan",
+    JobStatus.QUEUED: "blue",
+    JobStatus.SCHEDULED: "blue",
+    JobStatus.RETRYING: "yellow",
+    JobStatus.DEAD: "red",
+    JobStatus.EXPIRED: "magenta",
+    JobStatus.CANCELLED: "dim",
+}
+
+
+def when(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] if moment else "-"
+
+
+def status_text(status: JobStatus) -> str:
+    return f"[{STATUS_STYLE[status]}]{status.value}[/]"
+
+
+def short(text: str | None, width: int = 60) -> str:
+    if not text:
+        return "-"
+    line = text.strip().splitlines()[-1] if text.strip() else text
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def jobs_table(jobs: Iterable[Job], title: str = "jobs") -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in ("id", "task", "queue", "status", "tries", "enqueued (UTC)", "took", "error"):
+        table.add_column(column, no_wrap=column in ("id", "enqueued (UTC)"))
+    for job in jobs:
+        table.add_row(
+            job.id,
+            job.task,
+            job.queue,
+            status_text(job.status),
+            str(job.attempts),
+            when(job.enqueued_at),
+            f"{job.duration:.3f}s" if job.duration is not None else "-",
+            "-" if job.status is JobStatus.SUCCEEDED else short(job.error, 50),
+        )
+    return table
+
+
+def job_table(job: Job) -> Table:
+    table = Table(title=f"job {job.id}", title_justify="left", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    rows: list[tuple[str, str]] = [
+        ("task", job.task),
+        ("queue", job.queue),
+        ("status", status_text(job.status)),
+        ("args", json.dumps(job.args) if job.raw_args is None else f"(undecodable) {job.raw_args}"),
+        ("kwargs", json.dumps(job.kwargs)),
+        ("priority", str(job.priority)),
+        ("attempts", f"{job.attempts} (max retries {_or_dash(job.max_retries)})"),
+        ("enqueued", when(job.enqueued_at)),
+        ("run at", when(job.run_at)),
+        ("started", when(job.started_at)),
+        ("finished", when(job.finished_at)),
+        ("duration", f"{job.duration:.3f}s" if job.duration is not None else "-"),
+        ("deadline", when(job.deadline)),
+        ("unique key", _or_dash(job.unique_key)),
+        ("worker", _or_dash(job.worker_id)),
+        ("result", json.dumps(job.result) if job.status is JobStatus.SUCCEEDED else "-"),
+        ("error", _or_dash(job.error)),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    if job.traceback:
+        table.add_row("traceback", job.traceback.rstrip())
+    return table
+
+
+def queues_table(counts: Iterable[QueueCounts]) -> Table:
+    table = Table(title="queues", title_justify="left")
+    table.add_column("queue")
+    for column in ("waiting", "scheduled", "running", "dead", "succeeded", "retried", "lost"):
+        table.add_column(column, justify="right")
+    for row in counts:
+        table.add_row(
+            row.queue,
+            str(row.waiting),
+            str(row.scheduled),
+            str(row.running),
+            str(row.dead),
+            str(row.stats.get("succeeded", 0)),
+            str(row.stats.get("retried", 0)),
+            str(row.stats.get("lost", 0)),
+        )
+    return table
+
+
+def queue_counts_dict(row: QueueCounts) -> dict[str, Any]:
+    return {
+        "queue": row.queue,
+        "waiting": row.waiting,
+        "scheduled": row.scheduled,
+        "running": row.running,
+        "dead": row.dead,
+        "finished": row.finished,
+        "stats": row.stats,
+    }
+
+
+def workers_table(workers: Iterable[Mapping[str, str]]) -> Table:
+    table = Table(title="workers", title_justify="left")
+    columns = ("id", "host", "pid", "queues", "concurrency", "running", "done", "started (UTC)")
+    for column in columns:
+        table.add_column(column, no_wrap=column == "id")
+    for info in workers:
+        started = info.get("started_at")
+        table.add_row(
+            info.get("id", "?"),
+            info.get("host", "?"),
+            info.get("pid", "?"),
+            info.get("queues", "?"),
+            info.get("concurrency", "?"),
+            info.get("jobs_running", "?"),
+            info.get("jobs_done", "?"),
+            when(datetime.fromtimestamp(float(started), UTC)) if started else "-",
+        )
+    return table
+
+
+def enqueued_dict(job: EnqueuedJob) -> dict[str, Any]:
+    return {"id": job.id, "queue": job.queue, "status": job.status.value, "created": job.created}
+
+
+def _or_dash(value: object) -> str:
+    return "-" if value is None else str(value)

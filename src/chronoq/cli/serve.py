@@ -1,0 +1,128 @@
+"""`chronoq worker` and `chronoq up`: the long-running commands."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import subprocess
+import sys
+from typing import Annotated
+
+import typer
+
+from chronoq.cli.common import CliError, PrefixOption, RedisUrlOption, Target, console
+from chronoq.worker import Worker, WorkerOptions, run_until_signalled
+
+AppArgument = Annotated[str, typer.Argument(metavar="APP", help="The App, as module:attribute.")]
+QueuesOption = Annotated[
+    str | None,
+    typer.Option(
+        "--queues",
+        "-q",
+        help='Queues in strict order "a,b", or weighted "a=3,b=1" (default: every queue '
+        "the app's tasks use, default first).",
+        show_default=False,
+    ),
+]
+ConcurrencyOption = Annotated[
+    int, typer.Option("--concurrency", "-c", help="Jobs run at once per process.", min=1)
+]
+LogLevelOption = Annotated[str, typer.Option("--log-level", help="debug, info, warning or error.")]
+
+
+def worker(
+    app: AppArgument,
+    queues: QueuesOption = None,
+    concurrency: ConcurrencyOption = 32,
+    burst: Annotated[bool, typer.Option("--burst", help="Exit once the queues are empty.")] = False,
+    lease: Annotated[
+        float | None, typer.Option("--lease", help="Lease length in seconds.", min=1)
+    ] = None,
+    shutdown_timeout: Annotated[
+        float | None,
+        typer.Option("--shutdown-timeout", help="Seconds running jobs get on SIGTERM.", min=0),
+    ] = None,
+    redis_url: RedisUrlOption = None,
+    prefix: PrefixOption = None,
+    log_level: LogLevelOption = "info",
+) -> None:
+    """Run one worker process. SIGTERM or SIGINT drains it; a second signal stops it at once."""
+    _configure_logging(log_level)
+    target = Target.resolve(app, redis_url, prefix)
+    options = WorkerOptions(
+        queues=queues or ",".join(target.app.queues()),
+        concurrency=concurrency,
+        burst=burst,
+        lease=lease,
+        shutdown_timeout=shutdown_timeout,
+    )
+    asyncio.run(run_until_signalled(Worker(target.app, options)))
+
+
+def up(
+    app: AppArgument,
+    queues: QueuesOption = None,
+    concurrency: ConcurrencyOption = 32,
+    processes: Annotated[
+        int, typer.Option("--processes", "-p", help="Worker processes (default 1).", min=1)
+    ] = 1,
+    redis_url: RedisUrlOption = None,
+    prefix: PrefixOption = None,
+    log_level: LogLevelOption = "info",
+) -> None:
+    """Run everything for APP: its workers, on the configured or the embedded server."""
+    _configure_logging(log_level)
+    target = Target.resolve(app, redis_url, prefix)
+    settings = target.app.settings
+    where = "server" if settings.redis_url else "embedded server"
+    url = target.app.redis_url()  # starts the embedded server when none is configured
+    queues = queues or ",".join(target.app.queues())
+    console().print(
+        f"chronoq up: {app} on {where} {url} (prefix {settings.prefix!r}), "
+        f"{processes} worker process(es) x {concurrency}, queues {queues}. Ctrl-C to stop."
+    )
+    command = [sys.executable, "-m", "chronoq", "worker", app, "--queues", queues]
+    command += ["--concurrency", str(concurrency), "--redis-url", url]
+    command += ["--prefix", settings.prefix, "--log-level", log_level]
+    siblings = [_spawn(command) for _ in range(processes - 1)]
+    target.app.settings = settings.model_copy(update={"redis_url": url})
+    main = Worker(target.app, WorkerOptions(queues=queues, concurrency=concurrency))
+
+    def forward(sig: signal.Signals) -> None:
+        for child in siblings:
+            if child.poll() is None:
+                child.send_signal(sig)
+
+    try:
+        asyncio.run(run_until_signalled(main, forward))
+    finally:
+        _stop_children(siblings)
+
+
+def _spawn(command: list[str]) -> subprocess.Popen[bytes]:
+    # Own session: the terminal's Ctrl-C reaches only us, and we pass it on once.
+    return subprocess.Popen(command, start_new_session=True, env=os.environ.copy())
+
+
+def _stop_children(children: list[subprocess.Popen[bytes]]) -> None:
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    for child in children:
+        try:
+            child.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            child.kill()
+
+
+def _configure_logging(level: str) -> None:
+    numeric = logging.getLevelName(level.upper())
+    if not isinstance(numeric, int):
+        raise CliError(f"unknown log level {level!r}; choose debug, info, warning or error")
+    logging.basicConfig(
+        level=numeric,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )

@@ -1,0 +1,43 @@
+"""An app for tests that run real worker processes (`chronoq worker tests.sample_app:app`).
+
+Key prefix and server come from the command line (`--prefix`, `--redis-url`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+
+from chronoq import App, Backoff
+
+app = App("sample")
+
+
+@app.task
+async def add(a: int, b: int) -> int:
+    return a + b
+
+
+@app.task(max_retries=0)
+async def boom(message: str) -> None:
+    raise RuntimeError(message)
+
+
+@app.task
+async def nap(seconds: float) -> float:
+    await asyncio.sleep(seconds)
+    return seconds
+
+
+@app.task
+def blocking_nap(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
+
+
+@app.task(max_retries=2, backoff=Backoff(base=0.05, maximum=0.1, jitter=0))
+async def kill_my_worker() -> None:
+    """Simulates a task that crashes its process (segfault, OOM kill) every time."""
+    os.kill(os.getpid(), signal.SIGKILL)
