@@ -29,9 +29,7 @@ for _, id in ipairs(expired) do
     end
   end
 end
-if requeued > 0 then
-  redis.call('HINCRBY', KEYS[8], 'lost', requeued + dead)
-  wake(KEYS[5])
-end
+if requeued + dead > 0 then redis.call('HINCRBY', KEYS[8], 'lost', requeued + dead) end
+if requeued > 0 then wake(KEYS[5]) end
 if dead > 0 then redis.call('HINCRBY', KEYS[8], 'dead', dead) end
 return {requeued, dead}
