@@ -18,6 +18,8 @@ class QueueOrder:
         if not queues:
             raise ConfigurationError("a worker needs at least one queue")
         self.queues = [validate_queue_name(q) for q in queues]
+        if len(set(self.queues)) != len(self.queues):
+            raise ConfigurationError(f"a queue is listed twice: {','.join(self.queues)}")
         if weights is not None and (len(weights) != len(queues) or any(w <= 0 for w in weights)):
             raise ConfigurationError("give one positive weight per queue")
         self.weights = list(weights) if weights else None
