@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from datetime import UTC, datetime, timedelta
 
 from tests.cli.helpers import Cli
@@ -144,3 +146,17 @@ def test_dlq_requeue_all_of_one_queue(cli: Cli) -> None:
     assert cli("dlq", "requeue", "--all", "--queue", "a", "--json").json() == {"requeued": 2}
     assert len(cli("dlq", "list", "--json").json()) == 1
     assert "dead jobs" in cli("dlq", "list").out
+
+
+def test_server_commands_start_report_and_stop_the_embedded_server(cli: Cli) -> None:
+    folder = tempfile.mkdtemp(prefix="cq-", dir="/tmp")
+    try:
+        status = cli.raw("server", "status", "--data-dir", folder, "--json")
+        assert status.code == 0 and '"running": false' in status.out
+        assert cli.raw("server", "start", "--data-dir", folder).code == 0
+        assert '"running": true' in cli.raw("server", "status", "--data-dir", folder, "--json").out
+        assert "stopped" in cli.raw("server", "stop", "--data-dir", folder).out
+        assert '"running": false' in cli.raw("server", "status", "--data-dir", folder, "--json").out
+    finally:
+        cli.raw("server", "stop", "--data-dir", folder)
+        shutil.rmtree(folder, ignore_errors=True)

@@ -13,6 +13,7 @@ import typer
 from chronoq.cli import jobs, serve
 from chronoq.cli.common import CliError
 from chronoq.cli.dlq import dlq
+from chronoq.cli.server import server
 from chronoq.core.errors import ChronoqError, InvalidJobState
 
 cli = typer.Typer(
@@ -31,6 +32,7 @@ cli.command()(jobs.cancel)
 cli.command()(jobs.queues)
 cli.command()(jobs.workers)
 cli.add_typer(dlq, name="dlq")
+cli.add_typer(server, name="server")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
