@@ -47,7 +47,7 @@ class Peer:
     enqueue_latency: Callable[[], Any]  # one job that RPUSHes its start time
     enqueue_delayed: Callable[[float, float], Any]  # (delay_s, due_epoch)
     worker_cmds: Callable[[int, str], list[list[str]]]  # (procs, scenario) -> commands
-    ready: Callable[[int], bool]  # (procs) -> all workers ready
+    ready: Callable[[int, Workers], bool]  # (procs, workers) -> all workers ready
     drained: Callable[[int], bool]  # (n) -> every one of n jobs completed
     enqueue_bulk: Callable[[int], Any] | None = None
     bulk_skip: str = "no bulk API"
@@ -128,7 +128,7 @@ def start_and_wait(peer: Peer, workers: Workers, procs: int, scenario: str) -> f
     for cmd in peer.worker_cmds(procs, scenario):
         workers.start(cmd)
     deadline = t0 + 60
-    while not peer.ready(procs):
+    while not peer.ready(procs, workers):
         workers.check_alive()
         if time.monotonic() > deadline:
             raise RuntimeError("workers not ready after 60 s:\n" + workers.log_text()[-3000:])

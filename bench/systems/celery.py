@@ -42,7 +42,7 @@ def make_peer(url: str) -> _peers.Peer:
             "-P", "prefork", "-c", str(procs), "-l", "warning", "-Q", "celery",
         ]]
 
-    def ready(procs: int) -> bool:
+    def ready(procs: int, _w: _peers.Workers) -> bool:
         return int(conn.get(_peers.READY) or 0) >= 1
 
     def drained(n: int) -> bool:

@@ -53,7 +53,7 @@ def make_peer(url: str) -> _peers.Peer:
             cmd.append("--with-scheduler")
         return [[*cmd, "default"] for _ in range(procs)]
 
-    def ready(procs: int) -> bool:
+    def ready(procs: int, _w: _peers.Workers) -> bool:
         return conn.scard("rq:workers") >= procs
 
     def drained(n: int) -> bool:
