@@ -24,6 +24,7 @@ from chronoq.redis.keys import Keyspace
 from chronoq.redis.sync_enqueue import SyncEnqueuer
 
 TaskRef = str | TaskDef | Callable[..., Any]
+DEFAULT_IDEMPOTENCY_TTL = 86400.0
 Batches = dict[str, list[tuple[int, JobSpec, Placement]]]
 T = TypeVar("T")
 
@@ -52,6 +53,8 @@ class JobRequest:
     timeout: float | None = None
     deadline: datetime | None = None
     backoff: Backoff | None = None
+    idempotency_key: str | None = None  # dedupe for idempotency_ttl, whatever the outcome
+    idempotency_ttl: float | None = None  # seconds; default 1 day, at most the retention
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +139,8 @@ class Client:
                 deadline=request.deadline,
                 unique_key=request.unique_key,
                 priority=_first(request.priority, defaults.priority if defaults else None) or 0,
+                idempotency_key=request.idempotency_key,
+                idempotency_ttl=self._idempotency_ttl(request.idempotency_ttl),
             )
         else:
             options = self._default_options(name, task)
@@ -148,6 +153,11 @@ class Client:
             else _placement(request.delay, request.at)
         )
         return spec, placement
+
+    def _idempotency_ttl(self, requested: float | None) -> float:
+        """An idempotency key must not outlive the job record it points to."""
+        ttl = DEFAULT_IDEMPOTENCY_TTL if requested is None else requested
+        return min(ttl, self.settings.retention)
 
     def _default_options(self, name: str, task: TaskDef | None) -> JobOptions:
         """Options of a job that sets none: cached per task, since bulk enqueues repeat them."""
@@ -254,6 +264,7 @@ def _has_job_options(r: JobRequest) -> bool:
         and r.timeout is None
         and r.deadline is None
         and r.backoff is None
+        and r.idempotency_key is None
     )
 
 

@@ -53,6 +53,7 @@ class Field:
     OPTIONS = "opts"
     DEADLINE = "dl"
     UNIQUE = "uniq"
+    IDEMPOTENCY = "idem"
     ENQUEUED = "enq"
     RUN_AT = "run"
     STARTED = "st"
@@ -73,6 +74,8 @@ class JobOptions:
     deadline: datetime | None = None
     unique_key: str | None = None
     priority: int = 0
+    idempotency_key: str | None = None
+    idempotency_ttl: float = 86400.0
 
     def __post_init__(self) -> None:
         if self.max_retries is not None and self.max_retries < 0:
@@ -85,6 +88,12 @@ class JobOptions:
             require_aware(self.deadline, "deadline")
         if self.unique_key is not None and not self.unique_key:
             raise ConfigurationError("unique_key must not be empty")
+        if self.idempotency_key is not None and not self.idempotency_key:
+            raise ConfigurationError("idempotency_key must not be empty")
+        if self.idempotency_ttl < 1:
+            raise ConfigurationError(
+                f"idempotency_ttl must be >= 1 second, got {self.idempotency_ttl}"
+            )
 
 
 def require_aware(moment: datetime, what: str) -> None:
@@ -128,6 +137,8 @@ class JobSpec:
             out += [Field.DEADLINE, str(to_millis(opts.deadline))]
         if opts.unique_key is not None:
             out += [Field.UNIQUE, opts.unique_key]
+        if opts.idempotency_key is not None:
+            out += [Field.IDEMPOTENCY, opts.idempotency_key]
         extra = _encode_extra_options(opts)
         if extra:
             out += [Field.OPTIONS, extra]

@@ -316,20 +316,7 @@ def enqueue_command(
     q: QueueKeys, jobs: Sequence[tuple[JobSpec, Placement]]
 ) -> tuple[list[str], list[str]]:
     """KEYS and ARGV of enqueue.lua (shared by the async broker and the sync enqueuer)."""
-    batch = serialization.dumps(
-        [
-            [
-                spec.id,
-                place.wire,
-                spec.options.priority,
-                spec.options.unique_key or "",
-                spec.task,
-                spec.payload,
-                spec.extra_fields(),
-            ]
-            for spec, place in jobs
-        ]
-    )
+    batch = serialization.dumps([_job_entry(spec, place) for spec, place in jobs])
     keys = [
         q.ready,
         q.scheduled,
@@ -343,6 +330,21 @@ def enqueue_command(
         q.inbox_prefix,
     ]
     return keys, [batch]
+
+
+def _job_entry(spec: JobSpec, place: Placement) -> list[Any]:
+    entry: list[Any] = [
+        spec.id,
+        place.wire,
+        spec.options.priority,
+        spec.options.unique_key or "",
+        spec.task,
+        spec.payload,
+        spec.extra_fields(),
+    ]
+    if spec.options.idempotency_key is not None:
+        entry.append([spec.options.idempotency_key, int(spec.options.idempotency_ttl * 1000)])
+    return entry
 
 
 def parse_enqueued(reply: list[Any]) -> list[Enqueued]:

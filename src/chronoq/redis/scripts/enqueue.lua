@@ -4,15 +4,20 @@
 -- KEYS[7] active ZSET     KEYS[8] idle ZSET        KEYS[9] idle leases HASH
 -- KEYS[10] inbox key prefix
 -- ARGV[1] JSON array of jobs, each an array:
---   [id, when, priority, unique key, task, args JSON, [field, value, ...]]
+--   [id, when, priority, unique key, task, args JSON, [field, value, ...]
+--    (, [idempotency key, ttl ms])]
 --   when: '' now | '+<ms>' after a delay | '@<ms>' at an epoch instant;
---   unique key '' for none; the last element lists extra job hash fields
+--   unique key '' for none; the 7th element lists extra job hash fields
 --   (options, deadline, ...). One JSON argument keeps bulk packing cheap.
+-- A unique key dedupes while its job waits or runs; an idempotency key dedupes
+-- for its TTL whatever became of the job (scheduled runs, "once per recipient").
+-- Both are stored under the unique key prefix (idempotency keys as 'idem:<key>').
 -- A job due in the future is scheduled. A job due now goes straight to an idle
 -- worker when one is registered (leased to it, attempt counted, its entry pushed
 -- to the worker's inbox: one hop from enqueue to start); otherwise it is queued.
 -- Returns a flat array, per job: id (the existing job's id when the unique key is
--- held by a live job), status, created (1 new / 0 deduplicated).
+-- held by a live job, or the idempotency key by any), status ('expired' when that
+-- job's record is gone), created (1 new / 0 deduplicated).
 local now = now_ms()
 local jobs = cjson.decode(ARGV[1])
 local out = {}
@@ -60,12 +65,20 @@ local function hand_off(worker, job_key, id, job)
   redis.call('PEXPIRE', inbox, 60000)
 end
 
+local function idempotent_holder(idem)
+  local holder = redis.call('GET', KEYS[6] .. 'idem:' .. idem[1])
+  if not holder then return false end
+  return holder, redis.call('HGET', KEYS[5] .. holder, 'status') or 'expired'
+end
+
 local idle_left = redis.call('ZCARD', KEYS[8]) > 0
 local had_idle = idle_left
 for _, job in ipairs(jobs) do
   local id, when, prio, ukey, extra = job[1], job[2], tonumber(job[3]), job[4], job[7]
+  local idem = job[8]
   local holder, held_status = false, nil
-  if ukey ~= '' then holder, held_status = live_holder(ukey) end
+  if idem then holder, held_status = idempotent_holder(idem) end
+  if not holder and ukey ~= '' then holder, held_status = live_holder(ukey) end
   if holder then
     out[#out + 1], out[#out + 2], out[#out + 3] = holder, held_status, 0
   else
@@ -77,6 +90,7 @@ for _, job in ipairs(jobs) do
     if #extra > 0 then redis.call('HSET', job_key, unpack(extra)) end
     if prio ~= 0 then redis.call('HSET', job_key, 'prio', prio) end
     if ukey ~= '' then redis.call('SET', KEYS[6] .. ukey, id) end
+    if idem then redis.call('SET', KEYS[6] .. 'idem:' .. idem[1], id, 'PX', idem[2]) end
     if status == 'scheduled' then
       redis.call('HSET', job_key, 'run', due)
       redis.call('ZADD', KEYS[2], due, id)
