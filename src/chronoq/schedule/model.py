@@ -1,0 +1,177 @@
+"""A schedule's definition and the pure decisions about its runs.
+
+No I/O: given "the run due at D" and "now", decide which runs to enqueue
+(misfire policy) and when the schedule is due next (start, end, max runs).
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import re
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from chronoq.core import serialization
+from chronoq.core.errors import ConfigurationError
+from chronoq.core.job import require_aware
+from chronoq.schedule.spec import Cron, Spec, parse_spec, zone
+
+_NAME = re.compile(r"^[A-Za-z0-9_.:@/-]{1,128}$")
+MAX_CATCH_UP = 1000  # most missed runs one firing enqueues (policy "all")
+
+
+class Misfire(enum.StrEnum):
+    """What to do with runs missed while no scheduler ran (beyond `grace`)."""
+
+    SKIP = "skip"  # drop missed runs; enqueue only the latest one still within grace
+    ONCE = "once"  # coalesce all missed runs into one run now
+    ALL = "all"  # enqueue every missed run still within grace, oldest first
+
+
+class Overlap(enum.StrEnum):
+    """What to do when a run is due while the schedule's previous job has not finished."""
+
+    ALLOW = "allow"
+    SKIP = "skip"  # drop this run
+    QUEUE = "queue"  # hold this run until the previous job finishes
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleDef:
+    """What runs and when. Times are stored in UTC; `tz` is how the spec reads."""
+
+    name: str
+    task: str
+    spec: str
+    tz: str = "UTC"
+    args: list[Any] = field(default_factory=list)
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    queue: str | None = None  # None: the task's default queue
+    priority: int | None = None
+    max_retries: int | None = None
+    timeout: float | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    max_runs: int | None = None
+    jitter: float = 0.0  # seconds; each run is delayed by a stable pseudo-random share
+    misfire: Misfire = Misfire.ONCE
+    grace: float = 300.0  # seconds a run may be late and still count as on time
+    overlap: Overlap = Overlap.ALLOW
+    paused: bool = False
+    anchor: datetime | None = None  # `@every` phase; set when first stored
+
+    def __post_init__(self) -> None:
+        if not _NAME.match(self.name):
+            raise ConfigurationError(
+                f"schedule name {self.name!r} must be 1-128 characters of A-Z a-z 0-9 _ . : @ / -"
+            )
+        if not self.task:
+            raise ConfigurationError(f"schedule {self.name!r} names no task")
+        self.parsed  # noqa: B018 (validates the spec)
+        self.zone  # noqa: B018 (validates the zone)
+        for label, moment in (("start", self.start), ("end", self.end), ("anchor", self.anchor)):
+            if moment is not None:
+                require_aware(moment, f"schedule {label}")
+        if self.start and self.end and self.end <= self.start:
+            raise ConfigurationError(
+                f"schedule {self.name!r} ends ({self.end.isoformat()}) before it starts "
+                f"({self.start.isoformat()})"
+            )
+        _check_numbers(self)
+        serialization.encode_call(self.args, self.kwargs)  # JSON now, not at fire time
+
+    @property
+    def parsed(self) -> Spec:
+        return parse_spec(self.spec)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return zone(self.tz)
+
+    # -- when --------------------------------------------------------------
+
+    def next_run_after(self, moment: datetime, runs_so_far: int = 0) -> datetime | None:
+        """The first run strictly after `moment` (UTC), or None when the schedule is over."""
+        if self.max_runs is not None and runs_so_far >= self.max_runs:
+            return None
+        floor = moment
+        if self.start is not None and self.start - timedelta(microseconds=1) > floor:
+            floor = self.start - timedelta(microseconds=1)
+        spec = self.parsed
+        if isinstance(spec, Cron):
+            run = spec.next_after(floor, self.zone)
+        else:
+            run = spec.next_after(floor, self.anchor or self.start or floor)
+        if self.end is not None and run > self.end:
+            return None
+        return run
+
+    def runs_to_fire(self, due: datetime, now: datetime) -> list[datetime]:
+        """Which run times to enqueue now, given the earliest unfired one is `due`."""
+        missed = [due]
+        while len(missed) < MAX_CATCH_UP:
+            following = self.next_run_after(missed[-1])
+            if following is None or following > now:
+                break
+            missed.append(following)
+        grace = timedelta(seconds=self.grace)
+        match self.misfire:
+            case Misfire.ONCE:
+                return [missed[-1]]
+            case Misfire.SKIP:
+                latest = missed[-1]
+                return [latest] if now - latest <= grace else []
+            case Misfire.ALL:
+                return [run for run in missed if now - run <= grace]
+
+    def jitter_for(self, run: datetime) -> float:
+        """A stable delay in [0, jitter): every scheduler computes the same one."""
+        if self.jitter <= 0:
+            return 0.0
+        digest = hashlib.blake2b(f"{self.name}@{run.isoformat()}".encode(), digest_size=8)
+        return self.jitter * int.from_bytes(digest.digest()) / 2**64
+
+    # -- storage -----------------------------------------------------------
+
+    def to_json(self) -> str:
+        raw = asdict(self)
+        for key in ("start", "end", "anchor"):
+            raw[key] = raw[key].isoformat() if raw[key] else None
+        return serialization.dumps(raw)
+
+    @classmethod
+    def from_json(cls, text: str) -> ScheduleDef:
+        raw = serialization.loads(text)
+        for key in ("start", "end", "anchor"):
+            raw[key] = datetime.fromisoformat(raw[key]) if raw.get(key) else None
+        raw["misfire"] = Misfire(raw.get("misfire", Misfire.ONCE))
+        raw["overlap"] = Overlap(raw.get("overlap", Overlap.ALLOW))
+        return cls(**raw)
+
+    def with_changes(self, **changes: Any) -> ScheduleDef:
+        return replace(self, **changes)
+
+    def fingerprint(self) -> str:
+        """Identifies a definition's content (code-declared schedules sync on it)."""
+        content = self.with_changes(paused=False, anchor=None).to_json()
+        return hashlib.blake2b(content.encode(), digest_size=12).hexdigest()
+
+
+def _check_numbers(d: ScheduleDef) -> None:
+    if d.max_runs is not None and d.max_runs < 1:
+        raise ConfigurationError(f"max_runs must be at least 1, got {d.max_runs}")
+    if d.jitter < 0:
+        raise ConfigurationError(f"jitter must be >= 0 seconds, got {d.jitter}")
+    if d.grace < 0:
+        raise ConfigurationError(f"grace must be >= 0 seconds, got {d.grace}")
+    if d.max_retries is not None and d.max_retries < 0:
+        raise ConfigurationError(f"max_retries must be >= 0, got {d.max_retries}")
+    if d.timeout is not None and d.timeout <= 0:
+        raise ConfigurationError(f"timeout must be > 0 seconds, got {d.timeout}")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
