@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any, TypeVar, overload
 
 from chronoq.client import Client, SyncClient
+from chronoq.core.errors import ConfigurationError
 from chronoq.core.retry import Backoff
 from chronoq.core.settings import Settings
 from chronoq.core.task import (
@@ -15,9 +18,13 @@ from chronoq.core.task import (
     TaskDefaults,
     TaskRegistry,
 )
+from chronoq.schedule.model import Misfire, Overlap, ScheduleDef
+from chronoq.schedule.spec import zone
+from chronoq.schedule.store import ScheduleStore
 
 F = TypeVar("F", bound=Callable[..., Any])
 Hook = Callable[["App"], Awaitable[None]]
+ScheduleErrorHandler = Callable[[str, BaseException], Awaitable[None] | None]
 
 
 class Task:
@@ -52,8 +59,10 @@ class App:
         redis_url: str | None = None,
         prefix: str | None = None,
         settings: Settings | None = None,
+        timezone: str = "UTC",
     ) -> None:
         self.name = name
+        self.timezone = zone(timezone).key  # default zone of schedules declared here
         overrides: dict[str, Any] = {}
         if redis_url is not None:
             overrides["redis_url"] = redis_url
@@ -64,6 +73,8 @@ class App:
         self.registry = TaskRegistry()
         self.on_startup: list[Hook] = []
         self.on_shutdown: list[Hook] = []
+        self.declared_schedules: dict[str, ScheduleDef] = {}
+        self.on_schedule_error: ScheduleErrorHandler | None = None
 
     @overload
     def task(self, func: F, /) -> Task: ...
@@ -107,6 +118,65 @@ class App:
             return Task(self.registry.add(f, name, defaults))
 
         return register(func) if func is not None else register
+
+    def schedule(
+        self,
+        name: str,
+        spec: str,
+        task: Task | str,
+        *,
+        args: Sequence[Any] = (),
+        kwargs: dict[str, Any] | None = None,
+        tz: str | None = None,
+        queue: str | None = None,
+        priority: int | None = None,
+        max_retries: int | None = None,
+        timeout: float | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        max_runs: int | None = None,
+        jitter: float = 0.0,
+        misfire: Misfire | str = Misfire.ONCE,
+        grace: float = 300.0,
+        overlap: Overlap | str = Overlap.ALLOW,
+    ) -> ScheduleDef:
+        """Declare a recurring run of `task`. Checked now; stored in Redis when a
+        worker or scheduler starts (operators' runtime changes are kept)."""
+        if name in self.declared_schedules:
+            raise ConfigurationError(f"schedule {name!r} is declared twice")
+        definition = ScheduleDef(
+            name=name,
+            task=task if isinstance(task, str) else task.name,
+            spec=spec,
+            tz=tz or self.timezone,
+            args=list(args),
+            kwargs=dict(kwargs or {}),
+            queue=queue,
+            priority=priority,
+            max_retries=max_retries,
+            timeout=timeout,
+            start=start,
+            end=end,
+            max_runs=max_runs,
+            jitter=jitter,
+            misfire=Misfire(misfire),
+            grace=grace,
+            overlap=Overlap(overlap),
+        )
+        self.declared_schedules[name] = definition
+        return definition
+
+    def schedule_error(self, handler: ScheduleErrorHandler) -> ScheduleErrorHandler:
+        """Register the handler told when a scheduled run cannot be enqueued (it is
+        retried regardless)."""
+        self.on_schedule_error = handler
+        return handler
+
+    @asynccontextmanager
+    async def schedules(self) -> AsyncIterator[ScheduleStore]:
+        """The schedules stored in Redis: add, update, pause, resume, remove, list."""
+        async with self.client() as client:
+            yield ScheduleStore(client.broker.redis, client.broker.keys)
 
     def queues(self) -> list[str]:
         """The queues this app's tasks use, `default` first: what a worker serves

@@ -60,14 +60,17 @@ def test_every_runs_on_its_anchor_phase() -> None:
 
 def test_misfire_policies_after_downtime() -> None:
     due = T0
-    now = T0 + timedelta(minutes=10, seconds=30)  # 11 runs missed, the last 30 s ago
-    once = every_minute(misfire=Misfire.ONCE)
-    assert once.runs_to_fire(due, now) == [T0 + timedelta(minutes=10)]
-    skip = every_minute(misfire=Misfire.SKIP, grace=60)
-    assert skip.runs_to_fire(due, now) == [T0 + timedelta(minutes=10)]
+    now = T0 + timedelta(minutes=10, seconds=30)  # 11 runs pending, the last 30 s ago
+    minutes = [T0 + timedelta(minutes=m) for m in range(11)]
+    assert every_minute(misfire=Misfire.ONCE, grace=10).runs_to_fire(due, now) == minutes[-1:]
     assert every_minute(misfire=Misfire.SKIP, grace=10).runs_to_fire(due, now) == []
-    every = every_minute(misfire=Misfire.ALL, grace=200)
-    assert every.runs_to_fire(due, now) == [T0 + timedelta(minutes=m) for m in (8, 9, 10)]
+    assert every_minute(misfire=Misfire.ALL, grace=10).runs_to_fire(due, now) == minutes
+    # Runs within grace are late, not missed: they fire under every policy.
+    for policy in Misfire:
+        late = every_minute(misfire=policy, grace=100).runs_to_fire(due, now)
+        assert late[-2:] == minutes[-2:]
+    assert every_minute(misfire=Misfire.ONCE, grace=100).runs_to_fire(due, now) == minutes[-2:]
+    assert every_minute(misfire=Misfire.SKIP, grace=100).runs_to_fire(due, now) == minutes[-2:]
 
 
 def test_on_time_run_fires_under_every_policy() -> None:

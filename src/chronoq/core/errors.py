@@ -31,3 +31,11 @@ class ServerUnsafe(ChronoqError):
 
 class JobTimeout(ChronoqError, TimeoutError):
     """A run exceeded its timeout and was cancelled."""
+
+
+class ScheduleNotFound(ChronoqError, LookupError):
+    """No schedule with that name exists."""
+
+
+class ScheduleExists(ChronoqError):
+    """A schedule with that name exists already (update it, or add with replace)."""

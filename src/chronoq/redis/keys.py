@@ -142,3 +142,52 @@ class Keyspace:
     def worker(self, worker_id: str) -> str:
         """HASH describing one live worker; expires when heartbeats stop."""
         return f"{self.prefix}:{{~}}:worker:{worker_id}"
+
+    @cached_property
+    def schedules(self) -> ScheduleKeys:
+        return ScheduleKeys(self.prefix)
+
+
+@dataclass(frozen=True)
+class ScheduleKeys:
+    """The keys of every schedule under one prefix. All share the hash tag `{~sched}`."""
+
+    prefix: str
+
+    def _key(self, suffix: str) -> str:
+        return f"{self.prefix}:{{~sched}}:{suffix}"
+
+    @cached_property
+    def defs(self) -> str:
+        """HASH name -> definition JSON."""
+        return self._key("defs")
+
+    @cached_property
+    def due(self) -> str:
+        """ZSET name -> epoch ms of the earliest unfired run (absent: paused or over)."""
+        return self._key("due")
+
+    @cached_property
+    def meta(self) -> str:
+        """HASH name -> JSON {origin: code|runtime, fingerprint, updated}."""
+        return self._key("meta")
+
+    @cached_property
+    def runs(self) -> str:
+        """HASH name -> runs fired so far."""
+        return self._key("runs")
+
+    @cached_property
+    def last(self) -> str:
+        """HASH name -> JSON {due, job, queue} of the latest fired run."""
+        return self._key("last")
+
+    @cached_property
+    def version(self) -> str:
+        """Counter bumped by every change, so a loop can tell it missed one."""
+        return self._key("version")
+
+    @cached_property
+    def channel(self) -> str:
+        """Pub/sub channel announcing changes (a channel, not a key)."""
+        return self._key("changed")

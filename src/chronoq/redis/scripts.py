@@ -67,6 +67,10 @@ class Scripts:
         self.requeue_dead = Script("requeue_dead")
         self.purge_dead = Script("purge_dead")
         self.retire = Script("retire")
+        self.schedule_put = Script("schedule_put")
+        self.schedule_remove = Script("schedule_remove")
+        self.schedule_due = Script("schedule_due")
+        self.schedule_advance = Script("schedule_advance")
 
 
 SCRIPTS = Scripts()

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from chronoq.core import serialization
 from chronoq.core.errors import ConfigurationError
 from chronoq.core.job import require_aware
+from chronoq.redis.keys import validate_queue_name
 from chronoq.schedule.spec import Cron, Spec, parse_spec, zone
 
 _NAME = re.compile(r"^[A-Za-z0-9_.:@/-]{1,128}$")
@@ -24,11 +25,12 @@ MAX_CATCH_UP = 1000  # most missed runs one firing enqueues (policy "all")
 
 
 class Misfire(enum.StrEnum):
-    """What to do with runs missed while no scheduler ran (beyond `grace`)."""
+    """What to do with missed runs: those due more than `grace` seconds ago (after
+    downtime). Runs due within `grace` are merely late and always fire."""
 
-    SKIP = "skip"  # drop missed runs; enqueue only the latest one still within grace
-    ONCE = "once"  # coalesce all missed runs into one run now
-    ALL = "all"  # enqueue every missed run still within grace, oldest first
+    SKIP = "skip"  # drop missed runs
+    ONCE = "once"  # fire one run in place of all missed ones (unless a run fires anyway)
+    ALL = "all"  # fire every missed run (at most MAX_CATCH_UP), oldest first
 
 
 class Overlap(enum.StrEnum):
@@ -58,7 +60,7 @@ class ScheduleDef:
     max_runs: int | None = None
     jitter: float = 0.0  # seconds; each run is delayed by a stable pseudo-random share
     misfire: Misfire = Misfire.ONCE
-    grace: float = 300.0  # seconds a run may be late and still count as on time
+    grace: float = 60.0  # seconds a run may be late and still count as on time
     overlap: Overlap = Overlap.ALLOW
     paused: bool = False
     anchor: datetime | None = None  # `@every` phase; set when first stored
@@ -80,6 +82,8 @@ class ScheduleDef:
                 f"schedule {self.name!r} ends ({self.end.isoformat()}) before it starts "
                 f"({self.start.isoformat()})"
             )
+        if self.queue is not None:
+            validate_queue_name(self.queue)
         _check_numbers(self)
         serialization.encode_call(self.args, self.kwargs)  # JSON now, not at fire time
 
@@ -111,21 +115,24 @@ class ScheduleDef:
 
     def runs_to_fire(self, due: datetime, now: datetime) -> list[datetime]:
         """Which run times to enqueue now, given the earliest unfired one is `due`."""
-        missed = [due]
-        while len(missed) < MAX_CATCH_UP:
-            following = self.next_run_after(missed[-1])
+        pending = [due]
+        while len(pending) < MAX_CATCH_UP:
+            following = self.next_run_after(pending[-1])
             if following is None or following > now:
                 break
-            missed.append(following)
-        grace = timedelta(seconds=self.grace)
+            pending.append(following)
+        horizon = now - timedelta(seconds=self.grace)
+        on_time = [run for run in pending if run >= horizon]
+        missed = pending[: len(pending) - len(on_time)]
+        if not missed:
+            return on_time
         match self.misfire:
-            case Misfire.ONCE:
-                return [missed[-1]]
             case Misfire.SKIP:
-                latest = missed[-1]
-                return [latest] if now - latest <= grace else []
+                return on_time
+            case Misfire.ONCE:
+                return on_time or [missed[-1]]
             case Misfire.ALL:
-                return [run for run in missed if now - run <= grace]
+                return pending
 
     def jitter_for(self, run: datetime) -> float:
         """A stable delay in [0, jitter): every scheduler computes the same one."""

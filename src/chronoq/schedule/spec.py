@@ -14,6 +14,7 @@ OR when both are restricted.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -75,7 +76,8 @@ class Cron:
 
 @dataclass(frozen=True, slots=True)
 class Every:
-    """Fixed interval, anchored: runs at anchor + k * interval (k >= 1)."""
+    """Fixed interval, anchored: runs at anchor + k * interval, for whole k (the
+    phase extends before the anchor too)."""
 
     interval: timedelta
     source: str
@@ -83,7 +85,7 @@ class Every:
     def next_after(self, moment: datetime, anchor: datetime) -> datetime:
         step = self.interval.total_seconds()
         elapsed = (moment - anchor).total_seconds()
-        k = max(1, int(elapsed // step) + 1)
+        k = math.floor(elapsed / step) + 1
         candidate = anchor + timedelta(seconds=k * step)
         while candidate <= moment:  # float rounding at exact multiples
             k += 1

@@ -31,6 +31,7 @@ from chronoq.worker.leases import LeaseKeeper
 from chronoq.worker.outcomes import OutcomeWriter
 from chronoq.worker.queues import QueueOrder
 from chronoq.worker.resilience import persist
+from chronoq.worker.scheduling import run_scheduler
 
 log = logging.getLogger("chronoq.worker")
 
@@ -45,6 +46,7 @@ class WorkerOptions:
     burst: bool = False  # exit once the queues are empty (scripts, tests, benchmarks)
     lease: float | None = None  # default: settings.lease
     shutdown_timeout: float | None = None  # default: settings.shutdown_timeout
+    scheduler: bool = True  # also run a scheduler loop (any number may run: HA)
 
     def queue_order(self) -> QueueOrder:
         if isinstance(self.queues, str):
@@ -142,10 +144,10 @@ class Worker:
             capacity=self._capacity,
             on_handoff=self._start,
         )
-        upkeep = [
-            asyncio.create_task(c)
-            for c in (self._writer.run(), self._leases.run(), self._heartbeat_loop())
-        ]
+        loops = [self._writer.run(), self._leases.run(), self._heartbeat_loop()]
+        if self.options.scheduler:
+            loops.append(run_scheduler(self.app, self._stop))
+        upkeep = [asyncio.create_task(c) for c in loops]
         listener = asyncio.create_task(self._doorbell.listen())
         fetcher = asyncio.create_task(self._fetch_loop())
         stopper = asyncio.create_task(self._stop.wait())

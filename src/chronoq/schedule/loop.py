@@ -1,0 +1,207 @@
+"""The scheduler loop: enqueue every due run exactly once, however many loops run.
+
+Each run has a deterministic idempotency key, `sched:<name>:<due ms>`, claimed
+atomically by the enqueue script in the job's queue: two loops that fire the same
+run make one job. The schedule then advances by compare-and-set on its due time,
+so a loop that crashed between enqueue and advance leaves the run to the next
+loop, which finds the job already made. Enqueue before advance: a crash can
+delay a run, never lose or double it.
+
+The loop sleeps until the next due time (read from Redis with the server's clock)
+or until a change is published; it does not poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from chronoq.client import Client, EnqueuedJob, JobRequest
+from chronoq.core.errors import ChronoqError, JobNotFound
+from chronoq.core.job import from_millis, to_millis
+from chronoq.schedule.model import Overlap, ScheduleDef
+from chronoq.schedule.store import Advance, DueSchedule, LastRun, ScheduleStore
+
+log = logging.getLogger("chronoq.scheduler")
+
+ErrorHandler = Callable[[str, BaseException], Awaitable[None] | None]
+BATCH = 200
+IDLE_SLEEP = 60.0  # longest sleep with nothing due (changes wake the loop sooner)
+HELD_RECHECK = 0.5  # how often a run held behind an unfinished one (overlap=queue) looks again
+
+
+@dataclass(frozen=True, slots=True)
+class _Firing:
+    item: DueSchedule
+    runs: list[datetime]
+    first: int  # index of its first request in the batch
+    skip: bool  # overlap=skip and the previous run is unfinished
+
+
+class Scheduler:
+    def __init__(
+        self,
+        client: Client,
+        *,
+        listener: Redis,
+        on_error: ErrorHandler | None = None,
+        idempotency_ttl: float = 86400.0,
+    ) -> None:
+        self.client = client
+        self.store = ScheduleStore(client.broker.redis, client.broker.keys)
+        self._listener = listener
+        self._on_error = on_error
+        self._ttl = idempotency_ttl
+        self._changed = asyncio.Event()
+        self.fired = 0  # runs this loop enqueued (for tests and metrics)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Fire due runs until `stop` is set."""
+        watcher = asyncio.create_task(self._watch_changes())
+        failures = 0
+        try:
+            while not stop.is_set():
+                try:
+                    wait = await self.tick()
+                    failures = 0
+                except (RedisError, OSError, ChronoqError) as exc:
+                    failures += 1
+                    await self._report("*", exc)
+                    wait = min(5.0, 0.05 * 2**failures)
+                await self._sleep(wait, stop)
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+
+    async def tick(self) -> float:
+        """Fire what is due; return seconds until the next due run."""
+        batch = await self.store.due(BATCH)
+        received = asyncio.get_running_loop().time()
+        for name, reason in batch.broken:
+            await self._report(name, ChronoqError(f"stored schedule {name!r} is invalid: {reason}"))
+            await self.store.disable_broken(name, reason)
+        now = from_millis(batch.now_ms)
+        assert now is not None
+        held = await self._fire(batch.items, now)
+        if batch.items and not held:
+            return 0.0  # read again: the fired schedules have new due times
+        wait = IDLE_SLEEP
+        if batch.next_due_ms is not None:
+            elapsed = asyncio.get_running_loop().time() - received
+            wait = max(0.0, (batch.next_due_ms - batch.now_ms) / 1000 - elapsed)
+        return min(wait, HELD_RECHECK) if held else wait
+
+    async def _fire(self, items: list[DueSchedule], now: datetime) -> bool:
+        """Enqueue the runs of every due schedule, then advance them. True if a run
+        is held behind an unfinished previous one."""
+        requests: list[JobRequest] = []
+        firings: list[_Firing] = []
+        held = False
+        for item in items:
+            due = from_millis(item.due_ms)
+            assert due is not None
+            runs = item.definition.runs_to_fire(due, now)
+            blocked = await self._previous_unfinished(item) if runs else False
+            if blocked and item.definition.overlap is Overlap.QUEUE:
+                held = True
+                continue
+            skip = blocked and item.definition.overlap is Overlap.SKIP
+            firings.append(_Firing(item, runs, len(requests), skip))
+            if not skip:
+                requests += [self._request(item.definition, run) for run in runs]
+        made = await self.client.enqueue_many(requests) if requests else []
+        advances = [self._advance(f, made, now) for f in firings]
+        await self.store.advance(advances)
+        self.fired += sum(1 for job in made if job.created)
+        return held
+
+    def _request(self, d: ScheduleDef, run: datetime) -> JobRequest:
+        jitter = d.jitter_for(run)
+        return JobRequest(
+            d.task,
+            d.args,
+            d.kwargs,
+            queue=d.queue,
+            priority=d.priority,
+            max_retries=d.max_retries,
+            timeout=d.timeout,
+            at=run + timedelta(seconds=jitter) if jitter else None,
+            idempotency_key=f"sched:{d.name}:{to_millis(run)}",
+            idempotency_ttl=max(self._ttl, d.grace * 2),
+        )
+
+    def _advance(self, firing: _Firing, made: list[EnqueuedJob], now: datetime) -> Advance:
+        item, runs = firing.item, firing.runs
+        d = item.definition
+        after = max(runs[-1], now) if runs else now
+        next_due = d.next_run_after(after, item.runs + len(runs))
+        last = item.last
+        if runs:
+            if firing.skip and item.last is not None:  # still watch the unfinished run
+                last = LastRun(runs[-1], item.last.job_id, item.last.queue, skipped=True)
+            else:
+                mine = made[firing.first : firing.first + len(runs)]
+                job = mine[-1] if mine else None
+                last = LastRun(runs[-1], job.id if job else None, job.queue if job else None)
+        return Advance(d.name, item.due_ms, next_due, len(runs), last)
+
+    async def _previous_unfinished(self, item: DueSchedule) -> bool:
+        if item.definition.overlap is Overlap.ALLOW or item.last is None:
+            return False
+        if item.last.job_id is None or item.last.queue is None:
+            return False
+        try:
+            job = await self.client.inspector.get_job(item.last.job_id, item.last.queue)
+        except JobNotFound:
+            return False
+        return not job.status.is_finished
+
+    # -- waiting -----------------------------------------------------------
+
+    async def _sleep(self, seconds: float, stop: asyncio.Event) -> None:
+        if seconds <= 0:
+            return
+        self._changed.clear()
+        waiters = [asyncio.create_task(self._changed.wait()), asyncio.create_task(stop.wait())]
+        try:
+            await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+    async def _watch_changes(self) -> None:
+        """Wake the loop on every published change; after a reconnect, re-read."""
+        channel = self.store.keys.channel
+        while True:
+            pubsub = self._listener.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(channel)
+                self._changed.set()  # anything may have changed while unsubscribed
+                while True:
+                    message = await pubsub.get_message(timeout=30.0)
+                    if message is not None:
+                        self._changed.set()
+            except (RedisError, OSError):
+                await asyncio.sleep(0.5)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def _report(self, name: str, exc: BaseException) -> None:
+        log.error("chronoq scheduler: schedule %s: %s", name, exc)
+        if self._on_error is None:
+            return
+        try:
+            outcome = self._on_error(name, exc)
+            if outcome is not None:
+                await outcome
+        except Exception:
+            log.exception("chronoq scheduler: the error handler failed")

@@ -1,0 +1,286 @@
+"""Schedules in Redis: add, change, pause, resume, remove; read what is due; advance.
+
+Every change is one script that also bumps a version counter and publishes the
+schedule's name, so running scheduler loops re-read at once. Next due times are
+computed here, from the server's clock, so every scheduler agrees on them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
+
+from chronoq.core import serialization
+from chronoq.core.errors import ScheduleExists, ScheduleNotFound
+from chronoq.core.job import from_millis, to_millis
+from chronoq.redis.keys import Keyspace, ScheduleKeys
+from chronoq.redis.scripts import SCRIPTS
+from chronoq.schedule.model import ScheduleDef
+from chronoq.schedule.spec import Every
+
+Origin = Literal["code", "runtime"]
+
+
+@dataclass(frozen=True, slots=True)
+class LastRun:
+    due: datetime
+    job_id: str | None
+    queue: str | None
+    skipped: bool = False
+
+    def to_json(self) -> str:
+        return serialization.dumps(
+            {"due": to_millis(self.due), "job": self.job_id, "queue": self.queue,
+             "skipped": self.skipped}
+        )  # fmt: skip
+
+    @classmethod
+    def from_json(cls, text: str | None) -> LastRun | None:
+        if not text:
+            return None
+        raw = serialization.loads(text)
+        return cls(from_millis(raw["due"]) or datetime.now(UTC), raw.get("job"), raw.get("queue"),
+                   bool(raw.get("skipped")))  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleInfo:
+    """A stored schedule with its state."""
+
+    definition: ScheduleDef
+    next_due: datetime | None
+    runs: int
+    last: LastRun | None
+    origin: Origin
+
+    def to_dict(self) -> dict[str, Any]:
+        d = self.definition
+        local = self.next_due.astimezone(d.zone) if self.next_due else None
+        return {
+            **serialization.loads(d.to_json()),
+            "next_due": self.next_due.isoformat() if self.next_due else None,
+            "next_due_local": local.isoformat() if local else None,
+            "runs": self.runs,
+            "last_due": self.last.due.isoformat() if self.last else None,
+            "last_job": self.last.job_id if self.last else None,
+            "origin": self.origin,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DueSchedule:
+    definition: ScheduleDef
+    due_ms: int
+    runs: int
+    last: LastRun | None
+
+
+@dataclass(frozen=True, slots=True)
+class DueBatch:
+    now_ms: int  # the server's clock when it was read
+    next_due_ms: int | None  # earliest due time not in this batch
+    version: int
+    items: list[DueSchedule]
+    broken: list[tuple[str, str]]  # (name, reason): definitions that no longer parse
+
+
+@dataclass(frozen=True, slots=True)
+class Advance:
+    name: str
+    due_ms: int
+    next_due: datetime | None
+    fired: int
+    last: LastRun | None
+
+
+class ScheduleStore:
+    def __init__(self, redis: Redis, keyspace: Keyspace) -> None:
+        self.redis = redis
+        self.keys: ScheduleKeys = keyspace.schedules
+
+    async def server_now(self) -> datetime:
+        """The server's clock, to the millisecond (the precision of due times)."""
+        seconds, micros = await self.redis.time()
+        return datetime.fromtimestamp(seconds + (micros // 1000) / 1000, UTC)
+
+    # -- changes -----------------------------------------------------------
+
+    async def add(
+        self, definition: ScheduleDef, *, replace: bool = False, origin: Origin = "runtime"
+    ) -> ScheduleInfo:
+        """Store a new schedule (or replace one, when `replace`)."""
+        existing = await self.redis.hexists(self.keys.defs, definition.name)
+        if existing and not replace:
+            raise ScheduleExists(
+                f"schedule {definition.name!r} exists; update it, or add it with replace"
+            )
+        now = await self.server_now()
+        if definition.anchor is None and isinstance(definition.parsed, Every):
+            definition = definition.with_changes(anchor=definition.start or now)
+        await self._put(definition, origin, now, runs=0, reset=True)
+        return await self.get(definition.name)
+
+    async def update(self, name: str, **changes: Any) -> ScheduleInfo:
+        """Change fields of a stored schedule; its next run is recomputed from now."""
+        info = await self.get(name)
+        definition = info.definition.with_changes(**changes)
+        await self._put(definition, "runtime", await self.server_now(), runs=info.runs)
+        return await self.get(name)
+
+    async def pause(self, name: str) -> ScheduleInfo:
+        return await self.update(name, paused=True)
+
+    async def resume(self, name: str) -> ScheduleInfo:
+        return await self.update(name, paused=False)
+
+    async def remove(self, name: str) -> bool:
+        k = self.keys
+        keys = [k.defs, k.due, k.meta, k.version, k.runs, k.last]
+        return bool(await SCRIPTS.schedule_remove(self.redis, keys, [name, k.channel]))
+
+    async def sync_declared(
+        self, definitions: Iterable[ScheduleDef], *, overwrite: bool = False
+    ) -> dict[str, str]:
+        """Store schedules declared in code. A schedule an operator changed at runtime
+        is kept as it is unless `overwrite`; one whose code changed is updated."""
+        actions: dict[str, str] = {}
+        for definition in definitions:
+            actions[definition.name] = await self._sync_one(definition, overwrite)
+        return actions
+
+    async def _sync_one(self, definition: ScheduleDef, overwrite: bool) -> str:
+        raw_meta = await self.redis.hget(self.keys.meta, definition.name)
+        if raw_meta is None:
+            await self.add(definition, origin="code", replace=True)
+            return "added"
+        meta = serialization.loads(raw_meta)
+        if meta.get("fingerprint") == definition.fingerprint() and meta.get("origin") == "code":
+            return "unchanged"
+        if meta.get("origin") == "runtime" and not overwrite:
+            return "kept runtime changes"
+        info = await self.get(definition.name)
+        keep = {"paused": info.definition.paused, "anchor": info.definition.anchor}
+        merged = definition.with_changes(**keep)
+        await self._put(merged, "code", await self.server_now(), runs=info.runs)
+        return "updated"
+
+    async def _put(
+        self,
+        definition: ScheduleDef,
+        origin: Origin,
+        now: datetime,
+        *,
+        runs: int,
+        reset: bool = False,
+    ) -> None:
+        next_due = None if definition.paused else definition.next_run_after(now, runs)
+        meta = serialization.dumps(
+            {"origin": origin, "fingerprint": definition.fingerprint(), "updated": to_millis(now)}
+        )
+        k = self.keys
+        keys = [k.defs, k.due, k.meta, k.version, k.runs, k.last]
+        args = [
+            definition.name,
+            definition.to_json(),
+            str(to_millis(next_due)) if next_due else "",
+            meta,
+            k.channel,
+            "1" if reset else "0",
+        ]
+        await SCRIPTS.schedule_put(self.redis, keys, args)
+
+    # -- reading -----------------------------------------------------------
+
+    async def get(self, name: str) -> ScheduleInfo:
+        infos = await self._load([name])
+        if not infos:
+            raise ScheduleNotFound(f"no schedule named {name!r}")
+        return infos[0]
+
+    async def all(self) -> list[ScheduleInfo]:
+        names = sorted(str(n) for n in await self.redis.hkeys(self.keys.defs))
+        return await self._load(names)
+
+    async def _load(self, names: Sequence[str]) -> list[ScheduleInfo]:
+        if not names:
+            return []
+        k = self.keys
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hmget(k.defs, names)
+            pipe.hmget(k.meta, names)
+            pipe.hmget(k.runs, names)
+            pipe.hmget(k.last, names)
+            pipe.zmscore(k.due, list(names))
+            defs, metas, runs, lasts, dues = await pipe.execute()
+        out = []
+        for i, raw in enumerate(defs):
+            if raw is None:
+                continue
+            meta = serialization.loads(metas[i]) if metas[i] else {}
+            out.append(
+                ScheduleInfo(
+                    definition=ScheduleDef.from_json(raw),
+                    next_due=from_millis(int(dues[i])) if dues[i] is not None else None,
+                    runs=int(runs[i] or 0),
+                    last=LastRun.from_json(lasts[i]),
+                    origin=meta.get("origin", "runtime"),
+                )
+            )
+        return out
+
+    # -- the scheduler loop's side ------------------------------------------
+
+    async def due(self, limit: int) -> DueBatch:
+        k = self.keys
+        reply = await SCRIPTS.schedule_due(
+            self.redis, [k.due, k.defs, k.runs, k.last, k.version], [limit]
+        )
+        now_ms, next_due, version = int(reply[0]), reply[1], int(reply[2] or 0)
+        items: list[DueSchedule] = []
+        broken: list[tuple[str, str]] = []
+        for i in range(3, len(reply), 5):
+            name, due_ms, raw, runs, last = reply[i : i + 5]
+            try:
+                definition = ScheduleDef.from_json(raw)
+            except (ValueError, TypeError, KeyError) as exc:
+                broken.append((name, f"{type(exc).__name__}: {exc}"))
+                continue
+            last_run = LastRun.from_json(last)
+            items.append(DueSchedule(definition, int(float(due_ms)), int(runs), last_run))
+        next_ms = int(float(next_due)) if next_due else None
+        return DueBatch(now_ms, next_ms, version, items, broken)
+
+    async def advance(self, moves: Sequence[Advance]) -> list[bool]:
+        """Compare-and-set each schedule's due time; True where this call moved it."""
+        if not moves:
+            return []
+        try:
+            return await self._advance(moves)
+        except NoScriptError:  # the server restarted and lost its script cache
+            await self.redis.script_load(SCRIPTS.schedule_advance.source)
+            return await self._advance(moves)
+
+    async def _advance(self, moves: Sequence[Advance]) -> list[bool]:
+        k = self.keys
+        keys = [k.due, k.runs, k.last]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for move in moves:
+                args: list[str | int] = [
+                    move.name,
+                    move.due_ms,
+                    str(to_millis(move.next_due)) if move.next_due else "",
+                    move.fired,
+                    move.last.to_json() if move.last else "",
+                ]
+                pipe.evalsha(SCRIPTS.schedule_advance.sha, len(keys), *keys, *args)
+            replies = await pipe.execute()
+        return [bool(r) for r in replies]
+
+    async def disable_broken(self, name: str, reason: str) -> None:
+        """A stored definition that no longer parses leaves the due set (kept for repair)."""
+        await self.redis.zrem(self.keys.due, name)
