@@ -99,12 +99,11 @@ class Target:
 
     def with_client(self, action: Callable[[Client], Awaitable[T]]) -> T:
         """Run `action` with a connected client on a fresh event loop."""
+        return asyncio.run(self.with_async_client(action))
 
-        async def go() -> T:
-            async with self.app.client() as client:
-                return await action(client)
-
-        return asyncio.run(go())
+    async def with_async_client(self, action: Callable[[Client], Awaitable[T]]) -> T:
+        async with self.app.client() as client:
+            return await action(client)
 
 
 def console() -> Console:

@@ -13,6 +13,7 @@ import typer
 from chronoq.cli import jobs, serve
 from chronoq.cli.common import CliError
 from chronoq.cli.dlq import dlq
+from chronoq.cli.schedules import cron, schedules
 from chronoq.cli.server import server
 from chronoq.core.errors import ChronoqError, InvalidJobState
 
@@ -33,6 +34,9 @@ cli.command()(jobs.queues)
 cli.command()(jobs.workers)
 cli.add_typer(dlq, name="dlq")
 cli.add_typer(server, name="server")
+cli.add_typer(schedules, name="schedules")
+cli.add_typer(cron, name="cron")
+cli.command()(serve.scheduler)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,8 +12,10 @@ from typing import Annotated
 
 import typer
 
+from chronoq.app import App
 from chronoq.cli.common import CliError, PrefixOption, RedisUrlOption, Target, console
 from chronoq.worker import Worker, WorkerOptions, run_until_signalled
+from chronoq.worker.scheduling import run_scheduler
 
 AppArgument = Annotated[str, typer.Argument(metavar="APP", help="The App, as module:attribute.")]
 QueuesOption = Annotated[
@@ -59,6 +61,27 @@ def worker(
         shutdown_timeout=shutdown_timeout,
     )
     asyncio.run(run_until_signalled(Worker(target.app, options)))
+
+
+def scheduler(
+    app: AppArgument,
+    redis_url: RedisUrlOption = None,
+    prefix: PrefixOption = None,
+    log_level: LogLevelOption = "info",
+) -> None:
+    """Run only a scheduler loop (workers run one too; any number may run at once)."""
+    _configure_logging(log_level)
+    target = Target.resolve(app, redis_url, prefix)
+    asyncio.run(_scheduler_until_signalled(target.app))
+
+
+async def _scheduler_until_signalled(app: App) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    logging.getLogger("chronoq.scheduler").info("chronoq scheduler running")
+    await run_scheduler(app, stop)
 
 
 def up(

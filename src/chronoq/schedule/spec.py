@@ -103,7 +103,7 @@ def parse_spec(text: str) -> Spec:
         raise ConfigurationError("empty schedule spec")
     lowered = source.lower()
     if lowered.startswith("@every"):
-        return Every(parse_duration(source[len("@every") :]), source)
+        return Every(parse_duration(source[len("@every") :].strip()), source)
     if lowered.startswith("@"):
         if lowered not in MACROS:
             known = ", ".join([*MACROS, "@every <duration>"])
