@@ -132,6 +132,29 @@ async def test_overlap_skip_never_runs_two_at_once(app: App, client: Client) -> 
         assert (await store.get("slow")).runs >= 4  # skipped runs count as fired
 
 
+async def test_overlap_queue_runs_each_after_the_previous_finished(
+    app: App, client: Client
+) -> None:
+    spans: list[tuple[float, float]] = []
+
+    @app.task
+    async def slow() -> None:
+        began = asyncio.get_running_loop().time()
+        await asyncio.sleep(1.2)
+        spans.append((began, asyncio.get_running_loop().time()))
+
+    async with app.schedules() as store:
+        await store.add(ScheduleDef("slow", slow.name, "* * * * * *", overlap=Overlap.QUEUE))
+    async with running_worker(app, scheduler=False, concurrency=4), schedulers(app):
+        await asyncio.sleep(4.5)
+    assert len(spans) >= 3
+    for (_, end), (start, _) in itertools.pairwise(spans):
+        assert start >= end - 0.01, spans  # never two at once
+    async with app.schedules() as store:
+        info = await store.get("slow")
+    assert info.runs == len(spans) or info.runs == len(spans) + 1  # none skipped
+
+
 async def test_an_enqueue_failure_is_reported_and_retried_not_dropped(
     app: App, raw: redis.Redis, prefix: str
 ) -> None:

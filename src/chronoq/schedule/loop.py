@@ -113,6 +113,8 @@ class Scheduler:
             if blocked and item.definition.overlap is Overlap.QUEUE:
                 held = True
                 continue
+            if item.definition.overlap is Overlap.QUEUE:
+                runs = runs[:1]  # one at a time: the next waits for this one
             skip = blocked and item.definition.overlap is Overlap.SKIP
             firings.append(_Firing(item, runs, len(requests), skip))
             if not skip:
@@ -141,7 +143,10 @@ class Scheduler:
     def _advance(self, firing: _Firing, made: list[EnqueuedJob], now: datetime) -> Advance:
         item, runs = firing.item, firing.runs
         d = item.definition
-        after = max(runs[-1], now) if runs else now
+        if d.overlap is Overlap.QUEUE and runs:
+            after = runs[-1]  # later pending runs stay due, each behind the one before
+        else:
+            after = max(runs[-1], now) if runs else now
         next_due = d.next_run_after(after, item.runs + len(runs))
         last = item.last
         if runs:
