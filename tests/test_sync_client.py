@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+import redis
+
 from chronoq import App, JobStatus
 from chronoq.client import JobRequest
 
@@ -30,3 +32,14 @@ def test_sync_unique_key_from_many_threads(app: App) -> None:
         ]
         results = [f.result() for f in futures]
     assert len({r.id for r in results}) == 1
+
+
+def test_sync_enqueue_survives_a_dropped_connection(app: App, raw: redis.Redis) -> None:
+    with app.sync_client() as client:
+        client.enqueue("t")
+        conn = client._enqueuer._conn
+        assert conn is not None
+        conn.send_command("CLIENT", "ID")  # type: ignore[no-untyped-call]
+        raw.client_kill_filter(_id=conn.read_response())  # the server drops it
+        job = client.enqueue("t")
+        assert client.job(job.id).status.value == "queued"

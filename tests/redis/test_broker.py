@@ -11,7 +11,9 @@ import redis
 from chronoq import Client, JobStatus
 from chronoq.client import JobRequest
 from chronoq.core.errors import ConfigurationError, InvalidJobState, SerializationError
-from chronoq.redis.broker import Broker
+from chronoq.core.ids import new_job_id
+from chronoq.core.job import JobSpec
+from chronoq.redis.broker import NOW, Broker
 
 LEASE_MS = 5_000
 DAY_MS = 86_400_000
@@ -189,3 +191,12 @@ async def test_dead_letter_requeue_and_purge(client: Client) -> None:
     assert record.status is JobStatus.QUEUED and record.attempts == 0
     assert await client.purge_dead() == 2
     assert await client.dead_jobs() == []
+
+
+async def test_resending_a_batch_makes_no_copies(client: Client) -> None:
+    """A client that lost the reply to an enqueue may resend it: same ids, no copies."""
+    spec = JobSpec(new_job_id(), "t", "default", "[[]]")
+    (first,) = await client.broker.enqueue("default", [(spec, NOW)])
+    (again,) = await client.broker.enqueue("default", [(spec, NOW)])
+    assert first.created and not again.created and again.id == spec.id
+    assert (await client.queues())[0].waiting == 1

@@ -17,7 +17,8 @@
 -- to the worker's inbox: one hop from enqueue to start); otherwise it is queued.
 -- Returns a flat array, per job: id (the existing job's id when the unique key is
 -- held by a live job, or the idempotency key by any), status ('expired' when that
--- job's record is gone), created (1 new / 0 deduplicated).
+-- job's record is gone), created (1 new / 0 deduplicated; also 0 for an id that
+-- exists already, so a client may resend a batch whose reply it lost).
 local now = now_ms()
 local jobs = cjson.decode(ARGV[1])
 local out = {}
@@ -79,6 +80,10 @@ for _, job in ipairs(jobs) do
   local holder, held_status = false, nil
   if idem then holder, held_status = idempotent_holder(idem) end
   if not holder and ukey ~= '' then holder, held_status = live_holder(ukey) end
+  if not holder and redis.call('EXISTS', KEYS[5] .. id) == 1 then
+    -- A retry after a dropped connection: this very job was written already.
+    holder, held_status = id, redis.call('HGET', KEYS[5] .. id, 'status')
+  end
   if holder then
     out[#out + 1], out[#out + 2], out[#out + 3] = holder, held_status, 0
   else
