@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from chronoq.core import serialization
@@ -129,20 +130,26 @@ class JobSpec:
 
         Defaults are omitted: a waiting job's size is what bounds queue memory.
         """
-        opts = self.options
-        out: list[str] = []
-        if opts.max_retries is not None:
-            out += [Field.MAX_RETRIES, str(opts.max_retries)]
-        if opts.deadline is not None:
-            out += [Field.DEADLINE, str(to_millis(opts.deadline))]
-        if opts.unique_key is not None:
-            out += [Field.UNIQUE, opts.unique_key]
-        if opts.idempotency_key is not None:
-            out += [Field.IDEMPOTENCY, opts.idempotency_key]
-        extra = _encode_extra_options(opts)
-        if extra:
-            out += [Field.OPTIONS, extra]
-        return out
+        return option_fields(self.options)
+
+
+@lru_cache(maxsize=1024)
+def option_fields(opts: JobOptions) -> list[str]:
+    """Cached: a bulk enqueue repeats one options object thousands of times.
+    (Callers must not mutate the returned list.)"""
+    out: list[str] = []
+    if opts.max_retries is not None:
+        out += [Field.MAX_RETRIES, str(opts.max_retries)]
+    if opts.deadline is not None:
+        out += [Field.DEADLINE, str(to_millis(opts.deadline))]
+    if opts.unique_key is not None:
+        out += [Field.UNIQUE, opts.unique_key]
+    if opts.idempotency_key is not None:
+        out += [Field.IDEMPOTENCY, opts.idempotency_key]
+    extra = _encode_extra_options(opts)
+    if extra:
+        out += [Field.OPTIONS, extra]
+    return out
 
 
 def _encode_extra_options(opts: JobOptions) -> str | None:

@@ -74,30 +74,32 @@ end
 
 local idle_left = redis.call('ZCARD', KEYS[8]) > 0
 local had_idle = idle_left
+local ready = {}  -- score, id pairs: one ZADD for the whole batch
 for _, job in ipairs(jobs) do
   local id, when, prio, ukey, extra = job[1], job[2], tonumber(job[3]), job[4], job[7]
   local idem = job[8]
+  local job_key = KEYS[5] .. id
   local holder, held_status = false, nil
   if idem then holder, held_status = idempotent_holder(idem) end
   if not holder and ukey ~= '' then holder, held_status = live_holder(ukey) end
-  if not holder and redis.call('EXISTS', KEYS[5] .. id) == 1 then
-    -- A retry after a dropped connection: this very job was written already.
-    holder, held_status = id, redis.call('HGET', KEYS[5] .. id, 'status')
+  if not holder and redis.call('HSETNX', job_key, 'task', job[5]) == 0 then
+    -- A resend after a lost reply: this very job was written already.
+    holder, held_status = id, redis.call('HGET', job_key, 'status')
   end
   if holder then
     out[#out + 1], out[#out + 2], out[#out + 3] = holder, held_status, 0
   else
-    local job_key = KEYS[5] .. id
     local due = due_of(when)
     local status = 'queued'
     if due > now then status = 'scheduled' end
-    redis.call('HSET', job_key, 'task', job[5], 'args', job[6], 'enq', now, 'status', status)
-    if #extra > 0 then redis.call('HSET', job_key, unpack(extra)) end
-    if prio ~= 0 then redis.call('HSET', job_key, 'prio', prio) end
+    local fields = {'args', job[6], 'enq', now, 'status', status}
+    for i = 1, #extra do fields[#fields + 1] = extra[i] end
+    if prio ~= 0 then fields[#fields + 1], fields[#fields + 2] = 'prio', prio end
+    if status == 'scheduled' then fields[#fields + 1], fields[#fields + 2] = 'run', due end
+    redis.call('HSET', job_key, unpack(fields))
     if ukey ~= '' then redis.call('SET', KEYS[6] .. ukey, id) end
     if idem then redis.call('SET', KEYS[6] .. 'idem:' .. idem[1], id, 'PX', idem[2]) end
     if status == 'scheduled' then
-      redis.call('HSET', job_key, 'run', due)
       redis.call('ZADD', KEYS[2], due, id)
     else
       local worker = nil
@@ -110,7 +112,7 @@ for _, job in ipairs(jobs) do
         status = 'running'
       else
         seq = seq + 1
-        redis.call('ZADD', KEYS[1], ready_score(prio, seq), id)
+        ready[#ready + 1], ready[#ready + 2] = ready_score(prio, seq), id
       end
     end
     -- Waiting workers are registered as idle: ring only when some were (and ran
@@ -119,5 +121,6 @@ for _, job in ipairs(jobs) do
     out[#out + 1], out[#out + 2], out[#out + 3] = id, status, 1
   end
 end
+if #ready > 0 then redis.call('ZADD', KEYS[1], unpack(ready)) end
 if ring then wake(KEYS[4]) end
 return out
