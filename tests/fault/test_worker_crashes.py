@@ -148,3 +148,24 @@ async def test_workers_list_shows_a_live_worker_and_drops_it_after_exit(
         worker.signal(signal.SIGTERM)
         assert worker.wait(10) == 0
     assert await client.workers() == []  # a clean exit unregisters at once
+
+
+async def test_a_job_handed_to_a_worker_killed_while_idle_still_runs(
+    client: Client, redis_url: str, prefix: str
+) -> None:
+    with workers() as started:
+        survivor = WorkerProcess(redis_url, prefix, "--lease", "1")
+        victim = WorkerProcess(redis_url, prefix, "--lease", "1")
+        started += [survivor, victim]
+
+        async def both_listed() -> bool:
+            return len(await client.workers()) == 2
+
+        await wait_until(both_listed, timeout=15)
+        await asyncio.sleep(1.2)  # both idle, both registered for direct hand-off
+        victim.signal(signal.SIGKILL)
+        victim.wait(5)
+        made = [await client.enqueue(NAP, 0.01) for _ in range(5)]
+        for job in made:  # some may go to the dead worker: its lease expires, then they run
+            await wait_for_status(client, job.id, JobStatus.SUCCEEDED, timeout=15)
+        assert survivor.alive()

@@ -47,7 +47,7 @@ end
 
 -- Idle registrations older than this are ignored: a live idle worker renews its
 -- registration at least every 2 s (WorkerOptions.idle_wait is capped at 2 s).
-local IDLE_STALE_MS = 5000
+local IDLE_STALE_MS = 3000
 
 -- The job entry handed to a worker: what it needs to start without another read.
 local function job_entry(id, task, args, att, maxr, opts, token)
