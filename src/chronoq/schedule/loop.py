@@ -34,6 +34,7 @@ log = logging.getLogger("chronoq.scheduler")
 ErrorHandler = Callable[[str, BaseException], Awaitable[None] | None]
 BATCH = 200
 IDLE_SLEEP = 60.0  # longest sleep with nothing due (changes wake the loop sooner)
+EARLY_WAKE = 0.002  # the timer's margin, spent yielding until the due time
 HELD_RECHECK = 0.5  # how often a run held behind an unfinished one (overlap=queue) looks again
 
 
@@ -60,6 +61,7 @@ class Scheduler:
         self._on_error = on_error
         self._ttl = idempotency_ttl
         self._changed = asyncio.Event()
+        self._ready: list[DueSchedule] = []  # read as due next; fired on waking
         self.fired = 0  # runs this loop enqueued (for tests and metrics)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -73,16 +75,29 @@ class Scheduler:
                     failures = 0
                 except (RedisError, OSError, ChronoqError) as exc:
                     failures += 1
+                    self._ready = []
                     await self._report("*", exc)
                     wait = min(5.0, 0.05 * 2**failures)
-                await self._sleep(wait, stop)
+                if not await self._sleep(wait, stop):
+                    self._ready = []  # woken by a change: what was read may be stale
         finally:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
 
     async def tick(self) -> float:
-        """Fire what is due; return seconds until the next due run."""
+        """Fire what is due; return seconds until the next due run.
+
+        Runs read on the previous tick as due next (`_ready`) fire first, without
+        reading again: the enqueue is the first round trip after waking. Their
+        idempotency keys and the compare-and-set advance keep that safe when another
+        loop fired them already.
+        """
+        if self._ready:
+            ready, self._ready = self._ready, []
+            due = from_millis(max(item.due_ms for item in ready))
+            assert due is not None
+            await self._fire(ready, due)
         batch = await self.store.due(BATCH)
         received = asyncio.get_running_loop().time()
         for name, reason in batch.broken:
@@ -93,10 +108,13 @@ class Scheduler:
         held = await self._fire(batch.items, now)
         if batch.items and not held:
             return 0.0  # read again: the fired schedules have new due times
-        wait = IDLE_SLEEP
-        if batch.next_due_ms is not None:
-            elapsed = asyncio.get_running_loop().time() - received
-            wait = max(0.0, (batch.next_due_ms - batch.now_ms) / 1000 - elapsed)
+        if batch.next_due_ms is None:
+            return HELD_RECHECK if held else IDLE_SLEEP
+        self._ready = [] if held else batch.upcoming
+        # The server read its clock somewhere within the round trip; assuming the end
+        # of it errs late, never early: a run must not start before it is due.
+        wait = batch.next_due_ms / 1000 - batch.now - (asyncio.get_running_loop().time() - received)
+        wait = max(0.0, wait)
         return min(wait, HELD_RECHECK) if held else wait
 
     async def _fire(self, items: list[DueSchedule], now: datetime) -> bool:
@@ -171,16 +189,32 @@ class Scheduler:
 
     # -- waiting -----------------------------------------------------------
 
-    async def _sleep(self, seconds: float, stop: asyncio.Event) -> None:
+    async def _sleep(self, seconds: float, stop: asyncio.Event) -> bool:
+        """Sleep `seconds`, or less if a change is published or `stop` is set;
+        True when the full time passed.
+
+        The event loop's timers fire up to a millisecond or two late (epoll rounds
+        its timeout up to whole milliseconds), so the timer is set a little early
+        and the last stretch is spent yielding to other tasks until the deadline.
+        """
         if seconds <= 0:
-            return
+            return not self._changed.is_set()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
         self._changed.clear()
-        waiters = [asyncio.create_task(self._changed.wait()), asyncio.create_task(stop.wait())]
+        wake = asyncio.Event()
+        timer = loop.call_at(deadline - EARLY_WAKE, wake.set)
+        waiters = [asyncio.create_task(e.wait()) for e in (self._changed, stop, wake)]
         try:
-            await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            timer.cancel()
             for waiter in waiters:
                 waiter.cancel()
+        # A deliberate yield loop of under EARLY_WAKE seconds: timers are too coarse.
+        while loop.time() < deadline and not (self._changed.is_set() or stop.is_set()):  # noqa: ASYNC110
+            await asyncio.sleep(0)
+        return not (self._changed.is_set() or stop.is_set())
 
     async def _watch_changes(self) -> None:
         """Wake the loop on every published change; after a reconnect, re-read."""

@@ -87,6 +87,8 @@ class DueBatch:
     version: int
     items: list[DueSchedule]
     broken: list[tuple[str, str]]  # (name, reason): definitions that no longer parse
+    upcoming: list[DueSchedule]  # the schedules due at next_due_ms
+    now: float  # the server's clock in seconds, to the microsecond
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,20 +242,23 @@ class ScheduleStore:
         reply = await SCRIPTS.schedule_due(
             self.redis, [k.due, k.defs, k.runs, k.last, k.version], [limit]
         )
-        now_ms, next_due, version = int(reply[0]), reply[1], int(reply[2] or 0)
+        now = float(reply[0])
+        now_ms, next_due, version, count = int(now * 1000), reply[1], int(reply[2] or 0), reply[3]
         items: list[DueSchedule] = []
         broken: list[tuple[str, str]] = []
-        for i in range(3, len(reply), 5):
+        upcoming: list[DueSchedule] = []
+        for n, i in enumerate(range(4, len(reply), 5)):
             name, due_ms, raw, runs, last = reply[i : i + 5]
             try:
                 definition = ScheduleDef.from_json(raw)
             except (ValueError, TypeError, KeyError) as exc:
-                broken.append((name, f"{type(exc).__name__}: {exc}"))
+                if n < int(count):
+                    broken.append((name, f"{type(exc).__name__}: {exc}"))
                 continue
-            last_run = LastRun.from_json(last)
-            items.append(DueSchedule(definition, int(float(due_ms)), int(runs), last_run))
+            item = DueSchedule(definition, int(float(due_ms)), int(runs), LastRun.from_json(last))
+            (items if n < int(count) else upcoming).append(item)
         next_ms = int(float(next_due)) if next_due else None
-        return DueBatch(now_ms, next_ms, version, items, broken)
+        return DueBatch(now_ms, next_ms, version, items, broken, upcoming, now)
 
     async def advance(self, moves: Sequence[Advance]) -> list[bool]:
         """Compare-and-set each schedule's due time; True where this call moved it."""
