@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from redis.asyncio import Redis
@@ -317,7 +318,12 @@ def enqueue_command(
 ) -> tuple[list[str], list[str]]:
     """KEYS and ARGV of enqueue.lua (shared by the async broker and the sync enqueuer)."""
     batch = serialization.dumps([_job_entry(spec, place) for spec, place in jobs])
-    keys = [
+    return enqueue_keys(q), [batch]
+
+
+@lru_cache(maxsize=256)
+def _enqueue_keys(q: QueueKeys) -> tuple[str, ...]:
+    return (
         q.ready,
         q.scheduled,
         q.seq,
@@ -328,8 +334,12 @@ def enqueue_command(
         q.idle,
         q.idle_leases,
         q.inbox_prefix,
-    ]
-    return keys, [batch]
+    )
+
+
+def enqueue_keys(q: QueueKeys) -> list[str]:
+    """KEYS of enqueue.lua for one queue (cached: every enqueue needs them)."""
+    return list(_enqueue_keys(q))
 
 
 def _job_entry(spec: JobSpec, place: Placement) -> list[Any]:

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+import hiredis
 import redis
 from redis.connection import ConnectionInterface, ConnectionPool
 from redis.exceptions import NoScriptError
@@ -57,11 +58,12 @@ class SyncEnqueuer:
             return self._call("EVALSHA", script.sha, len(keys), *keys, *args)
 
     def _call(self, *command: str | int) -> Any:
+        packed = [hiredis.pack_command(command)]  # type: ignore[arg-type]  # native packing
         with self._lock:
             for attempt in range(_RETRIES + 1):
                 conn = self._connection()
                 try:
-                    conn.send_command(*command)  # type: ignore[no-untyped-call]
+                    conn.send_packed_command(packed, check_health=False)  # type: ignore[no-untyped-call]
                     return conn.read_response()
                 except (redis.ConnectionError, redis.TimeoutError):
                     conn.disconnect()  # type: ignore[no-untyped-call]
