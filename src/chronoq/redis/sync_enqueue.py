@@ -11,7 +11,7 @@ are judged by round-trip cost.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import hiredis
@@ -26,6 +26,7 @@ from chronoq.redis.keys import Keyspace
 from chronoq.redis.scripts import SCRIPTS
 
 _RETRIES = 2  # on a dropped connection; safe: enqueue.lua skips ids that exist
+Command = tuple[str | int, ...]
 
 
 class SyncEnqueuer:
@@ -41,36 +42,60 @@ class SyncEnqueuer:
     def enqueue(self, queue: str, jobs: Sequence[tuple[JobSpec, Placement]]) -> list[Enqueued]:
         q = self.keys.queue(queue)
         if queue not in self._registered:
-            self._call("SADD", self.keys.queues, queue)
+            self._send([("SADD", self.keys.queues, queue)])
             self._registered.add(queue)
-        out: list[Enqueued] = []
-        for start in range(0, len(jobs), BATCH_LIMIT):
-            keys, args = enqueue_command(q, jobs[start : start + BATCH_LIMIT])
-            out.extend(parse_enqueued(self._script(keys, args)))
-        return out
+        sha = SCRIPTS.enqueue.sha
 
-    def _script(self, keys: list[str], args: list[str]) -> Any:
-        script = SCRIPTS.enqueue
+        def batches() -> Iterator[Command]:
+            for start in range(0, len(jobs), BATCH_LIMIT):
+                keys, args = enqueue_command(q, jobs[start : start + BATCH_LIMIT])
+                yield ("EVALSHA", sha, len(keys), *keys, *args)
+
         try:
-            return self._call("EVALSHA", script.sha, len(keys), *keys, *args)
-        except NoScriptError:
-            self._call("SCRIPT", "LOAD", script.source)
-            return self._call("EVALSHA", script.sha, len(keys), *keys, *args)
+            replies = self._send(batches())
+        except NoScriptError:  # a fresh or restarted server: load, then resend (ids dedupe)
+            self._send([("SCRIPT", "LOAD", SCRIPTS.enqueue.source)])
+            replies = self._send(batches())
+        return [job for reply in replies for job in parse_enqueued(reply)]
 
-    def _call(self, *command: str | int) -> Any:
-        packed = [hiredis.pack_command(command)]  # type: ignore[arg-type]  # native packing
+    def _send(self, commands: Iterable[Command]) -> list[Any]:
+        """Send commands back to back, then read every reply: Redis runs one batch
+        while the next is being packed. Retried whole on a dropped connection."""
+        source = iter(commands)
+        made: list[Command] = []
+
+        def replay() -> Iterator[Command]:  # a retry resends what the first try built
+            yield from made
+            for command in source:
+                made.append(command)
+                yield command
+
         with self._lock:
             for attempt in range(_RETRIES + 1):
                 conn = self._connection()
                 try:
-                    conn.send_packed_command(packed, check_health=False)  # type: ignore[no-untyped-call]
-                    return conn.read_response()
+                    return self._exchange(conn, replay())
                 except (redis.ConnectionError, redis.TimeoutError):
-                    conn.disconnect()  # type: ignore[no-untyped-call]
-                    self._conn = None
+                    self._drop(conn)
                     if attempt == _RETRIES:
                         raise
+                except redis.ResponseError:
+                    self._drop(conn)  # unread replies may follow the error
+                    raise
         raise AssertionError("unreachable")
+
+    @staticmethod
+    def _exchange(conn: ConnectionInterface, commands: Iterable[Command]) -> list[Any]:
+        sent = 0
+        for command in commands:
+            packed = [hiredis.pack_command(command)]  # type: ignore[arg-type]  # native
+            conn.send_packed_command(packed, check_health=False)  # type: ignore[no-untyped-call]
+            sent += 1
+        return [conn.read_response() for _ in range(sent)]
+
+    def _drop(self, conn: ConnectionInterface) -> None:
+        conn.disconnect()  # type: ignore[no-untyped-call]
+        self._conn = None
 
     def _connection(self) -> ConnectionInterface:
         conn = self._conn
