@@ -1,0 +1,26 @@
+"""SAQ cron scheduler runner (bench/scheduler/README.md): one `saq saq_app.settings` worker
+(cron runs inside the worker; defaults). The worker is the measured scheduler process."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
+import saq  # noqa: E402, F401
+
+sys.path.append(_HERE)
+import _sched  # noqa: E402
+from _sched import READY, bin_path, start_proc, sync_redis  # noqa: E402
+
+if __name__ == "__main__":
+    args = _sched.parse_args()
+    env = {"SCHED_DB": str(args.db), "SCHED_SCENARIO": args.scenario}
+    r = sync_redis(args.db)
+    _sched.run_scenario(
+        args,
+        lambda: {"scheduler": start_proc([bin_path("saq"), "saq_app.settings"], env)},
+        lambda: int(r.get(READY) or 0) >= 1,
+        config="saq worker, cron in the worker, defaults (schedule timer 1 s, unique cron)",
+    )
