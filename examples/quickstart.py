@@ -3,8 +3,9 @@
 With no CHRONOQ_REDIS_URL it uses the embedded server (data in ~/.chronoq).
 On start-up it enqueues a few demo jobs so that something flows: an async task,
 a blocking one (run in a thread), a delayed one, one with a priority, and a flaky
-one that fails twice, then succeeds on its third attempt. Watch them in another
-shell with `chronoq jobs` and `chronoq queues`.
+one that fails twice, then succeeds on its third attempt. A schedule adds 1 + 1
+every ten seconds. Watch them in another shell with `chronoq jobs`, `chronoq
+queues` and `chronoq schedules list`.
 """
 
 from __future__ import annotations
@@ -45,6 +46,10 @@ async def flaky(key: str) -> str:
     if _attempts[key] < 3:
         raise ConnectionError(f"upstream unavailable (attempt {_attempts[key]})")
     return f"{key}: ok after {_attempts[key]} attempts"
+
+
+# A recurring run: every worker runs a scheduler loop, and each run is enqueued once.
+app.schedule("heartbeat", "@every 10s", add, args=[1, 1])
 
 
 @app.startup
