@@ -102,7 +102,7 @@ class Scheduler:
         received = asyncio.get_running_loop().time()
         for name, reason in batch.broken:
             await self._report(name, ChronoqError(f"stored schedule {name!r} is invalid: {reason}"))
-            await self.store.disable_broken(name, reason)
+            await self.store.disable_broken(name)
         now = from_millis(batch.now_ms)
         assert now is not None
         held = await self._fire(batch.items, now)

@@ -108,7 +108,7 @@ class ScheduleStore:
     async def server_now(self) -> datetime:
         """The server's clock, to the millisecond (the precision of due times)."""
         seconds, micros = await self.redis.time()
-        return datetime.fromtimestamp(seconds + (micros // 1000) / 1000, UTC)
+        return _to_datetime(seconds, micros)
 
     # -- changes -----------------------------------------------------------
 
@@ -116,23 +116,25 @@ class ScheduleStore:
         self, definition: ScheduleDef, *, replace: bool = False, origin: Origin = "runtime"
     ) -> ScheduleInfo:
         """Store a new schedule (or replace one, when `replace`)."""
-        existing = await self.redis.hexists(self.keys.defs, definition.name)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hexists(self.keys.defs, definition.name)
+            pipe.time()
+            existing, (seconds, micros) = await pipe.execute()
         if existing and not replace:
             raise ScheduleExists(
                 f"schedule {definition.name!r} exists; update it, or add it with replace"
             )
-        now = await self.server_now()
+        now = _to_datetime(seconds, micros)
         if definition.anchor is None and isinstance(definition.parsed, Every):
             definition = definition.with_changes(anchor=definition.start or now)
-        await self._put(definition, origin, now, runs=0, reset=True)
-        return await self.get(definition.name)
+        return await self._put(definition, origin, now, runs=0, last=None, reset=True)
 
     async def update(self, name: str, **changes: Any) -> ScheduleInfo:
         """Change fields of a stored schedule; its next run is recomputed from now."""
         info = await self.get(name)
         definition = info.definition.with_changes(**changes)
-        await self._put(definition, "runtime", await self.server_now(), runs=info.runs)
-        return await self.get(name)
+        now = await self.server_now()
+        return await self._put(definition, "runtime", now, runs=info.runs, last=info.last)
 
     async def pause(self, name: str) -> ScheduleInfo:
         return await self.update(name, paused=True)
@@ -168,7 +170,8 @@ class ScheduleStore:
         info = await self.get(definition.name)
         keep = {"paused": info.definition.paused, "anchor": info.definition.anchor}
         merged = definition.with_changes(**keep)
-        await self._put(merged, "code", await self.server_now(), runs=info.runs)
+        now = await self.server_now()
+        await self._put(merged, "code", now, runs=info.runs, last=info.last)
         return "updated"
 
     async def _put(
@@ -178,8 +181,11 @@ class ScheduleStore:
         now: datetime,
         *,
         runs: int,
+        last: LastRun | None,
         reset: bool = False,
-    ) -> None:
+    ) -> ScheduleInfo:
+        """Write the definition and its next due time; return the stored state
+        (built here: reading it back would cost a round trip)."""
         next_due = None if definition.paused else definition.next_run_after(now, runs)
         meta = serialization.dumps(
             {"origin": origin, "fingerprint": definition.fingerprint(), "updated": to_millis(now)}
@@ -195,6 +201,8 @@ class ScheduleStore:
             "1" if reset else "0",
         ]
         await SCRIPTS.schedule_put(self.redis, keys, args)
+        stored_due = from_millis(to_millis(next_due)) if next_due else None
+        return ScheduleInfo(definition, stored_due, runs, last, origin)
 
     # -- reading -----------------------------------------------------------
 
@@ -286,6 +294,11 @@ class ScheduleStore:
             replies = await pipe.execute()
         return [bool(r) for r in replies]
 
-    async def disable_broken(self, name: str, reason: str) -> None:
+    async def disable_broken(self, name: str) -> None:
         """A stored definition that no longer parses leaves the due set (kept for repair)."""
         await self.redis.zrem(self.keys.due, name)
+
+
+def _to_datetime(seconds: int, micros: int) -> datetime:
+    """A TIME reply as an aware datetime, to the millisecond (the precision of due times)."""
+    return datetime.fromtimestamp(seconds + (micros // 1000) / 1000, UTC)
