@@ -41,3 +41,11 @@ def blocking_nap(seconds: float) -> float:
 async def kill_my_worker() -> None:
     """Simulates a task that crashes its process (segfault, OOM kill) every time."""
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+app.limit("sample-rate", "20/s")
+
+
+@app.task(rate_limit="sample-rate", rate_key="{key}")
+async def limited(key: str, n: int) -> int:
+    return n

@@ -5,9 +5,12 @@ from chronoq.client import Client, SyncClient
 from chronoq.core.errors import (
     ChronoqError,
     JobNotFound,
+    LockLost,
+    LockTimeout,
+    RateLimited,
     SerializationError,
 )
-from chronoq.core.job import Job, JobStatus
+from chronoq.core.job import Gate, Job, JobStatus, LimitRef
 from chronoq.core.retry import Backoff
 
 __all__ = [
@@ -15,9 +18,14 @@ __all__ = [
     "Backoff",
     "ChronoqError",
     "Client",
+    "Gate",
     "Job",
     "JobNotFound",
     "JobStatus",
+    "LimitRef",
+    "LockLost",
+    "LockTimeout",
+    "RateLimited",
     "SerializationError",
     "SyncClient",
     "Task",

@@ -5,10 +5,25 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
+from functools import cached_property
 from typing import Any, TypeVar, overload
 
 from chronoq.client import Client, SyncClient
+from chronoq.control.coordinator import DEFAULT_ONCE_TTL, Coordinator
+from chronoq.control.lease import LostCallback
+from chronoq.control.limit_store import LimitStore
+from chronoq.control.limits import (
+    Kind,
+    Limit,
+    Period,
+    parse_rate,
+    parse_windows,
+    validate_limit_name,
+)
+from chronoq.control.locks import Lock
+from chronoq.control.sync_locks import SyncLock
 from chronoq.core.errors import ConfigurationError
+from chronoq.core.job import GatePolicy
 from chronoq.core.retry import Backoff
 from chronoq.core.settings import Settings
 from chronoq.core.task import (
@@ -18,13 +33,33 @@ from chronoq.core.task import (
     TaskDefaults,
     TaskRegistry,
 )
+from chronoq.core.zones import zone
+from chronoq.redis.keys import Keyspace
 from chronoq.schedule.model import Misfire, Overlap, ScheduleDef
-from chronoq.schedule.spec import zone
 from chronoq.schedule.store import ScheduleStore
 
 F = TypeVar("F", bound=Callable[..., Any])
 Hook = Callable[["App"], Awaitable[None]]
 ScheduleErrorHandler = Callable[[str, BaseException], Awaitable[None] | None]
+
+
+def _task_limits(
+    rate_limit: str | None, rate_key: str | None, quota: str | None, account: str | None
+) -> tuple[tuple[str, str | None], ...]:
+    """The limits a task's jobs ask, quota first: a start the quota allows is kept
+    by the job (booked) should the rate limit defer it."""
+    if quota is not None and account is None:
+        raise ConfigurationError(
+            f"quota {quota!r} counts per account: give the task an account template too"
+        )
+    if rate_key is not None and rate_limit is None:
+        raise ConfigurationError("rate_key needs a rate_limit to apply to")
+    limits: list[tuple[str, str | None]] = []
+    if quota is not None:
+        limits.append((validate_limit_name(quota), account))
+    if rate_limit is not None:
+        limits.append((validate_limit_name(rate_limit), rate_key or account))
+    return tuple(limits)
 
 
 class Task:
@@ -75,6 +110,7 @@ class App:
         self.on_shutdown: list[Hook] = []
         self.declared_schedules: dict[str, ScheduleDef] = {}
         self.on_schedule_error: ScheduleErrorHandler | None = None
+        self.declared_limits: dict[str, Limit] = {}
 
     @overload
     def task(self, func: F, /) -> Task: ...
@@ -91,6 +127,13 @@ class App:
         max_retries: int = DEFAULT_MAX_RETRIES,
         backoff: Backoff | None = None,
         timeout: float | None = None,
+        lock: str | None = None,
+        on_locked: GatePolicy | str = GatePolicy.WAIT,
+        concurrency: tuple[str, int] | None = None,
+        account: str | None = None,
+        rate_limit: str | None = None,
+        rate_key: str | None = None,
+        quota: str | None = None,
     ) -> Callable[[F], Task]: ...
 
     def task(
@@ -104,14 +147,40 @@ class App:
         max_retries: int = DEFAULT_MAX_RETRIES,
         backoff: Backoff | None = None,
         timeout: float | None = None,
+        lock: str | None = None,
+        on_locked: GatePolicy | str = GatePolicy.WAIT,
+        concurrency: tuple[str, int] | None = None,
+        account: str | None = None,
+        rate_limit: str | None = None,
+        rate_key: str | None = None,
+        quota: str | None = None,
     ) -> Task | Callable[[F], Task]:
-        """Register a task. Works bare (`@app.task`) or with defaults (`@app.task(...)`)."""
+        """Register a task. Works bare (`@app.task`) or with defaults (`@app.task(...)`).
+
+        Key templates are filled from each call's arguments at enqueue:
+        `lock="campaign:{campaign_id}"` lets one job per key run at a time (when it is
+        held: `on_locked` = "wait" (park until it frees, no attempt spent), "skip" or
+        "fail"); `concurrency=("account:{account_id}", 3)` lets 3 run at a time (the
+        rest wait); `account="{account_id}"` shares the queue fairly across accounts.
+        Lock and concurrency keys are scoped to the task's queue.
+
+        `rate_limit="linkedin"` starts jobs only as the named limit allows (declared
+        with `app.limit` or set at runtime), each `rate_key` (a template; default: the
+        account, else one budget for all) with its own budget; `quota="emails"`
+        counts runs per account per local day or hour (`app.quota`). A job over its
+        limit waits in Redis until its booked time: no attempt spent.
+        """
         defaults = TaskDefaults(
             queue=queue,
             priority=priority,
             max_retries=max_retries,
             backoff=backoff or Backoff(),
             timeout=timeout,
+            lock=lock,
+            on_locked=GatePolicy(on_locked),
+            concurrency=concurrency,
+            account=account,
+            limits=_task_limits(rate_limit, rate_key, quota, account),
         )
 
         def register(f: F) -> Task:
@@ -178,6 +247,50 @@ class App:
         async with self.client() as client:
             yield ScheduleStore(client.broker.redis, client.broker.keys)
 
+    def limit(
+        self,
+        name: str,
+        rate: str,
+        *,
+        burst: int = 0,
+        min_gap: float = 0.0,
+        windows: Sequence[str] = (),
+        tz: str | None = None,
+    ) -> Limit:
+        """Declare a rate limit: `rate` like "600/min", `burst` extra starts at once,
+        `min_gap` seconds between starts, allowed `windows` like "mon-fri 09:00-18:00"
+        in zone `tz` (default: the app's). Stored when a worker starts; operators'
+        runtime changes are kept unless this declaration changes."""
+        count, period = parse_rate(rate)
+        limit = Limit(
+            name,
+            count,
+            period,
+            burst=burst,
+            min_gap=min_gap,
+            windows=parse_windows(windows),
+            tz=tz or self.timezone,
+        )
+        return self._declare_limit(limit)
+
+    def quota(self, name: str, limit: int, *, per: str = "day", tz: str | None = None) -> Limit:
+        """Declare a quota: at most `limit` runs per account `per` day or hour, counted
+        in the account's zone (`LimitStore.set_account_zone`), else `tz`/the app's."""
+        quota = Limit(name, limit, Period.parse(per), kind=Kind.QUOTA, tz=tz or self.timezone)
+        return self._declare_limit(quota)
+
+    def _declare_limit(self, limit: Limit) -> Limit:
+        if limit.name in self.declared_limits:
+            raise ConfigurationError(f"limit {limit.name!r} is declared twice")
+        self.declared_limits[limit.name] = limit
+        return limit
+
+    @asynccontextmanager
+    async def limits(self) -> AsyncIterator[LimitStore]:
+        """The limits stored in Redis: set, read, remove; per-key use; account zones."""
+        async with self.client() as client:
+            yield LimitStore(client.broker.redis, client.broker.keys)
+
     def queues(self) -> list[str]:
         """The queues this app's tasks use, `default` first: what a worker serves
         when told no queues."""
@@ -212,3 +325,81 @@ class App:
 
     def sync_client(self) -> SyncClient:
         return SyncClient(self.client)
+
+    # -- locks and once-keys (chronoq.control) -----------------------------
+
+    @cached_property
+    def coordinator(self) -> Coordinator:
+        """Builds this app's locks and owns their connections (shared by all of them)."""
+        return Coordinator(self.redis_url, Keyspace(self.settings.prefix))
+
+    def lock(
+        self,
+        name: str,
+        *,
+        ttl: float = 30.0,
+        timeout: float | None = None,
+        blocking: bool = True,
+        renew: bool = True,
+        on_lost: LostCallback | None = None,
+    ) -> Lock:
+        """A distributed lock for async code: `async with app.lock("name") as lock:`.
+
+        Held for a lease of `ttl` seconds, renewed every ttl/3 while held (unless
+        `renew=False`). `timeout`: how long to wait for it (None: as long as it
+        takes); `blocking=False`: never wait (LockTimeout at once; or use
+        `await lock.try_acquire()`, which returns False). `lock.fence` is a fencing
+        token that grows with every acquire of `name`: hand it to what you write
+        to. If the lease is lost while held, `lock.lost` turns true, `on_lost(error)`
+        is called (it may be async), and the release raises LockLost.
+
+        Sync code (plain `def` tasks, scripts) uses `app.sync_lock`, same arguments:
+        two objects rather than one with both protocols, so a coroutine cannot block
+        its event loop with `with app.lock(...)` by mistake (that raises TypeError).
+        The async locks of one app share a connection pool per event loop.
+        """
+        return self.coordinator.lock(
+            name, ttl=ttl, timeout=timeout, blocking=blocking, renew=renew, on_lost=on_lost
+        )
+
+    def sync_lock(
+        self,
+        name: str,
+        *,
+        ttl: float = 30.0,
+        timeout: float | None = None,
+        blocking: bool = True,
+        renew: bool = True,
+        on_lost: LostCallback | None = None,
+    ) -> SyncLock:
+        """The lock for sync code, from any thread: `with app.sync_lock("name") as lock:`.
+
+        Like `app.lock`; a background thread renews the lease, and `on_lost` is
+        called from that thread.
+        """
+        return self.coordinator.sync_lock(
+            name, ttl=ttl, timeout=timeout, blocking=blocking, renew=renew, on_lost=on_lost
+        )
+
+    async def once(self, key: str, *, ttl: float = DEFAULT_ONCE_TTL) -> bool:
+        """Claim `key` for `ttl` seconds (one day by default): True the first time,
+        False for every later claim until it expires. One SET NX PX.
+
+        For side effects a fencing token cannot protect, because the receiver
+        cannot check one (an email, a webhook, a payment request):
+
+        ```
+        if await app.once(f"welcome-mail:{user_id}:{run_id}"):
+            await send_mail(user_id)
+        ```
+
+        At most once: the key is claimed before the effect, so if the effect then
+        fails, later claims still return False until the ttl ends. Put what makes
+        the effect distinct in the key (recipient, run, attempt if retries should
+        resend). Keys: 1-512 characters, no braces.
+        """
+        return await self.coordinator.once(key, ttl=ttl)
+
+    def sync_once(self, key: str, *, ttl: float = DEFAULT_ONCE_TTL) -> bool:
+        """`once` for sync code."""
+        return self.coordinator.sync_once(key, ttl=ttl)

@@ -13,10 +13,26 @@ from typing import Any, TypeVar
 from chronoq.core import serialization
 from chronoq.core.errors import ChronoqError, ConfigurationError
 from chronoq.core.ids import new_job_id
-from chronoq.core.job import Job, JobOptions, JobSpec, JobStatus, require_aware, to_millis
+from chronoq.core.job import (
+    Gate,
+    Job,
+    JobOptions,
+    JobSpec,
+    JobStatus,
+    LimitRef,
+    require_aware,
+    to_millis,
+)
 from chronoq.core.retry import Backoff
 from chronoq.core.settings import Settings
-from chronoq.core.task import DEFAULT_QUEUE, TaskDef, TaskRegistry
+from chronoq.core.task import (
+    DEFAULT_QUEUE,
+    NO_KEYS,
+    JobKeys,
+    TaskDef,
+    TaskRegistry,
+    job_keys,
+)
 from chronoq.redis.broker import NOW, Broker, Enqueued, Placement
 from chronoq.redis.connection import connect
 from chronoq.redis.inspector import Inspector, QueueCounts
@@ -55,6 +71,9 @@ class JobRequest:
     backoff: Backoff | None = None
     idempotency_key: str | None = None  # dedupe for idempotency_ttl, whatever the outcome
     idempotency_ttl: float | None = None  # seconds; default 1 day, at most the retention
+    gates: Sequence[Gate] | None = None  # default: from the task's lock/concurrency templates
+    account: str | None = None  # default: from the task's account template
+    limits: Sequence[LimitRef] | None = None  # default: from the task's rate_limit/quota
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +150,8 @@ class Client:
     def _build(self, request: JobRequest) -> tuple[JobSpec, Placement]:
         name, task = self._resolve(request.task)
         defaults = task.defaults if task else None
-        if _has_job_options(request):
+        keys = _keys_of(request, task)
+        if _has_job_options(request) or keys.gates or keys.limits or keys.account is not None:
             options = JobOptions(
                 max_retries=_first(request.max_retries, defaults.max_retries if defaults else None),
                 backoff=request.backoff,
@@ -141,6 +161,9 @@ class Client:
                 priority=_first(request.priority, defaults.priority if defaults else None) or 0,
                 idempotency_key=request.idempotency_key,
                 idempotency_ttl=self._idempotency_ttl(request.idempotency_ttl),
+                gates=keys.gates,
+                account=keys.account,
+                limits=keys.limits,
             )
         else:
             options = self._default_options(name, task)
@@ -240,6 +263,17 @@ class Client:
 
     async def workers(self) -> list[dict[str, str]]:
         return await self.inspector.workers()
+
+
+def _keys_of(request: JobRequest, task: TaskDef | None) -> JobKeys:
+    """Gates and account: given on the request, else built from the task's templates."""
+    derived = job_keys(task, request.args, request.kwargs) if task else NO_KEYS
+    if request.gates is None and request.account is None and request.limits is None:
+        return derived
+    gates = tuple(request.gates) if request.gates is not None else derived.gates
+    account = request.account if request.account is not None else derived.account
+    limits = tuple(request.limits) if request.limits is not None else derived.limits
+    return JobKeys(gates, account, limits)
 
 
 def _first(value: T | None, default: T | None) -> T | None:

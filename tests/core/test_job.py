@@ -40,11 +40,17 @@ def test_aware_deadline_is_fine() -> None:
 def test_status_families() -> None:
     waiting = {s for s in JobStatus if s.is_waiting}
     finished = {s for s in JobStatus if s.is_finished}
-    assert waiting == {JobStatus.SCHEDULED, JobStatus.QUEUED, JobStatus.RETRYING}
+    assert waiting == {
+        JobStatus.SCHEDULED,
+        JobStatus.QUEUED,
+        JobStatus.RETRYING,
+        JobStatus.BLOCKED,
+    }
     assert finished == {
         JobStatus.SUCCEEDED,
         JobStatus.DEAD,
         JobStatus.CANCELLED,
         JobStatus.EXPIRED,
+        JobStatus.SKIPPED,
     }
     assert not waiting & finished and JobStatus.RUNNING not in waiting | finished

@@ -106,7 +106,7 @@ async def test_stale_lease_cannot_overwrite_outcome(client: Client) -> None:
     job = await client.enqueue("t")
     await claim(client.broker, token="old", lease_ms=1)
     await asyncio.sleep(0.01)
-    assert await client.broker.recover("default", default_max_retries=3) == (1, 0)
+    assert await client.broker.recover("default", default_max_retries=3) == (1, 0, 0)
     await claim(client.broker, token="new")
     stale = await client.broker.complete(
         "default", [(job.id, "old", '"stale"')], retention_ms=DAY_MS, result_ttl_ms=DAY_MS
@@ -127,7 +127,7 @@ async def test_recover_dead_letters_when_attempts_run_out(client: Client) -> Non
     job = await client.submit(JobRequest("t", max_retries=0))
     await claim(client.broker, lease_ms=1)
     await asyncio.sleep(0.01)
-    assert await client.broker.recover("default", default_max_retries=3) == (0, 1)
+    assert await client.broker.recover("default", default_max_retries=3) == (0, 1, 0)
     record = await client.job(job.id)
     assert record.status is JobStatus.DEAD
     assert record.error is not None and "worker lost" in record.error

@@ -58,7 +58,7 @@ async def test_hand_off_to_dead_worker_is_recovered(client: Client) -> None:
     await register_idle(client.broker, "ghost", lease_ms=50)
     job = await client.enqueue("t")
     await asyncio.sleep(0.1)
-    assert await client.broker.recover("default", default_max_retries=3) == (1, 0)
+    assert await client.broker.recover("default", default_max_retries=3) == (1, 0, 0)
     record = await client.job(job.id)
     assert record.status is JobStatus.QUEUED
     assert "worker lost" in (record.error or "")

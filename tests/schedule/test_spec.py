@@ -13,7 +13,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from chronoq.core.errors import ConfigurationError
-from chronoq.schedule.spec import Cron, Every, parse_duration, parse_spec, upcoming, zone
+from chronoq.core.zones import zone
+from chronoq.schedule.spec import Cron, Every, parse_duration, parse_spec, upcoming
 
 
 def runs(spec: str, tz_name: str, after_local: str, n: int) -> list[str]:

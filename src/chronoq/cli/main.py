@@ -13,6 +13,7 @@ import typer
 from chronoq.cli import jobs, serve
 from chronoq.cli.common import CliError
 from chronoq.cli.dlq import dlq
+from chronoq.cli.limits import limits, quotas
 from chronoq.cli.schedules import cron, schedules
 from chronoq.cli.server import server
 from chronoq.core.errors import ChronoqError, InvalidJobState
@@ -36,6 +37,8 @@ cli.add_typer(dlq, name="dlq")
 cli.add_typer(server, name="server")
 cli.add_typer(schedules, name="schedules")
 cli.add_typer(cron, name="cron")
+cli.add_typer(limits, name="limits")
+cli.add_typer(quotas, name="quotas")
 cli.command()(serve.scheduler)
 
 

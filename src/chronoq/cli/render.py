@@ -22,6 +22,8 @@ STATUS_STYLE = {
     JobStatus.DEAD: "red",
     JobStatus.EXPIRED: "magenta",
     JobStatus.CANCELLED: "dim",
+    JobStatus.BLOCKED: "yellow",
+    JobStatus.SKIPPED: "dim",
 }
 
 
@@ -91,13 +93,15 @@ def job_table(job: Job) -> Table:
 def queues_table(counts: Iterable[QueueCounts]) -> Table:
     table = Table(title="queues", title_justify="left")
     table.add_column("queue")
-    for column in ("waiting", "scheduled", "running", "dead", "succeeded", "retried", "lost"):
+    columns = ("waiting", "scheduled", "blocked", "running", "dead", "succeeded", "retried", "lost")
+    for column in columns:
         table.add_column(column, justify="right")
     for row in counts:
         table.add_row(
             row.queue,
             str(row.waiting),
             str(row.scheduled),
+            str(row.blocked),
             str(row.running),
             str(row.dead),
             str(row.stats.get("succeeded", 0)),
@@ -112,6 +116,7 @@ def queue_counts_dict(row: QueueCounts) -> dict[str, Any]:
         "queue": row.queue,
         "waiting": row.waiting,
         "scheduled": row.scheduled,
+        "blocked": row.blocked,
         "running": row.running,
         "dead": row.dead,
         "finished": row.finished,

@@ -39,3 +39,38 @@ class ScheduleNotFound(ChronoqError, LookupError):
 
 class ScheduleExists(ChronoqError):
     """A schedule with that name exists already (update it, or add with replace)."""
+
+
+class LockTimeout(ChronoqError, TimeoutError):
+    """A lock was not acquired within its timeout (or at once, when not blocking)."""
+
+    def __init__(self, message: str, *, name: str = "", waited: float = 0.0) -> None:
+        super().__init__(message)
+        self.name = name
+        self.waited = waited
+
+
+class LockLost(ChronoqError):
+    """A holder's lease ended before it released the lock: another holder may have
+    taken it. Work done under its fencing token may have been refused downstream."""
+
+    def __init__(self, message: str, *, name: str = "", fence: int | None = None) -> None:
+        super().__init__(message)
+        self.name = name
+        self.fence = fence
+
+
+class RateLimited(ChronoqError):
+    """Raise from a task when a platform says "slow down" (an HTTP 429 with
+    Retry-After): the job is deferred by `retry_after` seconds, no attempt spent, and
+    the task's rate-limit keys back off as long (other jobs of those keys wait too)."""
+
+    def __init__(self, retry_after: float, message: str = "") -> None:
+        if retry_after < 0:
+            raise ValueError(f"retry_after must be >= 0 seconds, got {retry_after}")
+        super().__init__(message or f"rate limited: retry after {retry_after:g} s")
+        self.retry_after = retry_after
+
+
+class LimitNotFound(ChronoqError, LookupError):
+    """No rate limit or quota with that name exists."""

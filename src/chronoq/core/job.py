@@ -29,17 +29,22 @@ class JobStatus(enum.StrEnum):
     DEAD = "dead"  # out of retries (or undeliverable): in the dead-letter queue
     CANCELLED = "cancelled"
     EXPIRED = "expired"  # its deadline passed before it could start
+    BLOCKED = "blocked"  # parked until a lock key or concurrency slot it needs frees up
+    SKIPPED = "skipped"  # its lock key was held and its policy is to skip
 
     @property
     def is_waiting(self) -> bool:
-        return self in (JobStatus.SCHEDULED, JobStatus.QUEUED, JobStatus.RETRYING)
+        return self in _WAITING
 
     @property
     def is_finished(self) -> bool:
         return self in _FINISHED
 
 
-_FINISHED = frozenset({JobStatus.SUCCEEDED, JobStatus.DEAD, JobStatus.CANCELLED, JobStatus.EXPIRED})
+_FINISHED = frozenset(
+    {JobStatus.SUCCEEDED, JobStatus.DEAD, JobStatus.CANCELLED, JobStatus.EXPIRED, JobStatus.SKIPPED}
+)
+_WAITING = frozenset({JobStatus.SCHEDULED, JobStatus.QUEUED, JobStatus.RETRYING, JobStatus.BLOCKED})
 
 
 class Field:
@@ -63,6 +68,69 @@ class Field:
     TRACEBACK = "tb"
     LEASE = "lease"
     WORKER = "wid"
+    GATES = "gate"
+    ACCOUNT = "acct"
+
+
+class GatePolicy(enum.StrEnum):
+    """What a job does when a gate it needs is full."""
+
+    WAIT = "wait"  # park; run when a holder finishes (no attempt spent)
+    SKIP = "skip"  # end as skipped
+    FAIL = "fail"  # go to the dead-letter queue, the reason stated
+
+
+GATE_KEY_MAX = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """At most `limit` running jobs may hold `key` (a lock key is a gate of limit 1).
+
+    Gates are scoped to the queue: jobs sharing a key must share a queue, which is
+    what keeps the check atomic with the claim (and Cluster-safe: one hash slot).
+    """
+
+    key: str
+    limit: int = 1
+    policy: GatePolicy = GatePolicy.WAIT
+
+    def __post_init__(self) -> None:
+        if not self.key or len(self.key) > GATE_KEY_MAX:
+            raise ConfigurationError(
+                f"gate key must be 1-{GATE_KEY_MAX} characters, got {self.key!r}"
+            )
+        if self.limit < 1:
+            raise ConfigurationError(
+                f"concurrency limit of {self.key!r} must be at least 1, got {self.limit}"
+            )
+        object.__setattr__(self, "policy", GatePolicy(self.policy))
+
+    def to_wire(self) -> list[Any]:
+        return [self.key, self.limit, self.policy.value]
+
+
+@dataclass(frozen=True, slots=True)
+class LimitRef:
+    """A job's place under a named rate limit or quota: which limit, which key's budget."""
+
+    name: str
+    key: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.name or len(self.key) > GATE_KEY_MAX:
+            raise ConfigurationError(
+                f"a limit reference needs a name and a key of at most {GATE_KEY_MAX} characters"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class ExtraOptions:
+    """Options stored in the job's JSON 'opts' field (rarely set, read by the worker)."""
+
+    backoff: Backoff | None = None
+    timeout: float | None = None
+    limits: tuple[LimitRef, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +145,9 @@ class JobOptions:
     priority: int = 0
     idempotency_key: str | None = None
     idempotency_ttl: float = 86400.0
+    gates: tuple[Gate, ...] = ()
+    account: str | None = None
+    limits: tuple[LimitRef, ...] = ()  # rate limits and quotas, decided in this order
 
     def __post_init__(self) -> None:
         if self.max_retries is not None and self.max_retries < 0:
@@ -91,6 +162,12 @@ class JobOptions:
             raise ConfigurationError("unique_key must not be empty")
         if self.idempotency_key is not None and not self.idempotency_key:
             raise ConfigurationError("idempotency_key must not be empty")
+        if self.account is not None and not 0 < len(self.account) <= GATE_KEY_MAX:
+            raise ConfigurationError(
+                f"account must be 1-{GATE_KEY_MAX} characters, got {self.account!r}"
+            )
+        if len({gate.key for gate in self.gates}) != len(self.gates):
+            raise ConfigurationError("a job cannot name the same gate key twice")
         if self.idempotency_ttl < 1:
             raise ConfigurationError(
                 f"idempotency_ttl must be >= 1 second, got {self.idempotency_ttl}"
@@ -146,6 +223,10 @@ def option_fields(opts: JobOptions) -> list[str]:
         out += [Field.UNIQUE, opts.unique_key]
     if opts.idempotency_key is not None:
         out += [Field.IDEMPOTENCY, opts.idempotency_key]
+    if opts.gates:
+        out += [Field.GATES, serialization.dumps([gate.to_wire() for gate in opts.gates])]
+    if opts.account is not None:
+        out += [Field.ACCOUNT, opts.account]
     extra = _encode_extra_options(opts)
     if extra:
         out += [Field.OPTIONS, extra]
@@ -158,15 +239,21 @@ def _encode_extra_options(opts: JobOptions) -> str | None:
         extra["backoff"] = opts.backoff.to_wire()
     if opts.timeout is not None:
         extra["timeout"] = opts.timeout
+    if opts.limits:
+        extra["limits"] = [[ref.name, ref.key] for ref in opts.limits]
     return serialization.dumps(extra) if extra else None
 
 
-def decode_extra_options(text: str | None) -> tuple[Backoff | None, float | None]:
+NO_EXTRA = ExtraOptions()
+
+
+def decode_extra_options(text: str | None) -> ExtraOptions:
     if not text:
-        return None, None
+        return NO_EXTRA
     extra = serialization.loads(text)
     backoff = Backoff.from_wire(extra["backoff"]) if "backoff" in extra else None
-    return backoff, extra.get("timeout")
+    limits = tuple(LimitRef(name, key) for name, key in extra.get("limits", ()))
+    return ExtraOptions(backoff, extra.get("timeout"), limits)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +280,8 @@ class Job:
     worker_id: str | None = None
     result: Any = None
     raw_args: str | None = None  # set when the stored payload could not be decoded
+    account: str | None = None
+    gates: tuple[Gate, ...] = ()
 
     @property
     def duration(self) -> float | None:
@@ -236,6 +325,8 @@ class Job:
             worker_id=fields.get(Field.WORKER),
             result=serialization.loads(result) if result is not None else None,
             raw_args=raw_args,
+            account=fields.get(Field.ACCOUNT),
+            gates=_decode_gates(fields.get(Field.GATES)),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -265,4 +356,17 @@ class Job:
             "traceback": self.traceback,
             "worker_id": self.worker_id,
             "result": self.result,
+            "account": self.account,
+            "gates": [
+                {"key": g.key, "limit": g.limit, "on_full": g.policy.value} for g in self.gates
+            ],
         }
+
+
+def _decode_gates(text: str | None) -> tuple[Gate, ...]:
+    if not text:
+        return ()
+    return tuple(
+        Gate(key, int(limit), GatePolicy(policy))
+        for key, limit, policy in serialization.loads(text)
+    )

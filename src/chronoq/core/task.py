@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+import string
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from chronoq.core.errors import ConfigurationError, UnknownTask
-from chronoq.core.job import JobOptions
+from chronoq.core.job import Gate, GatePolicy, JobOptions, LimitRef
 from chronoq.core.retry import Backoff
 
 DEFAULT_QUEUE = "default"
@@ -22,10 +24,29 @@ class TaskDefaults:
     max_retries: int = DEFAULT_MAX_RETRIES
     backoff: Backoff = field(default_factory=Backoff)
     timeout: float | None = None
+    lock: str | None = None  # key template, e.g. "campaign:{campaign_id}"
+    on_locked: GatePolicy = GatePolicy.WAIT
+    concurrency: tuple[str, int] | None = None  # (key template, limit)
+    account: str | None = None  # key template naming the account, for fairness and quotas
+    limits: tuple[tuple[str, str | None], ...] = ()  # (limit name, key template or None)
 
     def __post_init__(self) -> None:
         # Reuse JobOptions' checks so a bad default fails where it is declared.
         JobOptions(max_retries=self.max_retries, timeout=self.timeout, priority=self.priority)
+        object.__setattr__(self, "on_locked", GatePolicy(self.on_locked))
+        templates = [self.lock, self.account, self.concurrency and self.concurrency[0]]
+        for template in templates + [key for _, key in self.limits]:
+            if template is not None:
+                _check_template(template)
+        if self.concurrency is not None and self.concurrency[1] < 1:
+            raise ConfigurationError(
+                f"concurrency limit must be at least 1, got {self.concurrency[1]}"
+            )
+
+    @property
+    def has_keys(self) -> bool:
+        """Whether jobs of this task take keys from their arguments."""
+        return bool(self.lock or self.concurrency or self.account or self.limits)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +58,70 @@ class TaskDef:
     @property
     def is_async(self) -> bool:
         return inspect.iscoroutinefunction(self.func)
+
+
+def _check_template(template: str) -> None:
+    try:
+        names = [field for _, field, _, _ in string.Formatter().parse(template) if field]
+    except ValueError as exc:
+        raise ConfigurationError(f"bad key template {template!r}: {exc}") from None
+    if not template or any(not name.isidentifier() for name in names):
+        raise ConfigurationError(
+            f"bad key template {template!r}: use argument names in braces, "
+            "e.g. 'campaign:{campaign_id}'"
+        )
+
+
+def _format(template: str, what: str, task: TaskDef, arguments: dict[str, Any]) -> str:
+    try:
+        return template.format_map(arguments)
+    except KeyError as exc:
+        raise ConfigurationError(
+            f"{what} template {template!r} of task {task.name!r} names argument {exc}, "
+            "which this call does not pass"
+        ) from None
+
+
+def job_keys(task: TaskDef, args: Sequence[Any], kwargs: dict[str, Any]) -> JobKeys:
+    """The gates and account of one call, from the task's key templates."""
+    d = task.defaults
+    if not d.has_keys:
+        return NO_KEYS
+    try:
+        bound = _signature(task.func).bind(*args, **kwargs)
+    except TypeError as exc:
+        raise ConfigurationError(
+            f"cannot call task {task.name!r} with these arguments: {exc}"
+        ) from None
+    bound.apply_defaults()
+    arguments = dict(bound.arguments)
+    gates = []
+    if d.lock is not None:
+        gates.append(Gate(_format(d.lock, "lock key", task, arguments), 1, d.on_locked))
+    if d.concurrency is not None:
+        key = _format(d.concurrency[0], "concurrency key", task, arguments)
+        gates.append(Gate(key, d.concurrency[1], GatePolicy.WAIT))
+    account = _format(d.account, "account", task, arguments) if d.account else None
+    limits = tuple(
+        LimitRef(name, _format(key, f"key of limit {name!r}", task, arguments) if key else "")
+        for name, key in d.limits
+    )
+    return JobKeys(tuple(gates), account, limits)
+
+
+@dataclass(frozen=True, slots=True)
+class JobKeys:
+    gates: tuple[Gate, ...]
+    account: str | None
+    limits: tuple[LimitRef, ...] = ()
+
+
+NO_KEYS = JobKeys((), None)
+
+
+@lru_cache(maxsize=512)
+def _signature(func: Callable[..., Any]) -> inspect.Signature:
+    return inspect.signature(func)
 
 
 class TaskRegistry:

@@ -43,6 +43,7 @@ class ClaimedJob:
     max_retries: int | None
     options: str | None
     token: str
+    reservations: str | None = None  # JSON {limit: booked ms} from an earlier deferral
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +135,11 @@ class Broker:
             q.stats,
             q.idle,
             q.idle_leases,
+            q.gate_prefix,
+            q.parked_prefix,
+            q.blocked,
+            q.fair,
+            q.dead,
         ]
         args: list[str | int] = [
             count,
@@ -154,8 +160,9 @@ class Broker:
                 max_retries=int(reply[i + 4]) if reply[i + 4] is not None else None,
                 options=reply[i + 5],
                 token=token,
+                reservations=reply[i + 6],
             )
-            for i in range(2, len(reply), 6)
+            for i in range(2, len(reply), 7)
         ]
         next_due = int(reply[1])
         return Claim(int(reply[0]), next_due if next_due >= 0 else None, jobs)
@@ -193,7 +200,17 @@ class Broker:
         args: list[str | int] = [retention_ms, result_ttl_ms, len(outcomes)]
         for outcome in outcomes:
             args.extend(outcome)
-        keys = [q.active, q.done, q.job_prefix, q.result_prefix, q.unique_prefix, q.stats]
+        keys = [
+            q.active,
+            q.done,
+            q.job_prefix,
+            q.result_prefix,
+            q.unique_prefix,
+            q.stats,
+            q.ready,
+            q.wake,
+            *_gate_keys(q),
+        ]
         return list(await SCRIPTS.complete(self.redis, keys, args))
 
     async def fail(
@@ -211,10 +228,36 @@ class Broker:
         Returns the new status, or None when the lease was no longer ours.
         """
         q = self.keys.queue(queue)
-        keys = [q.active, q.scheduled, q.dead, q.job_prefix, q.unique_prefix, q.stats, q.wake]
+        keys = [
+            q.active,
+            q.scheduled,
+            q.dead,
+            q.job_prefix,
+            q.unique_prefix,
+            q.stats,
+            q.wake,
+            q.ready,
+            *_gate_keys(q),
+        ]
         delay = -1 if retry_in_ms is None else max(0, retry_in_ms)
         reply = await SCRIPTS.fail(self.redis, keys, [job_id, token, error, traceback, delay])
         return JobStatus(reply) if reply else None
+
+    async def defer(self, queue: str, jobs: Sequence[tuple[str, str, int, str]]) -> int:
+        """Put leased jobs (id, token, run-at ms, reservations JSON) back to wait,
+        the attempt not counted. Returns how many were still ours to defer."""
+        q = self.keys.queue(queue)
+        args: list[str | int] = [len(jobs)]
+        for job in jobs:
+            args.extend(job)
+        keys = [q.active, q.scheduled, q.job_prefix, q.stats, q.wake, q.ready, *_gate_keys(q)]
+        return int(await SCRIPTS.defer(self.redis, keys, args))
+
+    async def undefer(self, queue: str, limit: str, job_ids: Sequence[str]) -> int:
+        """Make jobs booked by `limit` for later due now (the limit changed)."""
+        q = self.keys.queue(queue)
+        keys = [q.scheduled, q.job_prefix, q.wake]
+        return int(await SCRIPTS.undefer(self.redis, keys, [limit, *job_ids]))
 
     async def renew(
         self, queue: str, leases: Sequence[tuple[str, str]], *, lease_ms: int
@@ -232,15 +275,28 @@ class Broker:
         args: list[str | int] = [len(leases)]
         for lease in leases:
             args.extend(lease)
-        keys = [q.active, q.ready, q.wake, q.job_prefix]
+        keys = [q.active, q.ready, q.wake, q.job_prefix, *_gate_keys(q)]
         return int(await SCRIPTS.release(self.redis, keys, args))
 
-    async def recover(self, queue: str, *, default_max_retries: int) -> tuple[int, int]:
-        """Requeue (or dead-letter) jobs whose lease expired. Returns (requeued, dead)."""
+    async def recover(self, queue: str, *, default_max_retries: int) -> tuple[int, int, int]:
+        """Requeue (or dead-letter) jobs whose lease expired, and wake parked jobs whose
+        gates have room. Returns (requeued, dead, unparked)."""
         q = self.keys.queue(queue)
-        keys = [q.active, q.ready, q.seq, q.dead, q.wake, q.job_prefix, q.unique_prefix, q.stats]
-        requeued, dead = await SCRIPTS.recover(self.redis, keys, [default_max_retries, BATCH_LIMIT])
-        return int(requeued), int(dead)
+        keys = [
+            q.active,
+            q.ready,
+            q.seq,
+            q.dead,
+            q.wake,
+            q.job_prefix,
+            q.unique_prefix,
+            q.stats,
+            *_gate_keys(q),
+            q.fair,
+        ]
+        reply = await SCRIPTS.recover(self.redis, keys, [default_max_retries, BATCH_LIMIT])
+        requeued, dead, unparked = reply
+        return int(requeued), int(dead), int(unparked)
 
     async def wait_for_work(
         self, blocking: Redis, queues: Iterable[str], worker_id: str, timeout: float
@@ -269,7 +325,15 @@ class Broker:
 
     async def cancel(self, queue: str, job_id: str, *, retention_ms: int) -> None:
         q = self.keys.queue(queue)
-        keys = [q.ready, q.scheduled, q.done, q.job_prefix, q.unique_prefix]
+        keys = [
+            q.ready,
+            q.scheduled,
+            q.done,
+            q.job_prefix,
+            q.unique_prefix,
+            q.parked_prefix,
+            q.blocked,
+        ]
         reply = await SCRIPTS.cancel(self.redis, keys, [job_id, retention_ms])
         if not reply:
             raise JobNotFound(f"no job with id {job_id!r}")
@@ -278,7 +342,7 @@ class Broker:
 
     async def requeue_dead(self, queue: str, job_id: str | None = None) -> int:
         q = self.keys.queue(queue)
-        keys = [q.dead, q.ready, q.seq, q.wake, q.job_prefix]
+        keys = [q.dead, q.ready, q.seq, q.wake, q.job_prefix, q.fair]
         total = 0
         while True:
             moved = int(await SCRIPTS.requeue_dead(self.redis, keys, [job_id or "*", BATCH_LIMIT]))
@@ -334,6 +398,7 @@ def _enqueue_keys(q: QueueKeys) -> tuple[str, ...]:
         q.idle,
         q.idle_leases,
         q.inbox_prefix,
+        q.fair,
     )
 
 
@@ -355,6 +420,11 @@ def _job_entry(spec: JobSpec, place: Placement) -> list[Any]:
     if spec.options.idempotency_key is not None:
         entry.append([spec.options.idempotency_key, int(spec.options.idempotency_ttl * 1000)])
     return entry
+
+
+def _gate_keys(q: QueueKeys) -> list[str]:
+    """The gate keys scripts append: holders' SET prefix, parked LIST prefix, blocked."""
+    return [q.gate_prefix, q.parked_prefix, q.blocked]
 
 
 def parse_enqueued(reply: list[Any]) -> list[Enqueued]:

@@ -26,6 +26,7 @@ class QueueCounts:
     dead: int
     finished: int
     stats: dict[str, int]
+    blocked: int = 0  # parked behind a full lock/concurrency key
 
 
 class Inspector:
@@ -95,16 +96,18 @@ class Inspector:
         async with self.redis.pipeline(transaction=False) as pipe:
             for name in names:
                 q = self.keys.queue(name)
-                for key in (q.ready, q.scheduled, q.active, q.dead, q.done):
+                for key in (q.ready, q.scheduled, q.active, q.dead, q.done, q.blocked):
                     pipe.zcard(key)
                 pipe.hgetall(q.stats)
             replies = await pipe.execute()
         out = []
         for i, name in enumerate(names):
-            row = replies[i * 6 : i * 6 + 6]
-            stats = {k: int(v) for k, v in row[5].items()}
-            waiting, scheduled, running, dead, finished = (int(n) for n in row[:5])
-            out.append(QueueCounts(name, waiting, scheduled, running, dead, finished, stats))
+            row = replies[i * 7 : i * 7 + 7]
+            stats = {k: int(v) for k, v in row[6].items()}
+            waiting, scheduled, running, dead, finished, blocked = (int(n) for n in row[:6])
+            out.append(
+                QueueCounts(name, waiting, scheduled, running, dead, finished, stats, blocked)
+            )
         return out
 
     async def workers(self) -> list[dict[str, str]]:
@@ -120,17 +123,17 @@ class Inspector:
         return [info for info in infos if info]
 
 
+_INDEXES: dict[JobStatus | None, tuple[str, ...]] = {
+    None: ("ready", "scheduled", "blocked", "active", "dead", "done"),
+    JobStatus.BLOCKED: ("blocked",),
+    JobStatus.QUEUED: ("ready",),
+    JobStatus.SCHEDULED: ("scheduled",),
+    JobStatus.RETRYING: ("scheduled",),
+    JobStatus.RUNNING: ("active",),
+    JobStatus.DEAD: ("dead",),
+}
+
+
 def _indexes_for(status: JobStatus | None) -> tuple[str, ...]:
-    match status:
-        case None:
-            return ("ready", "scheduled", "active", "dead", "done")
-        case JobStatus.QUEUED:
-            return ("ready",)
-        case JobStatus.SCHEDULED | JobStatus.RETRYING:
-            return ("scheduled",)
-        case JobStatus.RUNNING:
-            return ("active",)
-        case JobStatus.DEAD:
-            return ("dead",)
-        case _:
-            return ("done",)
+    """The index ZSETs that hold jobs of `status` (finished ones share 'done')."""
+    return _INDEXES.get(status, ("done",))

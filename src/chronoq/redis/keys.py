@@ -68,6 +68,27 @@ class QueueKeys:
         return self._key("seq")
 
     @property
+    def fair(self) -> str:
+        """HASH for fair sharing: 'vt' (FIFO number of the latest claim) and
+        'a:<account>' (each account's last FIFO number)."""
+        return self._key("fair")
+
+    @property
+    def blocked(self) -> str:
+        """ZSET of jobs parked behind a full gate; score = parked ms."""
+        return self._key("blocked")
+
+    @property
+    def gate_prefix(self) -> str:
+        """Prefix of gate SETs (gate_prefix + key): ids of running jobs holding the key."""
+        return self._key("gate:")
+
+    @property
+    def parked_prefix(self) -> str:
+        """Prefix of LISTs (parked_prefix + key) of jobs waiting for the key, in order."""
+        return self._key("parked:")
+
+    @property
     def wake(self) -> str:
         """LIST used as a doorbell: idle workers block on it (BLPOP) for new work."""
         return self._key("wake")
@@ -147,6 +168,28 @@ class Keyspace:
     def schedules(self) -> ScheduleKeys:
         return ScheduleKeys(self.prefix)
 
+    def limit(self, name: str) -> LimitKeys:
+        """The keys of one named rate limit or quota (`chronoq.control.limiter`)."""
+        return LimitKeys(self.prefix, name)
+
+    @cached_property
+    def limits(self) -> str:
+        """SET of every limit name that was ever set."""
+        return f"{self.prefix}:{{~}}:limits"
+
+    @cached_property
+    def account_zones(self) -> str:
+        """HASH account -> IANA zone, for quotas counted in the account's zone."""
+        return f"{self.prefix}:{{~}}:account-tz"
+
+    def lock(self, name: str) -> LockKeys:
+        """The keys of one distributed lock (`chronoq.control.locks`)."""
+        return LockKeys(self.prefix, validate_lock_name(name))
+
+    def once(self, key: str) -> str:
+        """STRING claimed by `App.once(key)` (SET NX PX); tag `{once:KEY}`."""
+        return f"{self.prefix}:{{once:{validate_lock_name(key, what='once key')}}}"
+
 
 @dataclass(frozen=True)
 class ScheduleKeys:
@@ -191,3 +234,88 @@ class ScheduleKeys:
     def channel(self) -> str:
         """Pub/sub channel announcing changes (a channel, not a key)."""
         return self._key("changed")
+
+
+LOCK_NAME_MAX = 512
+
+
+def validate_lock_name(name: str, *, what: str = "lock name") -> str:
+    """A lock name becomes a hash tag (`{lock:NAME}`): braces would change the tag."""
+    if not isinstance(name, str) or not name:
+        raise ConfigurationError(f"invalid {what} {name!r}: must be a non-empty string")
+    if "{" in name or "}" in name:
+        raise ConfigurationError(
+            f"invalid {what} {name!r}: '{{' and '}}' are not allowed (the name is a hash tag)"
+        )
+    if len(name) > LOCK_NAME_MAX:
+        raise ConfigurationError(
+            f"invalid {what} {name[:40]!r}...: {len(name)} characters, at most {LOCK_NAME_MAX}"
+        )
+    return name
+
+
+@dataclass(frozen=True, slots=True)
+class LockKeys:
+    """The keys of one lock. All share the hash tag `{lock:NAME}`, so each lock
+    script touches one slot (Redis Cluster)."""
+
+    prefix: str
+    name: str
+
+    def _key(self, suffix: str) -> str:
+        return f"{self.prefix}:{{lock:{self.name}}}:{suffix}"
+
+    @property
+    def holder(self) -> str:
+        """STRING: the holder's random token; expires with the lease (PX)."""
+        return self._key("holder")
+
+    @property
+    def fence(self) -> str:
+        """Counter: the fencing token of the latest acquire. Never expires, so tokens
+        only grow (deleting it restarts them: don't)."""
+        return self._key("fence")
+
+    @property
+    def wake(self) -> str:
+        """LIST: a release pushes one token (short expiry) that wakes one waiter."""
+        return self._key("wake")
+
+
+@dataclass(frozen=True, slots=True)
+class LimitKeys:
+    """The keys of one limit. All share the hash tag `{lim:NAME}`: one slot per limit,
+    so a decision for many keys of one limit is one script call."""
+
+    prefix: str
+    name: str
+
+    def _key(self, suffix: str) -> str:
+        return f"{self.prefix}:{{lim:{self.name}}}:{suffix}"
+
+    @property
+    def config(self) -> str:
+        """HASH: the limit's JSON ('json'), its version ('ver') and the numbers the
+        script reads (kind, n, per_ms, burst, gap_ms); 'code' = fingerprint of the
+        definition last synced from code."""
+        return self._key("cfg")
+
+    @property
+    def state_prefix(self) -> str:
+        """Prefix of per-key state HASHes (state_prefix + key): GCRA time, last start,
+        blocked-until, period counts."""
+        return self._key("s:")
+
+    def state(self, key: str) -> str:
+        return self.state_prefix + key
+
+    @property
+    def keys(self) -> str:
+        """ZSET limit key -> last decision ms (recently used keys, for views)."""
+        return self._key("keys")
+
+    @property
+    def booked(self) -> str:
+        """ZSET '<queue> <job id>' -> booked ms: jobs waiting for a future start, to be
+        released (decided again) when the limit changes."""
+        return self._key("booked")

@@ -71,6 +71,12 @@ class Scripts:
         self.schedule_remove = Script("schedule_remove")
         self.schedule_due = Script("schedule_due")
         self.schedule_advance = Script("schedule_advance")
+        self.defer = Script("defer")
+        self.limit_acquire = Script("limit_acquire")
+        self.undefer = Script("undefer")
+        self.lock_acquire = Script("lock_acquire")
+        self.lock_release = Script("lock_release")
+        self.lock_renew = Script("lock_renew")
 
 
 SCRIPTS = Scripts()

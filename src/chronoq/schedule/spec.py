@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from cronsim import CronSim, CronSimError
 
@@ -37,16 +37,6 @@ MACROS = {
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _FIELD_NAMES = ("second", "minute", "hour", "day-of-month", "month", "day-of-week")
-
-
-def zone(name: str) -> ZoneInfo:
-    """The IANA zone `name`, or a ConfigurationError naming it."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigurationError(
-            f"unknown time zone {name!r}; use an IANA name like 'Europe/Paris'"
-        ) from None
 
 
 def parse_duration(text: str) -> timedelta:

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from chronoq.core import serialization
-from chronoq.core.errors import JobTimeout, SerializationError, UnknownTask
-from chronoq.core.job import decode_extra_options
+from chronoq.core.errors import JobTimeout, RateLimited, SerializationError, UnknownTask
+from chronoq.core.job import LimitRef, decode_extra_options
 from chronoq.core.retry import Backoff
 from chronoq.core.task import TaskDef, TaskRegistry
 from chronoq.redis.broker import ClaimedJob
@@ -23,17 +23,20 @@ from chronoq.redis.broker import ClaimedJob
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """How a run ended. `retry_in` None with an error means dead-letter now."""
+    """How a run ended. `retry_in` None with an error means dead-letter now;
+    `deferred` (seconds) means the task raised RateLimited: run again later, no
+    attempt spent."""
 
     job: ClaimedJob
     result_json: str = ""
     error: str | None = None
     traceback: str = ""
     retry_in: float | None = None
+    deferred: float | None = None
 
     @property
     def succeeded(self) -> bool:
-        return self.error is None
+        return self.error is None and self.deferred is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +49,7 @@ class RunPlan:
     timeout: float | None
     backoff: Backoff
     max_retries: int
+    limits: tuple[LimitRef, ...] = ()
 
 
 def plan(job: ClaimedJob, registry: TaskRegistry) -> RunPlan | Outcome:
@@ -56,7 +60,7 @@ def plan(job: ClaimedJob, registry: TaskRegistry) -> RunPlan | Outcome:
         return Outcome(job, error=str(exc))
     try:
         args, kwargs = serialization.decode_call(job.payload)
-        backoff, timeout = decode_extra_options(job.options)
+        extra = decode_extra_options(job.options)
     except (ValueError, KeyError, TypeError) as exc:
         return Outcome(job, error=f"undecodable payload: {exc}")
     defaults = task.defaults
@@ -64,9 +68,10 @@ def plan(job: ClaimedJob, registry: TaskRegistry) -> RunPlan | Outcome:
         task=task,
         args=args,
         kwargs=kwargs,
-        timeout=timeout if timeout is not None else defaults.timeout,
-        backoff=backoff or defaults.backoff,
+        timeout=extra.timeout if extra.timeout is not None else defaults.timeout,
+        backoff=extra.backoff or defaults.backoff,
         max_retries=job.max_retries if job.max_retries is not None else defaults.max_retries,
+        limits=extra.limits,
     )
 
 
@@ -77,6 +82,8 @@ async def execute(job: ClaimedJob, run: RunPlan, threads: ThreadPoolExecutor) ->
         result_json = "" if value is None else serialization.dumps(value, what="task result")
     except asyncio.CancelledError:
         raise
+    except RateLimited as exc:
+        return Outcome(job, deferred=exc.retry_after)
     except JobTimeout:
         error = f"JobTimeout: run exceeded its timeout of {run.timeout}s"
         return _failed(job, run, error, "")

@@ -69,9 +69,11 @@ class LeaseKeeper:
 
     async def recover(self) -> None:
         for queue in self._queues:
-            requeued, dead = await self._broker.recover(
+            requeued, dead, unparked = await self._broker.recover(
                 queue, default_max_retries=self._default_max_retries
             )
+            if unparked:
+                log.info("chronoq: woke %d parked job(s) on %r", unparked, queue)
             if requeued or dead:
                 log.warning(
                     "chronoq: recovered %d job(s) of lost workers on %r (%d dead-lettered)",

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chronoq.app import App
+from chronoq.control.limiter import Limiter
 from chronoq.core.errors import ConfigurationError
 from chronoq.core.ids import new_job_id, new_token
 from chronoq.core.task import DEFAULT_MAX_RETRIES
@@ -32,6 +33,7 @@ from chronoq.worker.outcomes import OutcomeWriter
 from chronoq.worker.queues import QueueOrder
 from chronoq.worker.resilience import persist
 from chronoq.worker.scheduling import run_scheduler
+from chronoq.worker.throttle import Throttle
 
 log = logging.getLogger("chronoq.worker")
 
@@ -132,6 +134,15 @@ class Worker:
             result_ttl_ms=int(settings.keep_result * 1000),
             on_written=self._written,
         )
+        self._limiter = Limiter(self.broker.redis, self.broker.keys)
+        if self.app.declared_limits:
+            await persist(
+                lambda: self._limiter.store.sync_declared(self.app.declared_limits.values()),
+                "storing declared limits",
+            )
+        self._throttle = Throttle(
+            self._limiter, self.broker, start=self._launch, deferred=self._deferred
+        )
         for hook in self.app.on_startup:
             await hook(self.app)
         log.info("chronoq worker %s serving %s", self.id, ",".join(self.order.queues))
@@ -144,7 +155,12 @@ class Worker:
             capacity=self._capacity,
             on_handoff=self._start,
         )
-        loops = [self._writer.run(), self._leases.run(), self._heartbeat_loop()]
+        loops = [
+            self._writer.run(),
+            self._leases.run(),
+            self._heartbeat_loop(),
+            self._throttle.run(),
+        ]
         if self.options.scheduler:
             loops.append(run_scheduler(self.app, self._stop))
         upkeep = [asyncio.create_task(c) for c in loops]
@@ -218,7 +234,7 @@ class Worker:
 
     async def _fetch_loop(self) -> None:
         while not self._stop.is_set():
-            free = self.options.concurrency - len(self._running)
+            free = self.options.concurrency - len(self._running) - self._throttle.holding
             if free <= 0:
                 await self._slot_free.wait()
                 self._slot_free.clear()
@@ -226,7 +242,8 @@ class Worker:
             claimed, next_due_ms = await persist(lambda f=free: self._claim(f), "claiming jobs")  # type: ignore[misc]
             if claimed:
                 continue
-            if self.options.burst and not self._running and next_due_ms is None:
+            idle = not self._running and not self._throttle.holding
+            if self.options.burst and idle and next_due_ms is None:
                 return
             wait = self.options.idle_wait
             if next_due_ms is not None:
@@ -265,9 +282,15 @@ class Worker:
             log.error("chronoq: job %s cannot run: %s", job.id, run.error)
             self._writer.add(run)
             return
-        self._running[job.id] = asyncio.create_task(self._run(job, run))
-        if len(self._running) >= self.options.concurrency:
+        if run.limits:
+            self._throttle.submit(job, run)  # starts it once its limits allow
+        else:
+            self._launch(job, run)
+        if len(self._running) + self._throttle.holding >= self.options.concurrency:
             self._capacity.clear()
+
+    def _launch(self, job: ClaimedJob, run: RunPlan) -> None:
+        self._running[job.id] = asyncio.create_task(self._run(job, run))
 
     async def _run(self, job: ClaimedJob, run: RunPlan) -> None:
         try:
@@ -276,7 +299,16 @@ class Worker:
             self._running.pop(job.id, None)
             self._slot_free.set()
             self._capacity.set()
-        self._writer.add(outcome)
+        if outcome.deferred is not None:
+            self._throttle.submit(job, run, retry_after=outcome.deferred)
+        else:
+            self._writer.add(outcome)
+
+    def _deferred(self, job: ClaimedJob) -> None:
+        """A limit deferred the job: it waits in Redis now, no longer ours."""
+        self._leases.drop(job.id)
+        self._slot_free.set()
+        self._capacity.set()
 
     def _cancel_run(self, job_id: str) -> None:
         task = self._running.get(job_id)

@@ -1,6 +1,7 @@
--- cancel: cancel a job that is still waiting (queued, scheduled or retrying).
+-- cancel: cancel a job that is still waiting (queued, scheduled, retrying or blocked).
 -- KEYS[1] ready ZSET   KEYS[2] scheduled ZSET   KEYS[3] done ZSET
 -- KEYS[4] job key prefix   KEYS[5] unique key prefix
+-- KEYS[6] parked LIST prefix   KEYS[7] blocked ZSET
 -- ARGV[1] id   ARGV[2] retention ms
 -- Returns 'cancelled', or the job's current status when it cannot be cancelled,
 -- or false when no such job exists.
@@ -9,11 +10,17 @@ local id = ARGV[1]
 local job_key = KEYS[4] .. id
 local status = redis.call('HGET', job_key, 'status')
 if not status then return false end
-if status ~= 'queued' and status ~= 'scheduled' and status ~= 'retrying' then
+if status ~= 'queued' and status ~= 'scheduled' and status ~= 'retrying'
+  and status ~= 'blocked' then
   return status
 end
 redis.call('ZREM', KEYS[1], id)
 redis.call('ZREM', KEYS[2], id)
+if redis.call('ZREM', KEYS[7], id) == 1 then
+  for _, g in ipairs(cjson.decode(redis.call('HGET', job_key, 'gate') or '[]')) do
+    redis.call('LREM', KEYS[6] .. g[1], 1, id)
+  end
+end
 release_unique(KEYS[5], job_key, id)
 finish(job_key, KEYS[3], id, 'cancelled', now, tonumber(ARGV[2]))
 return 'cancelled'

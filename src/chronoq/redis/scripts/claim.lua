@@ -1,51 +1,91 @@
 -- claim: lease up to N ready jobs to one worker, counting each attempt.
 -- First moves due scheduled jobs to ready, and expires jobs past their deadline.
+-- A job naming gates (lock keys, concurrency keys) starts only with a place in each;
+-- otherwise its policy applies: park it (no attempt spent), skip it, or dead-letter it.
 -- KEYS[1] ready ZSET   KEYS[2] scheduled ZSET   KEYS[3] active ZSET   KEYS[4] seq
 -- KEYS[5] wake LIST    KEYS[6] job key prefix   KEYS[7] done ZSET
 -- KEYS[8] unique key prefix                      KEYS[9] stats HASH
 -- KEYS[10] idle ZSET   KEYS[11] idle leases HASH
+-- KEYS[12] gate SET prefix   KEYS[13] parked LIST prefix   KEYS[14] blocked ZSET
+-- KEYS[15] fair HASH   KEYS[16] dead ZSET
 -- ARGV[1] max jobs   ARGV[2] lease ms   ARGV[3] lease token   ARGV[4] worker id
 -- ARGV[5] retention ms of finished records
 -- ARGV[6] '1': when the queue runs dry before ARGV[1] jobs, register the worker as
 --         idle (enqueue then hands new jobs straight to it, leased with ARGV[3])
 -- Returns {now_ms, ms until the next scheduled job (-1: none), then per claimed job:
---          id, task, args, attempts (after this claim), maxr|nil, opts|nil}
+--          id, task, args, attempts (after this claim), maxr|nil, opts|nil,
+--          limit reservations JSON|nil (set when a limit deferred the job)}
 local now = now_ms()
+local G = {gate = KEYS[12], parked = KEYS[13], blocked = KEYS[14], active = KEYS[3],
+  ready = KEYS[1], wake = KEYS[5], job = KEYS[6]}
+local retention = tonumber(ARGV[5])
 local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 1000)
 for _, id in ipairs(due) do
   redis.call('ZREM', KEYS[2], id)
-  push_ready(KEYS[1], KEYS[4], KEYS[6] .. id, id)
+  push_ready(KEYS[1], KEYS[4], KEYS[15], KEYS[6] .. id, id)
+end
+
+-- A full gate: park, skip or dead-letter the job, as its gate says.
+local function refuse(job_key, id, gate, seq)
+  if gate[3] == 'wait' then return park(G, job_key, id, gate[1], now, seq) end
+  release_unique(KEYS[8], job_key, id)
+  local why = "lock key '" .. gate[1] .. "' is held by another running job"
+  if tonumber(gate[2]) > 1 then
+    why = "concurrency key '" .. gate[1] .. "' already has " .. gate[2] .. ' running jobs'
+  end
+  redis.call('HSET', job_key, 'err', why, 'tb', '')
+  if gate[3] == 'skip' then
+    finish(job_key, KEYS[7], id, 'skipped', now, retention)
+    redis.call('HINCRBY', KEYS[9], 'skipped', 1)
+  else
+    redis.call('HSET', job_key, 'status', 'dead', 'fin', now)
+    redis.call('ZADD', KEYS[16], now, id)
+    redis.call('HINCRBY', KEYS[9], 'dead', 1)
+  end
 end
 
 local want, lease_until = tonumber(ARGV[1]), now + tonumber(ARGV[2])
 local out = {now, -1}
 local claimed = 0
+local vt = tonumber(redis.call('HGET', KEYS[15], 'vt') or '0')
+local latest = vt
 while claimed < want do
   local popped = redis.call('ZPOPMIN', KEYS[1], want - claimed)
   if #popped == 0 then break end
   for j = 1, #popped, 2 do
-    local id = popped[j]
+    local id, seq = popped[j], tonumber(popped[j + 1]) % SEQ_SPAN
+    if seq > latest then latest = seq end
     local job_key = KEYS[6] .. id
-    local f = redis.call('HMGET', job_key, 'task', 'args', 'att', 'maxr', 'opts', 'dl')
-    if f[1] then
-      if f[6] and tonumber(f[6]) < now then
-        release_unique(KEYS[8], job_key, id)
-        redis.call('HSET', job_key, 'err', 'deadline passed before the job could start')
-        finish(job_key, KEYS[7], id, 'expired', now, tonumber(ARGV[5]))
-        redis.call('HINCRBY', KEYS[9], 'expired', 1)
+    local f = redis.call('HMGET', job_key, 'task', 'args', 'att', 'maxr', 'opts', 'dl', 'gate',
+      'acct', 'lres')
+    if f[8] and tonumber(redis.call('HGET', KEYS[15], 'a:' .. f[8]) or '0') <= seq then
+      redis.call('HDEL', KEYS[15], 'a:' .. f[8])  -- its last waiting job: forget the account
+    end
+    local full = nil
+    if f[1] and f[6] and tonumber(f[6]) < now then
+      release_unique(KEYS[8], job_key, id)
+      redis.call('HSET', job_key, 'err', 'deadline passed before the job could start')
+      finish(job_key, KEYS[7], id, 'expired', now, retention)
+      redis.call('HINCRBY', KEYS[9], 'expired', 1)
+    elseif f[1] then
+      if f[7] then full = gate_enter(G, cjson.decode(f[7]), id) end
+      if full then
+        refuse(job_key, id, full, seq)
       else
         local att = tonumber(f[3] or '0') + 1
         redis.call('HSET', job_key, 'status', 'running', 'att', att, 'st', now,
           'lease', ARGV[3], 'wid', ARGV[4])
         redis.call('ZADD', KEYS[3], lease_until, id)
+        if f[9] then redis.call('HDEL', job_key, 'lres') end  -- bookings are used once
         claimed = claimed + 1
         local n = #out
         out[n + 1], out[n + 2], out[n + 3] = id, f[1], f[2]
-        out[n + 4], out[n + 5], out[n + 6] = att, f[4], f[5]
+        out[n + 4], out[n + 5], out[n + 6], out[n + 7] = att, f[4], f[5], f[9]
       end
     end
   end
 end
+if latest > vt then redis.call('HSET', KEYS[15], 'vt', latest) end
 if redis.call('ZCARD', KEYS[1]) > 0 then wake(KEYS[5]) end
 if claimed < want and ARGV[6] == '1' then
   redis.call('ZADD', KEYS[10], now, ARGV[4])

@@ -2,7 +2,7 @@
 -- KEYS[1] ready ZSET      KEYS[2] scheduled ZSET   KEYS[3] seq counter
 -- KEYS[4] wake LIST       KEYS[5] job key prefix   KEYS[6] unique key prefix
 -- KEYS[7] active ZSET     KEYS[8] idle ZSET        KEYS[9] idle leases HASH
--- KEYS[10] inbox key prefix
+-- KEYS[10] inbox key prefix   KEYS[11] fair HASH
 -- ARGV[1] JSON array of jobs, each an array:
 --   [id, when, priority, unique key, task, args JSON, [field, value, ...]
 --    (, [idempotency key, ttl ms])]
@@ -15,6 +15,8 @@
 -- A job due in the future is scheduled. A job due now goes straight to an idle
 -- worker when one is registered (leased to it, attempt counted, its entry pushed
 -- to the worker's inbox: one hop from enqueue to start); otherwise it is queued.
+-- Jobs with gates are never handed off: the claim checks their gates. Queued jobs
+-- get fair FIFO numbers (see fair_seq in _lib.lua).
 -- Returns a flat array, per job: id (the existing job's id when the unique key is
 -- held by a live job, or the idempotency key by any), status ('expired' when that
 -- job's record is gone), created (1 new / 0 deduplicated; also 0 for an id that
@@ -23,8 +25,32 @@ local now = now_ms()
 local jobs = cjson.decode(ARGV[1])
 local out = {}
 local ring = false
--- Reserve one FIFO number per job up front (unused ones only leave gaps).
-local seq = redis.call('INCRBY', KEYS[3], #jobs) - #jobs
+local vt = tonumber(redis.call('HGET', KEYS[11], 'vt') or '0')
+local anon_start = math.max(tonumber(redis.call('GET', KEYS[3]) or '0'), vt)
+local seq = anon_start
+local acct_last = {}  -- account -> its last FIFO number, written back once
+
+-- The FIFO number of a queued job: its account's turn (fair_seq, batched).
+local function next_number(acct)
+  if not acct then
+    seq = seq + 1
+    return seq
+  end
+  local last = acct_last[acct]
+  if not last then last = tonumber(redis.call('HGET', KEYS[11], 'a:' .. acct) or '0') end
+  last = math.max(last, vt) + 1
+  acct_last[acct] = last
+  return last
+end
+
+-- The account and whether the job has gates, from its extra hash fields.
+local function traits(extra)
+  local acct, gated = nil, false
+  for i = 1, #extra, 2 do
+    if extra[i] == 'acct' then acct = extra[i + 1] elseif extra[i] == 'gate' then gated = true end
+  end
+  return acct, gated
+end
 
 local function due_of(when)
   if when == '' then return now end
@@ -103,7 +129,8 @@ for _, job in ipairs(jobs) do
       redis.call('ZADD', KEYS[2], due, id)
     else
       local worker = nil
-      if idle_left then
+      local acct, gated = traits(extra)
+      if idle_left and not gated then
         worker = take_idle_worker()
         idle_left = worker ~= nil
       end
@@ -111,8 +138,7 @@ for _, job in ipairs(jobs) do
         hand_off(worker, job_key, id, job)
         status = 'running'
       else
-        seq = seq + 1
-        ready[#ready + 1], ready[#ready + 2] = ready_score(prio, seq), id
+        ready[#ready + 1], ready[#ready + 2] = ready_score(prio, next_number(acct)), id
       end
     end
     -- Waiting workers are registered as idle: ring only when some were (and ran
@@ -122,5 +148,7 @@ for _, job in ipairs(jobs) do
   end
 end
 if #ready > 0 then redis.call('ZADD', KEYS[1], unpack(ready)) end
+if seq > anon_start then redis.call('SET', KEYS[3], seq) end
+for acct, last in pairs(acct_last) do redis.call('HSET', KEYS[11], 'a:' .. acct, last) end
 if ring then wake(KEYS[4]) end
 return out

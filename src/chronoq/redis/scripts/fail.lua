@@ -1,15 +1,19 @@
 -- fail: record a failed attempt; schedule its retry or move it to the dead-letter queue.
 -- KEYS[1] active ZSET   KEYS[2] scheduled ZSET   KEYS[3] dead ZSET
 -- KEYS[4] job key prefix   KEYS[5] unique key prefix   KEYS[6] stats HASH
--- KEYS[7] wake LIST
+-- KEYS[7] wake LIST   KEYS[8] ready ZSET
+-- KEYS[9] gate SET prefix   KEYS[10] parked LIST prefix   KEYS[11] blocked ZSET
 -- ARGV[1] id   ARGV[2] lease token   ARGV[3] error   ARGV[4] traceback
 -- ARGV[5] retry delay ms, or -1 to dead-letter the job
 -- Returns the new status ('retrying' | 'dead'), or false when the lease was lost.
 local now = now_ms()
+local G = {gate = KEYS[9], parked = KEYS[10], blocked = KEYS[11], active = KEYS[1],
+  ready = KEYS[8], wake = KEYS[7], job = KEYS[4]}
 local id, delay = ARGV[1], tonumber(ARGV[5])
 local job_key = KEYS[4] .. id
 if redis.call('HGET', job_key, 'lease') ~= ARGV[2] then return false end
 redis.call('ZREM', KEYS[1], id)
+gate_leave(G, job_key, id)
 redis.call('HDEL', job_key, 'lease')
 redis.call('HSET', job_key, 'err', ARGV[3], 'tb', ARGV[4], 'fin', now)
 if delay >= 0 then

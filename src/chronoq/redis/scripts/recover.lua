@@ -1,12 +1,19 @@
--- recover: requeue jobs whose lease expired (their worker died or hung).
+-- recover: requeue jobs whose lease expired (their worker died or hung), and wake
+-- parked jobs whose gates have room but were never woken (a safety net: normally
+-- the holder leaving its gate wakes them at once).
 -- The lost run counts as an attempt (it was counted at claim); a job out of
 -- attempts goes to the dead-letter queue with reason 'worker lost'.
 -- KEYS[1] active ZSET   KEYS[2] ready ZSET   KEYS[3] seq   KEYS[4] dead ZSET
 -- KEYS[5] wake LIST     KEYS[6] job key prefix   KEYS[7] unique key prefix
 -- KEYS[8] stats HASH
+-- KEYS[9] gate SET prefix   KEYS[10] parked LIST prefix   KEYS[11] blocked ZSET
+-- KEYS[12] fair HASH
 -- ARGV[1] default max retries (for jobs that store none)   ARGV[2] max jobs per call
--- Returns {requeued count, dead-lettered count}.
+-- Returns {requeued count, dead-lettered count, unparked count}.
 local now = now_ms()
+local G = {gate = KEYS[9], parked = KEYS[10], blocked = KEYS[11], active = KEYS[1],
+  ready = KEYS[2], wake = KEYS[5], job = KEYS[6]}
+local SWEEP_AFTER_MS = 5000
 local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
 local requeued, dead = 0, 0
 local reason = 'worker lost: lease expired while the job was running'
@@ -14,6 +21,7 @@ for _, id in ipairs(expired) do
   local job_key = KEYS[6] .. id
   redis.call('ZREM', KEYS[1], id)
   if redis.call('EXISTS', job_key) == 1 then
+    gate_leave(G, job_key, id)
     local f = redis.call('HMGET', job_key, 'att', 'maxr')
     local maxr = tonumber(f[2] or ARGV[1])
     redis.call('HDEL', job_key, 'lease')
@@ -24,7 +32,7 @@ for _, id in ipairs(expired) do
       redis.call('ZADD', KEYS[4], now, id)
       dead = dead + 1
     else
-      push_ready(KEYS[2], KEYS[3], job_key, id)
+      push_ready(KEYS[2], KEYS[3], KEYS[12], job_key, id)
       requeued = requeued + 1
     end
   end
@@ -32,4 +40,29 @@ end
 if requeued + dead > 0 then redis.call('HINCRBY', KEYS[8], 'lost', requeued + dead) end
 if requeued > 0 then wake(KEYS[5]) end
 if dead > 0 then redis.call('HINCRBY', KEYS[8], 'dead', dead) end
-return {requeued, dead}
+
+-- Whether every gate of a parked job has room now.
+local function has_room(gates)
+  for _, g in ipairs(gates) do
+    if gate_holders(G, g[1]) >= tonumber(g[2]) then return false end
+  end
+  return true
+end
+
+local unparked = 0
+local stuck = redis.call('ZRANGEBYSCORE', KEYS[11], '-inf', now - SWEEP_AFTER_MS, 'LIMIT', 0, 50)
+for _, id in ipairs(stuck) do
+  local job_key = KEYS[6] .. id
+  local gates = cjson.decode(redis.call('HGET', job_key, 'gate') or '[]')
+  local gone = redis.call('EXISTS', job_key) == 0
+  if gone or has_room(gates) then
+    redis.call('ZREM', KEYS[11], id)
+    for _, g in ipairs(gates) do redis.call('LREM', KEYS[10] .. g[1], 1, id) end
+    if not gone then
+      push_parked(G, job_key, id)
+      unparked = unparked + 1
+    end
+  end
+end
+if unparked > 0 then wake(KEYS[5]) end
+return {requeued, dead, unparked}

@@ -1,14 +1,18 @@
 -- release: hand leased jobs back to their queue (graceful shutdown).
 -- The attempt is not counted and the job goes to the front of its priority.
 -- KEYS[1] active ZSET   KEYS[2] ready ZSET   KEYS[3] wake LIST   KEYS[4] job key prefix
+-- KEYS[5] gate SET prefix   KEYS[6] parked LIST prefix   KEYS[7] blocked ZSET
 -- ARGV[1] number of jobs, then per job: id, lease token
 -- Returns the number of jobs handed back.
+local G = {gate = KEYS[5], parked = KEYS[6], blocked = KEYS[7], active = KEYS[1],
+  ready = KEYS[2], wake = KEYS[3], job = KEYS[4]}
 local released = 0
 for i = 2, 1 + 2 * tonumber(ARGV[1]), 2 do
   local id, token = ARGV[i], ARGV[i + 1]
   local job_key = KEYS[4] .. id
   if redis.call('HGET', job_key, 'lease') == token then
     hand_back(KEYS[1], KEYS[2], job_key, id)
+    gate_leave(G, job_key, id)
     released = released + 1
   end
 end

@@ -1,6 +1,6 @@
 -- requeue_dead: move dead-lettered jobs back to the ready queue with fresh attempts.
 -- KEYS[1] dead ZSET   KEYS[2] ready ZSET   KEYS[3] seq   KEYS[4] wake LIST
--- KEYS[5] job key prefix
+-- KEYS[5] job key prefix   KEYS[6] fair HASH
 -- ARGV[1] '*' for every dead job (up to ARGV[2]), or a job id
 -- ARGV[2] max jobs per call
 -- Returns the number of jobs requeued.
@@ -16,7 +16,7 @@ for _, id in ipairs(ids) do
   if redis.call('ZREM', KEYS[1], id) == 1 and redis.call('EXISTS', job_key) == 1 then
     redis.call('HSET', job_key, 'att', 0)
     redis.call('HDEL', job_key, 'fin', 'st', 'wid')
-    push_ready(KEYS[2], KEYS[3], job_key, id)
+    push_ready(KEYS[2], KEYS[3], KEYS[6], job_key, id)
     moved = moved + 1
   end
 end

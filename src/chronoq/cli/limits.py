@@ -1,0 +1,306 @@
+"""`chronoq limits ...` and `chronoq quotas`: rate limits and quotas at runtime."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.table import Table
+
+from chronoq.cli.common import (
+    AppOption,
+    CliError,
+    JsonOption,
+    PrefixOption,
+    RedisUrlOption,
+    Target,
+    console,
+    emit_json,
+)
+from chronoq.control.limit_store import KeyUsage, LimitStore
+from chronoq.control.limits import Kind, Limit, parse_rate, parse_windows
+from chronoq.core.errors import LimitNotFound
+from chronoq.core.zones import zone
+
+T = TypeVar("T")
+limits = typer.Typer(help="Rate limits and quotas, changed at runtime.", no_args_is_help=True)
+quotas = typer.Typer(help="Quota use per account.", invoke_without_command=True)
+
+NameArgument = Annotated[str, typer.Argument(metavar="NAME", help="Limit name.")]
+KeyOption = Annotated[
+    list[str] | None,
+    typer.Option("--key", help="Show this key (repeatable; default: recently used keys)."),
+]
+
+
+def _with_store(target: Target, action: Callable[[LimitStore], Awaitable[T]]) -> T:
+    async def go() -> T:
+        async with target.app.limits() as store:
+            return await action(store)
+
+    return asyncio.run(go())
+
+
+@limits.command("list")
+def list_limits(
+    app: AppOption = None,
+    redis_url: RedisUrlOption = None,
+    prefix: PrefixOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Every limit: its configuration and its busiest key now."""
+
+    async def read(store: LimitStore) -> list[tuple[Limit, list[KeyUsage]]]:
+        return [(limit, await store.usage(limit.name)) for limit in await store.all()]
+
+    rows = _with_store(Target.resolve(app, redis_url, prefix), read)
+    if json_out:
+        emit_json([_limit_dict(limit, usage) for limit, usage in rows])
+        return
+    table = Table(title="limits", title_justify="left")
+    for column in (
+        "name",
+        "kind",
+        "rate",
+        "burst",
+        "min gap",
+        "windows",
+        "zone",
+        "keys",
+        "busiest",
+    ):
+        table.add_column(column)
+    for limit, usage in rows:
+        busiest = max(usage, key=lambda u: u.utilization, default=None)
+        table.add_row(
+            limit.name,
+            limit.kind.value,
+            limit.rate_text,
+            str(limit.burst),
+            f"{limit.min_gap:g}s",
+            "; ".join(str(w) for w in limit.windows) or "always",
+            limit.tz,
+            str(len(usage)),
+            f"{busiest.key or '(all)'} {busiest.utilization:.0%}" if busiest else "-",
+        )
+    console().print(table)
+
+
+@limits.command("show")
+def show(
+    name: NameArgument,
+    key: KeyOption = None,
+    app: AppOption = None,
+    redis_url: RedisUrlOption = None,
+    prefix: PrefixOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """One limit: configuration, then per key: use in the current period,
+    utilization and the next allowed start."""
+
+    async def read(store: LimitStore) -> tuple[Limit, list[KeyUsage]]:
+        return await store.get(name), await store.usage(name, key)
+
+    limit, usage = _with_store(Target.resolve(app, redis_url, prefix), read)
+    if json_out:
+        emit_json(_limit_dict(limit, usage))
+        return
+    out = console()
+    out.print(_config_table(limit))
+    out.print(_usage_table(limit, usage))
+
+
+@limits.command("set")
+def set_limit(
+    name: NameArgument,
+    rate: Annotated[
+        str | None,
+        typer.Option("--rate", help="Like 600/min, 10/s, 1000/day (quotas: per hour|day)."),
+    ] = None,
+    burst: Annotated[
+        int | None, typer.Option("--burst", help="Extra starts at once.", min=0)
+    ] = None,
+    min_gap: Annotated[
+        float | None, typer.Option("--min-gap", help="Seconds between two starts.", min=0)
+    ] = None,
+    window: Annotated[
+        list[str] | None,
+        typer.Option("--window", help="Allowed hours, like 'mon-fri 09:00-18:00' (repeatable)."),
+    ] = None,
+    always: Annotated[bool, typer.Option("--always", help="Drop the windows.")] = False,
+    tz: Annotated[str | None, typer.Option("--tz", help="IANA zone of the windows.")] = None,
+    quota: Annotated[bool, typer.Option("--quota", help="A quota per account.")] = False,
+    app: AppOption = None,
+    redis_url: RedisUrlOption = None,
+    prefix: PrefixOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Create a limit, or change one: options not given keep their values. It applies
+    at once on every worker; jobs it had deferred are decided again."""
+    target = Target.resolve(app, redis_url, prefix)
+
+    async def change(store: LimitStore) -> Limit:
+        try:
+            current: dict[str, Any] | None = (await store.get(name)).to_dict()
+        except LimitNotFound:
+            current = None
+        limit = _merged(name, current, rate, burst, min_gap, window, always, tz, quota)
+        await store.set(limit)
+        return limit
+
+    limit = _with_store(target, change)
+    if json_out:
+        emit_json(limit.to_dict())
+    else:
+        console().print(f"limit {limit.name} set: {_summary(limit)}")
+
+
+@limits.command("rm")
+def remove(
+    name: NameArgument,
+    app: AppOption = None,
+    redis_url: RedisUrlOption = None,
+    prefix: PrefixOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Remove a limit: jobs naming it run unlimited from now on."""
+    _with_store(Target.resolve(app, redis_url, prefix), lambda s: s.remove(name))
+    if json_out:
+        emit_json({"name": name, "removed": True})
+    else:
+        console().print(f"limit {name} removed")
+
+
+@quotas.callback()
+def quota_use(
+    ctx: typer.Context,
+    name: Annotated[str | None, typer.Option("--name", help="Only this quota.")] = None,
+    account: Annotated[
+        list[str] | None, typer.Option("--account", help="Only this account (repeatable).")
+    ] = None,
+    app: AppOption = None,
+    redis_url: RedisUrlOption = None,
+    prefix: PrefixOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Use per account of every quota in its current local period."""
+    if ctx.invoked_subcommand is not None:
+        return
+
+    async def read(store: LimitStore) -> list[tuple[Limit, list[KeyUsage]]]:
+        found = [lim for lim in await store.all() if lim.kind is Kind.QUOTA]
+        chosen = [lim for lim in found if name is None or lim.name == name]
+        if name is not None and not chosen:
+            raise CliError(f"no quota named {name!r}")
+        return [(lim, await store.usage(lim.name, account)) for lim in chosen]
+
+    rows = _with_store(Target.resolve(app, redis_url, prefix), read)
+    if json_out:
+        emit_json([_limit_dict(limit, usage) for limit, usage in rows])
+        return
+    out = console()
+    if not rows:
+        out.print("no quotas are set (declare one with app.quota, or: chronoq limits set --quota)")
+    for limit, usage in rows:
+        out.print(_usage_table(limit, usage, title=f"quota {limit.name}: {limit.rate_text}"))
+
+
+@quotas.command("zone")
+def account_zone(
+    account: Annotated[str, typer.Argument(metavar="ACCOUNT")],
+    tz: Annotated[str, typer.Argument(metavar="ZONE", help="IANA zone, e.g. Europe/Paris.")],
+    app: AppOption = None,
+    redis_url: RedisUrlOption = None,
+    prefix: PrefixOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Set the zone an account's quotas count their days and hours in."""
+    name = zone(tz).key
+    _with_store(Target.resolve(app, redis_url, prefix), lambda s: s.set_account_zone(account, name))
+    if json_out:
+        emit_json({"account": account, "zone": name})
+    else:
+        console().print(f"account {account} counts quotas in {name}")
+
+
+def _merged(
+    name: str,
+    current: dict[str, Any] | None,
+    rate: str | None,
+    burst: int | None,
+    min_gap: float | None,
+    window: list[str] | None,
+    always: bool,
+    tz: str | None,
+    quota: bool,
+) -> Limit:
+    if current is None and rate is None:
+        raise CliError(f"limit {name!r} does not exist yet: give --rate")
+    raw = dict(current or {"name": name, "kind": "quota" if quota else "rate"})
+    if rate is not None:
+        count, period = parse_rate(rate)
+        raw.update(limit=count, period=period.value)
+    if quota:
+        raw["kind"] = Kind.QUOTA.value
+    for field, value in (("burst", burst), ("min_gap", min_gap), ("tz", tz)):
+        if value is not None:
+            raw[field] = value
+    if window:
+        raw["windows"] = [str(w) for w in parse_windows(window)]
+    elif always:
+        raw["windows"] = []
+    return Limit.from_dict(raw)
+
+
+def _summary(limit: Limit) -> str:
+    parts = [f"{limit.kind.value} {limit.rate_text}"]
+    if limit.burst:
+        parts.append(f"burst {limit.burst}")
+    if limit.min_gap:
+        parts.append(f"min gap {limit.min_gap:g}s")
+    if limit.windows:
+        parts.append("windows " + "; ".join(str(w) for w in limit.windows))
+    parts.append(f"zone {limit.tz}")
+    return ", ".join(parts)
+
+
+def _limit_dict(limit: Limit, usage: list[KeyUsage]) -> dict[str, Any]:
+    return {**limit.to_dict(), "keys": [u.to_dict() for u in usage]}
+
+
+def _config_table(limit: Limit) -> Table:
+    table = Table(title=f"limit {limit.name}", title_justify="left", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    for field, value in limit.to_dict().items():
+        if field != "name":
+            table.add_row(field, "; ".join(value) if isinstance(value, list) else str(value))
+    return table
+
+
+def _usage_table(limit: Limit, usage: list[KeyUsage], *, title: str = "keys") -> Table:
+    table = Table(title=title, title_justify="left")
+    columns = ("key", "used", "limit", "utilization", "next allowed (local)", "next (UTC)")
+    for column in (*columns, "blocked until (UTC)"):
+        table.add_column(column, no_wrap=True)
+    for u in usage:
+        local = u.next_allowed.astimezone(zone(u.zone))
+        table.add_row(
+            u.key or "(all)",
+            str(u.used),
+            str(u.limit),
+            f"{u.utilization:.0%}",
+            _when(local, now_local=datetime.now(local.tzinfo)),
+            _when(u.next_allowed.astimezone(UTC), now_local=datetime.now(UTC)),
+            _when(u.blocked_until, now_local=datetime.now(UTC)) if u.blocked_until else "-",
+        )
+    return table
+
+
+def _when(moment: datetime, *, now_local: datetime) -> str:
+    if moment <= now_local:
+        return "now"
+    return moment.strftime("%Y-%m-%d %H:%M:%S %Z")

@@ -1,0 +1,1 @@
+"""Coordination across workers: locks, job gates, rate limits, quotas."""

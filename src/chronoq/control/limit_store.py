@@ -1,0 +1,220 @@
+"""Named limits in Redis: set, read, remove, and what each key has used.
+
+A change bumps the limit's version; workers check that version inside the decision
+script, so a change applies to the very next decision on every worker.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from redis.asyncio import Redis
+
+from chronoq.control.limits import Kind, Limit, validate_limit_name
+from chronoq.core import serialization
+from chronoq.core.errors import LimitNotFound
+from chronoq.core.zones import zone
+from chronoq.redis.broker import Broker
+from chronoq.redis.keys import Keyspace
+
+RECENT_KEYS = 50
+
+
+@dataclass(frozen=True, slots=True)
+class KeyUsage:
+    """One key's budget under a limit, now."""
+
+    key: str
+    used: int  # starts in the current period (quotas: in the key's local period)
+    limit: int
+    next_allowed: datetime  # earliest start a new job of this key could get
+    blocked_until: datetime | None  # set by RateLimited(retry_after)
+    zone: str
+
+    @property
+    def utilization(self) -> float:
+        return self.used / self.limit
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "used": self.used,
+            "limit": self.limit,
+            "utilization": round(self.utilization, 4),
+            "next_allowed": self.next_allowed.isoformat(),
+            "blocked_until": self.blocked_until.isoformat() if self.blocked_until else None,
+            "zone": self.zone,
+        }
+
+
+class LimitStore:
+    def __init__(self, redis: Redis, keyspace: Keyspace) -> None:
+        self.redis = redis
+        self.keys = keyspace
+
+    async def set(self, limit: Limit, *, code_fingerprint: str | None = None) -> int:
+        """Create or replace a limit; returns its new version. Jobs it had booked for
+        later are made due at once, to be decided again under the new numbers."""
+        k = self.keys.limit(limit.name)
+        fields: dict[Any, str | int] = {
+            "json": serialization.dumps(limit.to_dict()),
+            "kind": limit.kind.value,
+            "n": limit.limit,
+            "per_ms": limit.period.ms,
+            "burst": limit.burst,
+            "gap_ms": int(limit.min_gap * 1000),
+        }
+        if code_fingerprint is not None:
+            fields["code"] = code_fingerprint
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(k.config, mapping=fields)
+            pipe.hincrby(k.config, "ver", 1)
+            _, version = await pipe.execute()
+        await self.redis.sadd(self.keys.limits, limit.name)
+        await self.release_bookings(limit.name)
+        return int(version)
+
+    async def release_bookings(self, name: str) -> int:
+        """Make every job `name` booked for later due now. Returns how many moved."""
+        k = self.keys.limit(name)
+        refs = cast(list[str], await self.redis.zrange(k.booked, 0, -1))
+        by_queue: dict[str, list[str]] = defaultdict(list)
+        for ref in refs:
+            queue, _, job_id = ref.partition(" ")
+            by_queue[queue].append(job_id)
+        moved = 0
+        broker = Broker(self.redis, self.keys)
+        for queue, ids in by_queue.items():
+            for start in range(0, len(ids), 1000):
+                moved += await broker.undefer(queue, name, ids[start : start + 1000])
+        if refs:
+            await self.redis.zrem(k.booked, *refs)
+        return moved
+
+    async def get(self, name: str) -> Limit:
+        raw = await self.redis.hget(self.keys.limit(validate_limit_name(name)).config, "json")
+        if raw is None:
+            raise LimitNotFound(f"no limit named {name!r}")
+        return Limit.from_dict(serialization.loads(raw))
+
+    async def versioned(self, name: str) -> tuple[Limit, str] | None:
+        raw, version = await self.redis.hmget(self.keys.limit(name).config, ["json", "ver"])
+        if raw is None or version is None:
+            return None
+        return Limit.from_dict(serialization.loads(raw)), str(version)
+
+    async def all(self) -> list[Limit]:
+        names = sorted(cast(set[str], await self.redis.smembers(self.keys.limits)))
+        found = []
+        for name in names:
+            try:
+                found.append(await self.get(name))
+            except LimitNotFound:
+                await self.redis.srem(self.keys.limits, name)
+        return found
+
+    async def remove(self, name: str) -> None:
+        """Forget a limit: jobs naming it run unlimited (a warning is logged)."""
+        k = self.keys.limit(validate_limit_name(name))
+        if not await self.redis.delete(k.config):
+            raise LimitNotFound(f"no limit named {name!r}")
+        await self.redis.srem(self.keys.limits, name)
+        await self.release_bookings(name)
+
+    async def sync_declared(self, limits: Iterable[Limit], *, overwrite: bool = False) -> list[str]:
+        """Store limits declared in code. One already stored is kept (an operator may
+        have changed it) unless its code definition changed since the last sync, or
+        `overwrite`. Returns the names written."""
+        written = []
+        for limit in limits:
+            fingerprint = limit.fingerprint()
+            stored = await self.redis.hget(self.keys.limit(limit.name).config, "code")
+            exists = await self.redis.exists(self.keys.limit(limit.name).config)
+            if overwrite or not exists or stored != fingerprint:
+                await self.set(limit, code_fingerprint=fingerprint)
+                written.append(limit.name)
+        return written
+
+    # -- account zones (quotas count in the account's local day) -------------
+
+    async def set_account_zone(self, account: str, tz: str) -> None:
+        await self.redis.hset(self.keys.account_zones, account, zone(tz).key)
+
+    async def account_zones(self, accounts: Iterable[str]) -> dict[str, str]:
+        wanted = list(accounts)
+        if not wanted:
+            return {}
+        found = await self.redis.hmget(self.keys.account_zones, wanted)
+        return {a: str(z) for a, z in zip(wanted, found, strict=True) if z}
+
+    # -- usage -------------------------------------------------------------
+
+    async def usage(self, name: str, keys: Iterable[str] | None = None) -> list[KeyUsage]:
+        """Use of the current period per key: the given keys, or the recently used."""
+        limit = await self.get(name)
+        k = self.keys.limit(name)
+        if keys is None:
+            wanted = cast(list[str], await self.redis.zrevrange(k.keys, 0, RECENT_KEYS - 1))
+        else:
+            wanted = list(keys)
+        zones = await self.account_zones(wanted) if limit.kind is Kind.QUOTA else {}
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key in wanted:
+                pipe.hgetall(k.state(key))
+            pipe.time()
+            *states, server_time = await pipe.execute()
+        now_ms = int(server_time[0]) * 1000 + int(server_time[1]) // 1000
+        return [
+            _usage(limit, key, state, now_ms, zones.get(key, limit.tz))
+            for key, state in zip(wanted, states, strict=True)
+        ]
+
+
+def _usage(limit: Limit, key: str, state: dict[str, str], now_ms: int, tz: str) -> KeyUsage:
+    blocked = float(state.get("blk", 0))
+    if limit.kind is Kind.QUOTA:
+        used, next_ms = _quota_usage(limit, state, now_ms, tz)
+    else:
+        used, next_ms = _rate_usage(limit, state, now_ms)
+    next_ms = max(next_ms, blocked)
+    return KeyUsage(
+        key=key,
+        used=used,
+        limit=limit.limit,
+        next_allowed=_at(next_ms),
+        blocked_until=_at(blocked) if blocked > now_ms else None,
+        zone=tz,
+    )
+
+
+def _rate_usage(limit: Limit, state: dict[str, str], now_ms: int) -> tuple[int, float]:
+    per = limit.period.ms
+    emission = per / limit.limit
+    current = math.floor(now_ms / per)
+    used = int(state.get(f"r:{current}", 0))
+    tat = float(state.get("tat", 0))
+    last = float(state.get("last", -1e15))
+    earliest = max(now_ms, tat - limit.burst * emission, last + limit.min_gap * 1000)
+    for start, end in limit.allowed_intervals(_at(now_ms)):
+        if earliest < end:
+            earliest = max(earliest, start)
+            break
+    return used, earliest
+
+
+def _quota_usage(limit: Limit, state: dict[str, str], now_ms: int, tz: str) -> tuple[int, float]:
+    starts = limit.period_starts(_at(now_ms), tz)
+    used = int(state.get(f"q:{starts[0]}", 0))
+    for start in starts[:-1]:
+        if int(state.get(f"q:{start}", 0)) < limit.limit:
+            return used, max(now_ms, start)
+    return used, starts[-1]
+
+
+def _at(ms: float) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)

@@ -1,0 +1,286 @@
+"""Distributed locks for user code, on one Redis (or one Cluster slot per lock).
+
+```
+async with app.lock("report:2024-06", ttl=30, timeout=10) as lock:
+    await storage.write(rows, fence=lock.fence)   # storage refuses older fences
+```
+
+* Acquire is one script: SET the holder key to a random token with a lease (PX)
+  if it is free, and INCR the lock's fencing counter in the same step. Release is
+  a compare-and-delete, so a holder whose lease ran out can never delete the lock
+  someone else took since.
+* A waiter does not poll. The acquire script answers "taken" with the holder's
+  remaining lease; the waiter blocks on the lock's wake list (BLPOP, on a
+  connection kept for blocking reads) for at most that long, and a release pushes
+  one token there, so one waiter retries at once.
+* While held, a watcher task renews the lease every ttl/3. When the token is gone,
+  or no renewal got through before the lease would have run out, the holder is
+  told: `lock.lost` turns true, `on_lost` is called, and `release()` (the end of
+  the `async with`) raises LockLost. The fencing token (`lock.fence`) is the
+  defence when the holder learns too late: it strictly grows with every acquire of
+  a name, so the systems the holder writes to can refuse a superseded holder.
+
+No Redlock: one server (or one Cluster slot) decides. With asynchronous
+replication a failover can lose the holder key, and two holders can then overlap
+for up to one lease; fencing tokens stay safe only if the counter survived too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from chronoq.control.lease import (
+    EXPIRED,
+    GONE_AT_RELEASE,
+    GONE_AT_RENEWAL,
+    MAX_BLOCK,
+    RENEW_RETRY,
+    Lease,
+    LockOptions,
+    LostCallback,
+    log,
+)
+from chronoq.redis.connection import connect
+from chronoq.redis.keys import LockKeys
+from chronoq.redis.scripts import SCRIPTS
+
+
+@dataclass(eq=False)
+class LoopClients:
+    """The connections of every async lock of an app, one set per event loop.
+
+    redis-py's asyncio connections belong to the loop that opened them, hence one
+    set per loop: a command client (a pool: acquires, renewals and releases reuse
+    its connections, no TCP connect per acquire) and a blocking client whose pool
+    gives each waiting BLPOP a connection of its own, with a socket timeout sized
+    for MAX_BLOCK. They close when the loop shuts down its async generators
+    (`asyncio.run` and `asyncio.Runner` do; so do the worker and pytest-asyncio):
+    an async generator parked at its first `yield` is the only hook asyncio gives
+    for "this loop is ending". A loop closed without that leaks them.
+    """
+
+    url: Callable[[], str]
+    _by_loop: dict[asyncio.AbstractEventLoop, _Clients] = field(default_factory=dict)
+
+    async def get(self) -> _Clients:
+        loop = asyncio.get_running_loop()
+        clients = self._by_loop.get(loop)
+        if clients is None:
+            url = self.url()
+            clients = _Clients(connect(url), connect(url, blocking_timeout=MAX_BLOCK))
+            self._by_loop[loop] = clients
+            closer = clients.closer = self._close_at_shutdown(loop, clients)
+            await anext(closer)
+        return clients
+
+    async def _close_at_shutdown(
+        self, loop: asyncio.AbstractEventLoop, clients: _Clients
+    ) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            self._by_loop.pop(loop, None)
+            await clients.commands.aclose()
+            await clients.blocking.aclose()
+
+
+@dataclass(eq=False)
+class _Clients:
+    commands: Redis
+    blocking: Redis
+    closer: AsyncIterator[None] | None = None  # kept alive here: the loop holds it weakly
+
+
+class Lock:
+    """An async distributed lock. Make one with `app.lock(name, ...)`; use it as
+    `async with app.lock(...) as lock:` or with `acquire()` / `release()`.
+
+    One object holds the lock at most once at a time (not reentrant); after a
+    release it can be acquired again. For sync code use `app.sync_lock`.
+    """
+
+    def __init__(
+        self,
+        clients: LoopClients,
+        keys: LockKeys,
+        options: LockOptions,
+        on_lost: LostCallback | None = None,
+    ) -> None:
+        self._clients = clients
+        self._lease = Lease(keys, options, on_lost)
+        self._watcher: asyncio.Task[None] | None = None
+
+    def __repr__(self) -> str:
+        state = "held" if self.held else "lost" if self.lost else "free"
+        return f"<Lock {self.name!r} {state}>"
+
+    @property
+    def name(self) -> str:
+        return self._lease.name
+
+    @property
+    def fence(self) -> int:
+        """The fencing token of the latest acquire: greater than every earlier one of
+        this name. Pass it to what you write to; RuntimeError before any acquire."""
+        return self._lease.fence
+
+    @property
+    def held(self) -> bool:
+        """Acquired, not released, and the lease not known lost or run out."""
+        return self._lease.held
+
+    @property
+    def lost(self) -> bool:
+        """The lease ended before release (it stays true after release, until the
+        next acquire). Checked against the local deadline too, so it is true right
+        after a pause longer than the ttl, before any renewal runs."""
+        return self._lease.lost
+
+    async def __aenter__(self) -> Lock:
+        await self.acquire()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.release()
+
+    def __enter__(self) -> NoReturn:
+        raise TypeError(
+            f"lock {self.name!r} is async: use `async with app.lock(...)`, or "
+            "`with app.sync_lock(...)` in sync code"
+        )
+
+    def __exit__(self, *_: object) -> None:  # never reached: __enter__ refuses
+        return None
+
+    async def try_acquire(self) -> bool:
+        """Take the lock if it is free, without waiting. True when taken."""
+        self._lease.check_idle()
+        clients = await self._clients.get()
+        return await self._attempt(clients, self._lease.new_token()) is None
+
+    async def acquire(self) -> None:
+        """Take the lock, waiting up to the timeout (forever when None).
+
+        LockTimeout when the wait ran out, or at once with blocking=False.
+        """
+        lease = self._lease
+        lease.check_idle()
+        clients = await self._clients.get()
+        token = lease.new_token()  # one token for every try: a resend is recognised
+        started = time.monotonic()
+        while (holder_ms := await self._attempt(clients, token)) is not None:
+            if not lease.options.blocking:
+                raise lease.busy()
+            waited = time.monotonic() - started
+            block = lease.block_for(holder_ms, waited)
+            if block is None:
+                raise lease.timed_out(waited)
+            await clients.blocking.blpop([lease.keys.wake], timeout=block)
+
+    async def _attempt(self, clients: _Clients, token: str) -> int | None:
+        """One acquire script. None when taken, else the holder's remaining ms."""
+        lease = self._lease
+        keys, args = lease.acquire_call(token)
+        sent = time.monotonic()
+        call = asyncio.ensure_future(SCRIPTS.lock_acquire(clients.commands, keys, args))
+        try:
+            taken, value = await asyncio.shield(call)
+        except asyncio.CancelledError:
+            await self._undo(call, clients, token)
+            raise
+        if not taken:
+            return int(value)
+        lease.begin(token, int(value), sent)
+        self._watcher = asyncio.create_task(self._watch(clients), name=f"lock:{self.name}")
+        return None
+
+    async def _undo(self, call: asyncio.Future[Any], clients: _Clients, token: str) -> None:
+        """A cancelled acquire (e.g. under asyncio.timeout) must not leave the lock
+        taken for a whole ttl: let the script's reply arrive, release if it won."""
+        with contextlib.suppress(Exception):
+            taken, _ = await call
+            if taken:
+                await SCRIPTS.lock_release(clients.commands, *self._lease.release_call(token))
+
+    async def release(self) -> None:
+        """Release the lock. LockLost when the lease ended before this call (the
+        lock is then not deleted: it may be someone else's by now)."""
+        lease = self._lease
+        token = lease.token
+        if token is None:
+            raise RuntimeError(f"lock {self.name!r} is not held by this object")
+        await self._stop_watcher()
+        expired = lease.expired
+        try:
+            clients = await self._clients.get()
+            released = await SCRIPTS.lock_release(clients.commands, *lease.release_call(token))
+        finally:
+            lease.end()
+        if expired or not released:
+            await self._report_lost(EXPIRED if expired else GONE_AT_RELEASE)
+        error = lease.lost_error
+        if error is not None:
+            raise error
+
+    async def _stop_watcher(self) -> None:
+        watcher, self._watcher = self._watcher, None
+        if watcher is asyncio.current_task():  # release() called from on_lost
+            return
+        if watcher is not None and not watcher.done():
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+
+    async def _watch(self, clients: _Clients) -> None:
+        """Renew every ttl/3 until released; report the loss when renewal finds the
+        token gone or cannot get through before the local deadline."""
+        lease = self._lease
+        reason: str | None = None
+        try:
+            while reason is None:
+                await asyncio.sleep(lease.next_check())
+                reason = await self._renew(clients.commands) if lease.renewable else EXPIRED
+        except Exception as exc:  # a bug, not Redis trouble: the lease is in doubt
+            log.exception("renewal of lock %r failed", self.name)
+            reason = f"renewal failed unexpectedly ({exc!r})"
+        await self._report_lost(reason)
+
+    async def _renew(self, redis: Redis) -> str | None:
+        """Extend the lease; on connection trouble retry until the deadline.
+        None when renewed, else why the lease is lost."""
+        lease = self._lease
+        while (left := lease.deadline - time.monotonic()) > 0:
+            sent = time.monotonic()
+            try:
+                async with asyncio.timeout(left):
+                    renewed = await SCRIPTS.lock_renew(redis, *lease.renew_call())
+            except (RedisError, OSError, TimeoutError) as exc:
+                log.warning("renewing lock %r failed (%s); retrying", self.name, exc)
+                await asyncio.sleep(min(RENEW_RETRY, max(0.0, lease.deadline - time.monotonic())))
+                continue
+            if not renewed:
+                return GONE_AT_RENEWAL
+            lease.extend(sent)
+            return None
+        return EXPIRED
+
+    async def _report_lost(self, reason: str) -> None:
+        error = self._lease.mark_lost(reason)
+        if error is None:
+            return
+        log.warning("%s", error)
+        result = self._lease.call_on_lost(error)
+        if inspect.isawaitable(result):
+            try:
+                await result
+            except Exception:
+                log.exception("on_lost callback of lock %r failed", self.name)

@@ -1,0 +1,255 @@
+"""The distributed lock for sync code: `with app.sync_lock(name) as lock:`.
+
+The same scripts, key layout and guarantees as the async `Lock` (see
+`chronoq.control.locks`), on blocking redis-py connections, so it works from any
+thread: a plain `def` task in the worker's thread pool, a WSGI view, a script.
+While held, a daemon thread of its own (reused across holds) renews the lease
+every ttl/3 and reports its loss; it takes its own connection from the pool (the
+pool is thread-safe), so renewal goes on while the holder's thread is busy.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+
+import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
+
+from chronoq.control.lease import (
+    EXPIRED,
+    GONE_AT_RELEASE,
+    GONE_AT_RENEWAL,
+    MAX_BLOCK,
+    RENEW_RETRY,
+    Lease,
+    LockOptions,
+    LostCallback,
+    log,
+)
+from chronoq.redis.connection import COMMAND_TIMEOUT
+from chronoq.redis.keys import LockKeys
+from chronoq.redis.scripts import SCRIPTS
+
+
+def _connect(url: str, socket_timeout: float) -> redis.Redis:
+    """A blocking client with the async side's short retry (about 0.15 s)."""
+    return redis.Redis.from_url(
+        url,
+        decode_responses=True,
+        socket_timeout=socket_timeout,
+        socket_connect_timeout=5.0,
+        health_check_interval=30,
+        retry=Retry(ExponentialBackoff(cap=0.1, base=0.025), 2),
+    )
+
+
+class _Watchers:
+    """Renewal threads, reused across holds: starting a thread costs more than the
+    lock's two round trips. Each held lock still has a thread to itself (a slow
+    renewal of one lock never delays another's); an idle thread exits after a while.
+    """
+
+    IDLE_EXIT = 30.0
+
+    def __init__(self) -> None:
+        self._idle: list[queue.SimpleQueue[Callable[[], None]]] = []
+        self._guard = threading.Lock()
+
+    def run(self, job: Callable[[], None]) -> None:
+        with self._guard:
+            inbox = self._idle.pop() if self._idle else None
+        if inbox is None:
+            inbox = queue.SimpleQueue()
+            thread = threading.Thread(
+                target=self._serve, args=(inbox,), name="chronoq-lock-renewal", daemon=True
+            )
+            thread.start()
+        inbox.put(job)
+
+    def _serve(self, inbox: queue.SimpleQueue[Callable[[], None]]) -> None:
+        while True:
+            try:
+                job = inbox.get(timeout=self.IDLE_EXIT)
+            except queue.Empty:
+                with self._guard:
+                    if inbox in self._idle:  # else it was just handed a job: stay
+                        self._idle.remove(inbox)
+                        return
+                continue
+            job()
+            with self._guard:
+                self._idle.append(inbox)
+
+
+class SyncClients:
+    """The blocking connections of every sync lock of an app, made on first use:
+    a command pool, and a pool for waiters' BLPOPs (socket timeout above MAX_BLOCK)."""
+
+    def __init__(self, url: Callable[[], str]) -> None:
+        self._url = url
+        self._made: tuple[redis.Redis, redis.Redis] | None = None
+        self._guard = threading.Lock()
+        self.watchers = _Watchers()
+
+    def get(self) -> tuple[redis.Redis, redis.Redis]:
+        """(commands, blocking)."""
+        with self._guard:
+            if self._made is None:
+                url = self._url()
+                self._made = (_connect(url, COMMAND_TIMEOUT), _connect(url, MAX_BLOCK + 5.0))
+            return self._made
+
+    def close(self) -> None:
+        with self._guard:
+            made, self._made = self._made, None
+        if made is not None:
+            for client in made:
+                client.close()
+
+
+class SyncLock:
+    """A distributed lock for sync code. Make one with `app.sync_lock(name, ...)`;
+    use it as `with app.sync_lock(...) as lock:` or `acquire()` / `release()`.
+
+    Same semantics as the async `Lock`: `fence`, `held`, `lost`, `on_lost` (called
+    from the renewal thread, or from `release`), LockLost on release after a loss,
+    LockTimeout when a wait runs out. Not reentrant.
+    """
+
+    def __init__(
+        self,
+        clients: SyncClients,
+        keys: LockKeys,
+        options: LockOptions,
+        on_lost: LostCallback | None = None,
+    ) -> None:
+        self._clients = clients
+        self._lease = Lease(keys, options, on_lost)
+        self._stop = threading.Event()
+
+    def __repr__(self) -> str:
+        state = "held" if self.held else "lost" if self.lost else "free"
+        return f"<SyncLock {self.name!r} {state}>"
+
+    @property
+    def name(self) -> str:
+        return self._lease.name
+
+    @property
+    def fence(self) -> int:
+        """The fencing token of the latest acquire (see `Lock.fence`)."""
+        return self._lease.fence
+
+    @property
+    def held(self) -> bool:
+        return self._lease.held
+
+    @property
+    def lost(self) -> bool:
+        return self._lease.lost
+
+    def __enter__(self) -> SyncLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.release()
+
+    def try_acquire(self) -> bool:
+        """Take the lock if it is free, without waiting. True when taken."""
+        self._lease.check_idle()
+        return self._attempt(self._lease.new_token()) is None
+
+    def acquire(self) -> None:
+        """Take the lock, waiting up to the timeout (forever when None); LockTimeout
+        when the wait ran out, or at once with blocking=False."""
+        lease = self._lease
+        lease.check_idle()
+        token = lease.new_token()
+        started = time.monotonic()
+        while (holder_ms := self._attempt(token)) is not None:
+            if not lease.options.blocking:
+                raise lease.busy()
+            waited = time.monotonic() - started
+            block = lease.block_for(holder_ms, waited)
+            if block is None:
+                raise lease.timed_out(waited)
+            _, blocking = self._clients.get()
+            blocking.blpop([lease.keys.wake], timeout=block)
+
+    def _attempt(self, token: str) -> int | None:
+        lease = self._lease
+        commands, _ = self._clients.get()
+        sent = time.monotonic()
+        taken, value = SCRIPTS.lock_acquire.call_sync(commands, *lease.acquire_call(token))
+        if not taken:
+            return int(value)
+        lease.begin(token, int(value), sent)
+        stop = self._stop = threading.Event()
+        self._clients.watchers.run(lambda: self._watch(stop))
+        return None
+
+    def release(self) -> None:
+        """Release the lock; LockLost when the lease ended before this call (the
+        lock is then not deleted: it may be someone else's by now)."""
+        lease = self._lease
+        token = lease.token
+        if token is None:
+            raise RuntimeError(f"lock {self.name!r} is not held by this object")
+        self._stop.set()  # the watcher reports nothing once stopped, even mid-renewal
+        expired = lease.expired
+        try:
+            commands, _ = self._clients.get()
+            released = SCRIPTS.lock_release.call_sync(commands, *lease.release_call(token))
+        finally:
+            lease.end()
+        if expired or not released:
+            self._report_lost(EXPIRED if expired else GONE_AT_RELEASE)
+        error = lease.lost_error
+        if error is not None:
+            raise error
+
+    def _watch(self, stop: threading.Event) -> None:
+        """The renewal thread: every ttl/3 until stopped, or until the lease is lost."""
+        lease = self._lease
+        reason: str | None = None
+        try:
+            while reason is None and not stop.wait(lease.next_check()):
+                reason = self._renew(stop) if lease.renewable else EXPIRED
+        except Exception as exc:  # a bug, not Redis trouble: the lease is in doubt
+            log.exception("renewal of lock %r failed", self.name)
+            reason = f"renewal failed unexpectedly ({exc!r})"
+        if reason is not None and not stop.is_set():
+            self._report_lost(reason)
+
+    def _renew(self, stop: threading.Event) -> str | None:
+        """Extend the lease; on connection trouble retry until the deadline.
+
+        A hung connection can delay the report by up to the command timeout, but
+        never the verdict: `lost` checks the local deadline by itself.
+        """
+        lease = self._lease
+        commands, _ = self._clients.get()
+        while lease.deadline - time.monotonic() > 0 and not stop.is_set():
+            sent = time.monotonic()
+            try:
+                renewed = SCRIPTS.lock_renew.call_sync(commands, *lease.renew_call())
+            except (redis.RedisError, OSError) as exc:
+                log.warning("renewing lock %r failed (%s); retrying", self.name, exc)
+                stop.wait(min(RENEW_RETRY, max(0.0, lease.deadline - time.monotonic())))
+                continue
+            if not renewed:
+                return GONE_AT_RENEWAL
+            lease.extend(sent)
+            return None
+        return None if stop.is_set() else EXPIRED
+
+    def _report_lost(self, reason: str) -> None:
+        error = self._lease.mark_lost(reason)
+        if error is not None:
+            log.warning("%s", error)
+            self._lease.call_on_lost(error)

@@ -1,0 +1,30 @@
+-- defer: put leased jobs back to wait until a time, without counting the attempt:
+-- a rate limit or quota said "not yet", or the task raised RateLimited.
+-- KEYS[1] active ZSET   KEYS[2] scheduled ZSET   KEYS[3] job key prefix
+-- KEYS[4] stats HASH    KEYS[5] wake LIST        KEYS[6] ready ZSET
+-- KEYS[7] gate SET prefix   KEYS[8] parked LIST prefix   KEYS[9] blocked ZSET
+-- ARGV[1] number of jobs, then per job: id, lease token, run-at epoch ms,
+--         reservations JSON ({limit name: booked ms}; '' for none)
+-- Returns the number of jobs deferred (one whose lease is no longer theirs is left).
+local G = {gate = KEYS[7], parked = KEYS[8], blocked = KEYS[9], active = KEYS[1],
+  ready = KEYS[6], wake = KEYS[5], job = KEYS[3]}
+local deferred = 0
+for i = 2, 1 + 4 * tonumber(ARGV[1]), 4 do
+  local id, token, at, res = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), ARGV[i + 3]
+  local job_key = KEYS[3] .. id
+  if redis.call('HGET', job_key, 'lease') == token then
+    redis.call('ZREM', KEYS[1], id)
+    gate_leave(G, job_key, id)
+    redis.call('HINCRBY', job_key, 'att', -1)
+    redis.call('HDEL', job_key, 'lease', 'st', 'wid')
+    redis.call('HSET', job_key, 'status', 'scheduled', 'run', at)
+    if res ~= '' then redis.call('HSET', job_key, 'lres', res) else redis.call('HDEL', job_key, 'lres') end
+    redis.call('ZADD', KEYS[2], at, id)
+    deferred = deferred + 1
+  end
+end
+if deferred > 0 then
+  redis.call('HINCRBY', KEYS[4], 'throttled', deferred)
+  wake(KEYS[5])  -- idle workers re-arm their timers for the new scheduled time
+end
+return deferred

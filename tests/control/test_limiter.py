@@ -1,0 +1,170 @@
+"""Limit decisions in Redis: spacing, bursts, gaps, windows, quotas, back-off, changes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from chronoq.control.limiter import Decision, Limiter, LimitRequest
+from chronoq.control.limits import Kind, Limit, Period, Window
+from chronoq.core import serialization
+from chronoq.redis.connection import connect
+from chronoq.redis.keys import Keyspace
+from chronoq.redis.scripts import SCRIPTS
+
+
+@pytest.fixture
+async def limiter(redis_url: str, prefix: str) -> AsyncIterator[Limiter]:
+    redis = connect(redis_url)
+    yield Limiter(redis, Keyspace(prefix))
+    await redis.aclose()
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def offsets(decisions: list[Decision], start: int) -> list[int]:
+    """Each decision as ms after `start` (0 = now), rounded to 10 ms."""
+    return [round((d.at_ms - start) / 10) * 10 if d.at_ms else 0 for d in decisions]
+
+
+async def test_starts_are_spaced_evenly_after_the_burst(limiter: Limiter) -> None:
+    await limiter.store.set(Limit("api", 10, Period.SECOND, burst=2))
+    start = now_ms()
+    decisions = await limiter.decide("api", [LimitRequest("a")] * 6)
+    assert offsets(decisions, start) == [0, 0, 0, 100, 200, 300]
+    assert [d.booked for d in decisions] == [False] * 3 + [True] * 3
+    other = await limiter.decide("api", [LimitRequest("b")])
+    assert other[0].go  # each key has its own budget
+
+
+async def test_a_minimum_gap_spaces_starts_whatever_the_rate(limiter: Limiter) -> None:
+    await limiter.store.set(Limit("polite", 1000, Period.SECOND, burst=10, min_gap=0.5))
+    start = now_ms()
+    decisions = await limiter.decide("polite", [LimitRequest()] * 3)
+    assert offsets(decisions, start) == [0, 500, 1000]
+
+
+async def test_a_booked_start_is_honoured_once_due(limiter: Limiter) -> None:
+    await limiter.store.set(Limit("api", 5, Period.SECOND))
+    await limiter.decide("api", [LimitRequest()])
+    (booked,) = await limiter.decide("api", [LimitRequest()])
+    assert booked.booked and 150 <= booked.at_ms - now_ms() <= 200
+    await asyncio.sleep((booked.at_ms - now_ms()) / 1000 + 0.01)
+    (again,) = await limiter.decide("api", [LimitRequest(reservation_ms=booked.at_ms)])
+    assert again.go  # decided once: its booking stands
+    (late,) = await limiter.decide("api", [LimitRequest()])
+    assert late.at_ms - booked.at_ms >= 190  # the booking was counted, not given twice
+
+
+async def test_a_back_off_blocks_the_key_until_its_time(limiter: Limiter) -> None:
+    await limiter.store.set(Limit("api", 100, Period.SECOND, burst=10))
+    until = now_ms() + 400
+    (first,) = await limiter.decide("api", [LimitRequest("k", block_until_ms=until)])
+    assert first.booked and first.at_ms >= until
+    (other,) = await limiter.decide("api", [LimitRequest("k")])
+    assert other.at_ms >= until  # the whole key backs off
+    (free,) = await limiter.decide("api", [LimitRequest("k2")])
+    assert free.go
+
+
+async def test_a_window_opens_at_its_wall_clock_time_in_its_zone(limiter: Limiter) -> None:
+    tz = ZoneInfo("America/New_York")
+    local = datetime.now(tz) + timedelta(minutes=2)
+    opens = local.replace(second=0, microsecond=0)
+    closes = opens + timedelta(hours=1)
+    days = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[opens.weekday()]
+    text = (
+        f"{days} {opens:%H:%M}-{closes:%H:%M}"
+        if closes.day == opens.day
+        else f"{opens:%H:%M}-24:00"
+    )
+    await limiter.store.set(
+        Limit("hours", 60, Period.MINUTE, windows=(Window.parse(text),), tz="America/New_York")
+    )
+    (decision,) = await limiter.decide("hours", [LimitRequest()])
+    assert decision.booked
+    assert decision.at_ms == int(opens.timestamp() * 1000)  # exactly the local opening
+
+
+async def test_a_quota_defers_to_the_accounts_next_local_midnight(limiter: Limiter) -> None:
+    await limiter.store.set(Limit("emails", 3, Period.DAY, kind=Kind.QUOTA))
+    await limiter.store.set_account_zone("acme", "Pacific/Kiritimati")
+    decisions = await limiter.decide("emails", [LimitRequest("acme")] * 5)
+    assert [d.go for d in decisions] == [True, True, True, False, False]
+    tz = ZoneInfo("Pacific/Kiritimati")
+    midnight = datetime.combine(
+        datetime.now(tz).date() + timedelta(days=1), datetime.min.time(), tz
+    )
+    assert {d.at_ms for d in decisions[3:]} == {int(midnight.timestamp() * 1000)}
+    (usage,) = await limiter.store.usage("emails")
+    assert (usage.key, usage.used, usage.zone) == ("acme", 3, "Pacific/Kiritimati")
+    assert usage.next_allowed == midnight.astimezone(UTC)
+
+
+async def test_a_quota_rolls_over_when_its_period_ends(limiter: Limiter, prefix: str) -> None:
+    """The script against a calendar whose current period ends 0.5 s from now."""
+    await limiter.store.set(Limit("posts", 2, Period.DAY, kind=Kind.QUOTA))
+    k = Keyspace(prefix).limit("posts")
+    version = str(await limiter.redis.hget(k.config, "ver"))
+    start = now_ms()
+    day = 86_400_000
+    calendar = serialization.dumps([start - 1000, start + 500, start + day, start + 2 * day])
+
+    async def decide(reservation: int = 0) -> int:
+        args = [version, 1, "acct", reservation, 0, calendar, "q job"]
+        (answer,) = await SCRIPTS.limit_acquire(
+            limiter.redis, [k.config, k.state_prefix, k.keys, k.booked], args
+        )
+        return int(answer)
+
+    assert [await decide(), await decide()] == [0, 0]
+    booked = await decide()
+    assert booked == start + 500  # the next period's first run
+    await asyncio.sleep(0.55)
+    assert await decide(reservation=booked) == 0  # rolled over: its booking runs
+    assert await decide() == 0  # the new period has room for one more (2 per period)
+    assert await decide() == start + day
+
+
+async def test_a_change_applies_at_once_and_releases_bookings(
+    limiter: Limiter, prefix: str
+) -> None:
+    await limiter.store.set(Limit("slow", 1, Period.MINUTE))
+    decisions = await limiter.decide("slow", [LimitRequest(ref=f"default j{i}") for i in range(3)])
+    assert [d.go for d in decisions] == [True, False, False]
+    k = Keyspace(prefix).limit("slow")
+    assert await limiter.redis.zcard(k.booked) == 2
+    await limiter.store.set(Limit("slow", 100, Period.SECOND))
+    assert await limiter.redis.zcard(k.booked) == 0  # released: those jobs decide again
+    start = now_ms()
+    again = await limiter.decide("slow", [LimitRequest()] * 3)
+    assert offsets(again, start) == [0, 10, 20]  # the new rate, at once
+
+
+async def test_an_unknown_limit_lets_jobs_run_and_a_removed_one_too(limiter: Limiter) -> None:
+    assert (await limiter.decide("nope", [LimitRequest()]))[0].go
+    await limiter.store.set(Limit("gone", 1, Period.DAY))
+    await limiter.decide("gone", [LimitRequest()])
+    await limiter.store.remove("gone")
+    assert (await limiter.decide("gone", [LimitRequest()]))[0].go
+
+
+async def test_limits_are_listed_and_shown(limiter: Limiter) -> None:
+    await limiter.store.set(Limit("b", 5, Period.MINUTE))
+    await limiter.store.set(Limit("a", 7, Period.HOUR, burst=1, min_gap=2))
+    assert [limit.name for limit in await limiter.store.all()] == ["a", "b"]
+    assert (await limiter.store.get("a")).min_gap == 2
+    start = now_ms()
+    decisions = await limiter.decide("b", [LimitRequest("x")] * 7)
+    minute = start // 60_000
+    in_this_minute = sum(1 for d in decisions if (d.at_ms or start) // 60_000 == minute)
+    (usage,) = await limiter.store.usage("b")
+    assert (usage.key, usage.used, usage.limit) == ("x", in_this_minute, 5)
+    assert usage.next_allowed >= datetime.fromtimestamp(decisions[-1].at_ms / 1000 + 12, UTC)

@@ -1,0 +1,77 @@
+"""Fair sharing across accounts: round-robin order in one ready queue."""
+
+from __future__ import annotations
+
+import asyncio
+
+import redis
+
+from chronoq import Client
+from chronoq.client import JobRequest
+from tests.redis.test_broker import claim
+
+
+def of(account: str | None, n: int = 0) -> JobRequest:
+    return JobRequest("t", [n], account=account)
+
+
+async def claim_all(client: Client) -> list[str]:
+    ids: list[str] = []
+    while batch := (await claim(client.broker, count=100)).jobs:
+        ids += [j.id for j in batch]
+    return ids
+
+
+async def test_one_job_is_not_held_back_by_another_accounts_ten_thousand(
+    client: Client,
+) -> None:
+    await client.enqueue_many(of("big", i) for i in range(10_000))
+    first = (await claim(client.broker, count=3)).jobs  # the queue is already moving
+    small = await client.submit(of("small"))
+    following = (await claim(client.broker, count=2)).jobs
+    assert small.id in [j.id for j in following]  # bound: behind at most one "big" job
+    assert small.id not in [j.id for j in first]
+
+
+async def test_accounts_take_turns(client: Client) -> None:
+    jobs = {}
+    for account in ("a", "b", "c"):
+        for n in range(4):
+            job = await client.submit(of(account, n))
+            jobs[job.id] = f"{account}{n}"
+    order = [jobs[i] for i in await claim_all(client)]
+    rounds = [sorted(order[i : i + 3]) for i in range(0, 12, 3)]
+    assert rounds == [[f"a{n}", f"b{n}", f"c{n}"] for n in range(4)]
+
+
+async def test_jobs_without_an_account_share_as_one_account(client: Client) -> None:
+    anonymous = await client.enqueue_many(of(None, i) for i in range(50))
+    named = await client.submit(of("acme"))
+    order = await claim_all(client)
+    assert order.index(named.id) <= 1
+    assert [i for i in order if i != named.id] == [j.id for j in anonymous]  # FIFO kept
+
+
+async def test_priority_still_comes_first(client: Client) -> None:
+    await client.enqueue_many(of("big", i) for i in range(20))
+    urgent = await client.submit(JobRequest("t", account="small", priority=5))
+    (first,) = (await claim(client.broker, count=1)).jobs
+    assert first.id == urgent.id
+
+
+async def test_an_account_is_forgotten_once_it_has_nothing_waiting(
+    client: Client, raw: redis.Redis
+) -> None:
+    await client.enqueue_many(of(f"acct{i}", i) for i in range(20))
+    await claim_all(client)
+    fair = raw.hgetall(client.broker.keys.queue("default").fair)
+    assert set(fair) == {"vt"}  # per-account entries do not pile up
+
+
+async def test_delayed_jobs_join_the_line_at_their_accounts_turn(client: Client) -> None:
+    small = await client.submit(JobRequest("t", account="small", delay=0.05))
+    await client.enqueue_many(of("big", i) for i in range(100))
+    await claim(client.broker, count=10)
+    await asyncio.sleep(0.06)
+    following = [j.id for j in (await claim(client.broker, count=2)).jobs]
+    assert small.id in following

@@ -1,0 +1,97 @@
+"""Lock keys and concurrency limits on jobs, with two workers serving one queue."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections import defaultdict
+from contextlib import AsyncExitStack
+
+from chronoq import App, Client, JobStatus
+from chronoq.client import JobRequest
+from tests.worker.helpers import running_worker, wait_until
+
+
+async def test_a_lock_key_lets_one_job_per_key_run_across_two_workers(
+    app: App, client: Client
+) -> None:
+    spans: dict[int, list[tuple[float, float]]] = defaultdict(list)
+
+    @app.task(lock="campaign:{campaign_id}")
+    async def step(campaign_id: int, n: int) -> None:
+        start = time.monotonic()
+        await asyncio.sleep(0.02)
+        spans[campaign_id].append((start, time.monotonic()))
+
+    await client.enqueue_many(JobRequest(step, [n % 2, n]) for n in range(24))
+    async with AsyncExitStack() as stack:
+        for _ in range(2):
+            await stack.enter_async_context(running_worker(app, concurrency=4))
+
+        async def all_ran() -> bool:
+            return sum(len(s) for s in spans.values()) == 24
+
+        await wait_until(all_ran, timeout=20)
+    for intervals in spans.values():
+        intervals.sort()
+        for (_, end), (start, _) in itertools.pairwise(intervals):
+            assert start >= end, "two jobs with one lock key overlapped"
+    first = {key: min(s for s, _ in v) for key, v in spans.items()}
+    last = {key: max(e for _, e in v) for key, v in spans.items()}
+    assert first[1] < last[0] and first[0] < last[1]  # the two keys did run side by side
+    (counts,) = await client.queues()
+    assert (counts.blocked, counts.waiting, counts.stats["succeeded"]) == (0, 0, 24)
+
+
+async def test_a_concurrency_limit_caps_running_jobs_per_key(app: App, client: Client) -> None:
+    running: dict[str, int] = defaultdict(int)
+    peak: dict[str, int] = defaultdict(int)
+    done = 0
+
+    @app.task(concurrency=("account:{account}", 3))
+    async def scrape(account: str) -> None:
+        nonlocal done
+        running[account] += 1
+        peak[account] = max(peak[account], running[account])
+        await asyncio.sleep(0.03)
+        running[account] -= 1
+        done += 1
+
+    await client.enqueue_many(JobRequest(scrape, [f"a{n % 2}"]) for n in range(30))
+    async with AsyncExitStack() as stack:
+        for _ in range(2):
+            await stack.enter_async_context(running_worker(app, concurrency=8))
+
+        async def all_ran() -> bool:
+            return done == 30
+
+        await wait_until(all_ran, timeout=20)
+    assert dict(peak) == {"a0": 3, "a1": 3}
+
+
+async def test_skip_policy_ends_the_job_skipped_and_the_holder_succeeds(
+    app: App, client: Client
+) -> None:
+    gate = asyncio.Event()
+
+    @app.task(lock="report:{day}", on_locked="skip")
+    async def report(day: str) -> str:
+        await gate.wait()
+        return day
+
+    holder = await client.enqueue(report, "2026-11-27")
+    async with running_worker(app, concurrency=4):
+
+        async def started() -> bool:
+            return (await client.job(holder.id)).status is JobStatus.RUNNING
+
+        await wait_until(started)
+        second = await client.enqueue(report, "2026-11-27")
+
+        async def skipped() -> bool:
+            return (await client.job(second.id)).status is JobStatus.SKIPPED
+
+        await wait_until(skipped)
+        gate.set()
+        assert await client.result(holder.id, timeout=5) == "2026-11-27"
