@@ -382,7 +382,7 @@ def write_report(data: dict[str, object]) -> str:
         f"- Machine: {m['uname']}",  # type: ignore[index]
         f"- CPU: {m['cpu']} ({m['cores']} cores)",  # type: ignore[index]
         f"- Python: {m['python']}; Redis server {m['redis']}",  # type: ignore[index]
-        f"- Repeats per figure: {data['repeat']} (median){' - QUICK mode (small N)' if data['quick'] else ''}",  # noqa: E501
+        f"- Repeats per figure: {data['repeat']} (median){' - QUICK mode (small N)' if data['quick'] else ''}",
         "",
         "## Table",
         "",

@@ -11,7 +11,7 @@ redis://127.0.0.1:6379/0) under a prefix of its own, deleted afterwards:
   the total of successful acquire+release pairs per second, and each process's share;
 * two processes on two distinct names, for comparison.
 
-Writes bench/control/results.json and bench/control/RESULTS.md.
+Prints one JSON object; bench/control/run.py records it with the other figures.
 """
 
 from __future__ import annotations
@@ -137,7 +137,6 @@ def main() -> None:
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": {**_machine(), "load_average_1min_before": round(load, 2)},
         "async_ping_round_trip_us": round(ping),
-        "command": "/work/venv/bin/python bench/control/locks.py",
         "acquire_release_per_second": {
             "one_async_client_sequential": round(single / SINGLE_SECONDS),
             "one_sync_client_sequential": round(sync / SYNC_SECONDS),
@@ -145,61 +144,7 @@ def main() -> None:
             "two_processes_distinct_names": distinct,
         },
     }
-    (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    (HERE / "RESULTS.md").write_text(_markdown(results))
-    print(json.dumps(results, indent=2))
-
-
-def _row(setup: str, figure: dict[str, Any] | int) -> str:
-    if isinstance(figure, int):
-        return f"| {setup} | {figure:,} |"
-    shares = ", ".join(f"{c:,}" for c in figure["per_process"])
-    return f"| {setup} | {figure['per_second']:,} (per process: {shares}) |"
-
-
-def _markdown(results: dict[str, Any]) -> str:
-    m, r = results["machine"], results["acquire_release_per_second"]
-    rows = "\n".join(
-        [
-            _row(
-                f"one async client, sequential (`async with app.lock(name)`), {SINGLE_SECONDS:g} s",
-                r["one_async_client_sequential"],
-            ),
-            _row(
-                f"one sync client, sequential (`with app.sync_lock(name)`), {SYNC_SECONDS:g} s",
-                r["one_sync_client_sequential"],
-            ),
-            _row(
-                f"two processes, one name (contended), {PAIR_SECONDS:g} s",
-                r["two_processes_same_name"],
-            ),
-            _row(
-                f"two processes, two names, {PAIR_SECONDS:g} s", r["two_processes_distinct_names"]
-            ),
-        ]
-    )
-    return f"""# Lock benchmark
-
-{results["date"]}; {m["cores"]} cores ({m["cpu"]}), Redis {m["redis"]} on loopback,
-Python {m["python"]}, {m["os"]}; 1-minute load average {m["load_average_1min_before"]}
-before the run. For scale: an async redis-py PING round trip took
-{results["async_ping_round_trip_us"]} µs (an acquire + release is two round trips).
-
-Reproduce from the project root: `{results["command"]}` (about 30 s; set
-`CHRONOQ_BENCH_REDIS_URL` for another server). Raw numbers: `results.json`.
-
-Each figure counts completed acquire + release pairs (acquire script, renewal
-task or thread started and stopped, compare-and-delete release) per second.
-
-| setup | acquire + release per second |
-|---|---|
-{rows}
-
-A contended acquire that finds the lock taken blocks on the lock's wake list until
-the release pushes a token, so the loser of a race costs one extra round trip, not
-a polling loop; the per-process split shows how evenly the name was shared (a
-releaser that immediately asks again often wins: no fairness is promised).
-"""
+    print(json.dumps(results))
 
 
 if __name__ == "__main__":
