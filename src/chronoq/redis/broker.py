@@ -123,24 +123,6 @@ class Broker:
         """Lease up to `count` ready jobs. With `register_idle`, a worker left with free
         slots is registered so the next enqueue hands its job straight over."""
         q = self.keys.queue(queue)
-        keys = [
-            q.ready,
-            q.scheduled,
-            q.active,
-            q.seq,
-            q.wake,
-            q.job_prefix,
-            q.done,
-            q.unique_prefix,
-            q.stats,
-            q.idle,
-            q.idle_leases,
-            q.gate_prefix,
-            q.parked_prefix,
-            q.blocked,
-            q.fair,
-            q.dead,
-        ]
         args: list[str | int] = [
             count,
             lease_ms,
@@ -149,22 +131,9 @@ class Broker:
             retention_ms,
             int(register_idle),
         ]
-        reply = await SCRIPTS.claim(self.redis, keys, args)
-        jobs = [
-            ClaimedJob(
-                id=reply[i],
-                queue=queue,
-                task=reply[i + 1],
-                payload=reply[i + 2],
-                attempts=int(reply[i + 3]),
-                max_retries=int(reply[i + 4]) if reply[i + 4] is not None else None,
-                options=reply[i + 5],
-                token=token,
-                reservations=reply[i + 6],
-            )
-            for i in range(2, len(reply), 7)
-        ]
+        reply = await SCRIPTS.claim(self.redis, _claim_keys(q), args)
         next_due = int(reply[1])
+        jobs = _claimed_jobs(queue, token, reply)
         return Claim(int(reply[0]), next_due if next_due >= 0 else None, jobs)
 
     def handed_off(self, queue: str, entry: str) -> ClaimedJob:
@@ -420,6 +389,48 @@ def _job_entry(spec: JobSpec, place: Placement) -> list[Any]:
     if spec.options.idempotency_key is not None:
         entry.append([spec.options.idempotency_key, int(spec.options.idempotency_ttl * 1000)])
     return entry
+
+
+@lru_cache(maxsize=256)
+def _claim_keys(q: QueueKeys) -> list[str]:
+    """KEYS of claim.lua (cached: a busy worker claims many times a second).
+    Callers must not mutate the list."""
+    return [
+        q.ready,
+        q.scheduled,
+        q.active,
+        q.seq,
+        q.wake,
+        q.job_prefix,
+        q.done,
+        q.unique_prefix,
+        q.stats,
+        q.idle,
+        q.idle_leases,
+        q.gate_prefix,
+        q.parked_prefix,
+        q.blocked,
+        q.fair,
+        q.dead,
+    ]
+
+
+def _claimed_jobs(queue: str, token: str, reply: list[Any]) -> list[ClaimedJob]:
+    """The per-job part of claim.lua's reply: 7 values per job after 2 header values."""
+    return [
+        ClaimedJob(
+            id=reply[i],
+            queue=queue,
+            task=reply[i + 1],
+            payload=reply[i + 2],
+            attempts=int(reply[i + 3]),
+            max_retries=int(reply[i + 4]) if reply[i + 4] is not None else None,
+            options=reply[i + 5],
+            token=token,
+            reservations=reply[i + 6],
+        )
+        for i in range(2, len(reply), 7)
+    ]
 
 
 def _gate_keys(q: QueueKeys) -> list[str]:

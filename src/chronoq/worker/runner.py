@@ -121,40 +121,15 @@ class Worker:
             lambda: check_server(self.broker.redis, strict=settings.strict_server),
             "checking the server",
         )
-        self._leases = LeaseKeeper(
-            self.broker,
-            self.order.queues,
-            lease=self.lease,
-            default_max_retries=DEFAULT_MAX_RETRIES,
-            on_lost=self._cancel_run,
-        )
-        self._writer = OutcomeWriter(
-            self.broker,
-            retention_ms=int(settings.retention * 1000),
-            result_ttl_ms=int(settings.keep_result * 1000),
-            on_written=self._written,
-        )
-        self._limiter = Limiter(self.broker.redis, self.broker.keys)
+        self._build_parts()
         if self.app.declared_limits:
             await persist(
                 lambda: self._limiter.store.sync_declared(self.app.declared_limits.values()),
                 "storing declared limits",
             )
-        self._throttle = Throttle(
-            self._limiter, self.broker, start=self._launch, deferred=self._deferred
-        )
         for hook in self.app.on_startup:
             await hook(self.app)
         log.info("chronoq worker %s serving %s", self.id, ",".join(self.order.queues))
-        self._doorbell = Doorbell(
-            self.broker,
-            self._blocking,
-            queues=self.order.queues,
-            worker_id=self.id,
-            block=self.options.idle_wait,
-            capacity=self._capacity,
-            on_handoff=self._start,
-        )
         loops = [
             self._writer.run(),
             self._leases.run(),
@@ -169,6 +144,36 @@ class Worker:
         stopper = asyncio.create_task(self._stop.wait())
         await asyncio.wait([fetcher, stopper], return_when=asyncio.FIRST_COMPLETED)
         await self._shutdown([fetcher, stopper], listener, upkeep)
+
+    def _build_parts(self) -> None:
+        """The worker's collaborators, each owning one concern."""
+        settings = self.app.settings
+        self._leases = LeaseKeeper(
+            self.broker,
+            self.order.queues,
+            lease=self.lease,
+            default_max_retries=DEFAULT_MAX_RETRIES,
+            on_lost=self._cancel_run,
+        )
+        self._writer = OutcomeWriter(
+            self.broker,
+            retention_ms=int(settings.retention * 1000),
+            result_ttl_ms=int(settings.keep_result * 1000),
+            on_written=self._written,
+        )
+        self._limiter = Limiter(self.broker.redis, self.broker.keys)
+        self._throttle = Throttle(
+            self._limiter, self.broker, start=self._launch, deferred=self._deferred
+        )
+        self._doorbell = Doorbell(
+            self.broker,
+            self._blocking,
+            queues=self.order.queues,
+            worker_id=self.id,
+            block=self.options.idle_wait,
+            capacity=self._capacity,
+            on_handoff=self._start,
+        )
 
     async def _shutdown(
         self,
