@@ -1,7 +1,10 @@
 """arq worker settings for the scheduler runner (`arq arq_app.WorkerSettings`).
 
 second: `cron(tick, second=set(range(60)), microsecond=0)`; minute: `cron(tick, second=0,
-microsecond=0)`; idle: one cron at a fixed hour:minute an hour from start. arq's default
+microsecond=0)`; idle: one cron at a fixed hour:minute an hour from start; many:
+SCHED_COUNT crons `cron(tick, name="cron:s<i>", minute=M, second=0, microsecond=0)`
+(hourly at the minute 30 minutes from start; arq needs distinct names), plus the
+per-second `tick` if SCHED_PERSEC=1. arq's default
 microsecond is 123_456 (runs aimed at .123 s past the second); 0 here so due times are
 whole seconds like the other systems. Other settings default (poll_delay 0.5 s, unique
 cron jobs). The task reads its due time from its job id `cron:tick:<due ms>`.
@@ -30,20 +33,28 @@ async def tick(ctx: dict[str, Any]) -> None:
 
 
 async def startup(ctx: dict[str, Any]) -> None:
+    _r.set("sched:ready_at", repr(time.time()))
     _r.incr("sched:ready")
 
 
+_PERSEC = cron(tick, second=set(range(60)), microsecond=0)
 if SCENARIO == "second":
-    _cron = cron(tick, second=set(range(60)), microsecond=0)
+    _crons = [_PERSEC]
 elif SCENARIO == "minute":
-    _cron = cron(tick, second=0, microsecond=0)
+    _crons = [cron(tick, second=0, microsecond=0)]
+elif SCENARIO == "many":
+    _minute = (datetime.now() + timedelta(minutes=30)).minute
+    _crons = [cron(tick, name=f"cron:s{i}", minute=_minute, second=0, microsecond=0)
+              for i in range(int(os.environ["SCHED_COUNT"]))]  # fmt: skip
+    if os.environ.get("SCHED_PERSEC") == "1":
+        _crons.append(_PERSEC)
 else:
     _at = datetime.now() + timedelta(hours=1)
-    _cron = cron(tick, hour=_at.hour, minute=_at.minute, second=0, microsecond=0)
+    _crons = [cron(tick, hour=_at.hour, minute=_at.minute, second=0, microsecond=0)]
 
 
 class WorkerSettings:
     functions: list[Any] = []
-    cron_jobs = [_cron]
+    cron_jobs = _crons
     redis_settings = RedisSettings(host="127.0.0.1", port=6379, database=DB)
     on_startup = startup

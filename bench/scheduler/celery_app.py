@@ -1,8 +1,10 @@
 """Celery app for the celery and redbeat scheduler runners (cwd = bench/scheduler).
 
 SCHED_SCENARIO: second -> beat_schedule `timedelta(seconds=1)`, minute -> `crontab()`,
-idle -> `timedelta(hours=1)`. SCHED_SYSTEM=redbeat: the same entries through
-RedBeatScheduler (stored in Redis, key prefix `redbeat:`).
+idle -> `timedelta(hours=1)`; many -> SCHED_COUNT entries `s0..sN-1`, each
+`timedelta(hours=1)` (first due an hour after beat stores it), plus the per-second `tick`
+if SCHED_PERSEC=1. SCHED_SYSTEM=redbeat: the same entries through RedBeatScheduler
+(stored in Redis, key prefix `redbeat:`).
 The schedulers below only add the entry's due time as the task's `due` kwarg
 (due = now + schedule.remaining_estimate(last_run_at), computed just before sending),
 so lateness is measured from celery's own idea of the due time.
@@ -29,7 +31,17 @@ app = Celery("celery_app", broker=URL)
 app.conf.update(task_ignore_result=True, broker_connection_retry_on_startup=True,
                 timezone="UTC", enable_utc=True)  # fmt: skip
 _SCHEDULES = {"second": timedelta(seconds=1), "minute": crontab(), "idle": timedelta(hours=1)}
-app.conf.beat_schedule = {"tick": {"task": "celery_app.tick", "schedule": _SCHEDULES[SCENARIO]}}
+if SCENARIO == "many":
+    app.conf.beat_schedule = {
+        f"s{i}": {"task": "celery_app.tick", "schedule": timedelta(hours=1)}
+        for i in range(int(os.environ["SCHED_COUNT"]))
+    }
+    if os.environ.get("SCHED_PERSEC") == "1":
+        app.conf.beat_schedule["tick"] = {"task": "celery_app.tick",
+                                          "schedule": timedelta(seconds=1)}  # fmt: skip
+else:
+    app.conf.beat_schedule = {"tick": {"task": "celery_app.tick",
+                                       "schedule": _SCHEDULES[SCENARIO]}}  # fmt: skip
 if SYSTEM == "redbeat":
     app.conf.redbeat_redis_url = URL
 
@@ -72,4 +84,5 @@ def _worker_ready(**_: object) -> None:
 
 @beat_init.connect
 def _beat_ready(**_: object) -> None:
+    _r.set("sched:ready_at", repr(time.time()))
     _r.incr("sched:ready")

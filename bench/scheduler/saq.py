@@ -1,5 +1,6 @@
 """SAQ cron scheduler runner (bench/scheduler/README.md): one `saq saq_app.settings` worker
-(cron runs inside the worker; defaults). The worker is the measured scheduler process."""
+(cron runs inside the worker; defaults). The worker is the measured scheduler process.
+many: `--count` hourly cron jobs declared in the app module, `_sched.run_many`."""
 
 from __future__ import annotations
 
@@ -18,9 +19,13 @@ if __name__ == "__main__":
     args = _sched.parse_args()
     env = {"SCHED_DB": str(args.db), "SCHED_SCENARIO": args.scenario}
     r = sync_redis(args.db)
-    _sched.run_scenario(
-        args,
-        lambda: {"scheduler": start_proc([bin_path("saq"), "saq_app.settings"], env)},
-        lambda: int(r.get(READY) or 0) >= 1,
-        config="saq worker, cron in the worker, defaults (schedule timer 1 s, unique cron)",
-    )
+    config = "saq worker, cron in the worker, defaults (schedule timer 1 s, unique cron)"
+
+    def start(persec: bool = False):  # type: ignore[no-untyped-def]
+        e = {**env, "SCHED_COUNT": str(args.count), "SCHED_PERSEC": "1" if persec else "0"}
+        return {"scheduler": start_proc([bin_path("saq"), "saq_app.settings"], e)}
+
+    if args.scenario == "many":
+        _sched.run_many(args, start, 1, config=config + "; N hourly cron jobs")
+    else:
+        _sched.run_scenario(args, start, lambda: int(r.get(READY) or 0) >= 1, config=config)

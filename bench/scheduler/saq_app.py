@@ -1,8 +1,12 @@
 """SAQ worker settings for the scheduler runner (`saq saq_app.settings`).
 
 second: `CronJob(tick, cron="* * * * * *")` (croniter's 6-field form, seconds); minute:
-`"* * * * *"`; idle: `"M H * * *"` an hour from start. Defaults otherwise (unique cron,
-schedule timer 1 s, concurrency 10). The task reads its due time from `job.scheduled`.
+`"* * * * *"`; idle: `"M H * * *"` an hour from start; many: SCHED_COUNT CronJobs
+`"M * * * *"` (hourly at the minute 30 minutes from start), each on its own function
+`s<i>` (SAQ keys a unique cron job `cron:<function qualname>`, so N schedules need N
+functions), plus the per-second `tick` if SCHED_PERSEC=1. Defaults otherwise (unique
+cron, schedule timer 1 s, concurrency 10). The task reads its due time from
+`job.scheduled`.
 """
 
 from __future__ import annotations
@@ -29,15 +33,32 @@ async def tick(ctx: dict[str, Any]) -> None:
 
 
 async def startup(ctx: dict[str, Any]) -> None:
+    _r.set("sched:ready_at", repr(time.time()))
     _r.incr("sched:ready")
+
+
+def _hourly(i: int) -> Any:
+    async def job(ctx: dict[str, Any]) -> None:
+        await tick(ctx)
+
+    job.__name__ = job.__qualname__ = f"s{i}"
+    return job
 
 
 _at = datetime.now(UTC) + timedelta(hours=1)
 _CRON = {"second": "* * * * * *", "minute": "* * * * *", "idle": f"{_at.minute} {_at.hour} * * *"}
+if SCENARIO == "many":
+    _minute = (datetime.now(UTC) + timedelta(minutes=30)).minute
+    _crons = [CronJob(_hourly(i), cron=f"{_minute} * * * *")
+              for i in range(int(os.environ["SCHED_COUNT"]))]  # fmt: skip
+    if os.environ.get("SCHED_PERSEC") == "1":
+        _crons.append(CronJob(tick, cron="* * * * * *"))
+else:
+    _crons = [CronJob(tick, cron=_CRON[SCENARIO])]
 
 settings = {
     "queue": Queue.from_url(URL),
     "functions": [tick],
-    "cron_jobs": [CronJob(tick, cron=_CRON[SCENARIO])],
+    "cron_jobs": _crons,
     "startup": startup,
 }
