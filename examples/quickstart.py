@@ -4,8 +4,9 @@ With no CHRONOQ_REDIS_URL it uses the embedded server (data in ~/.chronoq).
 On start-up it enqueues a few demo jobs so that something flows: an async task,
 a blocking one (run in a thread), a delayed one, one with a priority, and a flaky
 one that fails twice, then succeeds on its third attempt. A schedule adds 1 + 1
-every ten seconds. Watch them in another shell with `chronoq jobs`, `chronoq
-queues` and `chronoq schedules list`.
+every ten seconds. Campaign steps take a lock key per campaign and a rate limit of
+2 per second per account. Watch them in another shell with `chronoq jobs`,
+`chronoq queues`, `chronoq schedules list` and `chronoq limits show outreach`.
 """
 
 from __future__ import annotations
@@ -51,6 +52,15 @@ async def flaky(key: str) -> str:
 # A recurring run: every worker runs a scheduler loop, and each run is enqueued once.
 app.schedule("heartbeat", "@every 10s", add, args=[1, 1])
 
+# Outside platforms: one step per campaign at a time, 2 starts per second per account.
+app.limit("outreach", "2/s")
+
+
+@app.task(lock="campaign:{campaign_id}", account="{account}", rate_limit="outreach")
+async def campaign_step(account: str, campaign_id: int, step: int) -> str:
+    await asyncio.sleep(0.05)
+    return f"{account} campaign {campaign_id} step {step}"
+
 
 @app.startup
 async def enqueue_demo_jobs(app: App) -> None:
@@ -62,6 +72,8 @@ async def enqueue_demo_jobs(app: App) -> None:
                 JobRequest(build_report, ("daily",), queue="reports", priority=5),
                 JobRequest(add, (40, 2), delay=timedelta(seconds=3)),
                 JobRequest(flaky, (f"demo-{stamp}",)),
+                *(JobRequest(campaign_step, ("acme", 1, step)) for step in range(3)),
+                JobRequest(campaign_step, ("globex", 2, 0)),
             ]
         )
     log.warning("enqueued %d demo jobs; try: chronoq jobs / chronoq job %s", len(jobs), jobs[0].id)
