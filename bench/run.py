@@ -431,10 +431,59 @@ def write_report(data: dict[str, object]) -> str:
                 notes.setdefault(text, []).append(scen)
         lines.append(f"- **{system}**" + ("" if notes else ": (no notes)"))
         lines += [f"  - {text} ({', '.join(scens)})" for text, scens in notes.items()]
-    lines.append("")
+    lines += ["", *other_benchmarks(), ""]
     text = "\n".join(lines)
     (BENCH / "RESULTS.md").write_text(text)
     return text
+
+
+def other_benchmarks() -> list[str]:
+    """Headline figures of the scheduler and control benchmarks, from their own
+    results.json (each has its full RESULTS.md and its own runner)."""
+    lines = ["## Other benchmarks", ""]
+    sched = BENCH / "scheduler" / "RESULTS.md"
+    if sched.exists():
+        lines.append(
+            "- Scheduler (chronoq vs celery beat, celery-redbeat, arq cron, SAQ cron; "
+            "lateness, missed runs, CPU and memory with 10,000 and 100,000 schedules): "
+            "`bench/scheduler/RESULTS.md`, run with `python3 bench/scheduler/run.py`."
+        )
+    control = BENCH / "control" / "results.json"
+    if control.exists():
+        f = json.loads(control.read_text()).get("figures", {})
+        lines.append(
+            "- Control (locks, rate-limit decisions, rate accuracy, fairness): "
+            "`bench/control/RESULTS.md`, run with `python bench/control/run.py`. Headlines:"
+        )
+        if "locks" in f:
+            a = f["locks"]["acquire_release_per_second"]
+            lines.append(
+                f"  - lock acquire + release: {a['one_async_client_sequential']:,}/s from one "
+                f"client; {a['two_processes_same_name']['per_second']:,}/s from 2 processes "
+                "contending for one name"
+            )
+        if "decisions" in f:
+            d = f["decisions"]
+            lines.append(
+                f"  - rate-limit decisions: {d['allowed_1_per_call']:,}/s one per call, "
+                f"{d['allowed_64_per_call']:,}/s 64 per call"
+            )
+        if "rate" in f:
+            rt = f["rate"]
+            lines.append(
+                f"  - rate accuracy, {rt['rate']} + burst {rt['burst']} for {rt['seconds']:g} s "
+                f"against {rt['workers']} workers: per minute {rt['per_minute']}, at most "
+                f"{rt['max_in_any_60s']} in any 60 s (bound {rt['bound']}), "
+                f"{rt['allowance_used']:.1%} of the allowance used"
+            )
+        if "fairness" in f:
+            fa = f["fairness"]
+            lines.append(
+                f"  - fairness: one job behind {fa['backlog']:,} of another account's starts "
+                f"after {fa['fair']['time_to_first_run_ms']} ms (FIFO: "
+                f"{fa['fifo']['time_to_first_run_ms']:,} ms)"
+            )
+    return lines
 
 
 def prepare(
