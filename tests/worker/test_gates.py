@@ -95,3 +95,72 @@ async def test_skip_policy_ends_the_job_skipped_and_the_holder_succeeds(
         await wait_until(skipped)
         gate.set()
         assert await client.result(holder.id, timeout=5) == "2026-11-27"
+
+
+async def test_a_job_claimed_again_stops_its_earlier_run_in_the_same_worker(
+    app: App, client: Client, raw: object
+) -> None:
+    events: list[str] = []
+
+    @app.task(lock="campaign:{campaign_id}", max_retries=3)
+    async def long_step(campaign_id: int) -> str:
+        events.append("start")
+        try:
+            await asyncio.sleep(0.5 if len(events) > 1 else 30)
+        except asyncio.CancelledError:
+            events.append("cancelled")
+            raise
+        events.append("end")
+        return "done"
+
+    job = await client.enqueue(long_step, 1)
+    async with running_worker(app, lease=0.6):
+
+        async def started() -> bool:
+            return events == ["start"]
+
+        await wait_until(started)
+        # The worker stalls past its lease (simulated): the lease expires and is recovered.
+        active = client.broker.keys.queue("default").active
+        raw.zadd(active, {job.id: 0})  # type: ignore[attr-defined]
+        assert (await client.broker.recover("default", default_max_retries=3))[0] == 1
+        assert await client.result(job.id, timeout=10) == "done"
+    assert events[:2] == ["start", "cancelled"]  # told at its next renewal, the run stopped
+    assert events[2:] == ["start", "end"]  # then ran again, holding the key alone
+
+
+async def test_a_renewal_that_finds_the_lease_taken_cancels_the_keyed_run(
+    app: App, client: Client, raw: object
+) -> None:
+    events: list[str] = []
+
+    @app.task(lock="campaign:{campaign_id}", max_retries=3)
+    async def long_step(campaign_id: int) -> str:
+        events.append("start")
+        try:
+            await asyncio.sleep(0.3 if len(events) > 1 else 30)
+        except asyncio.CancelledError:
+            events.append("cancelled")
+            raise
+        events.append("end")
+        return "done"
+
+    job = await client.enqueue(long_step, 1)
+    async with running_worker(app, lease=0.6):
+
+        async def started() -> bool:
+            return events == ["start"]
+
+        await wait_until(started)
+        taken = time.monotonic()
+        job_key = client.broker.keys.queue("default").job(job.id)
+        raw.hset(job_key, "lease", "another-workers-token")  # type: ignore[attr-defined]
+
+        async def cancelled() -> bool:
+            return "cancelled" in events
+
+        await wait_until(cancelled, timeout=2)
+        assert time.monotonic() - taken < 0.6  # within a renewal interval (lease / 3)
+        # its lease then expires unrenewed; recovery requeues it and it runs again
+        assert await client.result(job.id, timeout=10) == "done"
+    assert events == ["start", "cancelled", "start", "end"]

@@ -295,13 +295,20 @@ class Worker:
             self._capacity.clear()
 
     def _launch(self, job: ClaimedJob, run: RunPlan) -> None:
+        stale = self._running.get(job.id)
+        if stale is not None:
+            # This worker stalled past the job's lease, the lease was recovered and the
+            # job claimed again (here): the earlier run is no longer the job's owner.
+            log.warning("chronoq: job %s claimed again; stopping its earlier run", job.id)
+            stale.cancel()
         self._running[job.id] = asyncio.create_task(self._run(job, run))
 
     async def _run(self, job: ClaimedJob, run: RunPlan) -> None:
         try:
             outcome = await execute(job, run, self._threads)
         finally:
-            self._running.pop(job.id, None)
+            if self._running.get(job.id) is asyncio.current_task():
+                del self._running[job.id]
             self._slot_free.set()
             self._capacity.set()
         if outcome.deferred is not None:
