@@ -6,9 +6,12 @@ import asyncio
 import itertools
 import time
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 
-from chronoq import App, Client, JobStatus
+import redis
+
+from chronoq import App, Client, JobStatus, Task
 from chronoq.client import JobRequest
 from tests.worker.helpers import running_worker, wait_until
 
@@ -97,42 +100,8 @@ async def test_skip_policy_ends_the_job_skipped_and_the_holder_succeeds(
         assert await client.result(holder.id, timeout=5) == "2026-11-27"
 
 
-async def test_a_job_claimed_again_stops_its_earlier_run_in_the_same_worker(
-    app: App, client: Client, raw: object
-) -> None:
-    events: list[str] = []
-
-    @app.task(lock="campaign:{campaign_id}", max_retries=3)
-    async def long_step(campaign_id: int) -> str:
-        events.append("start")
-        try:
-            await asyncio.sleep(0.5 if len(events) > 1 else 30)
-        except asyncio.CancelledError:
-            events.append("cancelled")
-            raise
-        events.append("end")
-        return "done"
-
-    job = await client.enqueue(long_step, 1)
-    async with running_worker(app, lease=0.6):
-
-        async def started() -> bool:
-            return events == ["start"]
-
-        await wait_until(started)
-        # The worker stalls past its lease (simulated): the lease expires and is recovered.
-        active = client.broker.keys.queue("default").active
-        raw.zadd(active, {job.id: 0})  # type: ignore[attr-defined]
-        assert (await client.broker.recover("default", default_max_retries=3))[0] == 1
-        assert await client.result(job.id, timeout=10) == "done"
-    assert events[:2] == ["start", "cancelled"]  # told at its next renewal, the run stopped
-    assert events[2:] == ["start", "end"]  # then ran again, holding the key alone
-
-
-async def test_a_renewal_that_finds_the_lease_taken_cancels_the_keyed_run(
-    app: App, client: Client, raw: object
-) -> None:
-    events: list[str] = []
+def keyed_long_step(app: App, events: list[str]) -> Task:
+    """A task holding a lock key: its first run sleeps long, later ones briefly."""
 
     @app.task(lock="campaign:{campaign_id}", max_retries=3)
     async def long_step(campaign_id: int) -> str:
@@ -145,16 +114,39 @@ async def test_a_renewal_that_finds_the_lease_taken_cancels_the_keyed_run(
         events.append("end")
         return "done"
 
-    job = await client.enqueue(long_step, 1)
+    return long_step
+
+
+def first_run_started(events: list[str]) -> Callable[[], Awaitable[bool]]:
+    async def started() -> bool:
+        return events == ["start"]
+
+    return started
+
+
+async def test_a_job_claimed_again_stops_its_earlier_run_in_the_same_worker(
+    app: App, client: Client, raw: redis.Redis
+) -> None:
+    events: list[str] = []
+    job = await client.enqueue(keyed_long_step(app, events), 1)
     async with running_worker(app, lease=0.6):
+        await wait_until(first_run_started(events))
+        # The worker stalls past its lease (simulated): the lease expires and is recovered.
+        raw.zadd(client.broker.keys.queue("default").active, {job.id: 0})
+        assert (await client.broker.recover("default", default_max_retries=3))[0] == 1
+        assert await client.result(job.id, timeout=10) == "done"
+    assert events == ["start", "cancelled", "start", "end"]  # never two runs at once
 
-        async def started() -> bool:
-            return events == ["start"]
 
-        await wait_until(started)
+async def test_a_renewal_that_finds_the_lease_taken_cancels_the_keyed_run(
+    app: App, client: Client, raw: redis.Redis
+) -> None:
+    events: list[str] = []
+    job = await client.enqueue(keyed_long_step(app, events), 1)
+    async with running_worker(app, lease=0.6):
+        await wait_until(first_run_started(events))
         taken = time.monotonic()
-        job_key = client.broker.keys.queue("default").job(job.id)
-        raw.hset(job_key, "lease", "another-workers-token")  # type: ignore[attr-defined]
+        raw.hset(client.broker.keys.queue("default").job(job.id), "lease", "another-token")
 
         async def cancelled() -> bool:
             return "cancelled" in events
