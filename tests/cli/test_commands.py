@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import tempfile
 from datetime import UTC, datetime, timedelta
 
+from chronoq import App, Gate
+from chronoq.client import JobRequest
 from tests.cli.helpers import Cli
 
 APP = "tests.sample_app:app"
@@ -160,3 +163,23 @@ def test_server_commands_start_report_and_stop_the_embedded_server(cli: Cli) -> 
     finally:
         cli.raw("server", "stop", "--data-dir", folder)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_parked_jobs_show_as_blocked(cli: Cli, redis_url: str, prefix: str) -> None:
+    async def park_one() -> str:
+        async with App(redis_url=redis_url, prefix=prefix).client() as client:
+            for _ in range(2):
+                last = await client.submit(JobRequest("t", gates=[Gate("campaign:1")]))
+            await client.broker.claim(
+                "default", 10, lease_ms=5000, token="x", worker_id="w", retention_ms=60_000
+            )
+            return last.id
+
+    parked = asyncio.run(park_one())
+    (row,) = cli("queues", "--json").json()
+    assert (row["blocked"], row["running"]) == (1, 1)
+    assert "blocked" in cli("queues").out
+    (job,) = cli("jobs", "--status", "blocked", "--json").json()
+    assert job["id"] == parked and job["gates"] == [
+        {"key": "campaign:1", "limit": 1, "on_full": "wait"}
+    ]
