@@ -129,3 +129,25 @@ def until(condition: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:
         return condition()
 
     return check
+
+
+async def test_a_start_granted_by_the_quota_is_kept_when_the_rate_limit_defers(
+    app: App, client: Client
+) -> None:
+    app.quota("daily", 5)
+    app.limit("spaced", "5/s")
+    ran: list[int] = []
+
+    @app.task(quota="daily", rate_limit="spaced", account="{account}")
+    async def post(account: str, n: int) -> None:
+        ran.append(n)
+
+    await client.enqueue_many(JobRequest(post, ["acme", n]) for n in range(5))
+    async with running_worker(app):
+        # the quota admits all five (counted once each); the rate limit spaces them
+        # 200 ms apart; coming back, each keeps its quota start instead of asking again
+        await wait_until(until(lambda: len(ran) == 5), timeout=5)
+    assert sorted(ran) == [0, 1, 2, 3, 4]
+    async with app.limits() as limits:
+        (usage,) = await limits.usage("daily")
+    assert usage.used == 5  # not 9: deferred jobs were not counted twice
