@@ -13,7 +13,7 @@ import json
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from contextlib import suppress
+from contextlib import AbstractAsyncContextManager, suppress
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
@@ -24,6 +24,7 @@ from chronoq.app import App
 from chronoq.client import Client
 
 T = TypeVar("T")
+S = TypeVar("S")
 
 
 class CliError(Exception):
@@ -104,6 +105,18 @@ class Target:
     async def with_async_client(self, action: Callable[[Client], Awaitable[T]]) -> T:
         async with self.app.client() as client:
             return await action(client)
+
+
+def run_with(
+    opener: Callable[[], AbstractAsyncContextManager[S]], action: Callable[[S], Awaitable[T]]
+) -> T:
+    """Run `action` on what `opener` yields (a store of the app), on a fresh loop."""
+
+    async def go() -> T:
+        async with opener() as opened:
+            return await action(opened)
+
+    return asyncio.run(go())
 
 
 def console() -> Console:

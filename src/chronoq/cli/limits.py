@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
@@ -19,6 +18,7 @@ from chronoq.cli.common import (
     Target,
     console,
     emit_json,
+    run_with,
 )
 from chronoq.control.limit_store import KeyUsage, LimitStore
 from chronoq.control.limits import Kind, Limit, parse_rate, parse_windows
@@ -37,11 +37,7 @@ KeyOption = Annotated[
 
 
 def _with_store(target: Target, action: Callable[[LimitStore], Awaitable[T]]) -> T:
-    async def go() -> T:
-        async with target.app.limits() as store:
-            return await action(store)
-
-    return asyncio.run(go())
+    return run_with(target.app.limits, action)
 
 
 @limits.command("list")

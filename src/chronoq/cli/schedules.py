@@ -21,6 +21,7 @@ from chronoq.cli.common import (
     console,
     emit_json,
     parse_json,
+    run_with,
 )
 from chronoq.cli.render import enqueued_dict
 from chronoq.client import JobRequest
@@ -42,11 +43,7 @@ AfterOption = Annotated[
 
 
 def _with_store(target: Target, action: Callable[[ScheduleStore], Awaitable[T]]) -> T:
-    async def go() -> T:
-        async with target.app.schedules() as store:
-            return await action(store)
-
-    return asyncio.run(go())
+    return run_with(target.app.schedules, action)
 
 
 def _emit(info: ScheduleInfo, json_out: bool, verb: str = "") -> None:

@@ -199,3 +199,35 @@ class Lease:
             f"lock {self.name!r} is held by another holder (blocking=False: not waiting)",
             name=self.name,
         )
+
+
+class LeaseView:
+    """What the async and the sync lock both show of their lease."""
+
+    _lease: Lease
+
+    def __repr__(self) -> str:
+        state = "held" if self.held else "lost" if self.lost else "free"
+        return f"<{type(self).__name__} {self.name!r} {state}>"
+
+    @property
+    def name(self) -> str:
+        return self._lease.name
+
+    @property
+    def fence(self) -> int:
+        """The fencing token of the latest acquire: greater than every earlier one of
+        this name. Pass it to what you write to; RuntimeError before any acquire."""
+        return self._lease.fence
+
+    @property
+    def held(self) -> bool:
+        """Acquired, not released, and the lease not known lost or run out."""
+        return self._lease.held
+
+    @property
+    def lost(self) -> bool:
+        """The lease ended before release (it stays true after release, until the
+        next acquire). Checked against the local deadline too, so it is true right
+        after a pause longer than the ttl, before any renewal runs."""
+        return self._lease.lost

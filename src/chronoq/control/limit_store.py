@@ -109,14 +109,17 @@ class LimitStore:
         return Limit.from_dict(serialization.loads(raw)), str(version)
 
     async def all(self) -> list[Limit]:
+        """Every limit, read in one pipelined round trip (names left behind by a
+        removal are dropped from the registry)."""
         names = sorted(cast(set[str], await self.redis.smembers(self.keys.limits)))
-        found = []
-        for name in names:
-            try:
-                found.append(await self.get(name))
-            except LimitNotFound:
-                await self.redis.srem(self.keys.limits, name)
-        return found
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for name in names:
+                pipe.hget(self.keys.limit(name).config, "json")
+            raws = await pipe.execute()
+        gone = [name for name, raw in zip(names, raws, strict=True) if raw is None]
+        if gone:
+            await self.redis.srem(self.keys.limits, *gone)
+        return [Limit.from_dict(serialization.loads(raw)) for raw in raws if raw is not None]
 
     async def remove(self, name: str) -> None:
         """Forget a limit: jobs naming it run unlimited (a warning is logged)."""
@@ -133,9 +136,9 @@ class LimitStore:
         written = []
         for limit in limits:
             fingerprint = limit.fingerprint()
-            stored = await self.redis.hget(self.keys.limit(limit.name).config, "code")
-            exists = await self.redis.exists(self.keys.limit(limit.name).config)
-            if overwrite or not exists or stored != fingerprint:
+            config = self.keys.limit(limit.name).config
+            version, stored = await self.redis.hmget(config, ["ver", "code"])
+            if overwrite or version is None or stored != fingerprint:
                 await self.set(limit, code_fingerprint=fingerprint)
                 written.append(limit.name)
         return written

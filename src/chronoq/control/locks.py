@@ -45,6 +45,7 @@ from chronoq.control.lease import (
     MAX_BLOCK,
     RENEW_RETRY,
     Lease,
+    LeaseView,
     LockOptions,
     LostCallback,
     log,
@@ -100,7 +101,7 @@ class _Clients:
     closer: AsyncIterator[None] | None = None  # kept alive here: the loop holds it weakly
 
 
-class Lock:
+class Lock(LeaseView):
     """An async distributed lock. Make one with `app.lock(name, ...)`; use it as
     `async with app.lock(...) as lock:` or with `acquire()` / `release()`.
 
@@ -118,32 +119,6 @@ class Lock:
         self._clients = clients
         self._lease = Lease(keys, options, on_lost)
         self._watcher: asyncio.Task[None] | None = None
-
-    def __repr__(self) -> str:
-        state = "held" if self.held else "lost" if self.lost else "free"
-        return f"<Lock {self.name!r} {state}>"
-
-    @property
-    def name(self) -> str:
-        return self._lease.name
-
-    @property
-    def fence(self) -> int:
-        """The fencing token of the latest acquire: greater than every earlier one of
-        this name. Pass it to what you write to; RuntimeError before any acquire."""
-        return self._lease.fence
-
-    @property
-    def held(self) -> bool:
-        """Acquired, not released, and the lease not known lost or run out."""
-        return self._lease.held
-
-    @property
-    def lost(self) -> bool:
-        """The lease ended before release (it stays true after release, until the
-        next acquire). Checked against the local deadline too, so it is true right
-        after a pause longer than the ttl, before any renewal runs."""
-        return self._lease.lost
 
     async def __aenter__(self) -> Lock:
         await self.acquire()

@@ -26,6 +26,7 @@ from chronoq.control.lease import (
     MAX_BLOCK,
     RENEW_RETRY,
     Lease,
+    LeaseView,
     LockOptions,
     LostCallback,
     log,
@@ -111,7 +112,7 @@ class SyncClients:
                 client.close()
 
 
-class SyncLock:
+class SyncLock(LeaseView):
     """A distributed lock for sync code. Make one with `app.sync_lock(name, ...)`;
     use it as `with app.sync_lock(...) as lock:` or `acquire()` / `release()`.
 
@@ -130,27 +131,6 @@ class SyncLock:
         self._clients = clients
         self._lease = Lease(keys, options, on_lost)
         self._stop = threading.Event()
-
-    def __repr__(self) -> str:
-        state = "held" if self.held else "lost" if self.lost else "free"
-        return f"<SyncLock {self.name!r} {state}>"
-
-    @property
-    def name(self) -> str:
-        return self._lease.name
-
-    @property
-    def fence(self) -> int:
-        """The fencing token of the latest acquire (see `Lock.fence`)."""
-        return self._lease.fence
-
-    @property
-    def held(self) -> bool:
-        return self._lease.held
-
-    @property
-    def lost(self) -> bool:
-        return self._lease.lost
 
     def __enter__(self) -> SyncLock:
         self.acquire()
