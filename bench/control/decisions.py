@@ -16,7 +16,7 @@ import time
 import uuid
 
 from chronoq.control.limiter import Limiter, LimitRequest
-from chronoq.control.limits import Limit, Period
+from chronoq.core.limits import Limit, Period
 from chronoq.redis.connection import connect
 from chronoq.redis.keys import Keyspace
 

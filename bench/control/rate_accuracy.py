@@ -24,7 +24,7 @@ from pathlib import Path
 import redis
 
 from chronoq.client import JobRequest
-from chronoq.control.limits import parse_rate
+from chronoq.core.limits import parse_rate
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:

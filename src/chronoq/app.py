@@ -11,19 +11,18 @@ from typing import Any, TypeVar, overload
 from chronoq.client import Client, SyncClient
 from chronoq.control.coordinator import DEFAULT_ONCE_TTL, Coordinator
 from chronoq.control.lease import LostCallback
-from chronoq.control.limit_store import LimitStore
-from chronoq.control.limits import (
+from chronoq.control.locks import Lock
+from chronoq.control.sync_locks import SyncLock
+from chronoq.core.errors import ConfigurationError
+from chronoq.core.job import GatePolicy
+from chronoq.core.limits import (
     Kind,
     Limit,
     Period,
     parse_rate,
     parse_windows,
-    validate_limit_name,
 )
-from chronoq.control.locks import Lock
-from chronoq.control.sync_locks import SyncLock
-from chronoq.core.errors import ConfigurationError
-from chronoq.core.job import GatePolicy
+from chronoq.core.names import validate_limit_name
 from chronoq.core.retry import Backoff
 from chronoq.core.settings import Settings
 from chronoq.core.task import (
@@ -34,9 +33,12 @@ from chronoq.core.task import (
     TaskRegistry,
 )
 from chronoq.core.zones import zone
+from chronoq.redis.backend import Backend
+from chronoq.redis.connector import Connector
 from chronoq.redis.keys import Keyspace
+from chronoq.redis.limits import LimitStore
+from chronoq.redis.schedules import ScheduleStore
 from chronoq.schedule.model import Misfire, Overlap, ScheduleDef
-from chronoq.schedule.store import ScheduleStore
 
 F = TypeVar("F", bound=Callable[..., Any])
 Hook = Callable[["App"], Awaitable[None]]
@@ -244,8 +246,8 @@ class App:
     @asynccontextmanager
     async def schedules(self) -> AsyncIterator[ScheduleStore]:
         """The schedules stored in Redis: add, update, pause, resume, remove, list."""
-        async with self.client() as client:
-            yield ScheduleStore(client.broker.redis, client.broker.keys)
+        async with self.backend() as backend:
+            yield backend.schedules
 
     def limit(
         self,
@@ -288,8 +290,8 @@ class App:
     @asynccontextmanager
     async def limits(self) -> AsyncIterator[LimitStore]:
         """The limits stored in Redis: set, read, remove; per-key use; account zones."""
-        async with self.client() as client:
-            yield LimitStore(client.broker.redis, client.broker.keys)
+        async with self.backend() as backend:
+            yield backend.limits
 
     def queues(self) -> list[str]:
         """The queues this app's tasks use, `default` first: what a worker serves
@@ -315,6 +317,15 @@ class App:
         url: str = resolve_redis_url(self.settings.redis_url, self.settings.data_dir)
         return url
 
+    def connector(self) -> Connector:
+        """The connection factory for this app's Redis (its URL, TLS and Sentinel
+        settings): every connection the app's processes open is made by one."""
+        return Connector.from_settings(self.settings, self.redis_url())
+
+    def backend(self) -> Backend:
+        """A backend (connections and stores) for this app's Redis; close it after use."""
+        return Backend.from_settings(self.settings, self.redis_url())
+
     def client(self) -> Client:
         return Client(
             self.redis_url(),
@@ -331,7 +342,7 @@ class App:
     @cached_property
     def coordinator(self) -> Coordinator:
         """Builds this app's locks and owns their connections (shared by all of them)."""
-        return Coordinator(self.redis_url, Keyspace(self.settings.prefix))
+        return Coordinator(self.connector, Keyspace(self.settings.prefix))
 
     def lock(
         self,

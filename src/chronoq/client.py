@@ -33,10 +33,10 @@ from chronoq.core.task import (
     TaskRegistry,
     job_keys,
 )
-from chronoq.redis.broker import NOW, Broker, Enqueued, Placement
-from chronoq.redis.connection import connect
-from chronoq.redis.inspector import Inspector, QueueCounts
-from chronoq.redis.keys import Keyspace
+from chronoq.redis.backend import Backend
+from chronoq.redis.broker import NOW, Enqueued, Placement
+from chronoq.redis.connector import Connector
+from chronoq.redis.inspector import QueueCounts
 from chronoq.redis.sync_enqueue import SyncEnqueuer
 
 TaskRef = str | TaskDef | Callable[..., Any]
@@ -98,8 +98,14 @@ class Client:
         self.settings = settings or Settings(redis_url=redis_url, prefix=prefix)
         self.registry = registry or TaskRegistry()
         self.url = redis_url
-        self.broker = Broker(connect(redis_url), Keyspace(prefix))
-        self.inspector = Inspector(self.broker.redis, self.broker.keys)
+        self.backend = Backend(
+            Connector.from_settings(self.settings, redis_url),
+            prefix,
+            replica_acks=self.settings.replica_acks,
+            replica_ack_timeout=self.settings.replica_ack_timeout,
+        )
+        self.broker = self.backend.broker
+        self.inspector = self.backend.inspector
         self._options_cache: dict[str, JobOptions] = {}
 
     async def __aenter__(self) -> Client:
@@ -109,7 +115,7 @@ class Client:
         await self.close()
 
     async def close(self) -> None:
-        await self.broker.close()
+        await self.backend.close()
 
     # -- enqueue -----------------------------------------------------------
 
@@ -329,7 +335,8 @@ class SyncClient:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
         self._client = self._run(_make(client_factory))
-        self._enqueuer = SyncEnqueuer(self._client.url, self._client.broker.keys)
+        backend = self._client.backend
+        self._enqueuer = SyncEnqueuer(backend.connector, backend.keys, backend.durability)
 
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()

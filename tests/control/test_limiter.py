@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from chronoq.control.limiter import Decision, Limiter, LimitRequest
-from chronoq.control.limits import Kind, Limit, Period, Window
 from chronoq.core import serialization
+from chronoq.core.limits import Kind, Limit, Period, Window
 from chronoq.redis.connection import connect
 from chronoq.redis.keys import Keyspace
 from chronoq.redis.scripts import SCRIPTS

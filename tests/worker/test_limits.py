@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 from chronoq import App, Client, JobStatus
 from chronoq.client import JobRequest
-from chronoq.control.limits import Limit, Period
 from chronoq.core.errors import RateLimited
+from chronoq.core.limits import Limit, Period
 from tests.fault.helpers import WorkerProcess, workers
 from tests.sample_app import limited
 from tests.worker.helpers import running_worker, wait_until

@@ -20,10 +20,10 @@ from chronoq.cli.common import (
     emit_json,
     run_with,
 )
-from chronoq.control.limit_store import KeyUsage, LimitStore
-from chronoq.control.limits import Kind, Limit, parse_rate, parse_windows
 from chronoq.core.errors import LimitNotFound
+from chronoq.core.limits import Kind, Limit, parse_rate, parse_windows
 from chronoq.core.zones import zone
+from chronoq.redis.limits import KeyUsage, LimitStore
 
 T = TypeVar("T")
 limits = typer.Typer(help="Rate limits and quotas, changed at runtime.", no_args_is_help=True)

@@ -26,9 +26,9 @@ from chronoq.cli.common import (
 from chronoq.cli.render import enqueued_dict
 from chronoq.client import JobRequest
 from chronoq.core.zones import zone
+from chronoq.redis.schedules import ScheduleInfo, ScheduleStore
 from chronoq.schedule.model import Misfire, Overlap, ScheduleDef
 from chronoq.schedule.spec import parse_spec, upcoming
-from chronoq.schedule.store import ScheduleInfo, ScheduleStore
 
 T = TypeVar("T")
 schedules = typer.Typer(help="Recurring schedules, changed at runtime.", no_args_is_help=True)

@@ -12,16 +12,17 @@ from chronoq.control.lease import LockOptions, LostCallback
 from chronoq.control.locks import Lock, LoopClients
 from chronoq.control.sync_locks import SyncClients, SyncLock
 from chronoq.core.errors import ConfigurationError
+from chronoq.redis.connector import Connector
 from chronoq.redis.keys import Keyspace
 
 DEFAULT_ONCE_TTL = 86400.0  # like a job's idempotency key: one day
 
 
 class Coordinator:
-    def __init__(self, url: Callable[[], str], keys: Keyspace) -> None:
+    def __init__(self, connector: Callable[[], Connector], keys: Keyspace) -> None:
         self.keys = keys
-        self._async = LoopClients(url)
-        self._sync = SyncClients(url)
+        self._async = LoopClients(connector)
+        self._sync = SyncClients(connector)
 
     def lock(
         self,

@@ -17,10 +17,10 @@ from datetime import UTC, datetime
 
 from redis.asyncio import Redis
 
-from chronoq.control.limit_store import LimitStore
-from chronoq.control.limits import Kind, Limit
 from chronoq.core import serialization
+from chronoq.core.limits import Kind, Limit
 from chronoq.redis.keys import Keyspace
+from chronoq.redis.limits import LimitStore
 from chronoq.redis.scripts import SCRIPTS
 
 log = logging.getLogger("chronoq.control")

@@ -50,7 +50,7 @@ from chronoq.control.lease import (
     LostCallback,
     log,
 )
-from chronoq.redis.connection import connect
+from chronoq.redis.connector import Connector
 from chronoq.redis.keys import LockKeys
 from chronoq.redis.scripts import SCRIPTS
 
@@ -69,15 +69,17 @@ class LoopClients:
     for "this loop is ending". A loop closed without that leaks them.
     """
 
-    url: Callable[[], str]
+    connector: Callable[[], Connector]
     _by_loop: dict[asyncio.AbstractEventLoop, _Clients] = field(default_factory=dict)
 
     async def get(self) -> _Clients:
         loop = asyncio.get_running_loop()
         clients = self._by_loop.get(loop)
         if clients is None:
-            url = self.url()
-            clients = _Clients(connect(url), connect(url, blocking_timeout=MAX_BLOCK))
+            connector = self.connector()
+            clients = _Clients(
+                connector.async_client(), connector.async_client(blocking_timeout=MAX_BLOCK)
+            )
             self._by_loop[loop] = clients
             closer = clients.closer = self._close_at_shutdown(loop, clients)
             await anext(closer)

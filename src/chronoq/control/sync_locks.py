@@ -16,8 +16,6 @@ import time
 from collections.abc import Callable
 
 import redis
-from redis.backoff import ExponentialBackoff
-from redis.retry import Retry
 
 from chronoq.control.lease import (
     EXPIRED,
@@ -31,21 +29,9 @@ from chronoq.control.lease import (
     LostCallback,
     log,
 )
-from chronoq.redis.connection import COMMAND_TIMEOUT
+from chronoq.redis.connector import BLOCKING_MARGIN, Connector
 from chronoq.redis.keys import LockKeys
 from chronoq.redis.scripts import SCRIPTS
-
-
-def _connect(url: str, socket_timeout: float) -> redis.Redis:
-    """A blocking client with the async side's short retry (about 0.15 s)."""
-    return redis.Redis.from_url(
-        url,
-        decode_responses=True,
-        socket_timeout=socket_timeout,
-        socket_connect_timeout=5.0,
-        health_check_interval=30,
-        retry=Retry(ExponentialBackoff(cap=0.1, base=0.025), 2),
-    )
 
 
 class _Watchers:
@@ -90,8 +76,8 @@ class SyncClients:
     """The blocking connections of every sync lock of an app, made on first use:
     a command pool, and a pool for waiters' BLPOPs (socket timeout above MAX_BLOCK)."""
 
-    def __init__(self, url: Callable[[], str]) -> None:
-        self._url = url
+    def __init__(self, connector: Callable[[], Connector]) -> None:
+        self._connector = connector
         self._made: tuple[redis.Redis, redis.Redis] | None = None
         self._guard = threading.Lock()
         self.watchers = _Watchers()
@@ -100,8 +86,11 @@ class SyncClients:
         """(commands, blocking)."""
         with self._guard:
             if self._made is None:
-                url = self._url()
-                self._made = (_connect(url, COMMAND_TIMEOUT), _connect(url, MAX_BLOCK + 5.0))
+                connector = self._connector()
+                self._made = (
+                    connector.sync_client(),
+                    connector.sync_client(socket_timeout=MAX_BLOCK + BLOCKING_MARGIN),
+                )
             return self._made
 
     def close(self) -> None:

@@ -74,3 +74,14 @@ class RateLimited(ChronoqError):
 
 class LimitNotFound(ChronoqError, LookupError):
     """No rate limit or quota with that name exists."""
+
+
+class NotReplicated(ChronoqError):
+    """A write reached the primary, but fewer replicas than `replica_acks` confirmed
+    it in time: a failover now could lose it. Safe to retry (enqueue skips job ids
+    that exist)."""
+
+    def __init__(self, message: str, *, acked: int = 0, wanted: int = 0) -> None:
+        super().__init__(message)
+        self.acked = acked
+        self.wanted = wanted

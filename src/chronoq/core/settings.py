@@ -19,7 +19,33 @@ class Settings(BaseSettings):
 
     redis_url: str | None = Field(
         default=None,
-        description="Redis/Valkey URL. Unset: start the embedded server under data_dir.",
+        description="Redis/Valkey URL (redis://, rediss://, unix://, redis+cluster://, "
+        "redis+sentinel://). Unset: start the embedded server under data_dir.",
+    )
+    tls_ca_file: Path | None = Field(
+        default=None, description="CA bundle that signs the servers' certificates (TLS)."
+    )
+    tls_cert_file: Path | None = Field(
+        default=None, description="Client certificate, for servers that ask for one (mTLS)."
+    )
+    tls_key_file: Path | None = Field(default=None, description="The client certificate's key.")
+    tls_check_hostname: bool = Field(
+        default=True, description="Check that a server's certificate names its host."
+    )
+    sentinel_username: str | None = Field(
+        default=None, description="ACL user for the sentinels (default: the URL's user)."
+    )
+    sentinel_password: str | None = Field(
+        default=None, description="Password for the sentinels (default: the URL's password)."
+    )
+    replica_acks: int = Field(
+        default=0,
+        ge=0,
+        description="Acknowledge enqueues, lock acquires and job outcomes only once this "
+        "many replicas have them (WAIT), so they survive a failover. 0: don't wait.",
+    )
+    replica_ack_timeout: float = Field(
+        default=2.0, gt=0, description="Longest wait for replica acknowledgements (seconds)."
     )
     data_dir: Path = Field(default_factory=_default_data_dir)
     prefix: str = "chronoq"

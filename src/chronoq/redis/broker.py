@@ -7,6 +7,7 @@ tasks, workers or retries policy: callers decide, the broker records.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -16,10 +17,13 @@ from typing import Any
 from redis.asyncio import Redis
 
 from chronoq.core import serialization
-from chronoq.core.errors import InvalidJobState, JobNotFound
+from chronoq.core.errors import InvalidJobState, JobNotFound, NotReplicated
 from chronoq.core.job import Field, JobSpec, JobStatus
+from chronoq.redis.durability import Durability, run_acked
 from chronoq.redis.keys import Keyspace, QueueKeys
-from chronoq.redis.scripts import SCRIPTS
+from chronoq.redis.scripts import SCRIPTS, Script, ScriptArgs
+
+log = logging.getLogger("chronoq.redis")
 
 BATCH_LIMIT = 1000
 SENTINEL = "-"  # an inbox entry that only ends a blocking read
@@ -75,9 +79,12 @@ NOW = Placement()
 class Broker:
     """Queue operations on one Redis, under one key prefix."""
 
-    def __init__(self, redis: Redis, keyspace: Keyspace) -> None:
+    def __init__(
+        self, redis: Redis, keyspace: Keyspace, *, durability: Durability | None = None
+    ) -> None:
         self.redis = redis
         self.keys = keyspace
+        self.durability = durability or Durability()
         self._registered: set[str] = set()
 
     async def close(self) -> None:
@@ -100,7 +107,33 @@ class Broker:
         self, q: QueueKeys, jobs: Sequence[tuple[JobSpec, Placement]]
     ) -> list[Enqueued]:
         keys, args = enqueue_command(q, jobs)
-        return parse_enqueued(await SCRIPTS.enqueue(self.redis, keys, args))
+        if not self.durability.waits:
+            return parse_enqueued(await SCRIPTS.enqueue(self.redis, keys, args))
+        reply, acked = await run_acked(self.redis, SCRIPTS.enqueue, keys, args, self.durability)
+        if acked < self.durability.replicas:
+            raise NotReplicated(
+                f"enqueue of {len(jobs)} job(s) to {q.queue!r} reached the primary but "
+                f"{acked} of {self.durability.replicas} replica(s) confirmed it within "
+                f"{self.durability.timeout:g}s; a failover now could lose it (safe to retry)",
+                acked=acked,
+                wanted=self.durability.replicas,
+            )
+        return parse_enqueued(reply)
+
+    async def _record(self, script: Script, keys: list[str], args: ScriptArgs) -> Any:
+        """Run an outcome script; with replica acks, wait for the replicas and warn when
+        they fall short (the job then may run again after a failover: at least once)."""
+        if not self.durability.waits:
+            return await script(self.redis, keys, args)
+        reply, acked = await run_acked(self.redis, script, keys, args, self.durability)
+        if acked < self.durability.replicas:
+            log.warning(
+                "chronoq: %s confirmed by %d of %d replica(s); a failover now may rerun it",
+                script.name,
+                acked,
+                self.durability.replicas,
+            )
+        return reply
 
     async def _register(self, queue: str) -> None:
         if queue not in self._registered:
@@ -180,7 +213,7 @@ class Broker:
             q.wake,
             *_gate_keys(q),
         ]
-        return list(await SCRIPTS.complete(self.redis, keys, args))
+        return list(await self._record(SCRIPTS.complete, keys, args))
 
     async def fail(
         self,
@@ -209,7 +242,7 @@ class Broker:
             *_gate_keys(q),
         ]
         delay = -1 if retry_in_ms is None else max(0, retry_in_ms)
-        reply = await SCRIPTS.fail(self.redis, keys, [job_id, token, error, traceback, delay])
+        reply = await self._record(SCRIPTS.fail, keys, [job_id, token, error, traceback, delay])
         return JobStatus(reply) if reply else None
 
     async def defer(self, queue: str, jobs: Sequence[tuple[str, str, int, str]]) -> int:
@@ -220,7 +253,7 @@ class Broker:
         for job in jobs:
             args.extend(job)
         keys = [q.active, q.scheduled, q.job_prefix, q.stats, q.wake, q.ready, *_gate_keys(q)]
-        return int(await SCRIPTS.defer(self.redis, keys, args))
+        return int(await self._record(SCRIPTS.defer, keys, args))
 
     async def undefer(self, queue: str, limit: str, job_ids: Sequence[str]) -> int:
         """Make jobs booked by `limit` for later due now (the limit changed)."""

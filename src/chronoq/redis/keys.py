@@ -9,22 +9,12 @@ append the job id, which keeps the slot (the tag comes before the id).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import cached_property
 
-from chronoq.core.errors import ConfigurationError
+from chronoq.core.names import validate_lock_name, validate_queue_name
 
-_QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
 DEFAULT_PREFIX = "chronoq"
-
-
-def validate_queue_name(name: str) -> str:
-    if not _QUEUE_NAME.match(name):
-        raise ConfigurationError(
-            f"invalid queue name {name!r}: use 1-64 letters, digits, '_', '.', ':' or '-'"
-        )
-    return name
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,24 +224,6 @@ class ScheduleKeys:
     def channel(self) -> str:
         """Pub/sub channel announcing changes (a channel, not a key)."""
         return self._key("changed")
-
-
-LOCK_NAME_MAX = 512
-
-
-def validate_lock_name(name: str, *, what: str = "lock name") -> str:
-    """A lock name becomes a hash tag (`{lock:NAME}`): braces would change the tag."""
-    if not isinstance(name, str) or not name:
-        raise ConfigurationError(f"invalid {what} {name!r}: must be a non-empty string")
-    if "{" in name or "}" in name:
-        raise ConfigurationError(
-            f"invalid {what} {name!r}: '{{' and '}}' are not allowed (the name is a hash tag)"
-        )
-    if len(name) > LOCK_NAME_MAX:
-        raise ConfigurationError(
-            f"invalid {what} {name[:40]!r}...: {len(name)} characters, at most {LOCK_NAME_MAX}"
-        )
-    return name
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,9 @@ speaks to Redis directly with the same script and the same packing as the broker
 It drives one dedicated connection itself (under a lock, so threads may share the
 client): redis-py's per-command machinery (pool checkout, retry wrapper, metrics
 attributes) costs more than the round trip on a local server, and single enqueues
-are judged by round-trip cost.
+are judged by round-trip cost. The connection comes from the connector's pool, so
+a Sentinel-managed primary is found (and followed after a failover) as usual; a
+Cluster has no one primary, so there enqueues go through the Cluster client.
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ from typing import Any
 
 import hiredis
 import redis
-from redis.connection import ConnectionInterface, ConnectionPool
+from redis.connection import ConnectionInterface
 from redis.exceptions import NoScriptError
 
+from chronoq.core.errors import NotReplicated
 from chronoq.core.job import JobSpec
 from chronoq.redis.broker import BATCH_LIMIT, Enqueued, Placement, enqueue_command, parse_enqueued
-from chronoq.redis.connection import COMMAND_TIMEOUT
+from chronoq.redis.connector import Connector
+from chronoq.redis.durability import Durability
 from chronoq.redis.keys import Keyspace
 from chronoq.redis.scripts import SCRIPTS
 
@@ -30,33 +34,72 @@ Command = tuple[str | int, ...]
 
 
 class SyncEnqueuer:
-    def __init__(self, url: str, keyspace: Keyspace) -> None:
-        self._pool = ConnectionPool.from_url(
-            url, decode_responses=True, socket_timeout=COMMAND_TIMEOUT, socket_connect_timeout=5.0
-        )
+    def __init__(
+        self, connector: Connector, keyspace: Keyspace, durability: Durability | None = None
+    ) -> None:
+        self._connector = connector
+        self._pool = connector.sync_pool()
+        self._cluster: redis.Redis | None = None if self._pool else connector.sync_client()
         self._conn: ConnectionInterface | None = None
         self._lock = threading.Lock()
         self.keys = keyspace
+        self._durability = durability or Durability()
         self._registered: set[str] = set()
 
     def enqueue(self, queue: str, jobs: Sequence[tuple[JobSpec, Placement]]) -> list[Enqueued]:
         q = self.keys.queue(queue)
+        if self._cluster is not None:
+            return self._enqueue_cluster(self._cluster, queue, jobs)
         if queue not in self._registered:
             self._send([("SADD", self.keys.queues, queue)])
             self._registered.add(queue)
         sha = SCRIPTS.enqueue.sha
+        waits = self._durability.waits
+        wait: Command = ("WAIT", self._durability.replicas, int(self._durability.timeout * 1000))
 
         def batches() -> Iterator[Command]:
             for start in range(0, len(jobs), BATCH_LIMIT):
                 keys, args = enqueue_command(q, jobs[start : start + BATCH_LIMIT])
                 yield ("EVALSHA", sha, len(keys), *keys, *args)
+                if waits:
+                    yield wait
 
         try:
             replies = self._send(batches())
         except NoScriptError:  # a fresh or restarted server: load, then resend (ids dedupe)
             self._send([("SCRIPT", "LOAD", SCRIPTS.enqueue.source)])
             replies = self._send(batches())
+        if waits:
+            self._check_acks(replies[1::2], len(jobs))
+            replies = replies[0::2]
         return [job for reply in replies for job in parse_enqueued(reply)]
+
+    def _check_acks(self, acks: list[Any], count: int) -> None:
+        wanted = self._durability.replicas
+        acked = min((int(a) for a in acks), default=wanted)
+        if acked < wanted:
+            raise NotReplicated(
+                f"enqueue of {count} job(s) reached the primary but {acked} of {wanted} "
+                f"replica(s) confirmed it within {self._durability.timeout:g}s; a failover "
+                "now could lose it (safe to retry)",
+                acked=acked,
+                wanted=wanted,
+            )
+
+    def _enqueue_cluster(
+        self, client: redis.Redis, queue: str, jobs: Sequence[tuple[JobSpec, Placement]]
+    ) -> list[Enqueued]:
+        """On a Cluster: the Cluster client finds the queue's node (and follows MOVED)."""
+        q = self.keys.queue(queue)
+        with self._lock:
+            if queue not in self._registered:
+                client.sadd(self.keys.queues, queue)
+                self._registered.add(queue)
+            out: list[Enqueued] = []
+            for start in range(0, len(jobs), BATCH_LIMIT):
+                keys, args = enqueue_command(q, jobs[start : start + BATCH_LIMIT])
+                out.extend(parse_enqueued(SCRIPTS.enqueue.call_sync(client, keys, args)))
+            return out
 
     def _send(self, commands: Iterable[Command]) -> list[Any]:
         """Send commands back to back, then read every reply: Redis runs one batch
@@ -100,6 +143,7 @@ class SyncEnqueuer:
     def _connection(self) -> ConnectionInterface:
         conn = self._conn
         if conn is None:
+            assert self._pool is not None  # not on a Cluster
             conn = self._conn = self._pool.make_connection()
             conn.connect()  # type: ignore[no-untyped-call]
         return conn
@@ -109,4 +153,7 @@ class SyncEnqueuer:
             if self._conn is not None:
                 self._conn.disconnect()  # type: ignore[no-untyped-call]
                 self._conn = None
-        self._pool.disconnect()
+        if self._pool is not None:
+            self._pool.disconnect()
+        if self._cluster is not None:
+            self._cluster.close()

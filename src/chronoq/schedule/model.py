@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo
 from chronoq.core import serialization
 from chronoq.core.errors import ConfigurationError
 from chronoq.core.job import require_aware
+from chronoq.core.names import validate_queue_name
 from chronoq.core.zones import zone
-from chronoq.redis.keys import validate_queue_name
 from chronoq.schedule.spec import Cron, Spec, parse_spec
 
 _NAME = re.compile(r"^[A-Za-z0-9_.:@/-]{1,128}$")

@@ -6,7 +6,7 @@ import random
 from collections.abc import Sequence
 
 from chronoq.core.errors import ConfigurationError
-from chronoq.redis.keys import validate_queue_name
+from chronoq.core.names import validate_queue_name
 
 
 class QueueOrder:

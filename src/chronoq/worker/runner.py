@@ -23,9 +23,8 @@ from chronoq.control.limiter import Limiter
 from chronoq.core.errors import ConfigurationError
 from chronoq.core.ids import new_job_id, new_token
 from chronoq.core.task import DEFAULT_MAX_RETRIES
-from chronoq.redis.broker import Broker, ClaimedJob
-from chronoq.redis.connection import check_server, connect
-from chronoq.redis.keys import Keyspace
+from chronoq.redis.broker import ClaimedJob
+from chronoq.redis.connection import check_server
 from chronoq.worker.doorbell import Doorbell
 from chronoq.worker.execution import Outcome, RunPlan, execute, plan
 from chronoq.worker.leases import LeaseKeeper
@@ -103,17 +102,16 @@ class Worker:
     # -- lifecycle ---------------------------------------------------------
 
     async def run(self) -> None:
-        url = self.app.redis_url()
-        settings = self.app.settings
-        self.broker = Broker(connect(url), Keyspace(settings.prefix))
-        self._blocking = connect(url, blocking_timeout=self.options.idle_wait)
+        self.backend = self.app.backend()
+        self.broker = self.backend.broker
+        self._blocking = self.backend.blocking_client(self.options.idle_wait)
         self._threads = ThreadPoolExecutor(self.options.concurrency, "chronoq-task")
         try:
             await self._serve()
         finally:
             self._threads.shutdown(wait=False, cancel_futures=True)
             await self._blocking.aclose()
-            await self.broker.close()
+            await self.backend.close()
 
     async def _serve(self) -> None:
         settings = self.app.settings

@@ -6,22 +6,19 @@ import asyncio
 import logging
 
 from chronoq.app import App
-from chronoq.redis.connection import connect
-from chronoq.schedule.loop import Scheduler
-from chronoq.schedule.store import ScheduleStore
 from chronoq.worker.resilience import persist
+from chronoq.worker.scheduler import Scheduler
 
 log = logging.getLogger("chronoq.scheduler")
 
 
 async def run_scheduler(app: App, stop: asyncio.Event) -> None:
     """Sync the app's declared schedules into Redis, then fire due runs until `stop`."""
-    url = app.redis_url()
     async with app.client() as client:
-        listener = connect(url, blocking_timeout=30.0)
+        listener = client.backend.blocking_client(30.0)
         try:
             if app.declared_schedules:
-                store = ScheduleStore(client.broker.redis, client.broker.keys)
+                store = client.backend.schedules
                 actions = await persist(
                     lambda: store.sync_declared(app.declared_schedules.values()),
                     "storing declared schedules",

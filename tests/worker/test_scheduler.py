@@ -15,9 +15,9 @@ import redis
 from chronoq import App, Client, JobStatus
 from chronoq.core.job import to_millis
 from chronoq.redis.connection import connect
-from chronoq.schedule.loop import Scheduler
+from chronoq.redis.schedules import ScheduleStore
 from chronoq.schedule.model import Misfire, Overlap, ScheduleDef
-from chronoq.schedule.store import ScheduleStore
+from chronoq.worker.scheduler import Scheduler
 from tests.worker.helpers import running_worker, wait_until
 
 

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from chronoq.control.limits import Kind, Limit, Period, Window, parse_rate
 from chronoq.core.errors import ConfigurationError
+from chronoq.core.limits import Kind, Limit, Period, Window, parse_rate
 
 
 def utc(*parts: int) -> datetime:

@@ -26,8 +26,8 @@ from redis.exceptions import RedisError
 from chronoq.client import Client, EnqueuedJob, JobRequest
 from chronoq.core.errors import ChronoqError, JobNotFound
 from chronoq.core.job import from_millis, to_millis
+from chronoq.redis.schedules import Advance, DueSchedule, LastRun, ScheduleStore
 from chronoq.schedule.model import Overlap, ScheduleDef
-from chronoq.schedule.store import Advance, DueSchedule, LastRun, ScheduleStore
 
 log = logging.getLogger("chronoq.scheduler")
 

@@ -23,9 +23,9 @@ from zoneinfo import ZoneInfo
 
 from chronoq.core import serialization
 from chronoq.core.errors import ConfigurationError
+from chronoq.core.names import validate_limit_name
 from chronoq.core.zones import zone
 
-NAME = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
 WINDOW_HORIZON_DAYS = 8  # a weekly window always recurs within this many days
 QUOTA_PERIODS = {"hour": 48, "day": 8}  # upcoming periods a booking may reach
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -71,14 +71,6 @@ _PERIOD_ALIASES = {
     }.items()
     for alias in aliases
 }
-
-
-def validate_limit_name(name: str) -> str:
-    if not NAME.match(name):
-        raise ConfigurationError(
-            f"invalid limit name {name!r}: use 1-64 letters, digits, '_', '.', ':' or '-'"
-        )
-    return name
 
 
 def parse_rate(text: str) -> tuple[int, Period]:

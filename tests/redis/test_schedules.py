@@ -9,8 +9,8 @@ import pytest
 
 from chronoq import App
 from chronoq.core.errors import ScheduleExists, ScheduleNotFound
+from chronoq.redis.schedules import ScheduleStore
 from chronoq.schedule.model import ScheduleDef
-from chronoq.schedule.store import ScheduleStore
 
 
 @pytest.fixture

@@ -13,13 +13,12 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError
 
 from chronoq.core import serialization
 from chronoq.core.errors import ScheduleExists, ScheduleNotFound
 from chronoq.core.job import from_millis, to_millis
 from chronoq.redis.keys import Keyspace, ScheduleKeys
-from chronoq.redis.scripts import SCRIPTS
+from chronoq.redis.scripts import SCRIPTS, ScriptCall, pipelined
 from chronoq.schedule.model import ScheduleDef
 from chronoq.schedule.spec import Every
 
@@ -107,7 +106,7 @@ class ScheduleStore:
 
     async def server_now(self) -> datetime:
         """The server's clock, to the millisecond (the precision of due times)."""
-        seconds, micros = await self.redis.time()
+        seconds, micros, _ = await SCRIPTS.clock(self.redis, [self.keys.defs], [""])
         return _to_datetime(seconds, micros)
 
     # -- changes -----------------------------------------------------------
@@ -116,10 +115,8 @@ class ScheduleStore:
         self, definition: ScheduleDef, *, replace: bool = False, origin: Origin = "runtime"
     ) -> ScheduleInfo:
         """Store a new schedule (or replace one, when `replace`)."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hexists(self.keys.defs, definition.name)
-            pipe.time()
-            existing, (seconds, micros) = await pipe.execute()
+        reply = await SCRIPTS.clock(self.redis, [self.keys.defs], [definition.name])
+        seconds, micros, existing = reply
         if existing and not replace:
             raise ScheduleExists(
                 f"schedule {definition.name!r} exists; update it, or add it with replace"
@@ -272,27 +269,19 @@ class ScheduleStore:
         """Compare-and-set each schedule's due time; True where this call moved it."""
         if not moves:
             return []
-        try:
-            return await self._advance(moves)
-        except NoScriptError:  # the server restarted and lost its script cache
-            await self.redis.script_load(SCRIPTS.schedule_advance.source)
-            return await self._advance(moves)
-
-    async def _advance(self, moves: Sequence[Advance]) -> list[bool]:
         k = self.keys
         keys = [k.due, k.runs, k.last]
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for move in moves:
-                args: list[str | int] = [
-                    move.name,
-                    move.due_ms,
-                    str(to_millis(move.next_due)) if move.next_due else "",
-                    move.fired,
-                    move.last.to_json() if move.last else "",
-                ]
-                pipe.evalsha(SCRIPTS.schedule_advance.sha, len(keys), *keys, *args)
-            replies = await pipe.execute()
-        return [bool(r) for r in replies]
+        calls: list[ScriptCall] = []
+        for move in moves:
+            args: list[str | int] = [
+                move.name,
+                move.due_ms,
+                str(to_millis(move.next_due)) if move.next_due else "",
+                move.fired,
+                move.last.to_json() if move.last else "",
+            ]
+            calls.append((SCRIPTS.schedule_advance, keys, args))
+        return [bool(r) for r in await pipelined(self.redis, calls)]
 
     async def disable_broken(self, name: str) -> None:
         """A stored definition that no longer parses leaves the due set (kept for repair)."""

@@ -15,12 +15,14 @@ from typing import Any, cast
 
 from redis.asyncio import Redis
 
-from chronoq.control.limits import Kind, Limit, validate_limit_name
 from chronoq.core import serialization
 from chronoq.core.errors import LimitNotFound
+from chronoq.core.limits import Kind, Limit
+from chronoq.core.names import validate_limit_name
 from chronoq.core.zones import zone
 from chronoq.redis.broker import Broker
 from chronoq.redis.keys import Keyspace
+from chronoq.redis.scripts import SCRIPTS
 
 RECENT_KEYS = 50
 
@@ -169,9 +171,9 @@ class LimitStore:
         async with self.redis.pipeline(transaction=False) as pipe:
             for key in wanted:
                 pipe.hgetall(k.state(key))
-            pipe.time()
-            *states, server_time = await pipe.execute()
-        now_ms = int(server_time[0]) * 1000 + int(server_time[1]) // 1000
+            states = await pipe.execute()
+        seconds, micros, _ = await SCRIPTS.clock(self.redis, [k.config], [""])  # the limit's node
+        now_ms = int(seconds) * 1000 + int(micros) // 1000
         return [
             _usage(limit, key, state, now_ms, zones.get(key, limit.tz))
             for key, state in zip(wanted, states, strict=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chronoq import App
-from chronoq.control.limits import Limit, Period
+from chronoq.core.limits import Limit, Period
 
 
 async def test_code_declarations_do_not_clobber_runtime_changes(app: App) -> None:

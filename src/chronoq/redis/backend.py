@@ -1,0 +1,81 @@
+"""The backend: the one room that talks to Redis.
+
+A `Backend` owns the connections of one chronoq deployment (one Redis, Cluster or
+Sentinel-managed primary, under one key prefix) and hands out the stores that
+speak in domain words: the broker (queues and jobs), the inspector (read models),
+schedules and limits. Connections are made by one `Connector`; blocking reads get
+clients of their own, so a pending BLPOP never delays a command.
+
+```
+backend = Backend.from_settings(settings)
+await backend.broker.enqueue("mail", jobs)
+...
+await backend.close()
+```
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from chronoq.core.settings import Settings
+from chronoq.redis.broker import Broker
+from chronoq.redis.connector import AsyncRedis, Connector
+from chronoq.redis.durability import Durability
+from chronoq.redis.inspector import Inspector
+from chronoq.redis.keys import DEFAULT_PREFIX, Keyspace
+from chronoq.redis.limits import LimitStore
+from chronoq.redis.schedules import ScheduleStore
+
+
+class Backend:
+    def __init__(
+        self,
+        connector: Connector,
+        prefix: str = DEFAULT_PREFIX,
+        *,
+        replica_acks: int = 0,
+        replica_ack_timeout: float = 2.0,
+    ) -> None:
+        self.connector = connector
+        self.keys = Keyspace(prefix)
+        self.durability = Durability(replica_acks, replica_ack_timeout)
+        self.redis: AsyncRedis = connector.async_client()
+        self.broker = Broker(self.redis, self.keys, durability=self.durability)
+        self.inspector = Inspector(self.redis, self.keys)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, url: str | None = None) -> Backend:
+        """A backend for the settings' URL (or `url`), TLS, prefix and durability."""
+        return cls(
+            Connector.from_settings(settings, url),
+            settings.prefix,
+            replica_acks=settings.replica_acks,
+            replica_ack_timeout=settings.replica_ack_timeout,
+        )
+
+    @property
+    def is_cluster(self) -> bool:
+        return self.connector.is_cluster
+
+    @cached_property
+    def schedules(self) -> ScheduleStore:
+        return ScheduleStore(self.redis, self.keys)
+
+    @cached_property
+    def limits(self) -> LimitStore:
+        return LimitStore(self.redis, self.keys)
+
+    def blocking_client(self, wait: float) -> AsyncRedis:
+        """A client of its own for blocking reads of up to `wait` seconds (the caller
+        closes it): a pending BLPOP holds its connection."""
+        return self.connector.async_client(blocking_timeout=wait)
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+    async def __aenter__(self) -> Backend:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
