@@ -19,6 +19,7 @@ from chronoq.control.limiter import Limiter, LimitRequest
 from chronoq.core.limits import Limit, Period
 from chronoq.redis.connection import connect
 from chronoq.redis.keys import Keyspace
+from chronoq.redis.limits import LimitStore
 
 
 async def rate(limiter: Limiter, name: str, batch: int, seconds: float, keys: int) -> float:
@@ -36,7 +37,7 @@ async def rate(limiter: Limiter, name: str, batch: int, seconds: float, keys: in
 async def main(url: str, seconds: float) -> dict[str, float]:
     redis = connect(url)
     prefix = f"bench-dec-{uuid.uuid4().hex[:8]}"
-    limiter = Limiter(redis, Keyspace(prefix))
+    limiter = Limiter(LimitStore(redis, Keyspace(prefix)))
     await limiter.store.set(Limit("open", 1_000_000, Period.SECOND, burst=1000))
     await limiter.store.set(Limit("tight", 1, Period.MINUTE))  # every request is booked ahead
     out = {

@@ -35,6 +35,7 @@ from chronoq.core.task import (
 from chronoq.core.zones import zone
 from chronoq.redis.backend import Backend
 from chronoq.redis.connector import Connector
+from chronoq.redis.durability import Durability
 from chronoq.redis.keys import Keyspace
 from chronoq.redis.limits import LimitStore
 from chronoq.redis.schedules import ScheduleStore
@@ -342,7 +343,8 @@ class App:
     @cached_property
     def coordinator(self) -> Coordinator:
         """Builds this app's locks and owns their connections (shared by all of them)."""
-        return Coordinator(self.connector, Keyspace(self.settings.prefix))
+        durability = Durability(self.settings.replica_acks, self.settings.replica_ack_timeout)
+        return Coordinator(self.connector, Keyspace(self.settings.prefix), durability)
 
     def lock(
         self,

@@ -7,13 +7,14 @@ import asyncio
 from chronoq.control.limiter import Limiter, LimitRequest
 from chronoq.redis.connection import connect
 from chronoq.redis.keys import Keyspace
+from chronoq.redis.limits import LimitStore
 from tests.cli.helpers import Cli
 
 
 def use(redis_url: str, prefix: str, name: str, key: str, times: int) -> None:
     async def go() -> None:
         redis = connect(redis_url)
-        await Limiter(redis, Keyspace(prefix)).decide(name, [LimitRequest(key)] * times)
+        await Limiter(LimitStore(redis, Keyspace(prefix))).decide(name, [LimitRequest(key)] * times)
         await redis.aclose()
 
     asyncio.run(go())

@@ -15,13 +15,14 @@ from chronoq.core import serialization
 from chronoq.core.limits import Kind, Limit, Period, Window
 from chronoq.redis.connection import connect
 from chronoq.redis.keys import Keyspace
+from chronoq.redis.limits import LimitStore
 from chronoq.redis.scripts import SCRIPTS
 
 
 @pytest.fixture
 async def limiter(redis_url: str, prefix: str) -> AsyncIterator[Limiter]:
     redis = connect(redis_url)
-    yield Limiter(redis, Keyspace(prefix))
+    yield Limiter(LimitStore(redis, Keyspace(prefix)))
     await redis.aclose()
 
 

@@ -9,20 +9,28 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from chronoq.control.lease import LockOptions, LostCallback
-from chronoq.control.locks import Lock, LoopClients
-from chronoq.control.sync_locks import SyncClients, SyncLock
+from chronoq.control.locks import Lock
+from chronoq.control.sync_locks import SyncLock
 from chronoq.core.errors import ConfigurationError
 from chronoq.redis.connector import Connector
+from chronoq.redis.durability import Durability
 from chronoq.redis.keys import Keyspace
+from chronoq.redis.locks import LoopLockClients, SyncLockClients
 
 DEFAULT_ONCE_TTL = 86400.0  # like a job's idempotency key: one day
 
 
 class Coordinator:
-    def __init__(self, connector: Callable[[], Connector], keys: Keyspace) -> None:
+    def __init__(
+        self,
+        connector: Callable[[], Connector],
+        keys: Keyspace,
+        durability: Durability | None = None,
+    ) -> None:
         self.keys = keys
-        self._async = LoopClients(connector)
-        self._sync = SyncClients(connector)
+        durability = durability or Durability()
+        self._async = LoopLockClients(connector, durability)
+        self._sync = SyncLockClients(connector, durability)
 
     def lock(
         self,
@@ -54,12 +62,11 @@ class Coordinator:
         """True the first time `key` is claimed within `ttl` seconds (SET NX PX)."""
         name, ttl_ms = self._once_key(key, ttl)
         clients = await self._async.get()
-        return bool(await clients.commands.set(name, "1", nx=True, px=ttl_ms))
+        return await clients.claim_once(name, ttl_ms)
 
     def sync_once(self, key: str, *, ttl: float = DEFAULT_ONCE_TTL) -> bool:
         name, ttl_ms = self._once_key(key, ttl)
-        commands, _ = self._sync.get()
-        return bool(commands.set(name, "1", nx=True, px=ttl_ms))
+        return self._sync.claim_once(name, ttl_ms)
 
     def _once_key(self, key: str, ttl: float) -> tuple[str, int]:
         if not ttl > 0:

@@ -19,16 +19,14 @@ from dataclasses import dataclass
 
 from chronoq.core.errors import ConfigurationError, LockLost, LockTimeout
 from chronoq.redis.keys import LockKeys
-from chronoq.redis.scripts import ScriptArg
+from chronoq.redis.locks import MAX_BLOCK, ScriptCall
 
 log = logging.getLogger("chronoq.locks")
 
 LostCallback = Callable[[LockLost], object]
-ScriptCall = tuple[list[str], list[ScriptArg]]  # KEYS, ARGV
 
 MIN_TTL = 0.05  # seconds: a renewal every ttl/3 must leave room for a round trip
 WAKE_TOKEN_MS = 5000  # a release's wake token outlives any waiter's acquire-to-BLPOP gap
-MAX_BLOCK = 60.0  # longest single blocking read; a longer wait blocks again
 MIN_BLOCK = 0.01  # BLPOP's timeout 0 means forever: never ask for less than this
 RENEW_RETRY = 0.1  # pause between renewal attempts after a connection error
 

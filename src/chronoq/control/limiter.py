@@ -15,13 +15,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from redis.asyncio import Redis
-
 from chronoq.core import serialization
 from chronoq.core.limits import Kind, Limit
-from chronoq.redis.keys import Keyspace
 from chronoq.redis.limits import LimitStore
-from chronoq.redis.scripts import SCRIPTS
 
 log = logging.getLogger("chronoq.control")
 
@@ -52,12 +48,8 @@ GO = Decision(0, False)
 
 
 class Limiter:
-    def __init__(
-        self, redis: Redis, keyspace: Keyspace, *, clock: Callable[[], float] = time.time
-    ) -> None:
-        self.redis = redis
-        self.keys = keyspace
-        self.store = LimitStore(redis, keyspace)
+    def __init__(self, store: LimitStore, *, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
         self._clock = clock
         self._limits: dict[str, tuple[Limit, str] | None] = {}
         self._calendars: dict[tuple[str, str], tuple[float, str]] = {}
@@ -73,9 +65,7 @@ class Limiter:
                 return [GO] * len(requests)
             limit, version = entry
             calendars = await self._calendars_for(limit, version, requests)
-            reply = await SCRIPTS.limit_acquire(
-                self.redis, self._script_keys(name), _args(version, requests, calendars)
-            )
+            reply = await self.store.acquire(name, _args(version, requests, calendars))
             if len(reply) == 1 and int(reply[0]) in (STALE, MISSING):
                 self._limits.pop(name, None)  # changed or removed: reload and ask again
                 continue
@@ -88,10 +78,6 @@ class Limiter:
             self._limits.clear()
         else:
             self._limits.pop(name, None)
-
-    def _script_keys(self, name: str) -> list[str]:
-        k = self.keys.limit(name)
-        return [k.config, k.state_prefix, k.keys, k.booked]
 
     async def _limit(self, name: str) -> tuple[Limit, str] | None:
         if name not in self._limits:

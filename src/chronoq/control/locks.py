@@ -31,18 +31,12 @@ import asyncio
 import contextlib
 import inspect
 import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
 from typing import Any, NoReturn
-
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from chronoq.control.lease import (
     EXPIRED,
     GONE_AT_RELEASE,
     GONE_AT_RENEWAL,
-    MAX_BLOCK,
     RENEW_RETRY,
     Lease,
     LeaseView,
@@ -50,57 +44,8 @@ from chronoq.control.lease import (
     LostCallback,
     log,
 )
-from chronoq.redis.connector import Connector
 from chronoq.redis.keys import LockKeys
-from chronoq.redis.scripts import SCRIPTS
-
-
-@dataclass(eq=False)
-class LoopClients:
-    """The connections of every async lock of an app, one set per event loop.
-
-    redis-py's asyncio connections belong to the loop that opened them, hence one
-    set per loop: a command client (a pool: acquires, renewals and releases reuse
-    its connections, no TCP connect per acquire) and a blocking client whose pool
-    gives each waiting BLPOP a connection of its own, with a socket timeout sized
-    for MAX_BLOCK. They close when the loop shuts down its async generators
-    (`asyncio.run` and `asyncio.Runner` do; so do the worker and pytest-asyncio):
-    an async generator parked at its first `yield` is the only hook asyncio gives
-    for "this loop is ending". A loop closed without that leaks them.
-    """
-
-    connector: Callable[[], Connector]
-    _by_loop: dict[asyncio.AbstractEventLoop, _Clients] = field(default_factory=dict)
-
-    async def get(self) -> _Clients:
-        loop = asyncio.get_running_loop()
-        clients = self._by_loop.get(loop)
-        if clients is None:
-            connector = self.connector()
-            clients = _Clients(
-                connector.async_client(), connector.async_client(blocking_timeout=MAX_BLOCK)
-            )
-            self._by_loop[loop] = clients
-            closer = clients.closer = self._close_at_shutdown(loop, clients)
-            await anext(closer)
-        return clients
-
-    async def _close_at_shutdown(
-        self, loop: asyncio.AbstractEventLoop, clients: _Clients
-    ) -> AsyncIterator[None]:
-        try:
-            yield
-        finally:
-            self._by_loop.pop(loop, None)
-            await clients.commands.aclose()
-            await clients.blocking.aclose()
-
-
-@dataclass(eq=False)
-class _Clients:
-    commands: Redis
-    blocking: Redis
-    closer: AsyncIterator[None] | None = None  # kept alive here: the loop holds it weakly
+from chronoq.redis.locks import LockClients, LoopLockClients, RedisError
 
 
 class Lock(LeaseView):
@@ -113,7 +58,7 @@ class Lock(LeaseView):
 
     def __init__(
         self,
-        clients: LoopClients,
+        clients: LoopLockClients,
         keys: LockKeys,
         options: LockOptions,
         on_lost: LostCallback | None = None,
@@ -161,14 +106,15 @@ class Lock(LeaseView):
             block = lease.block_for(holder_ms, waited)
             if block is None:
                 raise lease.timed_out(waited)
-            await clients.blocking.blpop([lease.keys.wake], timeout=block)
+            await clients.wait(lease.keys.wake, block)
 
-    async def _attempt(self, clients: _Clients, token: str) -> int | None:
+    async def _attempt(self, clients: LockClients, token: str) -> int | None:
         """One acquire script. None when taken, else the holder's remaining ms."""
         lease = self._lease
         keys, args = lease.acquire_call(token)
         sent = time.monotonic()
-        call = asyncio.ensure_future(SCRIPTS.lock_acquire(clients.commands, keys, args))
+        undo = lease.release_call(token)
+        call = asyncio.ensure_future(clients.acquire((keys, args), undo))
         try:
             taken, value = await asyncio.shield(call)
         except asyncio.CancelledError:
@@ -180,13 +126,13 @@ class Lock(LeaseView):
         self._watcher = asyncio.create_task(self._watch(clients), name=f"lock:{self.name}")
         return None
 
-    async def _undo(self, call: asyncio.Future[Any], clients: _Clients, token: str) -> None:
+    async def _undo(self, call: asyncio.Future[Any], clients: LockClients, token: str) -> None:
         """A cancelled acquire (e.g. under asyncio.timeout) must not leave the lock
         taken for a whole ttl: let the script's reply arrive, release if it won."""
         with contextlib.suppress(Exception):
             taken, _ = await call
             if taken:
-                await SCRIPTS.lock_release(clients.commands, *self._lease.release_call(token))
+                await clients.release(self._lease.release_call(token))
 
     async def release(self) -> None:
         """Release the lock. LockLost when the lease ended before this call (the
@@ -199,7 +145,7 @@ class Lock(LeaseView):
         expired = lease.expired
         try:
             clients = await self._clients.get()
-            released = await SCRIPTS.lock_release(clients.commands, *lease.release_call(token))
+            released = await clients.release(lease.release_call(token))
         finally:
             lease.end()
         if expired or not released:
@@ -217,7 +163,7 @@ class Lock(LeaseView):
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
 
-    async def _watch(self, clients: _Clients) -> None:
+    async def _watch(self, clients: LockClients) -> None:
         """Renew every ttl/3 until released; report the loss when renewal finds the
         token gone or cannot get through before the local deadline."""
         lease = self._lease
@@ -225,13 +171,13 @@ class Lock(LeaseView):
         try:
             while reason is None:
                 await asyncio.sleep(lease.next_check())
-                reason = await self._renew(clients.commands) if lease.renewable else EXPIRED
+                reason = await self._renew(clients) if lease.renewable else EXPIRED
         except Exception as exc:  # a bug, not Redis trouble: the lease is in doubt
             log.exception("renewal of lock %r failed", self.name)
             reason = f"renewal failed unexpectedly ({exc!r})"
         await self._report_lost(reason)
 
-    async def _renew(self, redis: Redis) -> str | None:
+    async def _renew(self, clients: LockClients) -> str | None:
         """Extend the lease; on connection trouble retry until the deadline.
         None when renewed, else why the lease is lost."""
         lease = self._lease
@@ -239,7 +185,7 @@ class Lock(LeaseView):
             sent = time.monotonic()
             try:
                 async with asyncio.timeout(left):
-                    renewed = await SCRIPTS.lock_renew(redis, *lease.renew_call())
+                    renewed = await clients.renew(lease.renew_call())
             except (RedisError, OSError, TimeoutError) as exc:
                 log.warning("renewing lock %r failed (%s); retrying", self.name, exc)
                 await asyncio.sleep(min(RENEW_RETRY, max(0.0, lease.deadline - time.monotonic())))

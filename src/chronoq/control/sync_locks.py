@@ -15,13 +15,10 @@ import threading
 import time
 from collections.abc import Callable
 
-import redis
-
 from chronoq.control.lease import (
     EXPIRED,
     GONE_AT_RELEASE,
     GONE_AT_RENEWAL,
-    MAX_BLOCK,
     RENEW_RETRY,
     Lease,
     LeaseView,
@@ -29,9 +26,8 @@ from chronoq.control.lease import (
     LostCallback,
     log,
 )
-from chronoq.redis.connector import BLOCKING_MARGIN, Connector
 from chronoq.redis.keys import LockKeys
-from chronoq.redis.scripts import SCRIPTS
+from chronoq.redis.locks import RedisError, SyncLockClients
 
 
 class _Watchers:
@@ -72,35 +68,6 @@ class _Watchers:
                 self._idle.append(inbox)
 
 
-class SyncClients:
-    """The blocking connections of every sync lock of an app, made on first use:
-    a command pool, and a pool for waiters' BLPOPs (socket timeout above MAX_BLOCK)."""
-
-    def __init__(self, connector: Callable[[], Connector]) -> None:
-        self._connector = connector
-        self._made: tuple[redis.Redis, redis.Redis] | None = None
-        self._guard = threading.Lock()
-        self.watchers = _Watchers()
-
-    def get(self) -> tuple[redis.Redis, redis.Redis]:
-        """(commands, blocking)."""
-        with self._guard:
-            if self._made is None:
-                connector = self._connector()
-                self._made = (
-                    connector.sync_client(),
-                    connector.sync_client(socket_timeout=MAX_BLOCK + BLOCKING_MARGIN),
-                )
-            return self._made
-
-    def close(self) -> None:
-        with self._guard:
-            made, self._made = self._made, None
-        if made is not None:
-            for client in made:
-                client.close()
-
-
 class SyncLock(LeaseView):
     """A distributed lock for sync code. Make one with `app.sync_lock(name, ...)`;
     use it as `with app.sync_lock(...) as lock:` or `acquire()` / `release()`.
@@ -112,7 +79,7 @@ class SyncLock(LeaseView):
 
     def __init__(
         self,
-        clients: SyncClients,
+        clients: SyncLockClients,
         keys: LockKeys,
         options: LockOptions,
         on_lost: LostCallback | None = None,
@@ -147,19 +114,17 @@ class SyncLock(LeaseView):
             block = lease.block_for(holder_ms, waited)
             if block is None:
                 raise lease.timed_out(waited)
-            _, blocking = self._clients.get()
-            blocking.blpop([lease.keys.wake], timeout=block)
+            self._clients.wait(lease.keys.wake, block)
 
     def _attempt(self, token: str) -> int | None:
         lease = self._lease
-        commands, _ = self._clients.get()
         sent = time.monotonic()
-        taken, value = SCRIPTS.lock_acquire.call_sync(commands, *lease.acquire_call(token))
+        taken, value = self._clients.acquire(lease.acquire_call(token), lease.release_call(token))
         if not taken:
             return int(value)
         lease.begin(token, int(value), sent)
         stop = self._stop = threading.Event()
-        self._clients.watchers.run(lambda: self._watch(stop))
+        _WATCHERS.run(lambda: self._watch(stop))
         return None
 
     def release(self) -> None:
@@ -172,8 +137,7 @@ class SyncLock(LeaseView):
         self._stop.set()  # the watcher reports nothing once stopped, even mid-renewal
         expired = lease.expired
         try:
-            commands, _ = self._clients.get()
-            released = SCRIPTS.lock_release.call_sync(commands, *lease.release_call(token))
+            released = self._clients.release(lease.release_call(token))
         finally:
             lease.end()
         if expired or not released:
@@ -202,12 +166,11 @@ class SyncLock(LeaseView):
         never the verdict: `lost` checks the local deadline by itself.
         """
         lease = self._lease
-        commands, _ = self._clients.get()
         while lease.deadline - time.monotonic() > 0 and not stop.is_set():
             sent = time.monotonic()
             try:
-                renewed = SCRIPTS.lock_renew.call_sync(commands, *lease.renew_call())
-            except (redis.RedisError, OSError) as exc:
+                renewed = self._clients.renew(lease.renew_call())
+            except (RedisError, OSError) as exc:
                 log.warning("renewing lock %r failed (%s); retrying", self.name, exc)
                 stop.wait(min(RENEW_RETRY, max(0.0, lease.deadline - time.monotonic())))
                 continue
@@ -222,3 +185,6 @@ class SyncLock(LeaseView):
         if error is not None:
             log.warning("%s", error)
             self._lease.call_on_lost(error)
+
+
+_WATCHERS = _Watchers()  # renewal threads, shared by every sync lock of the process

@@ -81,6 +81,13 @@ class LimitStore:
         await self.release_bookings(limit.name)
         return int(version)
 
+    async def acquire(self, name: str, args: list[str | int]) -> list[Any]:
+        """One decision call of limit_acquire.lua (see its header for ARGV and the
+        reply; `chronoq.control.limiter` builds both)."""
+        k = self.keys.limit(name)
+        keys = [k.config, k.state_prefix, k.keys, k.booked]
+        return list(await SCRIPTS.limit_acquire(self.redis, keys, args))
+
     async def release_bookings(self, name: str) -> int:
         """Make every job `name` booked for later due now. Returns how many moved."""
         k = self.keys.limit(name)

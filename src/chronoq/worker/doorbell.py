@@ -9,6 +9,10 @@ wait in a ready queue: the fetch loop claims them.
 Waits with a deadline use a local timer instead of BLPOP's timeout, because Redis
 checks blocking timeouts only every 1/hz second (100 ms by default): a delayed job
 would start up to 100 ms late.
+
+On a Redis Cluster each queue's keys live on the queue's own slot, and one BLPOP
+may not span slots: there the listener blocks on each queue separately, one read
+per queue at once (each on its own connection), so no queue waits behind another.
 """
 
 from __future__ import annotations
@@ -17,9 +21,8 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Sequence
 
-from redis.asyncio import Redis
-
 from chronoq.redis.broker import SENTINEL, Broker, ClaimedJob
+from chronoq.redis.connector import AsyncRedis
 from chronoq.worker.resilience import persist
 
 
@@ -27,13 +30,14 @@ class Doorbell:
     def __init__(
         self,
         broker: Broker,
-        blocking: Redis,
+        blocking: AsyncRedis,
         *,
         queues: Sequence[str],
         worker_id: str,
         block: float,
         capacity: asyncio.Event,
         on_handoff: Callable[[ClaimedJob], None],
+        per_queue: bool = False,
     ) -> None:
         self._broker = broker
         self._blocking = blocking
@@ -43,9 +47,11 @@ class Doorbell:
         self._capacity = capacity  # set while the worker has a free slot
         self._on_handoff = on_handoff
         self._inboxes = {broker.keys.queue(q).inbox(worker_id): q for q in queues}
+        # One blocking read per group of queues: all at once, or one per queue (Cluster).
+        self._groups = [[q] for q in self._queues] if per_queue else [self._queues]
         self._rang = asyncio.Event()
         self._stopping = False
-        self._blocked = False
+        self._blocked = 0  # reads pending
 
     async def stop(self, listener: asyncio.Task[None]) -> None:
         """End `listen` without losing a job its blocking read may have just popped.
@@ -56,9 +62,11 @@ class Doorbell:
         """
         self._stopping = True
         if self._blocked and self._inboxes:
-            first_inbox = next(iter(self._inboxes))
-            with contextlib.suppress(Exception):
-                await self._broker.push_sentinel(first_inbox)
+            for group in self._groups:  # each pending read ends on its group's sentinel
+                with contextlib.suppress(Exception):
+                    await self._broker.push_sentinel(
+                        self._broker.keys.queue(group[0]).inbox(self._worker_id)
+                    )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(listener), self._block + 1)
         listener.cancel()
@@ -66,18 +74,24 @@ class Doorbell:
 
     async def listen(self) -> None:
         """Block on inboxes and doorbells and act on each, until `stop`."""
+        if len(self._groups) == 1:
+            await self._listen(self._groups[0])
+        else:
+            await asyncio.gather(*(self._listen(group) for group in self._groups))
+
+    async def _listen(self, queues: list[str]) -> None:
         while not self._stopping:
             await self._capacity.wait()  # a full worker must not take others' wake-ups
-            self._blocked = True
+            self._blocked += 1
             try:
                 got = await persist(
                     lambda: self._broker.wait_for_work(
-                        self._blocking, self._queues, self._worker_id, self._block
+                        self._blocking, queues, self._worker_id, self._block
                     ),
                     "waiting for jobs",
                 )
             finally:
-                self._blocked = False
+                self._blocked -= 1
             if got is not None and got[1] != SENTINEL:
                 await self._dispatch(*got)
 

@@ -159,7 +159,7 @@ class Worker:
             result_ttl_ms=int(settings.keep_result * 1000),
             on_written=self._written,
         )
-        self._limiter = Limiter(self.broker.redis, self.broker.keys)
+        self._limiter = Limiter(self.backend.limits)
         self._throttle = Throttle(
             self._limiter, self.broker, start=self._launch, deferred=self._deferred
         )
@@ -171,6 +171,7 @@ class Worker:
             block=self.options.idle_wait,
             capacity=self._capacity,
             on_handoff=self._start,
+            per_queue=self.backend.is_cluster,
         )
 
     async def _shutdown(

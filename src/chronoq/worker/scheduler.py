@@ -20,13 +20,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
-
 from chronoq.client import Client, EnqueuedJob, JobRequest
 from chronoq.core.errors import ChronoqError, JobNotFound
 from chronoq.core.job import from_millis, to_millis
-from chronoq.redis.schedules import Advance, DueSchedule, LastRun, ScheduleStore
+from chronoq.redis.connector import AsyncRedis
+from chronoq.redis.locks import RedisError
+from chronoq.redis.schedules import Advance, DueSchedule, LastRun
 from chronoq.schedule.model import Overlap, ScheduleDef
 
 log = logging.getLogger("chronoq.scheduler")
@@ -51,12 +50,12 @@ class Scheduler:
         self,
         client: Client,
         *,
-        listener: Redis,
+        listener: AsyncRedis,
         on_error: ErrorHandler | None = None,
         idempotency_ttl: float = 86400.0,
     ) -> None:
         self.client = client
-        self.store = ScheduleStore(client.broker.redis, client.broker.keys)
+        self.store = client.backend.schedules
         self._listener = listener
         self._on_error = on_error
         self._ttl = idempotency_ttl

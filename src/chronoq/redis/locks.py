@@ -1,0 +1,183 @@
+"""Locks and once-keys in Redis: the connections and script calls behind
+`chronoq.control.locks` (async) and `chronoq.control.sync_locks` (threads).
+
+Each lock's keys share the hash tag `{lock:NAME}`, so every call touches one
+slot. Acquire, renew and release are scripts (lock_acquire/renew/release.lua);
+a waiter blocks on the lock's wake list with BLPOP on a client kept for blocking
+reads. With replica acks on, an acquire counts only once the replicas have it: a
+lease the replicas never saw would not stop a second holder after a failover, so
+an unconfirmed acquire is released and reported (NotReplicated).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+import redis
+
+from chronoq.core.errors import NotReplicated
+from chronoq.redis.connector import BLOCKING_MARGIN, AsyncRedis, Connector
+from chronoq.redis.durability import Durability, run_acked
+from chronoq.redis.scripts import SCRIPTS, ScriptArg
+
+ScriptCall = tuple[list[str], list[ScriptArg]]  # KEYS, ARGV of one lock script
+RedisError = redis.RedisError
+MAX_BLOCK = 60.0  # longest single blocking read; a longer wait blocks again
+
+
+def _not_replicated(keys: list[str], acked: int, durability: Durability) -> NotReplicated:
+    return NotReplicated(
+        f"lock acquire of {keys[0]!r} confirmed by {acked} of {durability.replicas} "
+        f"replica(s) within {durability.timeout:g}s; released it (a failover could have "
+        "given the lock to a second holder)",
+        acked=acked,
+        wanted=durability.replicas,
+    )
+
+
+@dataclass(eq=False)
+class LockClients:
+    """One event loop's lock connections: a command client (acquires, renewals and
+    releases reuse its pool) and a blocking client whose pool gives each waiting
+    BLPOP a connection of its own."""
+
+    commands: AsyncRedis
+    blocking: AsyncRedis
+    durability: Durability
+    closer: AsyncIterator[None] | None = None  # kept alive here: the loop holds it weakly
+
+    async def acquire(self, call: ScriptCall, undo: ScriptCall) -> tuple[bool, int]:
+        """(True, fence) when taken, else (False, the holder's remaining ms). `undo`
+        releases an acquire the replicas did not confirm."""
+        keys, args = call
+        if not self.durability.waits:
+            taken, value = await SCRIPTS.lock_acquire(self.commands, keys, args)
+            return bool(taken), int(value)
+        (taken, value), acked = await run_acked(
+            self.commands, SCRIPTS.lock_acquire, keys, args, self.durability
+        )
+        if taken and acked < self.durability.replicas:
+            await self.release(undo)
+            raise _not_replicated(keys, acked, self.durability)
+        return bool(taken), int(value)
+
+    async def release(self, call: ScriptCall) -> bool:
+        return bool(await SCRIPTS.lock_release(self.commands, *call))
+
+    async def renew(self, call: ScriptCall) -> bool:
+        return bool(await SCRIPTS.lock_renew(self.commands, *call))
+
+    async def wait(self, wake_key: str, seconds: float) -> None:
+        """Block until a release rings the lock's wake list, or `seconds` pass."""
+        await self.blocking.blpop([wake_key], timeout=seconds)
+
+    async def claim_once(self, key: str, ttl_ms: int) -> bool:
+        return bool(await self.commands.set(key, "1", nx=True, px=ttl_ms))
+
+
+@dataclass(eq=False)
+class LoopLockClients:
+    """The lock connections of an app, one `LockClients` per event loop.
+
+    redis-py's asyncio connections belong to the loop that opened them. They close
+    when the loop shuts down its async generators (`asyncio.run` and
+    `asyncio.Runner` do; so do the worker and pytest-asyncio): an async generator
+    parked at its first `yield` is the only hook asyncio gives for "this loop is
+    ending". A loop closed without that leaks them.
+    """
+
+    connector: Callable[[], Connector]
+    durability: Durability = field(default_factory=Durability)
+    _by_loop: dict[asyncio.AbstractEventLoop, LockClients] = field(default_factory=dict)
+
+    async def get(self) -> LockClients:
+        loop = asyncio.get_running_loop()
+        clients = self._by_loop.get(loop)
+        if clients is None:
+            connector = self.connector()
+            clients = LockClients(
+                connector.async_client(),
+                connector.async_client(blocking_timeout=MAX_BLOCK),
+                self.durability,
+            )
+            self._by_loop[loop] = clients
+            closer = clients.closer = self._close_at_shutdown(loop, clients)
+            await anext(closer)
+        return clients
+
+    async def _close_at_shutdown(
+        self, loop: asyncio.AbstractEventLoop, clients: LockClients
+    ) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            self._by_loop.pop(loop, None)
+            await clients.commands.aclose()
+            await clients.blocking.aclose()
+
+
+class SyncLockClients:
+    """The blocking (threaded) lock connections of an app, made on first use: a
+    command pool, and a pool for waiters' BLPOPs (socket timeout above MAX_BLOCK).
+    redis-py's sync pools are thread-safe: a renewal thread takes its own
+    connection while the holder's thread is busy."""
+
+    def __init__(
+        self, connector: Callable[[], Connector], durability: Durability | None = None
+    ) -> None:
+        self._connector = connector
+        self._durability = durability or Durability()
+        self._made: tuple[redis.Redis, redis.Redis] | None = None
+        self._guard = threading.Lock()
+
+    def _clients(self) -> tuple[redis.Redis, redis.Redis]:
+        with self._guard:
+            if self._made is None:
+                connector = self._connector()
+                self._made = (
+                    connector.sync_client(),
+                    connector.sync_client(socket_timeout=MAX_BLOCK + BLOCKING_MARGIN),
+                )
+            return self._made
+
+    def acquire(self, call: ScriptCall, undo: ScriptCall) -> tuple[bool, int]:
+        commands, _ = self._clients()
+        keys, args = call
+        if not self._durability.waits:
+            taken, value = SCRIPTS.lock_acquire.call_sync(commands, keys, args)
+            return bool(taken), int(value)
+        with commands.pipeline(transaction=False) as pipe:  # one connection: WAIT sees the write
+            SCRIPTS.lock_acquire.queue(pipe, keys, args)
+            timeout_ms = int(self._durability.timeout * 1000)
+            pipe.execute_command("WAIT", self._durability.replicas, timeout_ms)  # type: ignore[no-untyped-call]
+            (taken, value), acked = pipe.execute()
+        if taken and int(acked) < self._durability.replicas:
+            self.release(undo)
+            raise _not_replicated(keys, int(acked), self._durability)
+        return bool(taken), int(value)
+
+    def release(self, call: ScriptCall) -> bool:
+        commands, _ = self._clients()
+        return bool(SCRIPTS.lock_release.call_sync(commands, *call))
+
+    def renew(self, call: ScriptCall) -> bool:
+        commands, _ = self._clients()
+        return bool(SCRIPTS.lock_renew.call_sync(commands, *call))
+
+    def wait(self, wake_key: str, seconds: float) -> None:
+        _, blocking = self._clients()
+        blocking.blpop([wake_key], timeout=seconds)
+
+    def claim_once(self, key: str, ttl_ms: int) -> bool:
+        commands, _ = self._clients()
+        return bool(commands.set(key, "1", nx=True, px=ttl_ms))
+
+    def close(self) -> None:
+        with self._guard:
+            made, self._made = self._made, None
+        if made is not None:
+            for client in made:
+                client.close()
