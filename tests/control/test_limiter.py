@@ -113,7 +113,7 @@ async def test_a_quota_rolls_over_when_its_period_ends(limiter: Limiter, prefix:
     """The script against a calendar whose current period ends 0.5 s from now."""
     await limiter.store.set(Limit("posts", 2, Period.DAY, kind=Kind.QUOTA))
     k = Keyspace(prefix).limit("posts")
-    version = str(await limiter.redis.hget(k.config, "ver"))
+    version = str(await limiter.store.redis.hget(k.config, "ver"))
     start = now_ms()
     day = 86_400_000
     calendar = serialization.dumps([start - 1000, start + 500, start + day, start + 2 * day])
@@ -121,7 +121,7 @@ async def test_a_quota_rolls_over_when_its_period_ends(limiter: Limiter, prefix:
     async def decide(reservation: int = 0) -> int:
         args = [version, 1, "acct", reservation, 0, calendar, "q job"]
         (answer,) = await SCRIPTS.limit_acquire(
-            limiter.redis, [k.config, k.state_prefix, k.keys, k.booked], args
+            limiter.store.redis, [k.config, k.state_prefix, k.keys, k.booked], args
         )
         return int(answer)
 
@@ -141,9 +141,9 @@ async def test_a_change_applies_at_once_and_releases_bookings(
     decisions = await limiter.decide("slow", [LimitRequest(ref=f"default j{i}") for i in range(3)])
     assert [d.go for d in decisions] == [True, False, False]
     k = Keyspace(prefix).limit("slow")
-    assert await limiter.redis.zcard(k.booked) == 2
+    assert await limiter.store.redis.zcard(k.booked) == 2
     await limiter.store.set(Limit("slow", 100, Period.SECOND))
-    assert await limiter.redis.zcard(k.booked) == 0  # released: those jobs decide again
+    assert await limiter.store.redis.zcard(k.booked) == 0  # released: those jobs decide again
     start = now_ms()
     again = await limiter.decide("slow", [LimitRequest()] * 3)
     assert offsets(again, start) == [0, 10, 20]  # the new rate, at once
