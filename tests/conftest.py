@@ -11,6 +11,10 @@ import redis
 
 from chronoq import App, Client
 
+# Real Cluster / Sentinel / TLS / ACL servers: redis_cluster, valkey_cluster,
+# sentinel_group, tls_server, tls_files, acl_server, server_pool.
+pytest_plugins = ["tests.servers.fixtures"]
+
 REDIS_URL = os.environ.get("CHRONOQ_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import redis
+from tests.servers import process as servers
+from tests.servers.binaries import valkey_server
+from tests.servers.process import free_port
+
+__all__ = ["ServerProcess", "WorkerProcess", "free_port", "workers"]
 
 APP = "tests.sample_app:app"
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,45 +69,11 @@ def workers() -> Iterator[list[WorkerProcess]]:
             worker.stop()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class ServerProcess:
+class ServerProcess(servers.ServerProcess):
     """A Valkey server of the test's own (the embedded binary), with an AOF fsynced on
-    every write, so that a SIGKILL loses nothing it acknowledged."""
+    every write, so that a SIGKILL loses nothing it acknowledged. `start()` again after
+    `kill()` restarts it on the same port from the same dir."""
 
     def __init__(self, data_dir: Path) -> None:
-        from chronoq.redis.embedded import server_binary
-
-        self.binary = server_binary()
-        self.data_dir = data_dir
-        self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        args = [str(self.binary), "--port", str(self.port), "--bind", "127.0.0.1"]
-        args += ["--dir", str(self.data_dir), "--appendonly", "yes", "--appendfsync", "always"]
-        args += ["--save", "", "--maxmemory-policy", "noeviction"]
-        log = open(self.data_dir / "server.log", "ab")  # noqa: SIM115 (inherited by the child)
-        self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
-        log.close()
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                if redis.Redis.from_url(self.url, socket_connect_timeout=0.2).ping():
-                    return
-            except redis.RedisError:
-                time.sleep(0.02)
-        raise AssertionError(f"test server did not start: {self.url}")
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        config = ["appendonly yes", "appendfsync always", "maxmemory-policy noeviction"]
+        super().__init__(valkey_server(), data_dir, config)
