@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
+from chronoq.core.errors import ConfigurationError
 from chronoq.core.settings import Settings
 from chronoq.redis.broker import Broker
 from chronoq.redis.connector import AsyncRedis, Connector
@@ -37,6 +38,11 @@ class Backend:
         replica_acks: int = 0,
         replica_ack_timeout: float = 2.0,
     ) -> None:
+        if replica_acks and connector.is_cluster:
+            raise ConfigurationError(
+                "replica_acks is not supported on a Redis Cluster: its client cannot send "
+                "WAIT on the connection that made the write; unset CHRONOQ_REPLICA_ACKS"
+            )
         self.connector = connector
         self.keys = Keyspace(prefix)
         self.durability = Durability(replica_acks, replica_ack_timeout)

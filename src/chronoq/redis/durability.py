@@ -7,7 +7,7 @@ one connection (WAIT waits for that connection's own writes), so the write is
 confirmed only when N replicas have it: one round trip, plus the replication lag.
 
 Not on a Redis Cluster: its client cannot send WAIT over the connection that made
-the write, so there `replica_acks` is refused at start-up rather than faked.
+the write, so there `replica_acks` is refused (ConfigurationError) rather than faked.
 """
 
 from __future__ import annotations
