@@ -24,7 +24,7 @@ def redis_server() -> Path:
     path = Path(found)
     if not path.exists():
         raise MissingBinaryError(
-            "redis-server is not installed (apt-get install redis-server; .ci/run does)"
+            "redis-server is not on PATH nor at /usr/bin (apt-get install redis-server)"
         )
     return path
 

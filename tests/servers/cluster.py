@@ -16,7 +16,6 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -354,7 +353,7 @@ class Cluster:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def distinct_slot_keys(cluster: Cluster, count: int, prefix: str = "k") -> Iterable[str]:
+def distinct_slot_keys(cluster: Cluster, count: int, prefix: str = "k") -> list[str]:
     """`count` keys whose slots belong to `count` different masters (count <= masters)."""
     found: dict[int, str] = {}
     owners = {cluster.node_id(m): m.port for m in cluster.masters()}

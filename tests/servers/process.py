@@ -90,8 +90,10 @@ class ServerProcess:
         self.cluster_bus = cluster_bus
         self.client_kwargs = dict(client_kwargs or {})
         self.port = port if port is not None else free_port(with_cluster_bus=cluster_bus)
+        self._port_is_ours = port is None  # only a port we picked may be swapped for another
         self.process: subprocess.Popen[bytes] | None = None
         self._configured = False
+        self._log_start = 0  # where this launch's lines begin in the (appended) log
 
     # -- where it is -------------------------------------------------------------------
 
@@ -156,12 +158,13 @@ class ServerProcess:
             try:
                 self.wait_ready(timeout)
             except ServerStartError:
-                first_start = not self._configured
-                if first_start and attempt + 1 < _PORT_ATTEMPTS and self._lost_port_race():
+                may_move = self._port_is_ours and not self._configured
+                if may_move and attempt + 1 < _PORT_ATTEMPTS and self._lost_port_race():
                     self.port = free_port(with_cluster_bus=self.cluster_bus)
                     self._write_config()
                     self._launch()
                     continue
+                self.kill()  # one that hangs in start-up is not left behind
                 raise
             self._configured = True
             return
@@ -226,6 +229,7 @@ class ServerProcess:
             args.append("--sentinel")
         in_main_thread = threading.current_thread() is threading.main_thread()
         with self.log_path.open("ab") as log:
+            self._log_start = log.tell()
             self.process = subprocess.Popen(
                 args,
                 stdout=log,
@@ -236,8 +240,11 @@ class ServerProcess:
             )
 
     def _lost_port_race(self) -> bool:
+        """Did this launch (not an earlier one in the same log) fail to bind its port?"""
         self.kill()
-        return "Address already in use" in self.log_tail(50)
+        with self.log_path.open("rb") as log:
+            log.seek(self._log_start)
+            return b"Address already in use" in log.read()
 
     def _failure(self, what: str) -> str:
         exit_code = None if self.process is None else self.process.poll()

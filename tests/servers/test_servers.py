@@ -52,7 +52,7 @@ def local_get(server_client: redis.Redis, key: str) -> str | None:
         value = server_client.get(key)
     except redis.exceptions.MovedError:
         return None
-    return None if value is None else value.decode()
+    return value.decode() if isinstance(value, bytes) else value
 
 
 # -- Cluster ------------------------------------------------------------------------------
@@ -78,6 +78,25 @@ def test_cluster_spreads_keys_in_different_slots_over_the_masters(redis_cluster:
             with master.client() as conn:
                 expected = f"value-of-{key}" if master.port == owner.port else None
                 assert local_get(conn, key) == expected
+
+
+def test_valkey_cluster_is_valkey(valkey_cluster: Cluster) -> None:
+    with cluster_client(valkey_cluster) as client:
+        client.set("k", "v")
+        assert client.get("k") == "v"
+    with valkey_cluster.masters()[0].client(decode_responses=True) as conn:
+        assert conn.info("server")["server_name"] == "valkey"
+
+
+def test_the_fixture_heals_what_a_test_killed(redis_cluster: Cluster) -> None:
+    replica = redis_cluster.replicas()[0]
+    master = next(m for m in redis_cluster.masters() if replica not in redis_cluster.replicas_of(m))
+    redis_cluster.kill(replica)
+    redis_cluster.kill(master)
+    redis_cluster.heal()
+    assert all(server.alive() for server in redis_cluster.servers)
+    assert redis_cluster.health_problem() is None
+    assert (len(redis_cluster.masters()), len(redis_cluster.replicas())) == (3, 3)
 
 
 @BOTH_BINARIES
@@ -195,6 +214,17 @@ def test_sentinel_failover_promotes_the_replica_and_master_for_follows(
         primary.close()
         for conn in sentinel.sentinels:
             conn.close()
+
+
+def test_the_sentinel_fixture_heals_what_a_test_killed(sentinel_group: SentinelGroup) -> None:
+    replica = next(
+        s for s in sentinel_group.data_nodes if s is not sentinel_group.current_primary()
+    )
+    replica.kill()
+    sentinel_group.sentinels[1].kill()
+    sentinel_group.heal()
+    assert all(s.alive() for s in [*sentinel_group.data_nodes, *sentinel_group.sentinels])
+    assert sentinel_group.health_problem() is None
 
 
 SECURED = SentinelSpec(
