@@ -137,18 +137,30 @@ class Broker:
         return Claim(int(reply[0]), next_due if next_due >= 0 else None, jobs)
 
     def handed_off(self, queue: str, entry: str) -> ClaimedJob:
-        """Decode a job that enqueue handed straight to this worker's inbox."""
-        job_id, task, payload, attempts, max_retries, options, token = serialization.loads(entry)
-        return ClaimedJob(
-            id=job_id,
-            queue=queue,
-            task=task,
-            payload=payload,
-            attempts=int(attempts),
-            max_retries=int(max_retries) if max_retries is not False else None,
-            options=options or None,
-            token=token,
-        )
+        """Decode a job that enqueue handed straight to this worker's inbox.
+
+        enqueue.lua checks the fields it writes, so only a tampered inbox holds an entry
+        this cannot read: that raises ValueError naming it (its job, if any, stays
+        leased until recover requeues it). The arguments are decoded later, by `plan`.
+        """
+        try:
+            job_id, task, payload, attempts, max_retries, options, token = serialization.loads(
+                entry, what="hand-off entry", max_depth=2
+            )
+            if not all(isinstance(v, str) for v in (job_id, task, payload, token)):
+                raise TypeError("id, task, args and lease token must be strings")
+            return ClaimedJob(
+                id=job_id,
+                queue=queue,
+                task=task,
+                payload=payload,
+                attempts=int(attempts),
+                max_retries=int(max_retries) if max_retries is not False else None,
+                options=options or None,
+                token=token,
+            )
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"unreadable hand-off entry {entry[:80]!r}: {exc}") from None
 
     async def retire(self, queue: str, worker_id: str) -> int:
         """Leave a queue: drop the idle registration, return handed-off jobs not started."""
