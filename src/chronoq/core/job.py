@@ -368,7 +368,7 @@ def _decode_result(text: str | None) -> Any:
     """Raises ValueError (naming the result) when it is not JSON or nests too deep."""
     if text is None:
         return None
-    return serialization.loads(text, what="its result", max_depth=serialization.MAX_DEPTH)
+    return serialization.loads(text, what="result", max_depth=serialization.MAX_DEPTH)
 
 
 def _whole(value: str | None) -> int | None:

@@ -35,7 +35,7 @@ def dumps(value: Any, *, what: str = "value", max_depth: int | None = None) -> s
     try:
         text = _encoder.encode(value)
     except RecursionError:
-        raise NestingTooDeep(f"{what} nests too deep to encode as JSON") from None
+        raise NestingTooDeep(f"{what} nested too deep to encode as JSON") from None
     except (TypeError, ValueError) as exc:
         raise SerializationError(f"{what} is not JSON-serializable: {exc}") from None
     if max_depth is not None:
@@ -52,7 +52,7 @@ def loads(text: str | bytes, *, what: str = "JSON", max_depth: int | None = None
     try:
         return json.loads(text)
     except RecursionError:
-        raise NestingTooDeep(f"{what} nests too deep to decode") from None
+        raise NestingTooDeep(f"{what} nested too deep to decode") from None
 
 
 def nesting_depth(text: str) -> int:
@@ -66,7 +66,7 @@ def _check_depth(text: str, what: str, max_depth: int) -> None:
     if text.count("[") + text.count("{") <= max_depth:
         return  # cannot nest deeper than it has brackets (the common case: no scan)
     if nesting_depth(text) > max_depth:
-        raise NestingTooDeep(f"{what} nests deeper than {max_depth} levels")
+        raise NestingTooDeep(f"{what} nested deeper than {max_depth} levels")
 
 
 def encode_call(args: Sequence[Any], kwargs: Mapping[str, Any]) -> str:
