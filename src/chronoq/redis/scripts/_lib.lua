@@ -109,10 +109,11 @@ local FIELD_CHECKS = {att = check_int, maxr = check_int, prio = check_priority, 
 local function read_job(job_key, names)
   local raw = redis.call('HMGET', job_key, unpack(names))
   local f, bad = {}, nil
-  for i, name in ipairs(names) do
-    local value, check = raw[i], FIELD_CHECKS[name]
+  for i = 1, #names do
+    local name, value = names[i], raw[i]
     f[name] = value
-    if value and check then
+    local check = value and FIELD_CHECKS[name]
+    if check then
       local checked, why = check(name, value)
       if checked == nil then bad = bad or why else f[name] = checked end
     end

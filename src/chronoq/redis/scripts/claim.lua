@@ -47,8 +47,7 @@ local function refuse(job_key, id, gate, seq)
 end
 
 -- Every field the claim or the worker relies on is checked before the job is touched.
-local CLAIM_FIELDS = {'status', 'task', 'args', 'att', 'maxr', 'opts', 'dl', 'gate', 'acct',
-  'lres'}
+local CLAIM_FIELDS = {'task', 'args', 'att', 'maxr', 'opts', 'dl', 'gate', 'acct', 'lres'}
 
 local want, lease_until = tonumber(ARGV[1]), now + tonumber(ARGV[2])
 local out = {now, -1}
@@ -66,7 +65,7 @@ while claimed < want do
     if f.acct and tonumber(redis.call('HGET', KEYS[15], 'a:' .. f.acct) or '0') <= seq then
       redis.call('HDEL', KEYS[15], 'a:' .. f.acct)  -- its last waiting job: forget the account
     end
-    if not f.task and record_gone(f, job_key) then
+    if not f.task and redis.call('EXISTS', job_key) == 0 then
       missing = missing + 1
     else
       why = why or (not f.task and missing_field('task')) or (not f.args and missing_field('args'))

@@ -26,14 +26,15 @@ local jobs = cjson.decode(ARGV[1])
 
 -- Every entry is checked before anything is written: a bad one fails the whole call
 -- with its reason, and no job of the batch is stored.
+local type, floor, match = type, math.floor, string.match
 local function entry_problem(job)
   if type(job) ~= 'table' then return 'is not a list' end
   if type(job[1]) ~= 'string' or job[1] == '' then return 'has no id' end
   local when = job[2]
-  if type(when) ~= 'string' or (when ~= '' and not string.match(when, '^[+@]%-?%d+$')) then
+  if type(when) ~= 'string' or (when ~= '' and not match(when, '^[+@]%-?%d+$')) then
     return "has a bad due time (expected '', '+<ms>' or '@<ms>')"
   end
-  if type(job[3]) ~= 'number' or job[3] ~= math.floor(job[3]) or job[3] < -1000
+  if type(job[3]) ~= 'number' or job[3] ~= floor(job[3]) or job[3] < -1000
     or job[3] > 1000 then
     return 'has a priority that is not a whole number within -1000..1000'
   end
