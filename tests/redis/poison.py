@@ -43,6 +43,7 @@ CLAIM_POISONS = [
     Poison("att-text", "att", "x", "bad job record: field 'att' is not a number ('x')"),
     Poison("att-nan", "att", "nan", "field 'att' is not a number ('nan')"),
     Poison("att-fraction", "att", "1.5", "field 'att' is not a whole number ('1.5')"),
+    Poison("att-huge", "att", "9" * 16, "field 'att' is out of range ('9999999999999999')"),
     Poison("dl-text", "dl", "soon", "field 'dl' is not a number ('soon')"),
     Poison("dl-hex", "dl", "0x10", "field 'dl' is not a whole number ('0x10')"),
     Poison("maxr-text", "maxr", "many", "field 'maxr' is not a number ('many')"),

@@ -267,3 +267,16 @@ async def test_enqueue_refuses_a_bad_entry_and_writes_nothing(
         await SCRIPTS.enqueue(client.broker.redis, enqueue_keys(q), [batch])
     assert not raw.exists(q.job("j0")) and not raw.exists(q.job("j1"))
     assert raw.zcard(q.ready) == 0
+
+
+async def test_retire_skips_an_unreadable_inbox_entry_and_returns_the_rest(
+    client: Client, raw: redis.Redis
+) -> None:
+    q = keys(client)
+    assert (await claim(client.broker)).jobs == []  # registers w1 as idle
+    handed = await client.enqueue("t", 1)
+    assert handed.status is JobStatus.RUNNING  # straight into w1's inbox
+    raw.lpush(q.inbox("w1"), "{not an entry")
+    assert await client.broker.retire("default", "w1") == 1
+    assert indexes_of(raw, q, handed.id) == ["ready"]
+    assert (await client.job(handed.id)).attempts == 0  # the hand-off was not counted

@@ -46,9 +46,12 @@ local function finite(n)
 end
 
 -- Whole numbers are digits only: Lua's tonumber also takes '1e3', '0x10', ' 5' and
--- 'nan', Python's int() does not. At most 16 characters: exact as a double.
+-- 'nan', Python's int() does not. At most 15 characters: exact as a double.
 local function check_int(name, value)
-  if #value <= 16 and string.match(value, '^%-?%d+$') then return tonumber(value) end
+  if string.match(value, '^%-?%d+$') then
+    if #value <= 15 then return tonumber(value) end
+    return nil, bad_field(name, 'is out of range', value)
+  end
   if finite(tonumber(value)) then return nil, bad_field(name, 'is not a whole number', value) end
   return nil, bad_field(name, 'is not a number', value)
 end
