@@ -4,6 +4,7 @@
 -- ARGV[1] '*' for every dead job (up to ARGV[2]), or a job id
 -- ARGV[2] max jobs per call
 -- Returns the number of jobs requeued.
+
 -- A record the claim would dead-letter again stays dead; its error says why.
 local CHECKED = {'status', 'task', 'args', 'maxr', 'dl', 'gate', 'lres', 'prio'}
 local function problem(job_key)
