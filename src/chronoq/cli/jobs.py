@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -27,8 +28,11 @@ from chronoq.cli.render import (
     workers_table,
 )
 from chronoq.client import JobRequest
+from chronoq.core.errors import ChronoqError
 from chronoq.core.job import JobStatus
+from chronoq.core.serialization import NestingTooDeep
 
+T = TypeVar("T")
 STATUSES = ", ".join(s.value for s in JobStatus)
 
 
@@ -95,11 +99,33 @@ def job(
     json_out: JsonOption = False,
 ) -> None:
     """Show one job: its status, attempts, times, result or error with traceback."""
-    found = Target.resolve(app, redis_url, prefix).with_client(lambda c: c.job(job_id))
+    found = Target.resolve(app, redis_url, prefix).with_client(
+        lambda c: readable(c.job(job_id), f"job {job_id}")
+    )
     if json_out:
-        emit_json(found.to_dict())
+        emit_readable_json(found.to_dict(), f"job {job_id}")
     else:
         console().print(job_table(found))
+
+
+async def readable(read: Awaitable[T], what: str) -> T:
+    """Await a read of job records. A record another client wrote badly (a result nested
+    1,000 deep, say) becomes one line naming it, never a traceback."""
+    try:
+        return await read
+    except NestingTooDeep as exc:
+        raise CliError(f"{what} cannot be shown: {exc}") from None
+    except ChronoqError:
+        raise  # not found, bad settings: the usual one-line errors
+    except (ValueError, TypeError, KeyError, RecursionError) as exc:
+        raise CliError(f"{what} cannot be shown: {exc}") from None
+
+
+def emit_readable_json(value: Any, what: str) -> None:
+    try:
+        emit_json(value)
+    except (RecursionError, ValueError) as exc:
+        raise CliError(f"{what} cannot be shown as JSON: {type(exc).__name__}") from None
 
 
 def parse_status(text: str | None) -> JobStatus | None:
@@ -123,10 +149,10 @@ def jobs(
     """List jobs, newest first."""
     wanted = parse_status(status)
     found = Target.resolve(app, redis_url, prefix).with_client(
-        lambda c: c.jobs(status=wanted, queue=queue, limit=limit)
+        lambda c: readable(c.jobs(status=wanted, queue=queue, limit=limit), "a job record")
     )
     if json_out:
-        emit_json([j.to_dict() for j in found])
+        emit_readable_json([j.to_dict() for j in found], "the jobs")
     else:
         console().print(jobs_table(found))
 

@@ -68,8 +68,8 @@ def job_table(job: Job) -> Table:
         ("task", job.task),
         ("queue", job.queue),
         ("status", status_text(job.status)),
-        ("args", json.dumps(job.args) if job.raw_args is None else f"(undecodable) {job.raw_args}"),
-        ("kwargs", json.dumps(job.kwargs)),
+        ("args", _json_text(job.args) if job.raw_args is None else _undecodable(job.raw_args)),
+        ("kwargs", _json_text(job.kwargs)),
         ("priority", str(job.priority)),
         ("attempts", f"{job.attempts} (max retries {_or_dash(job.max_retries)})"),
         ("enqueued", when(job.enqueued_at)),
@@ -80,7 +80,7 @@ def job_table(job: Job) -> Table:
         ("deadline", when(job.deadline)),
         ("unique key", _or_dash(job.unique_key)),
         ("worker", _or_dash(job.worker_id)),
-        ("result", json.dumps(job.result) if job.status is JobStatus.SUCCEEDED else "-"),
+        ("result", _json_text(job.result) if job.status is JobStatus.SUCCEEDED else "-"),
         ("error", _or_dash(job.error)),
     ]
     for name, value in rows:
@@ -146,6 +146,24 @@ def workers_table(workers: Iterable[Mapping[str, str]]) -> Table:
 
 def enqueued_dict(job: EnqueuedJob) -> dict[str, Any]:
     return {"id": job.id, "queue": job.queue, "status": job.status.value, "created": job.created}
+
+
+RAW_SHOWN = 200  # characters of an undecodable payload worth showing
+
+
+def _json_text(value: Any) -> str:
+    """JSON for a table cell; a value the encoder cannot take says so in one line."""
+    try:
+        return json.dumps(value)
+    except (RecursionError, ValueError, TypeError) as exc:
+        return f"(cannot be shown: {type(exc).__name__})"
+
+
+def _undecodable(raw: str) -> str:
+    """Stored arguments that do not decode (not JSON, or nested too deep), clipped."""
+    if len(raw) <= RAW_SHOWN:
+        return f"(undecodable) {raw}"
+    return f"(undecodable, {len(raw)} characters) {raw[:RAW_SHOWN]}..."
 
 
 def _or_dash(value: object) -> str:

@@ -294,8 +294,10 @@ class Job:
         cls, job_id: str, queue: str, fields: dict[str, str], result: str | None = None
     ) -> Job:
         def millis(name: str) -> datetime | None:
-            value = fields.get(name)
-            return from_millis(int(value)) if value else None
+            try:
+                return from_millis(_whole(fields.get(name)))
+            except (OverflowError, OSError, ValueError):  # a time beyond the calendar
+                return None
 
         raw = fields.get(Field.ARGS, "[[]]")
         try:
@@ -303,7 +305,6 @@ class Job:
             raw_args = None
         except ValueError:
             args, kwargs, raw_args = [], {}, raw
-        max_retries = fields.get(Field.MAX_RETRIES)
         return cls(
             id=job_id,
             queue=queue,
@@ -311,9 +312,9 @@ class Job:
             status=JobStatus(fields.get(Field.STATUS, JobStatus.QUEUED)),
             args=args,
             kwargs=kwargs,
-            priority=int(fields.get(Field.PRIORITY, 0)),
-            attempts=int(fields.get(Field.ATTEMPTS, 0)),
-            max_retries=int(max_retries) if max_retries is not None else None,
+            priority=_whole(fields.get(Field.PRIORITY)) or 0,
+            attempts=_whole(fields.get(Field.ATTEMPTS)) or 0,
+            max_retries=_whole(fields.get(Field.MAX_RETRIES)),
             enqueued_at=millis(Field.ENQUEUED),
             run_at=millis(Field.RUN_AT),
             started_at=millis(Field.STARTED),
@@ -323,7 +324,7 @@ class Job:
             error=fields.get(Field.ERROR),
             traceback=fields.get(Field.TRACEBACK),
             worker_id=fields.get(Field.WORKER),
-            result=serialization.loads(result) if result is not None else None,
+            result=_decode_result(result),
             raw_args=raw_args,
             account=fields.get(Field.ACCOUNT),
             gates=_decode_gates(fields.get(Field.GATES)),
@@ -363,10 +364,30 @@ class Job:
         }
 
 
+def _decode_result(text: str | None) -> Any:
+    """Raises ValueError (naming the result) when it is not JSON or nests too deep."""
+    if text is None:
+        return None
+    return serialization.loads(text, what="result", max_depth=serialization.MAX_DEPTH)
+
+
+def _whole(value: str | None) -> int | None:
+    """A bad numeric field (a poison record: the scripts dead-letter it, naming the
+    field in its error) reads as absent, so that the record can still be shown."""
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
+
+
 def _decode_gates(text: str | None) -> tuple[Gate, ...]:
+    """Likewise, a bad gate list reads as none."""
     if not text:
         return ()
-    return tuple(
-        Gate(key, int(limit), GatePolicy(policy))
-        for key, limit, policy in serialization.loads(text)
-    )
+    try:
+        return tuple(
+            Gate(key, int(limit), GatePolicy(policy))
+            for key, limit, policy in serialization.loads(text)
+        )
+    except (ValueError, TypeError):
+        return ()

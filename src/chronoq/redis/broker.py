@@ -170,18 +170,30 @@ class Broker:
         return Claim(int(reply[0]), next_due if next_due >= 0 else None, jobs)
 
     def handed_off(self, queue: str, entry: str) -> ClaimedJob:
-        """Decode a job that enqueue handed straight to this worker's inbox."""
-        job_id, task, payload, attempts, max_retries, options, token = serialization.loads(entry)
-        return ClaimedJob(
-            id=job_id,
-            queue=queue,
-            task=task,
-            payload=payload,
-            attempts=int(attempts),
-            max_retries=int(max_retries) if max_retries is not False else None,
-            options=options or None,
-            token=token,
-        )
+        """Decode a job that enqueue handed straight to this worker's inbox.
+
+        enqueue.lua checks the fields it writes, so only a tampered inbox holds an entry
+        this cannot read: that raises ValueError naming it (its job, if any, stays
+        leased until recover requeues it). The arguments are decoded later, by `plan`.
+        """
+        try:
+            job_id, task, payload, attempts, max_retries, options, token = serialization.loads(
+                entry, what="hand-off entry", max_depth=2
+            )
+            if not all(isinstance(v, str) for v in (job_id, task, payload, token)):
+                raise TypeError("id, task, args and lease token must be strings")
+            return ClaimedJob(
+                id=job_id,
+                queue=queue,
+                task=task,
+                payload=payload,
+                attempts=int(attempts),
+                max_retries=int(max_retries) if max_retries is not False else None,
+                options=options or None,
+                token=token,
+            )
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"unreadable hand-off entry {entry[:80]!r}: {exc}") from None
 
     async def retire(self, queue: str, worker_id: str) -> int:
         """Leave a queue: drop the idle registration, return handed-off jobs not started."""
@@ -449,7 +461,11 @@ def _claim_keys(q: QueueKeys) -> list[str]:
 
 
 def _claimed_jobs(queue: str, token: str, reply: list[Any]) -> list[ClaimedJob]:
-    """The per-job part of claim.lua's reply: 7 values per job after 2 header values."""
+    """The per-job part of claim.lua's reply: 7 values per job after 2 header values.
+
+    claim.lua checks every field it returns (whole numbers, reservations JSON) and
+    dead-letters a bad record instead: nothing here can fail on a stored value. The
+    arguments and options are decoded later, by `plan`, which never raises."""
     return [
         ClaimedJob(
             id=reply[i],

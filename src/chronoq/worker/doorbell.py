@@ -19,11 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Callable, Sequence
 
 from chronoq.redis.broker import SENTINEL, Broker, ClaimedJob
 from chronoq.redis.connector import AsyncRedis
 from chronoq.worker.resilience import persist
+
+log = logging.getLogger("chronoq.worker")
 
 
 class Doorbell:
@@ -98,7 +101,12 @@ class Doorbell:
     async def _dispatch(self, key: str, value: str) -> None:
         queue = self._inboxes.get(key)
         if queue is not None:
-            self._on_handoff(self._broker.handed_off(queue, value))
+            try:
+                job = self._broker.handed_off(queue, value)
+            except ValueError as exc:  # a tampered inbox: drop the entry, keep serving
+                log.error("chronoq: dropped a hand-off on %s: %s", key, exc)
+            else:
+                self._on_handoff(job)
             self._rang.set()  # re-claim: registers the worker as idle again
         elif self._capacity.is_set():
             self._rang.set()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import math
 import traceback
 from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
@@ -15,10 +16,13 @@ from typing import Any
 
 from chronoq.core import serialization
 from chronoq.core.errors import JobTimeout, RateLimited, SerializationError, UnknownTask
-from chronoq.core.job import LimitRef, decode_extra_options
+from chronoq.core.job import ExtraOptions, Field, LimitRef, decode_extra_options
 from chronoq.core.retry import Backoff
 from chronoq.core.task import TaskDef, TaskRegistry
 from chronoq.redis.broker import ClaimedJob
+
+_OPTIONS_DEPTH = 8  # options and reservations are shallow objects; anything deeper is not ours
+_REASON_MAX = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,16 +57,27 @@ class RunPlan:
 
 
 def plan(job: ClaimedJob, registry: TaskRegistry) -> RunPlan | Outcome:
-    """Resolve a claimed job, or return a dead outcome explaining why it cannot run."""
+    """Resolve a claimed job, or return a dead outcome explaining why it cannot run.
+
+    Never raises: whatever another client wrote into the record (JSON nested 1,000
+    deep, options of the wrong shape) ends the job dead with the field named.
+    """
     try:
         task = registry.get(job.task)
     except UnknownTask as exc:
         return Outcome(job, error=str(exc))
     try:
         args, kwargs = serialization.decode_call(job.payload)
-        extra = decode_extra_options(job.options)
-    except (ValueError, KeyError, TypeError) as exc:
-        return Outcome(job, error=f"undecodable payload: {exc}")
+    except Exception as exc:  # any decode failure is this job's fault, not the worker's
+        return _bad_field(job, Field.ARGS, f"holds an undecodable payload: {_reason(exc)}")
+    try:
+        extra = _extra_options(job.options)
+    except Exception as exc:
+        return _bad_field(job, Field.OPTIONS, f"is not valid options JSON: {_reason(exc)}")
+    try:
+        _check_reservations(job.reservations)
+    except Exception as exc:
+        return _bad_field(job, "lres", f"is not valid reservations JSON: {_reason(exc)}")
     defaults = task.defaults
     return RunPlan(
         task=task,
@@ -75,11 +90,54 @@ def plan(job: ClaimedJob, registry: TaskRegistry) -> RunPlan | Outcome:
     )
 
 
+def _extra_options(text: str | None) -> ExtraOptions:
+    """The job's 'opts' field, checked as far as the run relies on it."""
+    if text:
+        serialization.loads(text, what="options", max_depth=_OPTIONS_DEPTH)
+    extra = decode_extra_options(text)
+    timeout = extra.timeout
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float)):
+        raise ValueError(f"timeout {timeout!r} is not a number")
+    if timeout is not None and not 0 < timeout < math.inf:
+        raise ValueError(f"timeout {timeout!r} is not a positive number of seconds")
+    if extra.backoff is not None:
+        extra.backoff.delay(1)  # raises on parameters of the wrong type
+    for ref in extra.limits:
+        if not isinstance(ref.name, str) or not isinstance(ref.key, str):
+            raise ValueError(f"limit reference {ref.name!r}, {ref.key!r} is not two strings")
+    return extra
+
+
+def _check_reservations(text: str | None) -> None:
+    """The limit bookings the throttle decodes ({limit name: ms}); claim.lua checks
+    them too, this keeps the worker safe from a reply it did not expect."""
+    if not text:
+        return
+    value = serialization.loads(text, what="reservations", max_depth=_OPTIONS_DEPTH)
+    if not isinstance(value, dict):
+        raise ValueError("not an object")
+    for ms in value.values():
+        int(ms)  # raises on non-numbers, NaN and infinity, as the throttle would
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if len(text) <= _REASON_MAX else text[: _REASON_MAX - 3] + "..."
+
+
+def _bad_field(job: ClaimedJob, name: str, why: str) -> Outcome:
+    return Outcome(job, error=f"bad job record: field {name!r} {why}")
+
+
 async def execute(job: ClaimedJob, run: RunPlan, threads: ThreadPoolExecutor) -> Outcome:
     """Call the task and classify what happened. Never raises (except cancellation)."""
     try:
         value = await _call(run, threads)
-        result_json = "" if value is None else serialization.dumps(value, what="task result")
+        result_json = (
+            ""
+            if value is None
+            else serialization.dumps(value, what="task result", max_depth=serialization.MAX_DEPTH)
+        )
     except asyncio.CancelledError:
         raise
     except RateLimited as exc:
@@ -116,5 +174,14 @@ async def _call(run: RunPlan, threads: ThreadPoolExecutor) -> Any:
 def _failed(job: ClaimedJob, run: RunPlan, error: str, tb: str) -> Outcome:
     retries_used = job.attempts - 1
     if retries_used < run.max_retries:
-        return Outcome(job, error=error, traceback=tb, retry_in=run.backoff.delay(job.attempts))
+        return Outcome(job, error=error, traceback=tb, retry_in=_retry_delay(job, run))
     return Outcome(job, error=error, traceback=tb, retry_in=None)
+
+
+def _retry_delay(job: ClaimedJob, run: RunPlan) -> float:
+    """The backoff's delay; its maximum when base * factor**n overflows a float
+    (a large factor after many attempts): never an exception out of a failed run."""
+    try:
+        return run.backoff.delay(job.attempts)
+    except OverflowError:
+        return run.backoff.maximum

@@ -21,6 +21,140 @@ local function wake(wake_key)
   end
 end
 
+-- Job records. A script checks every job field it reads before it writes anything:
+-- Redis keeps the writes of a script that fails half-way, which would strand the job
+-- (out of one index, not yet in the next). A bad record goes to the dead-letter queue
+-- with its reason (dead_letter); a script holding no dead ZSET leaves the job where
+-- it is, and claim or recover (which check the same fields) dead-letter it.
+
+-- What push_ready and push_parked return for an id whose record is gone entirely.
+local RECORD_GONE = 'record gone'
+local SHOWN_VALUE_MAX = 60
+
+local function bad_field(name, why, value)
+  local shown = tostring(value)
+  if #shown > SHOWN_VALUE_MAX then shown = string.sub(shown, 1, SHOWN_VALUE_MAX) .. '...' end
+  return "bad job record: field '" .. name .. "' " .. why .. " ('" .. shown .. "')"
+end
+
+local function missing_field(name)
+  return "bad job record: field '" .. name .. "' is missing"
+end
+
+local function finite(n)
+  return type(n) == 'number' and n == n and n ~= math.huge and n ~= -math.huge
+end
+
+-- Whole numbers are digits only: Lua's tonumber also takes '1e3', '0x10', ' 5' and
+-- 'nan', Python's int() does not. At most 15 characters: exact as a double.
+local function check_int(name, value)
+  if string.match(value, '^%-?%d+$') then
+    if #value <= 15 then return tonumber(value) end
+    return nil, bad_field(name, 'is out of range', value)
+  end
+  if finite(tonumber(value)) then return nil, bad_field(name, 'is not a whole number', value) end
+  return nil, bad_field(name, 'is not a number', value)
+end
+
+local function check_priority(name, value)
+  local n, why = check_int(name, value)
+  if n and (n < -1000 or n > 1000) then
+    return nil, bad_field(name, 'is not within -1000..1000', value)
+  end
+  return n, why
+end
+
+local function decode_json(name, value)
+  local ok, decoded = pcall(cjson.decode, value)  -- cjson raises on nesting deeper than 1000
+  if not ok then return nil, bad_field(name, 'is not JSON', value) end
+  return decoded
+end
+
+-- Gates: a JSON list of [key, limit >= 1, 'wait' | 'skip' | 'fail'].
+local GATE_POLICIES = {wait = true, skip = true, fail = true}
+local GATE_SHAPE = 'is not a list of [key, limit, policy]'
+local function check_gates(name, value)
+  local gates, why = decode_json(name, value)
+  if gates == nil then return nil, why end
+  if type(gates) ~= 'table' then return nil, bad_field(name, GATE_SHAPE, value) end
+  local n = 0
+  for _ in pairs(gates) do n = n + 1 end
+  if n ~= #gates then return nil, bad_field(name, GATE_SHAPE, value) end
+  for _, g in ipairs(gates) do
+    if type(g) ~= 'table' or type(g[1]) ~= 'string' or g[1] == '' or not finite(g[2])
+      or g[2] < 1 or g[2] ~= math.floor(g[2]) or not GATE_POLICIES[g[3]] then
+      return nil, bad_field(name, GATE_SHAPE, value)
+    end
+  end
+  return gates
+end
+
+-- Limit reservations: a JSON object {limit name: booked ms}. Kept as text (the worker
+-- decodes it), checked so that the worker never meets a bad one.
+local function check_reservations(name, value)
+  local res, why = decode_json(name, value)
+  if res == nil then return nil, why end
+  local shape = 'is not an object of numbers'
+  if type(res) ~= 'table' then return nil, bad_field(name, shape, value) end
+  for k, ms in pairs(res) do
+    if type(k) ~= 'string' or not finite(ms) then return nil, bad_field(name, shape, value) end
+  end
+  return value
+end
+
+-- How each field a script relies on is checked; the others are free text.
+local FIELD_CHECKS = {att = check_int, maxr = check_int, prio = check_priority, dl = check_int,
+  pseq = check_int, gate = check_gates, lres = check_reservations}
+
+-- Read job fields, each checked. Returns a table name -> value (a number for numeric
+-- fields, the decoded list for 'gate', false when absent) and nil; or that table (bad
+-- fields as read) and the reason naming the first bad field.
+local function read_job(job_key, names)
+  local raw = redis.call('HMGET', job_key, unpack(names))
+  local f, bad = {}, nil
+  for i = 1, #names do
+    local name, value = names[i], raw[i]
+    f[name] = value
+    local check = value and FIELD_CHECKS[name]
+    if check then
+      local checked, why = check(name, value)
+      if checked == nil then bad = bad or why else f[name] = checked end
+    end
+  end
+  return f, bad
+end
+
+-- Whether the record is gone entirely, given fields read with read_job (every record
+-- has a 'status'; EXISTS is asked only when it is missing).
+local function record_gone(f, job_key)
+  return not f.status and redis.call('EXISTS', job_key) == 0
+end
+
+-- Free a job's unique key, but only if it still points at this job.
+local function release_unique(unique_prefix, job_key, id)
+  local ukey = redis.call('HGET', job_key, 'uniq')
+  if ukey and redis.call('GET', unique_prefix .. ukey) == id then
+    redis.call('DEL', unique_prefix .. ukey)
+  end
+end
+
+-- End a job in the dead-letter queue with its reason (the caller took it out of the
+-- index it was in). D: {dead = ZSET, stats = HASH, unique = unique key prefix}.
+local function dead_letter(D, job_key, id, now, why, tb)
+  release_unique(D.unique, job_key, id)
+  redis.call('HSET', job_key, 'status', 'dead', 'fin', now, 'err', why, 'tb', tb or '')
+  redis.call('HDEL', job_key, 'lease')
+  redis.call('ZADD', D.dead, now, id)
+  redis.call('HINCRBY', D.stats, 'dead', 1)
+end
+
+-- Lease a job to a worker: it runs from `now` as attempt `att`, until `lease_until`.
+local function start_run(active_key, job_key, id, att, now, lease_until, token, worker_id)
+  redis.call('HSET', job_key, 'status', 'running', 'att', att, 'st', now, 'lease', token,
+    'wid', worker_id)
+  redis.call('ZADD', active_key, lease_until, id)
+end
+
 -- Fair sharing (start-time fair queuing): a job's FIFO number is one past the larger
 -- of its account's last number and the queue's virtual time 'vt' (the number of the
 -- latest claimed job). An account with 10,000 waiting jobs holds numbers vt+1 ..
@@ -39,18 +173,23 @@ local function fair_seq(seq_key, fair_key, acct)
   return s
 end
 
+local READY_FIELDS = {'status', 'prio', 'acct'}
+
 -- Make job `id` ready: give it a place in the FIFO order of its priority.
+-- Returns nil; or RECORD_GONE or the reason its record is bad, having written nothing.
 local function push_ready(ready_key, seq_key, fair_key, job_key, id)
-  local f = redis.call('HMGET', job_key, 'prio', 'acct')
-  local seq = fair_seq(seq_key, fair_key, f[2])
-  redis.call('ZADD', ready_key, ready_score(tonumber(f[1] or '0'), seq), id)
+  local f, why = read_job(job_key, READY_FIELDS)
+  if record_gone(f, job_key) then return RECORD_GONE end
+  if why then return why end
+  local seq = fair_seq(seq_key, fair_key, f.acct or nil)
+  redis.call('ZADD', ready_key, ready_score(f.prio or 0, seq), id)
   redis.call('HSET', job_key, 'status', 'queued')
+  return nil
 end
 
--- Make a job ready ahead of its priority's FIFO order (hand-backs, unparked jobs).
-local function push_front(ready_key, job_key, id)
-  local prio = tonumber(redis.call('HGET', job_key, 'prio') or '0')
-  redis.call('ZADD', ready_key, ready_score(prio, 0), id)
+-- Make a job ready ahead of its priority's FIFO order (hand-backs); `prio` checked.
+local function push_front(ready_key, job_key, id, prio)
+  redis.call('ZADD', ready_key, ready_score(prio or 0, 0), id)
   redis.call('HSET', job_key, 'status', 'queued')
 end
 
@@ -71,11 +210,11 @@ local function gate_holders(G, key)
   return n
 end
 
--- Enter every gate of a job, or none: returns the first full gate ({key, limit,
--- policy}), or nil after taking a place in each.
+-- Enter every gate of a job (checked gates), or none: returns the first full gate
+-- ({key, limit, policy}), or nil after taking a place in each.
 local function gate_enter(G, gates, id)
   for _, g in ipairs(gates) do
-    if gate_holders(G, g[1]) >= tonumber(g[2]) then return g end
+    if gate_holders(G, g[1]) >= g[2] then return g end
   end
   for _, g in ipairs(gates) do redis.call('SADD', G.gate .. g[1], id) end
   return nil
@@ -90,49 +229,49 @@ local function park(G, job_key, id, key, now, seq)
   redis.call('HDEL', job_key, 'lease', 'wid')
 end
 
--- Return a parked job to the ready queue at its old place in line.
+local PARKED_FIELDS = {'status', 'prio', 'pseq'}
+
+-- Return a parked job to the ready queue at its old place in line (the caller takes
+-- it out of the blocked set). Returns nil; or RECORD_GONE or the reason its record is
+-- bad, having written nothing.
 local function push_parked(G, job_key, id)
-  local f = redis.call('HMGET', job_key, 'prio', 'pseq')
-  redis.call('ZADD', G.ready, ready_score(tonumber(f[1] or '0'), tonumber(f[2] or '0')), id)
+  local f, why = read_job(job_key, PARKED_FIELDS)
+  if record_gone(f, job_key) then return RECORD_GONE end
+  if why then return why end
+  redis.call('ZADD', G.ready, ready_score(f.prio or 0, f.pseq or 0), id)
   redis.call('HSET', job_key, 'status', 'queued')
   redis.call('HDEL', job_key, 'pseq')
+  return nil
 end
 
 -- Move up to `count` parked jobs of `key` back to the front of the ready queue.
+-- A parked job with a bad record stays blocked: recover's sweep dead-letters it.
 local function unpark(G, key, count)
   local woken = 0
   while woken < count do
     local pid = redis.call('LPOP', G.parked .. key)
     if not pid then break end
-    if redis.call('ZREM', G.blocked, pid) == 1 then
-      push_parked(G, G.job .. pid, pid)
-      woken = woken + 1
+    if redis.call('ZSCORE', G.blocked, pid) then
+      local why = push_parked(G, G.job .. pid, pid)
+      if why == nil or why == RECORD_GONE then redis.call('ZREM', G.blocked, pid) end
+      if why == nil then woken = woken + 1 end
     end
   end
   return woken
 end
 
--- A running job leaves its gates; parked jobs take the freed places.
-local function gate_leave(G, job_key, id)
-  local raw = redis.call('HGET', job_key, 'gate')
-  if not raw then return 0 end
+-- A running job leaves its gates (checked, as read_job returns them, or false);
+-- parked jobs take the freed places.
+local function gate_leave(G, gates, id)
+  if not gates then return 0 end
   local woken = 0
-  for _, g in ipairs(cjson.decode(raw)) do
+  for _, g in ipairs(gates) do
     if redis.call('SREM', G.gate .. g[1], id) == 1 then
-      woken = woken + unpark(G, g[1], tonumber(g[2]) - redis.call('SCARD', G.gate .. g[1]))
+      woken = woken + unpark(G, g[1], g[2] - redis.call('SCARD', G.gate .. g[1]))
     end
   end
   if woken > 0 then wake(G.wake) end
   return woken
-end
-
-
--- Free a job's unique key, but only if it still points at this job.
-local function release_unique(unique_prefix, job_key, id)
-  local ukey = redis.call('HGET', job_key, 'uniq')
-  if ukey and redis.call('GET', unique_prefix .. ukey) == id then
-    redis.call('DEL', unique_prefix .. ukey)
-  end
 end
 
 -- Record a finished job: time, index for listing, record TTL.
@@ -152,11 +291,15 @@ local function job_entry(id, task, args, att, maxr, opts, token)
   return cjson.encode({id, task, args, att, maxr or false, opts or false, token})
 end
 
+-- Fields a hand-back checks first (release.lua, retire.lua).
+local HAND_BACK_FIELDS = {'att', 'prio', 'gate'}
+
 -- Return a leased job to the front of its priority in the ready queue, without
--- counting the attempt (graceful shutdown: the run never completed).
-local function hand_back(active_key, ready_key, job_key, id)
+-- counting the attempt (graceful shutdown: the run never completed). `f` holds its
+-- checked HAND_BACK_FIELDS.
+local function hand_back(active_key, ready_key, job_key, id, f)
   redis.call('ZREM', active_key, id)
-  push_front(ready_key, job_key, id)
+  push_front(ready_key, job_key, id, f.prio)
   redis.call('HINCRBY', job_key, 'att', -1)
   redis.call('HDEL', job_key, 'lease', 'st', 'wid')
 end

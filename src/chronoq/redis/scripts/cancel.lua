@@ -8,7 +8,8 @@
 local now = now_ms()
 local id = ARGV[1]
 local job_key = KEYS[4] .. id
-local status = redis.call('HGET', job_key, 'status')
+local f = read_job(job_key, {'status', 'gate'})
+local status = f.status
 if not status then return false end
 if status ~= 'queued' and status ~= 'scheduled' and status ~= 'retrying'
   and status ~= 'blocked' then
@@ -16,8 +17,9 @@ if status ~= 'queued' and status ~= 'scheduled' and status ~= 'retrying'
 end
 redis.call('ZREM', KEYS[1], id)
 redis.call('ZREM', KEYS[2], id)
-if redis.call('ZREM', KEYS[7], id) == 1 then
-  for _, g in ipairs(cjson.decode(redis.call('HGET', job_key, 'gate') or '[]')) do
+-- With a bad 'gate' its parked-list entries stay: unparking skips ids not blocked.
+if redis.call('ZREM', KEYS[7], id) == 1 and type(f.gate) == 'table' then
+  for _, g in ipairs(f.gate) do
     redis.call('LREM', KEYS[6] .. g[1], 1, id)
   end
 end

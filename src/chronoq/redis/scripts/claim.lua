@@ -18,31 +18,36 @@
 local now = now_ms()
 local G = {gate = KEYS[12], parked = KEYS[13], blocked = KEYS[14], active = KEYS[3],
   ready = KEYS[1], wake = KEYS[5], job = KEYS[6]}
+local D = {dead = KEYS[16], stats = KEYS[9], unique = KEYS[8]}
 local retention = tonumber(ARGV[5])
+local missing = 0  -- ids whose record is gone entirely: dropped, counted
 local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 1000)
 for _, id in ipairs(due) do
   redis.call('ZREM', KEYS[2], id)
-  push_ready(KEYS[1], KEYS[4], KEYS[15], KEYS[6] .. id, id)
+  local why = push_ready(KEYS[1], KEYS[4], KEYS[15], KEYS[6] .. id, id)
+  if why == RECORD_GONE then missing = missing + 1
+  elseif why then dead_letter(D, KEYS[6] .. id, id, now, why) end
 end
 
 -- A full gate: park, skip or dead-letter the job, as its gate says.
 local function refuse(job_key, id, gate, seq)
   if gate[3] == 'wait' then return park(G, job_key, id, gate[1], now, seq) end
-  release_unique(KEYS[8], job_key, id)
   local why = "lock key '" .. gate[1] .. "' is held by another running job"
-  if tonumber(gate[2]) > 1 then
+  if gate[2] > 1 then
     why = "concurrency key '" .. gate[1] .. "' already has " .. gate[2] .. ' running jobs'
   end
-  redis.call('HSET', job_key, 'err', why, 'tb', '')
   if gate[3] == 'skip' then
+    release_unique(KEYS[8], job_key, id)
+    redis.call('HSET', job_key, 'err', why, 'tb', '')
     finish(job_key, KEYS[7], id, 'skipped', now, retention)
     redis.call('HINCRBY', KEYS[9], 'skipped', 1)
   else
-    redis.call('HSET', job_key, 'status', 'dead', 'fin', now)
-    redis.call('ZADD', KEYS[16], now, id)
-    redis.call('HINCRBY', KEYS[9], 'dead', 1)
+    dead_letter(D, job_key, id, now, why)
   end
 end
+
+-- Every field the claim or the worker relies on is checked before the job is touched.
+local CLAIM_FIELDS = {'task', 'args', 'att', 'maxr', 'opts', 'dl', 'gate', 'acct', 'lres'}
 
 local want, lease_until = tonumber(ARGV[1]), now + tonumber(ARGV[2])
 local out = {now, -1}
@@ -56,35 +61,40 @@ while claimed < want do
     local id, seq = popped[j], tonumber(popped[j + 1]) % SEQ_SPAN
     if seq > latest then latest = seq end
     local job_key = KEYS[6] .. id
-    local f = redis.call('HMGET', job_key, 'task', 'args', 'att', 'maxr', 'opts', 'dl', 'gate',
-      'acct', 'lres')
-    if f[8] and tonumber(redis.call('HGET', KEYS[15], 'a:' .. f[8]) or '0') <= seq then
-      redis.call('HDEL', KEYS[15], 'a:' .. f[8])  -- its last waiting job: forget the account
+    local f, why = read_job(job_key, CLAIM_FIELDS)
+    if f.acct and tonumber(redis.call('HGET', KEYS[15], 'a:' .. f.acct) or '0') <= seq then
+      redis.call('HDEL', KEYS[15], 'a:' .. f.acct)  -- its last waiting job: forget the account
     end
-    local full = nil
-    if f[1] and f[6] and tonumber(f[6]) < now then
-      release_unique(KEYS[8], job_key, id)
-      redis.call('HSET', job_key, 'err', 'deadline passed before the job could start')
-      finish(job_key, KEYS[7], id, 'expired', now, retention)
-      redis.call('HINCRBY', KEYS[9], 'expired', 1)
-    elseif f[1] then
-      if f[7] then full = gate_enter(G, cjson.decode(f[7]), id) end
-      if full then
-        refuse(job_key, id, full, seq)
+    if not f.task and redis.call('EXISTS', job_key) == 0 then
+      missing = missing + 1
+    else
+      why = why or (not f.task and missing_field('task')) or (not f.args and missing_field('args'))
+      if why then
+        dead_letter(D, job_key, id, now, why)
+      elseif f.dl and f.dl < now then
+        release_unique(KEYS[8], job_key, id)
+        redis.call('HSET', job_key, 'err', 'deadline passed before the job could start')
+        finish(job_key, KEYS[7], id, 'expired', now, retention)
+        redis.call('HINCRBY', KEYS[9], 'expired', 1)
       else
-        local att = tonumber(f[3] or '0') + 1
-        redis.call('HSET', job_key, 'status', 'running', 'att', att, 'st', now,
-          'lease', ARGV[3], 'wid', ARGV[4])
-        redis.call('ZADD', KEYS[3], lease_until, id)
-        if f[9] then redis.call('HDEL', job_key, 'lres') end  -- bookings are used once
-        claimed = claimed + 1
-        local n = #out
-        out[n + 1], out[n + 2], out[n + 3] = id, f[1], f[2]
-        out[n + 4], out[n + 5], out[n + 6], out[n + 7] = att, f[4], f[5], f[9]
+        local full = nil
+        if f.gate then full = gate_enter(G, f.gate, id) end
+        if full then
+          refuse(job_key, id, full, seq)
+        else
+          local att = (f.att or 0) + 1
+          start_run(KEYS[3], job_key, id, att, now, lease_until, ARGV[3], ARGV[4])
+          if f.lres then redis.call('HDEL', job_key, 'lres') end  -- bookings are used once
+          claimed = claimed + 1
+          local n = #out
+          out[n + 1], out[n + 2], out[n + 3] = id, f.task, f.args
+          out[n + 4], out[n + 5], out[n + 6], out[n + 7] = att, f.maxr, f.opts, f.lres
+        end
       end
     end
   end
 end
+if missing > 0 then redis.call('HINCRBY', KEYS[9], 'missing', missing) end
 if latest > vt then redis.call('HSET', KEYS[15], 'vt', latest) end
 if redis.call('ZCARD', KEYS[1]) > 0 then wake(KEYS[5]) end
 if claimed < want and ARGV[6] == '1' then

@@ -16,9 +16,16 @@ for i = 4, 3 + 3 * tonumber(ARGV[3]), 3 do
   local id, token, result = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local job_key = KEYS[3] .. id
   if redis.call('HGET', job_key, 'lease') == token then
+    local f, why = read_job(job_key, {'gate'})
     redis.call('ZREM', KEYS[1], id)
     release_unique(KEYS[5], job_key, id)
-    gate_leave(G, job_key, id)
+    if why then
+      -- The run succeeded: keep its success. Its gates cannot be left (the holders'
+      -- sets forget it once it is not active; recover wakes jobs parked behind them).
+      redis.call('HSET', job_key, 'err', why)
+    else
+      gate_leave(G, f.gate, id)
+    end
     finish(job_key, KEYS[2], id, 'succeeded', now, retention)
     if result ~= '' and result_ttl > 0 then
       redis.call('SET', KEYS[4] .. id, result, 'PX', result_ttl)

@@ -12,9 +12,12 @@ local deferred = 0
 for i = 2, 1 + 4 * tonumber(ARGV[1]), 4 do
   local id, token, at, res = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), ARGV[i + 3]
   local job_key = KEYS[3] .. id
-  if redis.call('HGET', job_key, 'lease') == token then
+  -- A job whose record is bad stays leased: recover dead-letters it with the reason.
+  local f, why = nil, nil
+  if redis.call('HGET', job_key, 'lease') == token then f, why = read_job(job_key, {'att', 'gate'}) end
+  if f and not why then
     redis.call('ZREM', KEYS[1], id)
-    gate_leave(G, job_key, id)
+    gate_leave(G, f.gate, id)
     redis.call('HINCRBY', job_key, 'att', -1)
     redis.call('HDEL', job_key, 'lease', 'st', 'wid')
     redis.call('HSET', job_key, 'status', 'scheduled', 'run', at)

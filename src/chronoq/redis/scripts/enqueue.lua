@@ -23,6 +23,48 @@
 -- exists already, so a client may resend a batch whose reply it lost).
 local now = now_ms()
 local jobs = cjson.decode(ARGV[1])
+
+-- Every entry is checked before anything is written: a bad one fails the whole call
+-- with its reason, and no job of the batch is stored.
+local type, floor, match = type, math.floor, string.match
+local function entry_problem(job)
+  if type(job) ~= 'table' then return 'is not a list' end
+  if type(job[1]) ~= 'string' or job[1] == '' then return 'has no id' end
+  local when = job[2]
+  if type(when) ~= 'string' or (when ~= '' and not match(when, '^[+@]%-?%d+$')) then
+    return "has a bad due time (expected '', '+<ms>' or '@<ms>')"
+  end
+  if type(job[3]) ~= 'number' or job[3] ~= floor(job[3]) or job[3] < -1000
+    or job[3] > 1000 then
+    return 'has a priority that is not a whole number within -1000..1000'
+  end
+  if type(job[4]) ~= 'string' then return 'has a unique key that is not text' end
+  if type(job[5]) ~= 'string' or job[5] == '' then return 'has no task name' end
+  if type(job[6]) ~= 'string' then return 'has arguments that are not JSON text' end
+  local extra = job[7]
+  if type(extra) ~= 'table' or #extra % 2 ~= 0 then return 'has no field/value list' end
+  for i = 1, #extra, 2 do
+    local name, value = extra[i], extra[i + 1]
+    if type(name) ~= 'string' or type(value) ~= 'string' then return 'has a field that is not text' end
+    local check = FIELD_CHECKS[name]
+    if check then
+      local checked, why = check(name, value)
+      if checked == nil then return why end
+    end
+  end
+  local idem = job[8]
+  if idem ~= nil and (type(idem) ~= 'table' or type(idem[1]) ~= 'string'
+    or type(idem[2]) ~= 'number' or idem[2] < 1) then
+    return 'has a bad idempotency key entry'
+  end
+  return nil
+end
+
+for i, job in ipairs(jobs) do
+  local why = entry_problem(job)
+  if why then return redis.error_reply('bad enqueue: job entry ' .. i .. ' ' .. why) end
+end
+
 local out = {}
 local ring = false
 local vt = tonumber(redis.call('HGET', KEYS[11], 'vt') or '0')
@@ -77,15 +119,13 @@ local function take_idle_worker()
   redis.call('ZREM', KEYS[8], wid)
   local lease = redis.call('HGET', KEYS[9], wid)
   redis.call('HDEL', KEYS[9], wid)
-  if not lease then return nil end
-  local sep = string.find(lease, '|', 1, true)
-  return {wid, string.sub(lease, 1, sep - 1), tonumber(string.sub(lease, sep + 1))}
+  local token, lease_ms = string.match(lease or '', '^(.+)|(%d+)$')
+  if not token then return nil end
+  return {wid, token, tonumber(lease_ms)}
 end
 
 local function hand_off(worker, job_key, id, job)
-  redis.call('HSET', job_key, 'status', 'running', 'att', 1, 'st', now, 'lease', worker[2],
-    'wid', worker[1])
-  redis.call('ZADD', KEYS[7], now + worker[3], id)
+  start_run(KEYS[7], job_key, id, 1, now, now + worker[3], worker[2], worker[1])
   local f = redis.call('HMGET', job_key, 'maxr', 'opts')
   local inbox = KEYS[10] .. worker[1]
   redis.call('RPUSH', inbox, job_entry(id, job[5], job[6], 1, f[1], f[2], worker[2]))

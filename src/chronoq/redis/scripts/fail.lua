@@ -9,22 +9,26 @@
 local now = now_ms()
 local G = {gate = KEYS[9], parked = KEYS[10], blocked = KEYS[11], active = KEYS[1],
   ready = KEYS[8], wake = KEYS[7], job = KEYS[4]}
+local D = {dead = KEYS[3], stats = KEYS[6], unique = KEYS[5]}
 local id, delay = ARGV[1], tonumber(ARGV[5])
 local job_key = KEYS[4] .. id
 if redis.call('HGET', job_key, 'lease') ~= ARGV[2] then return false end
+local f, why = read_job(job_key, {'gate'})
 redis.call('ZREM', KEYS[1], id)
-gate_leave(G, job_key, id)
-redis.call('HDEL', job_key, 'lease')
-redis.call('HSET', job_key, 'err', ARGV[3], 'tb', ARGV[4], 'fin', now)
+if why then
+  -- Its gates cannot be left (the holders' sets forget it once it is not active).
+  dead_letter(D, job_key, id, now, why, ARGV[3] .. '\n' .. ARGV[4])
+  return 'dead'
+end
+gate_leave(G, f.gate, id)
 if delay >= 0 then
+  redis.call('HDEL', job_key, 'lease')
+  redis.call('HSET', job_key, 'err', ARGV[3], 'tb', ARGV[4], 'fin', now)
   redis.call('HSET', job_key, 'status', 'retrying', 'run', now + delay)
   redis.call('ZADD', KEYS[2], now + delay, id)
   redis.call('HINCRBY', KEYS[6], 'retried', 1)
   wake(KEYS[7])
   return 'retrying'
 end
-release_unique(KEYS[5], job_key, id)
-redis.call('HSET', job_key, 'status', 'dead')
-redis.call('ZADD', KEYS[3], now, id)
-redis.call('HINCRBY', KEYS[6], 'dead', 1)
+dead_letter(D, job_key, id, now, ARGV[3], ARGV[4])
 return 'dead'

@@ -13,55 +13,71 @@
 local now = now_ms()
 local G = {gate = KEYS[9], parked = KEYS[10], blocked = KEYS[11], active = KEYS[1],
   ready = KEYS[2], wake = KEYS[5], job = KEYS[6]}
+local D = {dead = KEYS[4], stats = KEYS[8], unique = KEYS[7]}
 local SWEEP_AFTER_MS = 5000
+local RECOVER_FIELDS = {'status', 'att', 'maxr', 'gate', 'prio'}
 local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
-local requeued, dead = 0, 0
+local requeued, dead, missing = 0, 0, 0
 local reason = 'worker lost: lease expired while the job was running'
 for _, id in ipairs(expired) do
   local job_key = KEYS[6] .. id
   redis.call('ZREM', KEYS[1], id)
-  if redis.call('EXISTS', job_key) == 1 then
-    gate_leave(G, job_key, id)
-    local f = redis.call('HMGET', job_key, 'att', 'maxr')
-    local maxr = tonumber(f[2] or ARGV[1])
+  local f, why = read_job(job_key, RECOVER_FIELDS)
+  if record_gone(f, job_key) then
+    missing = missing + 1
+  elseif why then
+    if type(f.gate) == 'table' then gate_leave(G, f.gate, id) end
+    dead_letter(D, job_key, id, now, why)
+    dead = dead + 1
+  else
+    gate_leave(G, f.gate, id)
     redis.call('HDEL', job_key, 'lease')
-    redis.call('HSET', job_key, 'err', reason, 'tb', '')
-    if tonumber(f[1] or '0') > maxr then
-      release_unique(KEYS[7], job_key, id)
-      redis.call('HSET', job_key, 'status', 'dead', 'fin', now)
-      redis.call('ZADD', KEYS[4], now, id)
+    if (f.att or 0) > (f.maxr or tonumber(ARGV[1])) then
+      dead_letter(D, job_key, id, now, reason)
       dead = dead + 1
     else
-      push_ready(KEYS[2], KEYS[3], KEYS[12], job_key, id)
+      redis.call('HSET', job_key, 'err', reason, 'tb', '')
+      push_ready(KEYS[2], KEYS[3], KEYS[12], job_key, id)  -- its fields are checked above
       requeued = requeued + 1
     end
   end
 end
 if requeued + dead > 0 then redis.call('HINCRBY', KEYS[8], 'lost', requeued + dead) end
 if requeued > 0 then wake(KEYS[5]) end
-if dead > 0 then redis.call('HINCRBY', KEYS[8], 'dead', dead) end
+if missing > 0 then redis.call('HINCRBY', KEYS[8], 'missing', missing) end
 
 -- Whether every gate of a parked job has room now.
 local function has_room(gates)
   for _, g in ipairs(gates) do
-    if gate_holders(G, g[1]) >= tonumber(g[2]) then return false end
+    if gate_holders(G, g[1]) >= g[2] then return false end
   end
   return true
 end
 
+-- A parked job leaves the blocked set and the parked lists of its (checked) gates.
+local function unblock(id, gates)
+  redis.call('ZREM', KEYS[11], id)
+  if type(gates) == 'table' then
+    for _, g in ipairs(gates) do redis.call('LREM', KEYS[10] .. g[1], 1, id) end
+  end
+end
+
+local PARKED_CHECK = {'status', 'gate', 'prio', 'pseq'}
 local unparked = 0
 local stuck = redis.call('ZRANGEBYSCORE', KEYS[11], '-inf', now - SWEEP_AFTER_MS, 'LIMIT', 0, 50)
 for _, id in ipairs(stuck) do
   local job_key = KEYS[6] .. id
-  local gates = cjson.decode(redis.call('HGET', job_key, 'gate') or '[]')
-  local gone = redis.call('EXISTS', job_key) == 0
-  if gone or has_room(gates) then
+  local f, why = read_job(job_key, PARKED_CHECK)
+  if record_gone(f, job_key) then
     redis.call('ZREM', KEYS[11], id)
-    for _, g in ipairs(gates) do redis.call('LREM', KEYS[10] .. g[1], 1, id) end
-    if not gone then
-      push_parked(G, job_key, id)
-      unparked = unparked + 1
-    end
+  elseif why then
+    unblock(id, f.gate)
+    dead_letter(D, job_key, id, now, why)
+    dead = dead + 1
+  elseif has_room(f.gate or {}) then
+    unblock(id, f.gate)
+    push_parked(G, job_key, id)  -- its fields are checked above
+    unparked = unparked + 1
   end
 end
 if unparked > 0 then wake(KEYS[5]) end

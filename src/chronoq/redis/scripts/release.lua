@@ -11,9 +11,13 @@ for i = 2, 1 + 2 * tonumber(ARGV[1]), 2 do
   local id, token = ARGV[i], ARGV[i + 1]
   local job_key = KEYS[4] .. id
   if redis.call('HGET', job_key, 'lease') == token then
-    hand_back(KEYS[1], KEYS[2], job_key, id)
-    gate_leave(G, job_key, id)
-    released = released + 1
+    -- A job whose record is bad stays leased: recover dead-letters it with the reason.
+    local f, why = read_job(job_key, HAND_BACK_FIELDS)
+    if not why then
+      hand_back(KEYS[1], KEYS[2], job_key, id, f)
+      gate_leave(G, f.gate, id)
+      released = released + 1
+    end
   end
 end
 if released > 0 then wake(KEYS[3]) end

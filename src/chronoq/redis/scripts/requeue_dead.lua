@@ -4,20 +4,47 @@
 -- ARGV[1] '*' for every dead job (up to ARGV[2]), or a job id
 -- ARGV[2] max jobs per call
 -- Returns the number of jobs requeued.
-local ids
-if ARGV[1] == '*' then
-  ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)
-else
-  ids = {ARGV[1]}
+
+-- A record the claim would dead-letter again stays dead; its error says why.
+local CHECKED = {'status', 'task', 'args', 'maxr', 'dl', 'gate', 'lres', 'prio'}
+local function problem(job_key)
+  local f, why = read_job(job_key, CHECKED)
+  return why or (not f.task and missing_field('task')) or (not f.args and missing_field('args'))
 end
-local moved = 0
-for _, id in ipairs(ids) do
+
+local function requeue(id)
   local job_key = KEYS[5] .. id
-  if redis.call('ZREM', KEYS[1], id) == 1 and redis.call('EXISTS', job_key) == 1 then
-    redis.call('HSET', job_key, 'att', 0)
-    redis.call('HDEL', job_key, 'fin', 'st', 'wid')
-    push_ready(KEYS[2], KEYS[3], KEYS[6], job_key, id)
-    moved = moved + 1
+  if not redis.call('ZSCORE', KEYS[1], id) then return false end
+  if redis.call('EXISTS', job_key) == 0 then
+    redis.call('ZREM', KEYS[1], id)
+    return false
+  end
+  local why = problem(job_key)
+  if why then
+    redis.call('HSET', job_key, 'err', why)
+    return false
+  end
+  redis.call('ZREM', KEYS[1], id)
+  redis.call('HSET', job_key, 'att', 0)
+  redis.call('HDEL', job_key, 'fin', 'st', 'wid')
+  push_ready(KEYS[2], KEYS[3], KEYS[6], job_key, id)  -- its fields are checked above
+  return true
+end
+
+local max = tonumber(ARGV[2])
+local moved = 0
+if ARGV[1] ~= '*' then
+  if requeue(ARGV[1]) then moved = 1 end
+else
+  -- Jobs left dead stay at the front: look past them, up to 10 windows' worth.
+  local kept, looked = 0, 0
+  while moved < max and looked < 10 * max do
+    local ids = redis.call('ZRANGE', KEYS[1], kept, kept + max - moved - 1)
+    if #ids == 0 then break end
+    for _, id in ipairs(ids) do
+      if requeue(id) then moved = moved + 1 else kept = kept + 1 end
+    end
+    looked = looked + #ids
   end
 end
 if moved > 0 then wake(KEYS[4]) end

@@ -10,12 +10,20 @@ local returned = 0
 while true do
   local raw = redis.call('LPOP', KEYS[3])
   if not raw then break end
-  local entry = cjson.decode(raw)
-  local id, token = entry[1], entry[7]
-  local job_key = KEYS[7] .. id
-  if redis.call('HGET', job_key, 'lease') == token then
-    hand_back(KEYS[4], KEYS[5], job_key, id)
-    returned = returned + 1
+  -- An entry that is not ours to read is dropped: its job (if any) stays leased, and
+  -- recover requeues it when the lease expires. So does a job whose record is bad
+  -- (recover dead-letters it).
+  local ok, entry = pcall(cjson.decode, raw)
+  if ok and type(entry) == 'table' and type(entry[1]) == 'string' then
+    local id, token = entry[1], entry[7]
+    local job_key = KEYS[7] .. id
+    if redis.call('HGET', job_key, 'lease') == token then
+      local f, why = read_job(job_key, HAND_BACK_FIELDS)
+      if not why then
+        hand_back(KEYS[4], KEYS[5], job_key, id, f)
+        returned = returned + 1
+      end
+    end
   end
 end
 if returned > 0 then wake(KEYS[6]) end

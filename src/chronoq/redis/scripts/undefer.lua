@@ -9,9 +9,11 @@ local moved = 0
 for i = 2, #ARGV do
   local id = ARGV[i]
   local job_key = KEYS[2] .. id
-  local f = redis.call('HMGET', job_key, 'status', 'lres')
-  if f[1] == 'scheduled' and f[2] and cjson.decode(f[2])[ARGV[1]] then
-    local res = cjson.decode(f[2])
+  -- A bad 'lres' leaves the job as it is: the claim dead-letters it when it is due.
+  local f, why = read_job(job_key, {'status', 'lres'})
+  local res = nil
+  if f.status == 'scheduled' and f.lres and not why then res = cjson.decode(f.lres) end
+  if res and res[ARGV[1]] then
     res[ARGV[1]] = nil
     if next(res) then redis.call('HSET', job_key, 'lres', cjson.encode(res))
     else redis.call('HDEL', job_key, 'lres') end
