@@ -35,7 +35,7 @@ from chronoq.core.task import (
 )
 from chronoq.core.zones import zone
 from chronoq.redis.keys import Keyspace
-from chronoq.schedule.model import Misfire, Overlap, ScheduleDef
+from chronoq.schedule.model import DEFAULT_GRACE, Misfire, Overlap, ScheduleDef
 from chronoq.schedule.store import ScheduleStore
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -206,7 +206,7 @@ class App:
         max_runs: int | None = None,
         jitter: float = 0.0,
         misfire: Misfire | str = Misfire.ONCE,
-        grace: float = 300.0,
+        grace: float = DEFAULT_GRACE,
         overlap: Overlap | str = Overlap.ALLOW,
     ) -> ScheduleDef:
         """Declare a recurring run of `task`. Checked now; stored in Redis when a
