@@ -63,6 +63,7 @@ class Scripts:
         self.renew = Script("renew")
         self.release = Script("release")
         self.recover = Script("recover")
+        self.trim = Script("trim")
         self.cancel = Script("cancel")
         self.requeue_dead = Script("requeue_dead")
         self.purge_dead = Script("purge_dead")
