@@ -39,7 +39,7 @@ from chronoq.redis.durability import Durability
 from chronoq.redis.keys import Keyspace
 from chronoq.redis.limits import LimitStore
 from chronoq.redis.schedules import ScheduleStore
-from chronoq.schedule.model import Misfire, Overlap, ScheduleDef
+from chronoq.schedule.model import DEFAULT_GRACE, Misfire, Overlap, ScheduleDef
 
 F = TypeVar("F", bound=Callable[..., Any])
 Hook = Callable[["App"], Awaitable[None]]
@@ -209,7 +209,7 @@ class App:
         max_runs: int | None = None,
         jitter: float = 0.0,
         misfire: Misfire | str = Misfire.ONCE,
-        grace: float = 300.0,
+        grace: float = DEFAULT_GRACE,
         overlap: Overlap | str = Overlap.ALLOW,
     ) -> ScheduleDef:
         """Declare a recurring run of `task`. Checked now; stored in Redis when a

@@ -27,7 +27,7 @@ from chronoq.cli.render import enqueued_dict
 from chronoq.client import JobRequest
 from chronoq.core.zones import zone
 from chronoq.redis.schedules import ScheduleInfo, ScheduleStore
-from chronoq.schedule.model import Misfire, Overlap, ScheduleDef
+from chronoq.schedule.model import DEFAULT_GRACE, Misfire, Overlap, ScheduleDef
 from chronoq.schedule.spec import parse_spec, upcoming
 
 T = TypeVar("T")
@@ -36,6 +36,7 @@ cron = typer.Typer(help="Check cron expressions.", no_args_is_help=True)
 
 NameArgument = Annotated[str, typer.Argument(metavar="NAME", help="Schedule name.")]
 CountOption = Annotated[int, typer.Option("-n", help="How many run times.", min=1, max=1000)]
+GraceOption = Annotated[float, typer.Option("--grace", help="Seconds late still on time.")]
 AfterOption = Annotated[
     str | None,
     typer.Option("--after", help="ISO 8601 instant (default now; no offset: the zone's time)."),
@@ -65,7 +66,7 @@ def add(
     kwargs: Annotated[str, typer.Option("--kwargs", help="JSON object.")] = "{}",
     queue: Annotated[str | None, typer.Option("--queue", help="Queue (default: task's).")] = None,
     misfire: Annotated[str, typer.Option("--misfire", help="skip, once or all.")] = "once",
-    grace: Annotated[float, typer.Option("--grace", help="Seconds late still on time.")] = 60.0,
+    grace: GraceOption = DEFAULT_GRACE,
     overlap: Annotated[str, typer.Option("--overlap", help="allow, skip or queue.")] = "allow",
     jitter: Annotated[float, typer.Option("--jitter", help="Up to this many seconds.")] = 0.0,
     max_runs: Annotated[int | None, typer.Option("--max-runs", help="Stop after N.")] = None,

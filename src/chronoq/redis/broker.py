@@ -312,6 +312,19 @@ class Broker:
         requeued, dead, unparked = reply
         return int(requeued), int(dead), int(unparked)
 
+    async def trim(self, queue: str, *, retention_ms: int) -> int:
+        """Forget finished jobs older than the retention: index entries, leftover records
+        and results. Completions trim too, but only while jobs complete: this keeps an
+        idle queue trimmed. Dead jobs are kept. Returns how many were forgotten."""
+        q = self.keys.queue(queue)
+        keys = [q.done, q.job_prefix, q.result_prefix]
+        total = 0
+        while True:
+            removed = int(await SCRIPTS.trim(self.redis, keys, [retention_ms, BATCH_LIMIT]))
+            total += removed
+            if removed < BATCH_LIMIT:
+                return total
+
     async def wait_for_work(
         self, blocking: Redis, queues: Iterable[str], worker_id: str, timeout: float
     ) -> tuple[str, str] | None:

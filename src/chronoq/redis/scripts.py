@@ -1,12 +1,16 @@
 """Loads the Lua scripts in scripts/*.lua and runs them by SHA.
 
-Each script file starts with a header stating its KEYS, ARGV and return value;
-`_lib.lua` is prepended to every script so helpers are written once.
+Each script file starts with a header stating its KEYS (one `-- KEYS[n] name ...`
+line per key, named as in keys.py), ARGV (one `-- ARGV[n] ...` line each, `ARGV[n..]`
+for a variadic tail) and return value (`-- Returns ...`); tests check the callers
+against it. `_lib.lua` is prepended to every script so helpers are written once, and
+errors are reported at the line of the file that raised them.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
 from functools import cache
 from importlib import resources
@@ -14,18 +18,44 @@ from typing import Any
 
 import redis
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, ResponseError
 
 ScriptArg = str | int | float
 ScriptArgs = Sequence[ScriptArg]
 
 
+LIBRARY = "_lib"
+_SERVER_LINE = re.compile(r"user_script:(\d+)")
+
+
+@cache
+def _read(name: str) -> str:
+    return (resources.files("chronoq.redis") / "scripts" / f"{name}.lua").read_text("utf-8")
+
+
 @cache
 def _source(name: str) -> str:
-    folder = resources.files("chronoq.redis") / "scripts"
-    lib = (folder / "_lib.lua").read_text(encoding="utf-8")
-    body = (folder / f"{name}.lua").read_text(encoding="utf-8")
-    return f"{lib}\n{body}"
+    return f"{_read(LIBRARY)}\n{_read(name)}"
+
+
+def locate_error(message: str, script_name: str) -> str:
+    """A Lua error as the files say it: the server numbers the lines of the library
+    and the script joined (`user_script:170`), which points nowhere a reader can look.
+    Each such place becomes `claim.lua:8`, or `_lib.lua:20` (naming the running
+    script too). Messages without a place are returned unchanged."""
+    offset = _read(LIBRARY).count("\n") + 1  # the library, then the joining newline
+    in_library = False
+
+    def place(match: re.Match[str]) -> str:
+        nonlocal in_library
+        line = int(match.group(1))
+        if line > offset:
+            return f"{script_name}.lua:{line - offset}"
+        in_library = True
+        return f"{LIBRARY}.lua:{line}"
+
+    located = _SERVER_LINE.sub(place, message)
+    return f"{located} (running {script_name}.lua)" if in_library else located
 
 
 class Script:
@@ -38,10 +68,14 @@ class Script:
 
     async def __call__(self, redis: Redis, keys: Sequence[str], args: ScriptArgs) -> Any:
         try:
-            return await redis.evalsha(self.sha, len(keys), *keys, *args)
-        except NoScriptError:
-            await redis.script_load(self.source)
-            return await redis.evalsha(self.sha, len(keys), *keys, *args)
+            try:
+                return await redis.evalsha(self.sha, len(keys), *keys, *args)
+            except NoScriptError:
+                await redis.script_load(self.source)
+                return await redis.evalsha(self.sha, len(keys), *keys, *args)
+        except ResponseError as exc:
+            self._locate(exc)
+            raise
 
     def queue(self, pipe: Any, keys: Sequence[str], args: ScriptArgs) -> None:
         """Add a call of this script to a pipeline. Sent as a plain command: Cluster
@@ -51,10 +85,19 @@ class Script:
     def call_sync(self, client: redis.Redis, keys: Sequence[str], args: ScriptArgs) -> Any:
         """The same, on a blocking client (the sync client's fast path)."""
         try:
-            return client.evalsha(self.sha, len(keys), *keys, *args)
-        except NoScriptError:
-            client.script_load(self.source)
-            return client.evalsha(self.sha, len(keys), *keys, *args)
+            try:
+                return client.evalsha(self.sha, len(keys), *keys, *args)
+            except NoScriptError:
+                client.script_load(self.source)
+                return client.evalsha(self.sha, len(keys), *keys, *args)
+        except ResponseError as exc:
+            self._locate(exc)
+            raise
+
+    def _locate(self, error: ResponseError) -> None:
+        """Rewrite the error's message in place: its type and traceback stay."""
+        if error.args and isinstance(error.args[0], str):
+            error.args = (locate_error(error.args[0], self.name), *error.args[1:])
 
 
 ScriptCall = tuple[Script, Sequence[str], ScriptArgs]
@@ -90,6 +133,7 @@ class Scripts:
         self.renew = Script("renew")
         self.release = Script("release")
         self.recover = Script("recover")
+        self.trim = Script("trim")
         self.cancel = Script("cancel")
         self.requeue_dead = Script("requeue_dead")
         self.purge_dead = Script("purge_dead")

@@ -23,6 +23,9 @@ from chronoq.schedule.spec import Cron, Spec, parse_spec
 
 _NAME = re.compile(r"^[A-Za-z0-9_.:@/-]{1,128}$")
 MAX_CATCH_UP = 1000  # most missed runs one firing enqueues (policy "all")
+# Seconds a run may be late and still count as on time: the one default of
+# ScheduleDef, App.schedule and `chronoq schedules add --grace` (README: 60 s).
+DEFAULT_GRACE = 60.0
 
 
 class Misfire(enum.StrEnum):
@@ -61,7 +64,7 @@ class ScheduleDef:
     max_runs: int | None = None
     jitter: float = 0.0  # seconds; each run is delayed by a stable pseudo-random share
     misfire: Misfire = Misfire.ONCE
-    grace: float = 60.0  # seconds a run may be late and still count as on time
+    grace: float = DEFAULT_GRACE  # seconds a run may be late and still count as on time
     overlap: Overlap = Overlap.ALLOW
     paused: bool = False
     anchor: datetime | None = None  # `@every` phase; set when first stored

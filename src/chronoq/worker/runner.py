@@ -33,6 +33,7 @@ from chronoq.worker.queues import QueueOrder
 from chronoq.worker.resilience import persist
 from chronoq.worker.scheduling import run_scheduler
 from chronoq.worker.throttle import Throttle
+from chronoq.worker.trimming import Trimmer
 
 log = logging.getLogger("chronoq.worker")
 
@@ -133,6 +134,7 @@ class Worker:
             self._leases.run(),
             self._heartbeat_loop(),
             self._throttle.run(),
+            self._trimmer.run(),
         ]
         if self.options.scheduler:
             loops.append(run_scheduler(self.app, self._stop))
@@ -153,10 +155,12 @@ class Worker:
             default_max_retries=DEFAULT_MAX_RETRIES,
             on_lost=self._cancel_run,
         )
+        self._trimmer = Trimmer(self.broker, self.order.queues, retention=settings.retention)
         self._writer = OutcomeWriter(
             self.broker,
             retention_ms=int(settings.retention * 1000),
-            result_ttl_ms=int(settings.keep_result * 1000),
+            # A result is read through its record: one outliving it would only leak.
+            result_ttl_ms=int(min(settings.keep_result, settings.retention) * 1000),
             on_written=self._written,
         )
         self._limiter = Limiter(self.backend.limits)

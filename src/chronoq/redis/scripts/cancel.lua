@@ -1,8 +1,13 @@
 -- cancel: cancel a job that is still waiting (queued, scheduled, retrying or blocked).
--- KEYS[1] ready ZSET   KEYS[2] scheduled ZSET   KEYS[3] done ZSET
--- KEYS[4] job key prefix   KEYS[5] unique key prefix
--- KEYS[6] parked LIST prefix   KEYS[7] blocked ZSET
--- ARGV[1] id   ARGV[2] retention ms
+-- KEYS[1] ready          ZSET of ready ids; score = priority, then FIFO
+-- KEYS[2] scheduled      ZSET of ids waiting for a time; score = due ms
+-- KEYS[3] done           ZSET of finished ids; score = finish ms
+-- KEYS[4] job_prefix     job HASH key prefix (+ id)
+-- KEYS[5] unique_prefix  unique key prefix (+ unique key, or 'idem:' + idempotency key)
+-- KEYS[6] parked_prefix  parked jobs LIST key prefix (+ gate key)
+-- KEYS[7] blocked        ZSET of parked ids; score = parked ms
+-- ARGV[1] id
+-- ARGV[2] retention ms
 -- Returns 'cancelled', or the job's current status when it cannot be cancelled,
 -- or false when no such job exists.
 local now = now_ms()

@@ -2,16 +2,29 @@
 -- First moves due scheduled jobs to ready, and expires jobs past their deadline.
 -- A job naming gates (lock keys, concurrency keys) starts only with a place in each;
 -- otherwise its policy applies: park it (no attempt spent), skip it, or dead-letter it.
--- KEYS[1] ready ZSET   KEYS[2] scheduled ZSET   KEYS[3] active ZSET   KEYS[4] seq
--- KEYS[5] wake LIST    KEYS[6] job key prefix   KEYS[7] done ZSET
--- KEYS[8] unique key prefix                      KEYS[9] stats HASH
--- KEYS[10] idle ZSET   KEYS[11] idle leases HASH
--- KEYS[12] gate SET prefix   KEYS[13] parked LIST prefix   KEYS[14] blocked ZSET
--- KEYS[15] fair HASH   KEYS[16] dead ZSET
--- ARGV[1] max jobs   ARGV[2] lease ms   ARGV[3] lease token   ARGV[4] worker id
+-- KEYS[1]  ready          ZSET of ready ids; score = priority, then FIFO
+-- KEYS[2]  scheduled      ZSET of ids waiting for a time; score = due ms
+-- KEYS[3]  active         ZSET of leased ids; score = lease expiry ms
+-- KEYS[4]  seq            FIFO counter of jobs naming no account
+-- KEYS[5]  wake           doorbell LIST
+-- KEYS[6]  job_prefix     job HASH key prefix (+ id)
+-- KEYS[7]  done           ZSET of finished ids; score = finish ms
+-- KEYS[8]  unique_prefix  unique key prefix (+ unique key, or 'idem:' + idempotency key)
+-- KEYS[9]  stats          HASH of lifetime counters
+-- KEYS[10] idle           ZSET of idle workers; score = registration ms
+-- KEYS[11] idle_leases    HASH worker id -> 'token|lease ms'
+-- KEYS[12] gate_prefix    gate holders SET key prefix (+ gate key)
+-- KEYS[13] parked_prefix  parked jobs LIST key prefix (+ gate key)
+-- KEYS[14] blocked        ZSET of parked ids; score = parked ms
+-- KEYS[15] fair           fair-sharing HASH ('vt', 'a:<account>')
+-- KEYS[16] dead           ZSET of dead-lettered ids; score = time of death ms
+-- ARGV[1] max jobs
+-- ARGV[2] lease ms
+-- ARGV[3] lease token
+-- ARGV[4] worker id
 -- ARGV[5] retention ms of finished records
 -- ARGV[6] '1': when the queue runs dry before ARGV[1] jobs, register the worker as
---         idle (enqueue then hands new jobs straight to it, leased with ARGV[3])
+--   idle (enqueue then hands new jobs straight to it, leased with ARGV[3])
 -- Returns {now_ms, ms until the next scheduled job (-1: none), then per claimed job:
 --          id, task, args, attempts (after this claim), maxr|nil, opts|nil,
 --          limit reservations JSON|nil (set when a limit deferred the job)}

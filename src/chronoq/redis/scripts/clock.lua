@@ -1,8 +1,8 @@
--- clock: the server's time, read where a given key lives (on a Cluster, the node
--- owning KEYS[1]'s slot: the clock that scripts on those keys use), and whether a
--- hash field exists there. Pipelines on a Cluster cannot carry a bare TIME.
--- KEYS[1] a HASH whose slot picks the server (read only for ARGV[1])
--- ARGV[1] a field of KEYS[1] to test, or '' for none
+-- clock: the server's time, read on the server that holds the schedules (on a Cluster,
+-- the node owning their slot: the clock the schedule scripts use), and whether a
+-- schedule exists, in one round trip. Cluster pipelines cannot carry a bare TIME.
+-- KEYS[1] defs  the schedules' HASH: its slot picks the server; read only for ARGV[1]
+-- ARGV[1] a field of that hash to test, or '' for none
 -- Returns {seconds, microseconds, 1 if the field exists else 0}
 local t = redis.call('TIME')
 local exists = 0

@@ -1,10 +1,19 @@
 -- complete: record successful runs, checking each lease token.
--- KEYS[1] active ZSET   KEYS[2] done ZSET   KEYS[3] job key prefix
--- KEYS[4] result key prefix   KEYS[5] unique key prefix   KEYS[6] stats HASH
--- KEYS[7] ready ZSET   KEYS[8] wake LIST
--- KEYS[9] gate SET prefix   KEYS[10] parked LIST prefix   KEYS[11] blocked ZSET
--- ARGV[1] retention ms   ARGV[2] result TTL ms (0: keep no result)
--- ARGV[3] number of jobs, then per job: id, lease token, result JSON ('' : none)
+-- KEYS[1]  active         ZSET of leased ids; score = lease expiry ms
+-- KEYS[2]  done           ZSET of finished ids; score = finish ms
+-- KEYS[3]  job_prefix     job HASH key prefix (+ id)
+-- KEYS[4]  result_prefix  result STRING key prefix (+ id)
+-- KEYS[5]  unique_prefix  unique key prefix (+ unique key, or 'idem:' + idempotency key)
+-- KEYS[6]  stats          HASH of lifetime counters
+-- KEYS[7]  ready          ZSET of ready ids; score = priority, then FIFO
+-- KEYS[8]  wake           doorbell LIST
+-- KEYS[9]  gate_prefix    gate holders SET key prefix (+ gate key)
+-- KEYS[10] parked_prefix  parked jobs LIST key prefix (+ gate key)
+-- KEYS[11] blocked        ZSET of parked ids; score = parked ms
+-- ARGV[1] retention ms
+-- ARGV[2] result TTL ms (0: keep no result)
+-- ARGV[3] number of jobs
+-- ARGV[4..] per job, 3 values: id, lease token, result JSON ('': none)
 -- Returns the ids whose lease was no longer theirs (their outcome was discarded).
 local now = now_ms()
 local G = {gate = KEYS[9], parked = KEYS[10], blocked = KEYS[11], active = KEYS[1],

@@ -1,10 +1,17 @@
 -- defer: put leased jobs back to wait until a time, without counting the attempt:
 -- a rate limit or quota said "not yet", or the task raised RateLimited.
--- KEYS[1] active ZSET   KEYS[2] scheduled ZSET   KEYS[3] job key prefix
--- KEYS[4] stats HASH    KEYS[5] wake LIST        KEYS[6] ready ZSET
--- KEYS[7] gate SET prefix   KEYS[8] parked LIST prefix   KEYS[9] blocked ZSET
--- ARGV[1] number of jobs, then per job: id, lease token, run-at epoch ms,
---         reservations JSON ({limit name: booked ms}; '' for none)
+-- KEYS[1] active         ZSET of leased ids; score = lease expiry ms
+-- KEYS[2] scheduled      ZSET of ids waiting for a time; score = due ms
+-- KEYS[3] job_prefix     job HASH key prefix (+ id)
+-- KEYS[4] stats          HASH of lifetime counters
+-- KEYS[5] wake           doorbell LIST
+-- KEYS[6] ready          ZSET of ready ids; score = priority, then FIFO
+-- KEYS[7] gate_prefix    gate holders SET key prefix (+ gate key)
+-- KEYS[8] parked_prefix  parked jobs LIST key prefix (+ gate key)
+-- KEYS[9] blocked        ZSET of parked ids; score = parked ms
+-- ARGV[1] number of jobs
+-- ARGV[2..] per job, 4 values: id, lease token, run-at epoch ms,
+--   reservations JSON ({limit name: booked ms}; '' for none)
 -- Returns the number of jobs deferred (one whose lease is no longer theirs is left).
 local G = {gate = KEYS[7], parked = KEYS[8], blocked = KEYS[9], active = KEYS[1],
   ready = KEYS[6], wake = KEYS[5], job = KEYS[3]}

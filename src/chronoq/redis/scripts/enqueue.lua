@@ -1,8 +1,15 @@
 -- enqueue: create one or more jobs in one queue.
--- KEYS[1] ready ZSET      KEYS[2] scheduled ZSET   KEYS[3] seq counter
--- KEYS[4] wake LIST       KEYS[5] job key prefix   KEYS[6] unique key prefix
--- KEYS[7] active ZSET     KEYS[8] idle ZSET        KEYS[9] idle leases HASH
--- KEYS[10] inbox key prefix   KEYS[11] fair HASH
+-- KEYS[1]  ready          ZSET of ready ids; score = priority, then FIFO
+-- KEYS[2]  scheduled      ZSET of ids waiting for a time; score = due ms
+-- KEYS[3]  seq            FIFO counter of jobs naming no account
+-- KEYS[4]  wake           doorbell LIST
+-- KEYS[5]  job_prefix     job HASH key prefix (+ id)
+-- KEYS[6]  unique_prefix  unique key prefix (+ unique key, or 'idem:' + idempotency key)
+-- KEYS[7]  active         ZSET of leased ids; score = lease expiry ms
+-- KEYS[8]  idle           ZSET of idle workers; score = registration ms
+-- KEYS[9]  idle_leases    HASH worker id -> 'token|lease ms'
+-- KEYS[10] inbox_prefix   per-worker inbox LIST key prefix (+ worker id)
+-- KEYS[11] fair           fair-sharing HASH ('vt', 'a:<account>')
 -- ARGV[1] JSON array of jobs, each an array:
 --   [id, when, priority, unique key, task, args JSON, [field, value, ...]
 --    (, [idempotency key, ttl ms])]

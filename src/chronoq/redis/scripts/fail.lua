@@ -1,9 +1,19 @@
 -- fail: record a failed attempt; schedule its retry or move it to the dead-letter queue.
--- KEYS[1] active ZSET   KEYS[2] scheduled ZSET   KEYS[3] dead ZSET
--- KEYS[4] job key prefix   KEYS[5] unique key prefix   KEYS[6] stats HASH
--- KEYS[7] wake LIST   KEYS[8] ready ZSET
--- KEYS[9] gate SET prefix   KEYS[10] parked LIST prefix   KEYS[11] blocked ZSET
--- ARGV[1] id   ARGV[2] lease token   ARGV[3] error   ARGV[4] traceback
+-- KEYS[1]  active         ZSET of leased ids; score = lease expiry ms
+-- KEYS[2]  scheduled      ZSET of ids waiting for a time; score = due ms
+-- KEYS[3]  dead           ZSET of dead-lettered ids; score = time of death ms
+-- KEYS[4]  job_prefix     job HASH key prefix (+ id)
+-- KEYS[5]  unique_prefix  unique key prefix (+ unique key, or 'idem:' + idempotency key)
+-- KEYS[6]  stats          HASH of lifetime counters
+-- KEYS[7]  wake           doorbell LIST
+-- KEYS[8]  ready          ZSET of ready ids; score = priority, then FIFO
+-- KEYS[9]  gate_prefix    gate holders SET key prefix (+ gate key)
+-- KEYS[10] parked_prefix  parked jobs LIST key prefix (+ gate key)
+-- KEYS[11] blocked        ZSET of parked ids; score = parked ms
+-- ARGV[1] id
+-- ARGV[2] lease token
+-- ARGV[3] error
+-- ARGV[4] traceback
 -- ARGV[5] retry delay ms, or -1 to dead-letter the job
 -- Returns the new status ('retrying' | 'dead'), or false when the lease was lost.
 local now = now_ms()

@@ -1,12 +1,13 @@
 -- limit_acquire: decide, for a batch of starts under one named limit, when each
 -- may start; book that time (a reservation) so a deferred job is decided once.
--- KEYS[1] limit config HASH (ver, kind, n, per_ms, burst, gap_ms)
--- KEYS[2] key state prefix (+ limit key: HASH tat, last, blk, v (config version),
+-- KEYS[1] config        limit config HASH (ver, kind, n, per_ms, burst, gap_ms)
+-- KEYS[2] state_prefix  key state prefix (+ limit key: HASH tat, last, blk, v (config version),
 --   r:<period index> starts booked per clock period (rate), q:<period ms> (quota))
--- KEYS[3] keys ZSET (limit key -> last decision ms), for operators' views
--- KEYS[4] booked ZSET (job ref -> booked ms): a change of the limit releases these
+-- KEYS[3] keys          ZSET limit key -> last decision ms, for operators' views
+-- KEYS[4] booked        ZSET job ref -> booked ms: a change of the limit releases these
 -- ARGV[1] config version the caller computed its calendars from
--- ARGV[2] number of requests, then per request 5 values:
+-- ARGV[2] number of requests
+-- ARGV[3..] per request, 5 values:
 --   limit key, reservation ms (0: none), block-until ms (0: none; RateLimited
 --   raised with retry_after: nothing under this key starts before it),
 --   calendar JSON: rate limits: merged allowed intervals [[start, end], ...]

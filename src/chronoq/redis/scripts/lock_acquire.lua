@@ -1,7 +1,8 @@
 -- lock_acquire: take a lock if it is free, and hand its holder the next fencing token.
--- KEYS[1] holder STRING (the holder's random token; expires with the lease)
--- KEYS[2] fence counter (never expires)
--- ARGV[1] the acquirer's random token   ARGV[2] lease ms
+-- KEYS[1] holder  STRING: the holder's random token; expires with the lease
+-- KEYS[2] fence   fencing counter (never expires)
+-- ARGV[1] the acquirer's random token
+-- ARGV[2] lease ms
 -- Returns {1, fence} when taken. Also when ARGV[1] holds it already (a request
 -- resent after a lost reply): same fence, lease restarted. Otherwise {0, ms}: the
 -- current holder's remaining lease (PTTL; -1 if the key has no expiry), the

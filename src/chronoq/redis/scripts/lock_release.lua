@@ -1,6 +1,8 @@
 -- lock_release: compare-and-delete, then wake one waiter.
--- KEYS[1] holder STRING   KEYS[2] wake LIST
--- ARGV[1] the releaser's token   ARGV[2] expiry ms of the wake token
+-- KEYS[1] holder  STRING: the holder's token
+-- KEYS[2] wake    LIST waking one waiter
+-- ARGV[1] the releaser's token
+-- ARGV[2] expiry ms of the wake token
 -- Returns 1 when released. Returns 0, deleting nothing, when ARGV[1] no longer
 -- holds the lock (its lease expired, and perhaps another holder took it): a late
 -- releaser can never delete someone else's lock.

@@ -1,5 +1,7 @@
 -- purge_dead: delete dead-lettered jobs for good.
--- KEYS[1] dead ZSET   KEYS[2] job key prefix   KEYS[3] result key prefix
+-- KEYS[1] dead           ZSET of dead-lettered ids; score = time of death ms
+-- KEYS[2] job_prefix     job HASH key prefix (+ id)
+-- KEYS[3] result_prefix  result STRING key prefix (+ id)
 -- ARGV[1] '*' for every dead job (up to ARGV[2]), or a job id
 -- ARGV[2] max jobs per call
 -- Returns the number of jobs deleted.

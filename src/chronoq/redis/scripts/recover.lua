@@ -3,12 +3,20 @@
 -- the holder leaving its gate wakes them at once).
 -- The lost run counts as an attempt (it was counted at claim); a job out of
 -- attempts goes to the dead-letter queue with reason 'worker lost'.
--- KEYS[1] active ZSET   KEYS[2] ready ZSET   KEYS[3] seq   KEYS[4] dead ZSET
--- KEYS[5] wake LIST     KEYS[6] job key prefix   KEYS[7] unique key prefix
--- KEYS[8] stats HASH
--- KEYS[9] gate SET prefix   KEYS[10] parked LIST prefix   KEYS[11] blocked ZSET
--- KEYS[12] fair HASH
--- ARGV[1] default max retries (for jobs that store none)   ARGV[2] max jobs per call
+-- KEYS[1]  active         ZSET of leased ids; score = lease expiry ms
+-- KEYS[2]  ready          ZSET of ready ids; score = priority, then FIFO
+-- KEYS[3]  seq            FIFO counter of jobs naming no account
+-- KEYS[4]  dead           ZSET of dead-lettered ids; score = time of death ms
+-- KEYS[5]  wake           doorbell LIST
+-- KEYS[6]  job_prefix     job HASH key prefix (+ id)
+-- KEYS[7]  unique_prefix  unique key prefix (+ unique key, or 'idem:' + idempotency key)
+-- KEYS[8]  stats          HASH of lifetime counters
+-- KEYS[9]  gate_prefix    gate holders SET key prefix (+ gate key)
+-- KEYS[10] parked_prefix  parked jobs LIST key prefix (+ gate key)
+-- KEYS[11] blocked        ZSET of parked ids; score = parked ms
+-- KEYS[12] fair           fair-sharing HASH ('vt', 'a:<account>')
+-- ARGV[1] default max retries (for jobs that store none)
+-- ARGV[2] max jobs per call
 -- Returns {requeued count, dead-lettered count, unparked count}.
 local now = now_ms()
 local G = {gate = KEYS[9], parked = KEYS[10], blocked = KEYS[11], active = KEYS[1],

@@ -1,8 +1,14 @@
 -- release: hand leased jobs back to their queue (graceful shutdown).
 -- The attempt is not counted and the job goes to the front of its priority.
--- KEYS[1] active ZSET   KEYS[2] ready ZSET   KEYS[3] wake LIST   KEYS[4] job key prefix
--- KEYS[5] gate SET prefix   KEYS[6] parked LIST prefix   KEYS[7] blocked ZSET
--- ARGV[1] number of jobs, then per job: id, lease token
+-- KEYS[1] active         ZSET of leased ids; score = lease expiry ms
+-- KEYS[2] ready          ZSET of ready ids; score = priority, then FIFO
+-- KEYS[3] wake           doorbell LIST
+-- KEYS[4] job_prefix     job HASH key prefix (+ id)
+-- KEYS[5] gate_prefix    gate holders SET key prefix (+ gate key)
+-- KEYS[6] parked_prefix  parked jobs LIST key prefix (+ gate key)
+-- KEYS[7] blocked        ZSET of parked ids; score = parked ms
+-- ARGV[1] number of jobs
+-- ARGV[2..] per job, 2 values: id, lease token
 -- Returns the number of jobs handed back.
 local G = {gate = KEYS[5], parked = KEYS[6], blocked = KEYS[7], active = KEYS[1],
   ready = KEYS[2], wake = KEYS[3], job = KEYS[4]}

@@ -1,6 +1,9 @@
 -- renew: extend the leases a worker holds.
--- KEYS[1] active ZSET   KEYS[2] job key prefix
--- ARGV[1] lease ms   ARGV[2] number of jobs, then per job: id, lease token
+-- KEYS[1] active      ZSET of leased ids; score = lease expiry ms
+-- KEYS[2] job_prefix  job HASH key prefix (+ id)
+-- ARGV[1] lease ms
+-- ARGV[2] number of jobs
+-- ARGV[3..] per job, 2 values: id, lease token
 -- Returns the ids whose lease was lost (expired and reclaimed, or finished elsewhere):
 -- their runs must stop, since another worker may now own them.
 local now = now_ms()

@@ -1,6 +1,10 @@
 -- requeue_dead: move dead-lettered jobs back to the ready queue with fresh attempts.
--- KEYS[1] dead ZSET   KEYS[2] ready ZSET   KEYS[3] seq   KEYS[4] wake LIST
--- KEYS[5] job key prefix   KEYS[6] fair HASH
+-- KEYS[1] dead        ZSET of dead-lettered ids; score = time of death ms
+-- KEYS[2] ready       ZSET of ready ids; score = priority, then FIFO
+-- KEYS[3] seq         FIFO counter of jobs naming no account
+-- KEYS[4] wake        doorbell LIST
+-- KEYS[5] job_prefix  job HASH key prefix (+ id)
+-- KEYS[6] fair        fair-sharing HASH ('vt', 'a:<account>')
 -- ARGV[1] '*' for every dead job (up to ARGV[2]), or a job id
 -- ARGV[2] max jobs per call
 -- Returns the number of jobs requeued.

@@ -1,7 +1,12 @@
 -- retire: a stopping worker leaves a queue: drop its idle registration and hand
 -- back the jobs already handed off to its inbox (attempt not counted).
--- KEYS[1] idle ZSET   KEYS[2] idle leases HASH   KEYS[3] inbox LIST of this worker
--- KEYS[4] active ZSET   KEYS[5] ready ZSET   KEYS[6] wake LIST   KEYS[7] job key prefix
+-- KEYS[1] idle         ZSET of idle workers; score = registration ms
+-- KEYS[2] idle_leases  HASH worker id -> 'token|lease ms'
+-- KEYS[3] inbox        this worker's inbox LIST
+-- KEYS[4] active       ZSET of leased ids; score = lease expiry ms
+-- KEYS[5] ready        ZSET of ready ids; score = priority, then FIFO
+-- KEYS[6] wake         doorbell LIST
+-- KEYS[7] job_prefix   job HASH key prefix (+ id)
 -- ARGV[1] worker id
 -- Returns the number of handed-off jobs returned to the queue.
 redis.call('ZREM', KEYS[1], ARGV[1])

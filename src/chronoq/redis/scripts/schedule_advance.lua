@@ -1,9 +1,13 @@
 -- schedule_advance: record fired runs and move a schedule to its next due time,
 -- only if no other scheduler did so first (compare-and-set on the due time).
--- KEYS[1] due ZSET   KEYS[2] runs HASH   KEYS[3] last HASH
--- ARGV[1] name   ARGV[2] the due ms this scheduler read   ARGV[3] next due ms, ''
---         when the schedule is over   ARGV[4] runs fired (added to its count)
---         ARGV[5] last-run JSON, '' to keep the previous one
+-- KEYS[1] due   ZSET name -> due ms
+-- KEYS[2] runs  HASH name -> runs fired
+-- KEYS[3] last  HASH name -> last-run JSON
+-- ARGV[1] name
+-- ARGV[2] the due ms this scheduler read
+-- ARGV[3] next due ms, '' when the schedule is over
+-- ARGV[4] runs fired (added to its count)
+-- ARGV[5] last-run JSON, '' to keep the previous one
 -- Returns 1 when this call advanced the schedule, 0 when it had moved already
 -- (another scheduler fired it, or an operator changed it).
 local current = redis.call('ZSCORE', KEYS[1], ARGV[1])

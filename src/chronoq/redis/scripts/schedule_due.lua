@@ -1,6 +1,9 @@
 -- schedule_due: what is due now, by the server's clock, and when the next run is.
--- KEYS[1] due ZSET   KEYS[2] defs HASH   KEYS[3] runs HASH   KEYS[4] last HASH
--- KEYS[5] version counter
+-- KEYS[1] due      ZSET name -> due ms
+-- KEYS[2] defs     HASH name -> definition JSON
+-- KEYS[3] runs     HASH name -> runs fired
+-- KEYS[4] last     HASH name -> last-run JSON
+-- KEYS[5] version  counter bumped by every change
 -- ARGV[1] most schedules to return
 -- Returns {server now as "seconds.micros", next due ms or false, version or false, count due,
 --          name, due ms, definition JSON, runs, last JSON or false, ...}:

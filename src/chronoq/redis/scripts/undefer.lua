@@ -1,7 +1,10 @@
 -- undefer: a limit changed: jobs it had booked for later become due now, to be
 -- decided again under the new numbers.
--- KEYS[1] scheduled ZSET   KEYS[2] job key prefix   KEYS[3] wake LIST
--- ARGV[1] limit name, ARGV[2..] job ids
+-- KEYS[1] scheduled   ZSET of ids waiting for a time; score = due ms
+-- KEYS[2] job_prefix  job HASH key prefix (+ id)
+-- KEYS[3] wake        doorbell LIST
+-- ARGV[1] limit name
+-- ARGV[2..] job ids
 -- Returns the number of jobs made due. A job no longer waiting on a booking of this
 -- limit (it ran, or was changed since) is left alone.
 local now = now_ms()
