@@ -70,6 +70,8 @@ class Field:
     WORKER = "wid"
     GATES = "gate"
     ACCOUNT = "acct"
+    RESERVATIONS = "lres"  # JSON {limit: booked ms}: starts a limit granted for later
+    PARKED_SEQ = "pseq"  # FIFO number kept while parked, to return to its place in line
 
 
 class GatePolicy(enum.StrEnum):
