@@ -1,68 +1,57 @@
 """arq runner (see bench/README.md).
 
-Worker config: arq.worker.Worker via its API (`python arq.py worker --db DB`), one asyncio
-worker per process, defaults (max_jobs 10, queue_read_limit 100, keep_result 3600 s)
-except poll_delay = 50 ms (arq's default is 0.5 s; the issue's run used 50 ms).
-arq has no bulk enqueue API.
+Config (defaults, results off):
+- Worker: arq.worker.Worker via its API (`python arq.py worker --db DB`), one asyncio
+  worker per process, defaults (max_jobs 10, queue_read_limit 100) except:
+  keep_result=0 (arq's documented "result is not kept"; default 3600 s), and
+  poll_delay = 50 ms (arq has no blocking dequeue and polls its queue ZSET; default
+  0.5 s; 50 ms as in the issue's run; BENCH_ARQ_POLL_DELAY overrides it).
+- Enqueue: async only (`await pool.enqueue_job`); no sync client, no bulk API.
+  Pre-enqueue for `process`: enqueue_job calls 200 at a time (asyncio.gather);
+  `memory`: awaited enqueue_job one at a time.
+- Delayed: enqueue_job(..., _defer_by=s).
+- Completion (`process`): ZCARD arq:queue == 0 (a job leaves the queue ZSET when it
+  finishes); with keep_result=0 nothing else is written at the finish.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import random
 import sys
-import time
+from typing import Any
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE] + [_HERE]
 
-from _common import (  # noqa: E402
-    READY,
-    STARTS,
-    emit,
-    kill_groups,
-    log,
-    measure_processing,
-    parse_args,
-    percentiles,
-    start_group,
-    sync_redis,
-    used_memory,
-    wait_until,
-)
+import _common as C  # noqa: E402
+import _peers  # noqa: E402
 from arq import create_pool  # noqa: E402
 from arq.connections import RedisSettings  # noqa: E402
 from arq.constants import default_queue_name  # noqa: E402
 from arq.worker import Worker  # noqa: E402
 
-POLL_DELAY = 0.05
+POLL_DELAY = float(os.environ.get("BENCH_ARQ_POLL_DELAY", "0.05"))
 CONFIG = (
-    "arq Worker, 1 asyncio worker per process, max_jobs 10 (default), "
-    "poll_delay 50 ms (default 0.5 s; the issue's run used 50 ms)"
+    "{procs} process(es) x arq Worker, max_jobs 10 (default), "
+    f"poll_delay {POLL_DELAY * 1000:g} ms (default 500), keep_result 0"
 )
-DB = int(os.environ.get("BENCH_DB", "10"))
-_stamp_redis = None
 
 
 def settings(db: int) -> RedisSettings:
     return RedisSettings(host="127.0.0.1", port=6379, database=db)
 
 
-async def noop(ctx: dict) -> None:  # type: ignore[type-arg]
+async def noop(ctx: dict[str, Any]) -> None:
     return None
 
 
-async def stamp(ctx: dict, due: float = 0.0) -> None:  # type: ignore[type-arg]
-    now = time.time()
-    global _stamp_redis  # noqa: PLW0603
-    if _stamp_redis is None:
-        _stamp_redis = sync_redis(DB)
-    _stamp_redis.rpush(STARTS, f"{now} {due}")
+async def stamp(ctx: dict[str, Any], t: float) -> None:
+    C.record_start(t)
 
 
-async def on_startup(ctx: dict) -> None:  # type: ignore[type-arg]
-    sync_redis(DB).incr(READY)
+async def on_startup(ctx: dict[str, Any]) -> None:
+    C.mark_ready()
 
 
 def worker_main(db: int) -> None:
@@ -70,118 +59,58 @@ def worker_main(db: int) -> None:
         functions=[noop, stamp],
         redis_settings=settings(db),
         poll_delay=POLL_DELAY,
+        keep_result=0,
         on_startup=on_startup,
     ).run()
 
 
-def start_workers(db: int, procs: int) -> list:  # type: ignore[type-arg]
-    env = {"BENCH_DB": str(db)}
-    return [
-        start_group([sys.executable, __file__, "worker", "--db", str(db)], env)
-        for _ in range(procs)
-    ]
+def make_peer(args: Any) -> _peers.Peer:
+    r = C.aux_redis(args.url)
+    state: dict[str, Any] = {}
 
+    async def open_pool() -> None:
+        state["pool"] = await create_pool(settings(args.db))
 
-async def enqueue_concurrently(pool, n: int, width: int = 200) -> None:  # type: ignore[no-untyped-def]
-    for start in range(0, n, width):
-        await asyncio.gather(*(pool.enqueue_job("noop") for _ in range(min(width, n - start))))
+    async def close() -> None:
+        if "pool" in state:
+            await state["pool"].aclose()
 
+    async def enqueue_fast(n: int, width: int = 200) -> None:
+        pool = state["pool"]
+        for start in range(0, n, width):
+            await asyncio.gather(*(pool.enqueue_job("noop") for _ in range(min(width, n - start))))
 
-async def run(args) -> dict[str, object]:  # type: ignore[no-untyped-def]
-    db, n = args.db, args.n
-    r = sync_redis(db)
-    pool = await create_pool(settings(db))
-    try:
-        match args.scenario:
-            case "enqueue_single":
-                await pool.enqueue_job("noop")
-                t = time.perf_counter()
-                for _ in range(n):
-                    await pool.enqueue_job("noop")
-                return {"rate": n / (time.perf_counter() - t), "note": "awaited enqueue_job"}
-            case "enqueue_bulk":
-                return {"skip": "no bulk API"}
-            case "memory":
-                await pool.enqueue_job("noop")
-                before = used_memory(r)
-                await enqueue_concurrently(pool, n)
-                return {"bytes_per_job": (used_memory(r) - before) / n}
-            case "process":
-                loop = asyncio.get_running_loop()
-                out = await asyncio.to_thread(
-                    measure_processing,
-                    start=lambda: start_workers(db, args.procs),
-                    ready=lambda: int(r.get(READY) or 0) >= args.procs,
-                    enqueue=lambda: asyncio.run_coroutine_threadsafe(
-                        enqueue_concurrently(pool, n), loop
-                    ).result(),
-                    done=lambda: r.zcard(default_queue_name) == 0,
-                    n=n,
-                    procs=args.procs,
-                )
-                return {**out, "config": f"{args.procs} process(es): {CONFIG}"}
-            case "latency" | "delayed":
-                workers = start_workers(db, 1)
-                try:
-                    if not wait_until(lambda: int(r.get(READY) or 0) >= 1, 60):
-                        raise RuntimeError("worker not ready")
-                    await asyncio.sleep(0.3)
-                    samples = await (
-                        latency(pool, r, n) if args.scenario == "latency" else delayed(pool, r, n)
-                    )
-                finally:
-                    kill_groups(workers)
-                return {**percentiles(samples), "config": CONFIG}
-    finally:
-        await pool.aclose()
-    raise ValueError(args.scenario)
+    def worker_cmds(procs: int, _scenario: str) -> list[list[str]]:
+        return [[sys.executable, __file__, "worker", "--db", str(args.db)] for _ in range(procs)]
 
-
-async def latency(pool, r, n: int) -> list[float]:  # type: ignore[no-untyped-def]
-    samples = []
-    for _ in range(n):
-        t0 = time.time()
-        await pool.enqueue_job("stamp")
-        got = await asyncio.to_thread(r.blpop, [STARTS], 10)
-        if got is None:
-            raise RuntimeError("job did not start")
-        samples.append(float(got[1].split()[0]) - t0)
-        await asyncio.sleep(0.02)
-    return samples
-
-
-async def delayed(pool, r, n: int) -> list[float]:  # type: ignore[no-untyped-def]
-    for _ in range(n):
-        delay = round(random.uniform(1.0, 3.0), 3)
-        due = time.time() + delay
-        await pool.enqueue_job("stamp", due, _defer_by=delay)
-    samples: list[float] = []
-    deadline = time.monotonic() + 40
-    while len(samples) < n and time.monotonic() < deadline:
-        got = await asyncio.to_thread(r.blpop, [STARTS], 1)
-        if got is not None:
-            start, due = (float(x) for x in got[1].split())
-            samples.append(start - due)
-    if len(samples) < n:
-        raise RuntimeError(f"only {len(samples)}/{n} delayed jobs ran")
-    return samples
+    return _peers.Peer(
+        name="arq",
+        config=CONFIG,
+        worker_cmds=worker_cmds,
+        ready=lambda procs, _w: int(r.get(C.READY) or 0) >= procs,
+        drained=lambda n: r.zcard(default_queue_name) == 0,
+        enqueue_fast=enqueue_fast,
+        enqueue_stamp=lambda sent: state["pool"].enqueue_job("stamp", sent),
+        enqueue_async=lambda: state["pool"].enqueue_job("noop"),
+        enqueue_delayed=lambda d, due: state["pool"].enqueue_job(
+            "stamp", due, _defer_by=max(d, 0.0)
+        ),
+        open=open_pool,
+        close=close,
+        sync_skip="no sync client",
+        notes={
+            "enqueue_async": "awaited enqueue_job",
+            "delayed": "enqueue_job(_defer_by=s)",
+            "process": "pre-enqueued with enqueue_job, 200 concurrent",
+        },
+    )
 
 
 def main() -> None:
-    args = parse_args()
-    os.environ["BENCH_DB"] = str(args.db)
-    if args.scenario == "worker":
-        worker_main(args.db)
+    if len(sys.argv) > 1 and sys.argv[1] == "worker":
+        worker_main(C.parse_args().db)
         return
-    global DB  # noqa: PLW0603
-    DB = args.db
-    sync_redis(args.db).flushdb()
-    try:
-        out = asyncio.run(run(args))
-    finally:
-        sync_redis(args.db).flushdb()
-    log(out)
-    emit(out)
+    _peers.run(make_peer)
 
 
 if __name__ == "__main__":

@@ -1,77 +1,107 @@
-"""chronoq runner (see bench/README.md).
+"""chronoq runner (see bench/README.md); also runs `chronoq@REF` (a git ref's chronoq in its
+own venv: the same file, a different installed package).
 
-Worker config: one `Worker` per process (`python chronoq.py worker --db DB`), default
-WorkerOptions: concurrency 32 (asyncio tasks), batch 64 claims per round trip,
-idle_wait 1.0 s (blocking doorbell, so an idle worker is woken by a push, not a poll).
-Tasks are `async def`. P processes = P workers, each its own session.
+Config (the defaults, results off):
+- Worker: one `chronoq.worker.Worker` per process (`python chronoq.py worker ...`), default
+  WorkerOptions: concurrency 32 asyncio tasks, batch 64 claims per round trip, idle_wait
+  1.0 s (a blocking doorbell: an idle worker is woken by the enqueue, not by a poll).
+  P processes = P workers, each in its own session. Tasks are `async def`.
+- Results off: keep_result=0, so no result value is stored (none of the peers stores one
+  here either). What chronoq always writes and keeps: the finished record (the job hash,
+  with status and finish time, plus its entry in the queue's done ZSET), for `retention`;
+  the bench sets retention = 1 s (default 7 days), so finished records expire 1 s after
+  the finish instead of piling up; the per-queue stats counters (succeeded/failed) stay.
+- Enqueue: sync = SyncClient.enqueue (its own blocking connection); async = awaited
+  Client.enqueue; bulk = SyncClient.enqueue_many (one call). The latency and delayed
+  streams use the async Client (the slower of the two enqueue paths). Pre-enqueue for
+  `process` and the `memory` fill: enqueue_many (it stores the same record as a single
+  enqueue).
+- Completion (`process`): the queues' stats say `succeeded` >= N and nothing is waiting,
+  scheduled or running (Client.queues()).
+- `--queues K` (Cluster scenarios): jobs go round-robin to K queues whose hash tags land
+  in K different thirds of the slot space (so on 3 different masters of a 3-master
+  Cluster, and checked there); the worker serves them all with equal weights.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import random
 import signal
 import sys
-import time
+from itertools import cycle
+from typing import Any
 
 # This file is named like the package: move its directory to the end of sys.path so
 # `import chronoq` finds the real package (and `_common` is still importable).
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE] + [_HERE]
 
-from _common import (  # noqa: E402
-    READY,
-    STARTS,
-    emit,
-    group_cpu,
-    kill_groups,
-    log,
-    measure_processing,
-    parse_args,
-    percentiles,
-    start_group,
-    sync_redis,
-    url,
-    used_memory,
-    wait_until,
-)
+import _common as C  # noqa: E402
+import _peers  # noqa: E402
+from redis.crc import key_slot  # noqa: E402
 
 from chronoq import App  # noqa: E402
 from chronoq.client import JobRequest  # noqa: E402
+from chronoq.core.settings import Settings  # noqa: E402
 from chronoq.worker import Worker, WorkerOptions  # noqa: E402
 
-DB = int(os.environ.get("BENCH_DB", "10"))
-app = App("bench", redis_url=url(DB), prefix="bench")
-CONFIG = "1 asyncio worker per process, concurrency 32, batch 64, idle_wait 1.0 s (doorbell)"
-_stamp_redis = None
+RETENTION = float(os.environ.get("BENCH_CHRONOQ_RETENTION", "1.0"))
+CONFIG = (
+    "{procs} process(es) x 1 Worker, concurrency 32, batch 64, idle_wait 1.0 s (doorbell); "
+    f"keep_result 0, retention {RETENTION:g} s"
+)
+SLOTS = 16384
 
 
-@app.task(name="noop")
 async def noop() -> None:
     return None
 
 
-@app.startup
+async def stamp(t: float) -> None:
+    C.record_start(t)
+
+
 async def _ready(_app: App) -> None:
-    sync_redis(DB).incr(READY)
+    C.mark_ready()
 
 
-@app.task(name="stamp")
-async def stamp(due: float = 0.0) -> None:
-    """Record the start time (and the due time, for delayed jobs)."""
-    now = time.time()
-    global _stamp_redis  # noqa: PLW0603
-    if _stamp_redis is None:
-        _stamp_redis = sync_redis(DB)
-    _stamp_redis.rpush(STARTS, f"{now} {due}")
+def make_app(url: str) -> tuple[App, Any, Any]:
+    settings = Settings(redis_url=url, prefix="bench", retention=RETENTION, keep_result=0)
+    app = App("bench", settings=settings)
+    noop_task = app.task(name="noop")(noop)
+    stamp_task = app.task(name="stamp")(stamp)
+    app.startup(_ready)
+    return app, noop_task, stamp_task
 
 
-def worker_main() -> None:
-    """The worker process; SIGTERM/SIGINT stop it gracefully (as a CLI would)."""
+def queue_names(k: int) -> list[str]:
+    """`default` for one queue; else k names whose slots fall in k different k-ths of the
+    slot space (where `redis-cli --cluster create` puts k masters)."""
+    if k == 1:
+        return ["default"]
+    names: dict[int, str] = {}
+    i = 0
+    while len(names) < k:
+        name = f"q{i}"
+        names.setdefault(key_slot(name.encode()) * k // SLOTS, name)
+        i += 1
+    return [names[part] for part in sorted(names)]
+
+
+def check_on_distinct_masters(r: Any, names: list[str]) -> None:
+    nodes = {r.get_node_from_key(f"bench:{{{name}}}:ready").name for name in names}
+    if len(nodes) != len(names):
+        raise RuntimeError(f"queues {names} are not on {len(names)} different masters: {nodes}")
+
+
+def worker_main(args: Any) -> None:
+    app, _, _ = make_app(args.url)
+    names = queue_names(args.queues)
+    spec = names[0] if len(names) == 1 else ",".join(f"{q}=1" for q in names)
 
     async def go() -> None:
-        worker = Worker(app, WorkerOptions(queues="default", concurrency=32))
+        worker = Worker(app, WorkerOptions(queues=spec))
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, worker.request_stop)
@@ -80,225 +110,79 @@ def worker_main() -> None:
     asyncio.run(go())
 
 
-def start_workers(db: int, procs: int) -> list:  # type: ignore[type-arg]
-    env = {"BENCH_DB": str(db)}
-    return [
-        start_group([sys.executable, __file__, "worker", "--db", str(db)], env)
-        for _ in range(procs)
-    ]
+def make_peer(args: Any) -> _peers.Peer:
+    app, noop_task, stamp_task = make_app(args.url)
+    names = queue_names(args.queues)
+    aux = C.aux_redis(args.url)
+    if C.is_cluster(args.url):
+        check_on_distinct_masters(aux, names)
+    client = app.sync_client()
+    state: dict[str, Any] = {}
+    next_queue = cycle(names)
 
+    def requests(n: int) -> list[JobRequest]:
+        return [JobRequest(noop_task, queue=next(next_queue)) for _ in range(n)]
 
-def wait_workers(client, procs: int, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
-    if not wait_until(lambda: len(client.workers()) >= procs, timeout):
-        raise RuntimeError("workers did not register")
-    time.sleep(0.3)  # let them settle on the doorbell
+    async def open_async() -> None:
+        state["aclient"] = await app.client().__aenter__()
 
+    async def close() -> None:
+        if "aclient" in state:
+            await state["aclient"].close()
+        client.close()
 
-def enqueue_single(client, n: int) -> dict[str, object]:  # type: ignore[no-untyped-def]
-    t = time.perf_counter()
-    for _ in range(n):
-        client.enqueue(noop)
-    sync_rate = n / (time.perf_counter() - t)
+    async def enqueue_async() -> None:
+        await state["aclient"].enqueue(noop_task)
 
-    async def run_async() -> float:
-        async with app.client() as aclient:
-            await aclient.enqueue(noop)  # connect + load scripts
-            t = time.perf_counter()
-            for _ in range(n):
-                await aclient.enqueue(noop)
-            return n / (time.perf_counter() - t)
+    async def enqueue_stamp(sent: float) -> None:
+        await state["aclient"].submit(JobRequest(stamp_task, (sent,), queue=next(next_queue)))
 
-    async_rate = asyncio.run(run_async())
-    return {
-        "rate": max(sync_rate, async_rate),
-        "rate_sync": sync_rate,
-        "rate_async": async_rate,
-        "note": f"headline = faster of SyncClient.enqueue ({sync_rate:,.0f}/s) and awaited "
-        f"Client.enqueue ({async_rate:,.0f}/s)",
-    }
+    async def enqueue_delayed(delay: float, due: float) -> None:
+        request = JobRequest(stamp_task, (due,), queue=next(next_queue), delay=max(delay, 0.0))
+        await state["aclient"].submit(request)
 
+    def worker_cmds(procs: int, _scenario: str) -> list[list[str]]:
+        cmd = [sys.executable, __file__, "worker", "--db", str(args.db), "--url", args.url]
+        return [[*cmd, "--queues", str(args.queues)] for _ in range(procs)]
 
-def enqueue_bulk(client, n: int) -> dict[str, object]:  # type: ignore[no-untyped-def]
-    t = time.perf_counter()
-    client.enqueue_many([JobRequest(noop) for _ in range(n)])
-    sync_rate = n / (time.perf_counter() - t)
-    sync_redis(client_db).flushdb()
+    def drained(n: int) -> bool:
+        counts = client.queues()
+        pending = sum(q.waiting + q.scheduled + q.running for q in counts)
+        return pending == 0 and sum(q.stats.get("succeeded", 0) for q in counts) >= n
 
-    async def run_async() -> float:
-        async with app.client() as aclient:
-            await aclient.enqueue(noop)
-            t = time.perf_counter()
-            await aclient.enqueue_many([JobRequest(noop) for _ in range(n)])
-            return n / (time.perf_counter() - t)
-
-    async_rate = asyncio.run(run_async())
-    return {
-        "rate": max(sync_rate, async_rate),
-        "rate_sync": sync_rate,
-        "rate_async": async_rate,
-        "note": "enqueue_many, one call (1000 jobs per round trip); headline = faster of "
-        f"sync ({sync_rate:,.0f}/s) and async ({async_rate:,.0f}/s)",
-    }
-
-
-def done_count(client) -> tuple[int, int]:  # type: ignore[no-untyped-def]
-    pending = finished = 0
-    for q in client.queues():
-        pending += q.waiting + q.scheduled + q.running
-        finished += q.finished + q.dead
-    return pending, finished
-
-
-def process(client, n: int, db: int, procs: int) -> dict[str, object]:  # type: ignore[no-untyped-def]
-    workers = start_workers(db, procs)
-    try:
-        wait_workers(client, procs)
-        pgids = [w.pid for w in workers]
-        cpu0 = group_cpu(pgids)
-        t = time.perf_counter()
-        client.enqueue_many([JobRequest(noop) for _ in range(n)])
-        enq = time.perf_counter() - t
-
-        def finished() -> bool:
-            pending, done = done_count(client)
-            return pending == 0 and done >= n
-
-        if not wait_until(finished, 240):
-            raise RuntimeError(f"not finished: {done_count(client)}")
-        elapsed = time.perf_counter() - t
-        cpu = group_cpu(pgids) - cpu0
-    finally:
-        kill_groups(workers)
-    # the peers' method too (pre-enqueue, no worker; time from the start command minus the
-    # start-up time), for an apples-to-apples figure
-    sync_redis(db).flushdb()
-    pre_client = app.sync_client()
-    try:
-        r = sync_redis(db)
-
-        def pre_done() -> bool:
-            pending, done = done_count(pre_client)
-            return pending == 0 and done >= n
-
-        pre = measure_processing(
-            start=lambda: start_workers(db, procs),
-            ready=lambda: int(r.get(READY) or 0) >= procs,
-            enqueue=lambda: pre_client.enqueue_many([JobRequest(noop) for _ in range(n)]),
-            done=pre_done,
-            n=n,
-            procs=procs,
-        )
-    finally:
-        pre_client.close()
-    return {
-        "rate": n / elapsed,
-        "cpu_s_per_1000": cpu * 1000 / n,
-        "seconds": elapsed,
-        "enqueue_s": enq,
-        "rate_pre": pre["rate"],
-        "cpu_s_per_1000_pre": pre["cpu_s_per_1000"],
-        "config": f"{procs} process(es): {CONFIG}",
-        "note": "headline: workers started and idle first, timed from the start of one bulk "
-        "enqueue_many of N to all finished (enqueue competes for the 2 cores); "
-        "rate_pre/cpu_s_per_1000_pre: the peers' method (pre-enqueued, start-up "
-        "subtracted)",
-    }
-
-
-def latency(client, n: int, db: int) -> dict[str, object]:  # type: ignore[no-untyped-def]
-    r = sync_redis(db)
-    workers = start_workers(db, 1)
-    samples = []
-    try:
-        wait_workers(client, 1)
-        for _ in range(n):
-            t0 = time.time()
-            client.enqueue(stamp)
-            got = r.blpop([STARTS], timeout=10)
-            if got is None:
-                raise RuntimeError("job did not start")
-            samples.append(float(got[1].split()[0]) - t0)
-            time.sleep(0.02)
-    finally:
-        kill_groups(workers)
-    return {**percentiles(samples), "config": CONFIG, "note": "SyncClient.enqueue"}
-
-
-def delayed(client, n: int, db: int) -> dict[str, object]:  # type: ignore[no-untyped-def]
-    r = sync_redis(db)
-    workers = start_workers(db, 1)
-    samples = []
-    try:
-        wait_workers(client, 1)
-        for _ in range(n):
-            delay = round(random.uniform(1.0, 3.0), 3)
-            due = time.time() + delay
-            client.submit(JobRequest(stamp, kwargs={"due": due}, delay=delay))
-        deadline = time.monotonic() + 40
-        while len(samples) < n and time.monotonic() < deadline:
-            got = r.blpop([STARTS], timeout=1)
-            if got is not None:
-                start, due = (float(x) for x in got[1].split())
-                samples.append(start - due)
-        if len(samples) < n:
-            raise RuntimeError(f"only {len(samples)}/{n} delayed jobs ran")
-    finally:
-        kill_groups(workers)
-    return {**percentiles(samples), "config": CONFIG, "note": "JobRequest(delay=...)"}
-
-
-def memory(client, n: int, db: int) -> dict[str, object]:  # type: ignore[no-untyped-def]
-    r = sync_redis(db)
-    client.enqueue(noop)  # registers the queue, loads the scripts
-    before = used_memory(r)
-    client.enqueue_many([JobRequest(noop) for _ in range(n)])
-    after = used_memory(r)
-    return {"bytes_per_job": (after - before) / n, "note": "enqueue_many, default options"}
-
-
-client_db = DB
+    return _peers.Peer(
+        name="chronoq",
+        config=CONFIG,
+        worker_cmds=worker_cmds,
+        ready=lambda procs, _w: int(aux.get(C.READY) or 0) >= procs,
+        drained=drained,
+        enqueue_fast=lambda n: client.enqueue_many(requests(n)),
+        enqueue_stamp=enqueue_stamp,
+        enqueue_sync=lambda: client.enqueue(noop_task),
+        enqueue_async=enqueue_async,
+        enqueue_bulk=lambda n: client.enqueue_many(requests(n)),
+        enqueue_delayed=enqueue_delayed,
+        enqueue_memory=lambda n: client.enqueue_many(requests(n)),
+        open=open_async,
+        close=close,
+        notes={
+            "enqueue_sync": "SyncClient.enqueue",
+            "enqueue_async": "awaited Client.enqueue",
+            "enqueue_bulk": "SyncClient.enqueue_many, one call",
+            "latency": "awaited Client.submit"
+            + (f", {len(names)} queues" if args.queues > 1 else ""),
+            "delayed": "awaited Client.submit(JobRequest(delay=s))",
+            "process": "pre-enqueued with SyncClient.enqueue_many"
+            + (f" round-robin over queues {','.join(names)}" if args.queues > 1 else ""),
+        },
+    )
 
 
 def main() -> None:
-    global client_db  # noqa: PLW0603
-    args = parse_args()
-    if args.scenario == "worker":
-        worker_main()
+    if len(sys.argv) > 1 and sys.argv[1] == "worker":
+        worker_main(C.parse_args())
         return
-    client_db = args.db
-    os.environ["BENCH_DB"] = str(args.db)
-    if args.db != DB:  # rebuild the app's URL for this DB
-        app.settings = app.settings.model_copy(update={"redis_url": url(args.db)})
-    sync_redis(args.db).flushdb()
-    client = app.sync_client()
-    try:
-        client.enqueue(noop)  # connect and load scripts, then start from a clean DB
-        sync_redis(args.db).flushdb()
-        client = _fresh(client)
-        match args.scenario:
-            case "enqueue_single":
-                out = enqueue_single(client, args.n)
-            case "enqueue_bulk":
-                out = enqueue_bulk(client, args.n)
-            case "process":
-                out = process(client, args.n, args.db, args.procs)
-            case "latency":
-                out = latency(client, args.n, args.db)
-            case "delayed":
-                out = delayed(client, args.n, args.db)
-            case "memory":
-                out = memory(client, args.n, args.db)
-    finally:
-        client.close()
-        sync_redis(args.db).flushdb()
-    log(out)
-    emit(out)
-
-
-def _fresh(client):  # type: ignore[no-untyped-def]
-    """A new sync client (the old one cached the registered queue of the flushed DB)."""
-    client.close()
-    return app.sync_client()
+    _peers.run(make_peer)
 
 
 if __name__ == "__main__":

@@ -3,25 +3,15 @@
 from __future__ import annotations
 
 import os
-import time
 
+import _common as C
 import dramatiq
-import redis
 from dramatiq.brokers.redis import RedisBroker
 
 URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/10")
 
-broker = RedisBroker(url=URL)  # default middleware, no results backend
+broker = RedisBroker(url=URL)  # default middleware; no Results middleware: no results
 dramatiq.set_broker(broker)
-
-_conn: redis.Redis | None = None
-
-
-def _r() -> redis.Redis:
-    global _conn  # noqa: PLW0603
-    if _conn is None:
-        _conn = redis.Redis.from_url(URL)
-    return _conn
 
 
 @dramatiq.actor
@@ -30,10 +20,5 @@ def noop() -> None:
 
 
 @dramatiq.actor
-def record_start() -> None:
-    _r().rpush("bench:starts", repr(time.time()))
-
-
-@dramatiq.actor
-def record_delayed(due: float) -> None:
-    _r().rpush("bench:starts", f"{time.time()!r} {due!r}")
+def stamp(t: float) -> None:
+    C.record_start(t)

@@ -2,28 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import time
-
-import redis
-
-_conn: redis.Redis | None = None
-
-
-def _r() -> redis.Redis:
-    global _conn  # noqa: PLW0603
-    if _conn is None:
-        _conn = redis.Redis.from_url(os.environ["BENCH_REDIS_URL"])
-    return _conn
+import _common as C
 
 
 def noop() -> None:
     return None
 
 
-def record_start() -> None:
-    _r().rpush("bench:starts", repr(time.time()))
-
-
-def record_delayed(due: float) -> None:
-    _r().rpush("bench:starts", f"{time.time()!r} {due!r}")
+def stamp(t: float) -> None:
+    C.record_start(t)

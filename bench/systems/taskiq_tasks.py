@@ -1,23 +1,22 @@
-"""taskiq app for the bench (imported by `taskiq worker taskiq_tasks:broker`)."""
+"""taskiq app for the bench (imported by `taskiq worker taskiq_tasks:broker`).
+
+No result backend (taskiq's default DummyResultBackend: results are not stored).
+"""
 
 from __future__ import annotations
 
 import os
-import time
 
-import redis
+import _common as C
 from taskiq import TaskiqEvents, TaskiqScheduler, TaskiqState
-from taskiq_redis import ListQueueBroker, ListRedisScheduleSource, RedisAsyncResultBackend
+from taskiq_redis import ListQueueBroker, ListRedisScheduleSource
 
 DB = int(os.environ.get("BENCH_DB", "10"))
-URL = f"redis://127.0.0.1:6379/{DB}"
-STARTS = "bench:starts"
-READY = "bench:ready"
+URL = C.url(DB)
 
-broker = ListQueueBroker(URL).with_result_backend(RedisAsyncResultBackend(URL))
+broker = ListQueueBroker(URL)
 source = ListRedisScheduleSource(URL)
 scheduler = TaskiqScheduler(broker, sources=[source])
-_stamp_redis = None
 
 
 @broker.task
@@ -26,14 +25,10 @@ async def noop() -> None:
 
 
 @broker.task
-async def stamp(due: float = 0.0) -> None:
-    now = time.time()
-    global _stamp_redis  # noqa: PLW0603
-    if _stamp_redis is None:
-        _stamp_redis = redis.Redis(host="127.0.0.1", port=6379, db=DB)
-    _stamp_redis.rpush(STARTS, f"{now} {due}")
+async def stamp(t: float) -> None:
+    C.record_start(t)
 
 
 @broker.on_event(TaskiqEvents.WORKER_STARTUP)
 async def on_startup(state: TaskiqState) -> None:
-    redis.Redis(host="127.0.0.1", port=6379, db=DB).incr(READY)
+    C.mark_ready()
