@@ -11,7 +11,7 @@ import redis
 from chronoq import Client
 from chronoq.client import JobRequest
 from chronoq.redis.keys import Keyspace
-from chronoq.redis.scripts import SCRIPTS, locate_error
+from chronoq.redis.scripts import LIB, SCRIPTS, locate_error
 
 SCRIPTS_DIR = Path(__file__).resolve().parents[2] / "src" / "chronoq" / "redis" / "scripts"
 
@@ -64,9 +64,9 @@ def test_a_blocking_call_names_the_line_too(redis_url: str, prefix: str) -> None
 
 
 def test_locate_error_rewrites_every_place_and_leaves_other_messages_alone() -> None:
-    lib_lines = (SCRIPTS_DIR / "_lib.lua").read_text().count("\n") + 1
-    at = lib_lines + 7
-    message = f"user_script:{at}: boom script: 0123, on @user_script:{at}."
-    assert locate_error(message, "claim") == "claim.lua:7: boom script: 0123, on @claim.lua:7."
-    assert locate_error("user_script:5: boom", "claim") == "_lib.lua:5: boom (running claim.lua)"
+    at = LIB.starts["claim"] + 6  # the library's numbering: claim.lua's 7th line
+    message = f"user_function:{at}: boom script: {LIB.function('claim')}, on @user_function:{at}."
+    assert locate_error(message, "claim") == "claim.lua:7: boom on @claim.lua:7."
+    # Line 1 of the library is its '#!lua' line: _lib.lua's line 5 is its line 6.
+    assert locate_error("user_function:6: boom", "claim") == "_lib.lua:5: boom (running claim.lua)"
     assert locate_error("WRONGTYPE no place given", "claim") == "WRONGTYPE no place given"

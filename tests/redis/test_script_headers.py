@@ -1,6 +1,6 @@
 """Every script's header states its KEYS and ARGV, and every caller passes exactly
 those: the test drives the real callers (broker, schedule store, limiter, locks, the
-sync enqueuer) through a recording proxy and compares each EVALSHA they send with
+sync enqueuer) through a recording proxy and compares each FCALL they send with
 the header of the script it runs, key by key, by the keys.py name of each key.
 
 Header format (one declaration per line, so it can be read by eye and by this test):
@@ -150,8 +150,8 @@ def _string_attributes(owner: object) -> Iterator[tuple[str, str]]:
 
 
 def renewals(proxy: RecordingProxy) -> int:
-    sha = SCRIPTS.lock_renew.sha.encode()
-    return sum(1 for command in list(proxy.commands) if command[:2] == [b"EVALSHA", sha])
+    function = SCRIPTS.lock_renew.function.encode()
+    return sum(1 for command in list(proxy.commands) if command[:2] == [b"FCALL", function])
 
 
 async def drive_every_script(app: App, proxy: RecordingProxy) -> None:
@@ -214,14 +214,14 @@ def drive_the_sync_callers(app: App, proxy: RecordingProxy) -> None:
 
 
 def script_calls(commands: list[Command]) -> Iterator[tuple[str, list[str], list[Any]]]:
-    """(script, KEYS, ARGV) of each EVALSHA sent."""
-    by_sha = {s.sha: s.name for s in catalogue().values()}
+    """(script, KEYS, ARGV) of each FCALL sent."""
+    by_function = {s.function: s.name for s in catalogue().values()}
     for command in commands:
-        if command[0].upper() != b"EVALSHA":
+        if command[0].upper() != b"FCALL":
             continue
         numkeys = int(command[2])
         keys = [k.decode() for k in command[3 : 3 + numkeys]]
-        name = by_sha.get(command[1].decode(), f"<unknown sha {command[1].decode()}>")
+        name = by_function.get(command[1].decode(), f"<unknown function {command[1].decode()}>")
         yield name, keys, command[3 + numkeys :]
 
 

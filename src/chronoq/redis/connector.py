@@ -58,6 +58,37 @@ class TlsOptions:
         return found
 
 
+def _fcall_slot(client: Any, args: tuple[Any, ...]) -> int | None:
+    """The slot of an FCALL read like EVALSHA's (numkeys, then the keys), or None to
+    let redis-py decide. redis-py asks the server (COMMAND GETKEYS, a round trip per
+    call) for commands with movable keys such as FCALL; chronoq's functions take
+    their keys in the standard place, all in one slot."""
+    if len(args) < 3 or str(args[0]).upper() != "FCALL" or int(args[2]) < 1:
+        return None
+    keys = args[3 : 3 + int(args[2])]
+    slots: set[int] = {client.keyslot(key) for key in keys}
+    if len(slots) != 1:
+        raise redis.exceptions.RedisClusterException(
+            f"FCALL {args[1]} keys span slots {sorted(slots)}: every key must share a hash tag"
+        )
+    return slots.pop()
+
+
+class _AsyncCluster(redis.asyncio.cluster.RedisCluster):
+    async def _determine_slot(self, command: str, *args: Any) -> int:
+        slot = _fcall_slot(self, (command, *args))
+        return await super()._determine_slot(command, *args) if slot is None else slot
+
+
+class _SyncCluster(redis.cluster.RedisCluster):
+    def determine_slot(self, *args: Any) -> int | None:
+        slot = _fcall_slot(self, args)
+        if slot is None:
+            found: int | None = super().determine_slot(*args)
+            return found
+        return slot
+
+
 def short_retry() -> redis.asyncio.retry.Retry:
     """A brief retry for a dropped connection (about 0.15 s in all).
 
@@ -137,9 +168,7 @@ class Connector:
             return AsyncRedis.from_url(target.url, retry=short_retry(), **options)
         if target.mode is Mode.CLUSTER:
             nodes = [redis.asyncio.cluster.ClusterNode(n.host, n.port) for n in target.nodes]
-            cluster = redis.asyncio.cluster.RedisCluster(
-                startup_nodes=nodes, **self._node_auth(), **options
-            )
+            cluster = _AsyncCluster(startup_nodes=nodes, **self._node_auth(), **options)
             return cast(AsyncRedis, cluster)
         sentinel = redis.asyncio.sentinel.Sentinel(  # type: ignore[no-untyped-call]
             [(n.host, n.port) for n in target.nodes],
@@ -168,9 +197,7 @@ class Connector:
         if target.mode is Mode.CLUSTER:
             nodes = [redis.cluster.ClusterNode(n.host, n.port) for n in target.nodes]  # type: ignore[no-untyped-call]
             options.pop("health_check_interval", None)
-            cluster = redis.cluster.RedisCluster(
-                startup_nodes=nodes, **self._node_auth(), **options
-            )
+            cluster = _SyncCluster(startup_nodes=nodes, **self._node_auth(), **options)
             return cast(SyncRedis, cluster)
         sentinel = redis.sentinel.Sentinel(  # type: ignore[no-untyped-call]
             [(n.host, n.port) for n in target.nodes], sentinel_kwargs=self._sentinel_kwargs()

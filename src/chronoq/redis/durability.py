@@ -15,10 +15,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from redis.exceptions import NoScriptError
+from redis.exceptions import ResponseError
 
-from chronoq.redis.connector import AsyncRedis
-from chronoq.redis.scripts import Script, ScriptArgs
+from chronoq.redis.connector import AsyncRedis, SyncRedis
+from chronoq.redis.scripts import (
+    Script,
+    ScriptArgs,
+    load_library,
+    load_library_sync,
+    missing_library,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,10 +53,34 @@ async def run_acked(
             pipe.execute_command("WAIT", durability.replicas, timeout_ms)
             try:
                 reply, acked = await pipe.execute()
-            except NoScriptError:
-                if attempt:
+            except ResponseError as exc:
+                if attempt or not missing_library(exc):
                     raise
-                await client.script_load(script.source)
+                await load_library(client)
+                continue
+        return reply, int(acked)
+    raise AssertionError("unreachable")
+
+
+def run_acked_sync(
+    client: SyncRedis,
+    script: Script,
+    keys: list[str],
+    args: ScriptArgs,
+    durability: Durability,
+) -> tuple[Any, int]:
+    """`run_acked` for blocking clients (sync locks)."""
+    timeout_ms = max(1, int(durability.timeout * 1000))
+    for attempt in range(2):
+        with client.pipeline(transaction=False) as pipe:
+            script.queue(pipe, keys, args)
+            pipe.execute_command("WAIT", durability.replicas, timeout_ms)  # type: ignore[no-untyped-call]
+            try:
+                reply, acked = pipe.execute()
+            except ResponseError as exc:
+                if attempt or not missing_library(exc):
+                    raise
+                load_library_sync(client)
                 continue
         return reply, int(acked)
     raise AssertionError("unreachable")

@@ -20,7 +20,7 @@ import redis
 
 from chronoq.core.errors import NotReplicated
 from chronoq.redis.connector import BLOCKING_MARGIN, AsyncRedis, Connector
-from chronoq.redis.durability import Durability, run_acked
+from chronoq.redis.durability import Durability, run_acked, run_acked_sync
 from chronoq.redis.scripts import SCRIPTS, ScriptArg
 
 ScriptCall = tuple[list[str], list[ScriptArg]]  # KEYS, ARGV of one lock script
@@ -149,14 +149,12 @@ class SyncLockClients:
         if not self._durability.waits:
             taken, value = SCRIPTS.lock_acquire.call_sync(commands, keys, args)
             return bool(taken), int(value)
-        with commands.pipeline(transaction=False) as pipe:  # one connection: WAIT sees the write
-            SCRIPTS.lock_acquire.queue(pipe, keys, args)
-            timeout_ms = int(self._durability.timeout * 1000)
-            pipe.execute_command("WAIT", self._durability.replicas, timeout_ms)  # type: ignore[no-untyped-call]
-            (taken, value), acked = pipe.execute()
-        if taken and int(acked) < self._durability.replicas:
+        (taken, value), acked = run_acked_sync(
+            commands, SCRIPTS.lock_acquire, keys, args, self._durability
+        )
+        if taken and acked < self._durability.replicas:
             self.release(undo)
-            raise _not_replicated(keys, int(acked), self._durability)
+            raise _not_replicated(keys, acked, self._durability)
         return bool(taken), int(value)
 
     def release(self, call: ScriptCall) -> bool:

@@ -19,7 +19,7 @@ from typing import Any
 import hiredis
 import redis
 from redis.connection import ConnectionInterface
-from redis.exceptions import NoScriptError
+from redis.exceptions import ResponseError
 
 from chronoq.core.errors import NotReplicated
 from chronoq.core.job import JobSpec
@@ -27,10 +27,10 @@ from chronoq.redis.broker import BATCH_LIMIT, Enqueued, Placement, enqueue_comma
 from chronoq.redis.connector import Connector
 from chronoq.redis.durability import Durability
 from chronoq.redis.keys import Keyspace
-from chronoq.redis.scripts import SCRIPTS
+from chronoq.redis.scripts import LIB, SCRIPTS, missing_library
 
 _RETRIES = 2  # on a dropped connection; safe: enqueue.lua skips ids that exist
-Command = tuple[str | int, ...]
+Command = tuple[str | int | float, ...]
 
 
 class SyncEnqueuer:
@@ -53,21 +53,23 @@ class SyncEnqueuer:
         if queue not in self._registered:
             self._send([("SADD", self.keys.queues, queue)])
             self._registered.add(queue)
-        sha = SCRIPTS.enqueue.sha
+        script = SCRIPTS.enqueue
         waits = self._durability.waits
         wait: Command = ("WAIT", self._durability.replicas, int(self._durability.timeout * 1000))
 
         def batches() -> Iterator[Command]:
             for start in range(0, len(jobs), BATCH_LIMIT):
                 keys, args = enqueue_command(q, jobs[start : start + BATCH_LIMIT])
-                yield ("EVALSHA", sha, len(keys), *keys, *args)
+                yield script.command(keys, args)
                 if waits:
                     yield wait
 
         try:
             replies = self._send(batches())
-        except NoScriptError:  # a fresh or restarted server: load, then resend (ids dedupe)
-            self._send([("SCRIPT", "LOAD", SCRIPTS.enqueue.source)])
+        except ResponseError as exc:  # a fresh server: load, then resend (ids dedupe)
+            if not missing_library(exc):
+                raise
+            self._send([("FUNCTION", "LOAD", "REPLACE", LIB.code)])
             replies = self._send(batches())
         if waits:
             self._check_acks(replies[1::2], len(jobs))

@@ -77,7 +77,8 @@ def plan(job: ClaimedJob, registry: TaskRegistry) -> RunPlan | Outcome:
     try:
         _check_reservations(job.reservations)
     except Exception as exc:
-        return _bad_field(job, Field.RESERVATIONS, f"is not valid reservations JSON: {_reason(exc)}")
+        why = f"is not valid reservations JSON: {_reason(exc)}"
+        return _bad_field(job, Field.RESERVATIONS, why)
     defaults = task.defaults
     return RunPlan(
         task=task,
