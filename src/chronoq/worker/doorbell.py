@@ -9,6 +9,9 @@ wait in a ready queue: the fetch loop claims them.
 Waits with a deadline use a local timer instead of BLPOP's timeout, because Redis
 checks blocking timeouts only every 1/hz second (100 ms by default): a delayed job
 would start up to 100 ms late.
+
+A failing listener is fatal to the worker (see `chronoq.worker.runner`): Redis
+faults are waited out inside `persist`; anything else is a bug.
 """
 
 from __future__ import annotations
@@ -20,7 +23,10 @@ from collections.abc import Callable, Sequence
 from redis.asyncio import Redis
 
 from chronoq.redis.broker import SENTINEL, Broker, ClaimedJob
-from chronoq.worker.resilience import persist
+from chronoq.redis.cancel import cancel_and_wait
+from chronoq.worker.resilience import Outages
+
+SENTINEL_TIMEOUT = 2.0  # pushing the sentinel that ends our own blocking read
 
 
 class Doorbell:
@@ -34,6 +40,7 @@ class Doorbell:
         block: float,
         capacity: asyncio.Event,
         on_handoff: Callable[[ClaimedJob], None],
+        outages: Outages,
     ) -> None:
         self._broker = broker
         self._blocking = blocking
@@ -43,8 +50,9 @@ class Doorbell:
         self._capacity = capacity  # set while the worker has a free slot
         self._on_handoff = on_handoff
         self._inboxes = {broker.keys.queue(q).inbox(worker_id): q for q in queues}
+        self._outages = outages
         self._rang = asyncio.Event()
-        self._stopping = False
+        self._stopping = asyncio.Event()
         self._blocked = False
 
     async def stop(self, listener: asyncio.Task[None]) -> None:
@@ -52,29 +60,34 @@ class Doorbell:
 
         Call after the worker retired from its queues (no more hand-offs): a sentinel
         in our own inbox ends the blocking read at once; cancelling is safe only
-        while no read is pending.
+        while no read is pending. A listener waiting to retry through an outage
+        sees `_stopping` and ends at once.
         """
-        self._stopping = True
+        self._stopping.set()
         if self._blocked and self._inboxes:
             first_inbox = next(iter(self._inboxes))
             with contextlib.suppress(Exception):
-                await self._broker.push_sentinel(first_inbox)
+                await asyncio.wait_for(self._broker.push_sentinel(first_inbox), SENTINEL_TIMEOUT)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(listener), self._block + 1)
-        listener.cancel()
-        await asyncio.gather(listener, return_exceptions=True)
+        await cancel_and_wait(listener)
+
+    def nudge(self) -> None:
+        """Wake whoever waits in `wait` (the fetch loop, at shutdown)."""
+        self._rang.set()
 
     async def listen(self) -> None:
         """Block on inboxes and doorbells and act on each, until `stop`."""
-        while not self._stopping:
+        while not self._stopping.is_set():
             await self._capacity.wait()  # a full worker must not take others' wake-ups
             self._blocked = True
             try:
-                got = await persist(
+                got = await self._outages.persist(
                     lambda: self._broker.wait_for_work(
                         self._blocking, self._queues, self._worker_id, self._block
                     ),
                     "waiting for jobs",
+                    stop=self._stopping,
                 )
             finally:
                 self._blocked = False
@@ -89,7 +102,7 @@ class Doorbell:
         elif self._capacity.is_set():
             self._rang.set()
         else:
-            await persist(lambda: self._broker.ring(key), "passing a wake-up on")
+            await self._outages.persist(lambda: self._broker.ring(key), "passing a wake-up on")
 
     async def wait(self, timeout: float) -> None:
         """Return when something arrived (now or since the last wait) or after `timeout`.

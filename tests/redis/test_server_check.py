@@ -8,7 +8,8 @@ import pytest
 
 from chronoq import App
 from chronoq.core.errors import ServerUnsafe
-from chronoq.redis.connection import ServerReport, check_server, connect
+from chronoq.redis.connection import connect
+from chronoq.redis.server_check import ServerReport, check_server
 from chronoq.worker import Worker, WorkerOptions
 
 
