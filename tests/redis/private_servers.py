@@ -140,7 +140,9 @@ def new_server(started: list[PrivateServer], *args: str, **options: object) -> P
 
 def make_tls_files(folder: Path) -> TlsFiles:
     """A CA, a server certificate it signed for 127.0.0.1, and an unrelated CA."""
-    files = TlsFiles(folder / "ca.crt", folder / "server.crt", folder / "server.key", folder / "other.crt")
+    files = TlsFiles(
+        folder / "ca.crt", folder / "server.crt", folder / "server.key", folder / "other.crt"
+    )
     ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"]
     _openssl("req", "-x509", *ec, "-keyout", str(folder / "ca.key"), "-out", str(files.ca),
              "-subj", "/CN=chronoq test CA")  # fmt: skip

@@ -279,11 +279,12 @@ async def test_script_and_type_errors_are_neither(servers: list[PrivateServer]) 
     server = new_server(servers)
     admin = server.admin()
     admin.set("text", "abc")
+    incr = "return redis.call('INCR', KEYS[1])"
     failing = [
-        await provoke(server.url, lambda r: r.eval("return redis.call('INCR', KEYS[1])", 1, "text")),
+        await provoke(server.url, lambda r: r.eval(incr, 1, "text")),
         await provoke(server.url, lambda r: r.lpush("text", "x")),
         await provoke(server.url, lambda r: r.eval("error(", 0)),
-    ]  # fmt: skip
+    ]
     for exc in failing:
         assert classify(exc) is Fault.OTHER, exc
         assert refused_command(exc)
@@ -300,4 +301,3 @@ def test_server_label_hides_credentials() -> None:
     assert server_label("redis://user:secret@db.example:6380/2") == "db.example:6380"
     assert server_label("rediss://:pw@10.0.0.1") == "10.0.0.1:6379"
     assert server_label("unix:///run/redis.sock") == "unix:/run/redis.sock"
-

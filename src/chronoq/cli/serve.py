@@ -16,13 +16,14 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
 import typer
 
 from chronoq.app import App
 from chronoq.cli.common import CliError, PrefixOption, RedisUrlOption, Target, console
+from chronoq.redis.cancel import cancel_and_wait
 from chronoq.worker import Worker, WorkerOptions, run_until_signalled
 from chronoq.worker.scheduling import serve_scheduler
 
@@ -73,7 +74,7 @@ def worker(
         lease=lease,
         shutdown_timeout=shutdown_timeout,
     )
-    asyncio.run(run_until_signalled(Worker(target.app, options)))
+    asyncio.run(_leaving_no_task_behind(run_until_signalled(Worker(target.app, options))))
 
 
 def scheduler(
@@ -85,7 +86,7 @@ def scheduler(
     """Run only a scheduler loop (workers run one too; any number may run at once)."""
     _configure_logging(log_level)
     target = Target.resolve(app, redis_url, prefix)
-    asyncio.run(_scheduler_until_signalled(target.app))
+    asyncio.run(_leaving_no_task_behind(_scheduler_until_signalled(target.app)))
 
 
 async def _scheduler_until_signalled(app: App) -> None:
@@ -136,7 +137,7 @@ def up(
 
     failed: list[str] = []
     try:
-        asyncio.run(_run_with_siblings(main, siblings, forward, failed))
+        asyncio.run(_leaving_no_task_behind(_run_with_siblings(main, siblings, forward, failed)))
     finally:
         _stop_children(siblings)
     if failed:
@@ -171,6 +172,16 @@ async def _watch_children(
                 for other in children:
                     if other.poll() is None:
                         other.send_signal(signal.SIGTERM)
+
+
+async def _leaving_no_task_behind(main: Coroutine[Any, Any, None]) -> None:
+    """Run `main`, then end any task still running: `asyncio.run` would cancel
+    them once and wait forever for one whose cancellation redis-py swallowed."""
+    try:
+        await main
+    finally:
+        current = asyncio.current_task()
+        await cancel_and_wait([t for t in asyncio.all_tasks() if t is not current], patience=5)
 
 
 def _spawn(command: list[str]) -> subprocess.Popen[bytes]:

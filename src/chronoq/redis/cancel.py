@@ -8,7 +8,11 @@ whoever awaits it after cancelling it waits forever. That hung burst workers at
 shutdown: the scheduler's change watcher, cancelled while it subscribed, went back
 to reading pub/sub for good.
 
-`cancel_and_wait` cancels again until the task really ends.
+`cancel_and_wait` cancels again until the task really ends. It finishes that
+job even when its own caller is cancelled meanwhile (within `patience`), then
+passes the cancellation on: a loop cleaning up its own helper task inside a
+`finally` must not leave that helper behind because the loop itself was being
+cancelled again.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ async def cancel_and_wait(
     pending = {task for task in pending if not task.done()}
     loop = asyncio.get_running_loop()
     deadline = loop.time() + patience
+    interrupted = False
     while pending:
         for task in pending:
             task.cancel()
@@ -40,9 +45,15 @@ async def cancel_and_wait(
         if left <= 0:
             for task in pending:
                 log.error("chronoq: task %s ignores cancellation; leaving it behind", task)
-            return False
-        done, pending = await asyncio.wait(pending, timeout=min(RECANCEL_EVERY, left))
+            break
+        try:
+            done, pending = await asyncio.wait(pending, timeout=min(RECANCEL_EVERY, left))
+        except asyncio.CancelledError:
+            interrupted = True  # finish the clean-up first, then honour it
+            continue
         for task in done:
             if not task.cancelled():
                 task.exception()  # retrieved: the caller cancelled it, it need not know
-    return True
+    if interrupted:
+        raise asyncio.CancelledError
+    return not pending

@@ -57,7 +57,7 @@ from chronoq.worker.throttle import Throttle
 log = logging.getLogger("chronoq.worker")
 
 UPKEEP = Restart()
-INTAKE_PATIENCE = 3.0  # how long a stopping fetch loop may finish its round trip
+INTAKE_PATIENCE = 3.0  # how long a loop that ends on stop may take to end by itself
 REDIS_STEP = 5.0  # longest wait for one shutdown step needing Redis (1 s when it is down)
 
 
@@ -106,6 +106,7 @@ class Worker:
         self._force = asyncio.Event()
         self._stop_requests = 0
         self._failure: BaseException | None = None
+        self._ends_on_stop: list[asyncio.Task[None]] = []
         self.state = "starting"  # then "serving", "stopping", "stopped"
 
     # -- control -----------------------------------------------------------
@@ -167,8 +168,10 @@ class Worker:
             supervisor.start("heartbeat", self._heartbeat_loop, restart=UPKEEP),
             supervisor.start("rate limit", self._throttle.run, restart=UPKEEP),
         ]
-        if self.options.scheduler:
-            upkeep.append(supervisor.start("scheduler", self._scheduler_loop, restart=UPKEEP))
+        if self.options.scheduler:  # ends by itself on stop: its clean-up is its own
+            self._ends_on_stop.append(
+                supervisor.start("scheduler", self._scheduler_loop, restart=UPKEEP)
+            )
         listener = supervisor.start("doorbell listener", self._doorbell.listen, restart=None)
         fetcher = supervisor.start("fetch", self._fetch_loop, restart=None)
         stopper = asyncio.create_task(self._stop.wait())
@@ -253,7 +256,9 @@ class Worker:
         await self._stop_listening(listener)
         await self._finish_running()
         await self._hand_back()
-        await cancel_and_wait(upkeep)
+        if self._ends_on_stop:
+            await asyncio.wait(self._ends_on_stop, timeout=INTAKE_PATIENCE)
+        await cancel_and_wait([*upkeep, *self._ends_on_stop])
         for hook in self.app.on_shutdown:
             await hook(self.app)
         with contextlib.suppress(Exception):
