@@ -7,6 +7,7 @@ import asyncio
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -69,7 +70,7 @@ def outage_lines(worker: WorkerProcess, label: str) -> tuple[list[str], list[str
     lines = worker.output().splitlines()
     warnings = [
         line for line in lines
-        if " WARNING chronoq." in line and f"Redis at {label}" in line and "retry" in line
+        if " WARNING chronoq." in line and f"Redis at {label}" in line and "it answers" in line
     ]  # fmt: skip
     recoveries = [line for line in lines if f"Redis at {label} answers again" in line]
     return warnings, recoveries
@@ -78,7 +79,7 @@ def outage_lines(worker: WorkerProcess, label: str) -> tuple[list[str], list[str
 # -- signals while the server cannot be reached ----------------------------------
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=lambda s: s.name)
 def test_a_signal_stops_a_worker_reconnecting_to_an_unreachable_server(
     prefix: str, sig: signal.Signals
 ) -> None:
@@ -114,10 +115,14 @@ def test_sigterm_stops_a_worker_whose_server_died_mid_run(
         assert "stopped while Redis was unavailable" in worker.output()
 
 
-def test_sigterm_stops_a_scheduler_reconnecting_to_an_unreachable_server(prefix: str) -> None:
+@pytest.mark.parametrize(
+    "command", [("scheduler", "tests.sched_app:app"), ("up", APP)], ids=["scheduler", "up"]
+)
+def test_sigterm_stops_scheduler_and_up_reconnecting_to_an_unreachable_server(
+    prefix: str, command: tuple[str, str]
+) -> None:
     label = f"127.0.0.1:{free_port()}"
-    process = chronoq("scheduler", "tests.sched_app:app", "--redis-url", f"redis://{label}/0",
-                      "--prefix", prefix)  # fmt: skip
+    process = chronoq(*command, "--redis-url", f"redis://{label}/0", "--prefix", prefix)
     try:
         time.sleep(2.0)
         assert process.poll() is None
@@ -143,6 +148,22 @@ def test_a_wrong_password_ends_the_worker_with_one_line(
         assert error_line(worker) == (
             f"chronoq: error: Redis at {server.label} refused the username or password (WRONGPASS)"
         )
+
+
+def test_a_wrong_password_met_while_still_connecting_ends_the_worker(
+    servers: list[PrivateServer], prefix: str
+) -> None:
+    """Unreachable first (temporary: waited out), then up and refusing the password."""
+    folder = Path(tempfile.mkdtemp(prefix="cq-priv-"))
+    server = PrivateServer(folder, password="right")
+    servers.append(server)
+    with workers() as started:
+        worker = WorkerProcess(f"redis://:wrong@{server.label}/0", prefix)
+        started.append(worker)
+        wait_for_output(worker, f"cannot reach Redis at {server.label}")
+        server.start()
+        assert exits_within(worker, EXIT_WITHIN) == 2
+        assert error_line(worker).endswith("refused the username or password (WRONGPASS)")
 
 
 def test_a_denied_command_ends_the_worker_with_one_line(

@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
@@ -25,11 +26,11 @@ from chronoq.app import App
 from chronoq.cli.common import CliError, PrefixOption, RedisUrlOption, Target, console
 from chronoq.redis.cancel import cancel_and_wait
 from chronoq.worker import Worker, WorkerOptions, run_until_signalled
+from chronoq.worker.runner import TASK_THREADS
 from chronoq.worker.scheduling import serve_scheduler
 
 log = logging.getLogger("chronoq.worker")
-TASK_THREAD_PREFIX = "chronoq-task"  # Worker names its thread pool so
-CHILD_POLL = 0.5
+CHILD_POLL = 0.5  # how often `up` looks at its worker processes
 
 AppArgument = Annotated[str, typer.Argument(metavar="APP", help="The App, as module:attribute.")]
 QueuesOption = Annotated[
@@ -203,12 +204,11 @@ def _stop_children(children: list[subprocess.Popen[bytes]]) -> None:
 def stray_task_threads(patience: float = 0.2) -> list[threading.Thread]:
     """Task threads still running after the worker stopped: sync tasks past their
     timeout (a thread cannot be cancelled). Idle pool threads get `patience` to end."""
-    loop_deadline = patience
+    deadline = time.monotonic() + patience
     stray = []
     for thread in threading.enumerate():
-        if thread.name.startswith(TASK_THREAD_PREFIX) and thread.is_alive():
-            thread.join(timeout=max(0.0, loop_deadline))
-            loop_deadline /= 2
+        if thread.name.startswith(TASK_THREADS):
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
             if thread.is_alive():
                 stray.append(thread)
     return stray

@@ -100,7 +100,9 @@ class Outages:
             return
         self._since = asyncio.get_running_loop().time()
         self._log.warning(
-            "chronoq: %s; %s and anything else needing Redis wait and retry", reason, what
+            "chronoq: %s; %s and all other work needing Redis wait until it answers",
+            reason,
+            what,
         )
 
     def succeeded(self, what: str) -> None:
@@ -112,7 +114,7 @@ class Outages:
             return
         lasted = asyncio.get_running_loop().time() - self._since
         self._log.info(
-            "chronoq: Redis at %s answers again after %.1f s (%s)",
+            "chronoq: Redis at %s answers again after %.1f s (during the outage: %s)",
             self.server,
             lasted,
             "; then ".join(self._faults),

@@ -59,6 +59,7 @@ log = logging.getLogger("chronoq.worker")
 UPKEEP = Restart()
 INTAKE_PATIENCE = 3.0  # how long a loop that ends on stop may take to end by itself
 REDIS_STEP = 5.0  # longest wait for one shutdown step needing Redis (1 s when it is down)
+TASK_THREADS = "chronoq-task"  # the names of the threads sync tasks run in
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,15 +132,16 @@ class Worker:
     async def run(self) -> None:
         """Serve until stopped (a signal, `request_stop`, or the end of a burst).
 
-        Raises `RedisUnusable` on a permanent Redis fault and `WorkerFailed` when a
-        loop failed, after shutting down.
+        Raises `RedisUnusable` on a permanent Redis fault, `ServerUnsafe` when the
+        strict start-up check refuses the server, and `WorkerFailed` when a loop
+        failed (after shutting down).
         """
         url = self.app.redis_url()
         settings = self.app.settings
         self.broker = Broker(connect(url), Keyspace(settings.prefix))
         self._blocking = connect(url, blocking_timeout=self.options.idle_wait)
         self._outages = Outages(server_label(url))
-        self._threads = ThreadPoolExecutor(self.options.concurrency, "chronoq-task")
+        self._threads = ThreadPoolExecutor(self.options.concurrency, TASK_THREADS)
         try:
             await self._serve()
         finally:
@@ -343,6 +345,8 @@ class Worker:
         return self.options.concurrency - len(self._running) - self._throttle.holding
 
     async def _claim(self, free: int) -> tuple[int, int | None]:
+        if free <= 0:  # a retry after jobs arrived by hand-off meanwhile
+            return 0, None
         token = new_token()
         claimed, next_due = 0, None
         retention_ms = int(self.app.settings.retention * 1000)
