@@ -94,8 +94,8 @@ _PERMANENT_CLASSES: tuple[type[BaseException], ...] = (
 )
 # Codes redis-py has no class for: it leaves them at the start of the message.
 _TEMPORARY_CODES = frozenset({"BUSY", "MISCONF", "NOREPLICAS", "UNBLOCKED"})
-# ssl.SSLError subclasses that mean the connection dropped, not that TLS is misset.
 _PIPELINE_MARK = " of pipeline caused error: "
+# ssl.SSLError subclasses that mean the connection dropped, not that TLS is misset.
 _SSL_DROPPED = (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError, ssl.SSLWantReadError)
 _SSL_MARKS = ("CERTIFICATE_VERIFY_FAILED", "WRONG_VERSION_NUMBER", "ALERT", "CERTIFICATE_REQUIRED")
 

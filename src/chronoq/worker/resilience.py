@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from chronoq.redis.cancel import cancel_and_wait
-from chronoq.redis.errors import Fault, RedisUnusable, classify, describe
+from chronoq.redis.errors import Fault, RedisError, RedisUnusable, classify, describe
 
 log = logging.getLogger("chronoq.worker")
 T = TypeVar("T")
@@ -128,7 +128,8 @@ class Outages:
         if fault is Fault.PERMANENT:
             raise RedisUnusable.from_error(exc, self.server) from exc
         if fault is not Fault.TEMPORARY:
-            self.succeeded(what)  # the server answered, if only with an error
+            if isinstance(exc, RedisError):
+                self.succeeded(what)  # the server answered, if only with an error
             raise exc
         self.failed(what, exc)
 
