@@ -86,7 +86,7 @@ async def test_a_stop_ends_the_wait_for_an_unreachable_server() -> None:
             await Outages(label).persist(client.ping, "pinging", stop=stop)
     finally:
         await client.aclose()
-    assert asyncio.get_running_loop().time() - started < 3
+    assert asyncio.get_running_loop().time() - started < 5
 
 
 async def test_other_errors_pass_through_unlogged(
