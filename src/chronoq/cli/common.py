@@ -28,9 +28,15 @@ S = TypeVar("S")
 
 
 class CliError(Exception):
-    """A problem with what the user asked for: printed as one line, exit status 2."""
+    """A problem with what the user asked for: printed as one line, exit status 2
+    (or `exit_code`)."""
 
     exit_code = 2
+
+    def __init__(self, message: str, *, exit_code: int | None = None) -> None:
+        super().__init__(message)
+        if exit_code is not None:
+            self.exit_code = exit_code
 
 
 RedisUrlOption = Annotated[

@@ -1,13 +1,15 @@
 """The `chronoq` command. Errors are one line on stderr and exit status 2 (usage,
-bad input, unreachable server) or 1 (the request was valid but refused, e.g.
-cancelling a job that already runs), never a traceback."""
+bad input, unreachable server, a Redis that refuses the password, a permission or
+the TLS certificate) or 1 (the request was valid but refused, e.g. cancelling a
+job that already runs; a worker loop that failed), never a traceback."""
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
 from collections.abc import Sequence
 
-import redis
 import typer
 
 from chronoq.cli import jobs, serve
@@ -17,6 +19,8 @@ from chronoq.cli.limits import limits, quotas
 from chronoq.cli.schedules import cron, schedules
 from chronoq.cli.server import server
 from chronoq.core.errors import ChronoqError, InvalidJobState
+from chronoq.redis.errors import RedisError, RedisUnusable, describe
+from chronoq.worker import WorkerFailed
 
 cli = typer.Typer(
     name="chronoq",
@@ -68,14 +72,12 @@ def _explain(exc: Exception) -> tuple[str, int]:
             return _usage_message(exc), int(getattr(exc, "exit_code", 2))
         case CliError():
             return str(exc), exc.exit_code
-        case InvalidJobState():
+        case InvalidJobState() | WorkerFailed():
             return str(exc), 1
-        case ChronoqError() | ValueError():
+        case RedisUnusable() | ChronoqError() | ValueError():
             return str(exc), 2
-        case redis.ConnectionError() | redis.TimeoutError() | OSError():
-            return f"cannot reach Redis: {exc}", 2
-        case redis.RedisError():
-            return f"Redis refused the request: {exc}", 2
+        case RedisError() | OSError():
+            return describe(exc), 2
     raise exc
 
 
@@ -86,4 +88,16 @@ def _usage_message(exc: typer.TyperException) -> str:
 
 
 def run() -> None:
-    sys.exit(main())
+    code = main()
+    stray = serve.stray_task_threads()
+    if stray:
+        # Sync tasks past their timeout still run in threads, which cannot be
+        # cancelled; waiting for them would hang the exit for as long as they run.
+        sys.stderr.write(
+            f"chronoq: {len(stray)} task thread(s) still running; exiting without them\n"
+        )
+        logging.shutdown()
+        sys.stderr.flush()
+        sys.stdout.flush()
+        os._exit(code)
+    sys.exit(code)

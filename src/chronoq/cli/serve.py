@@ -1,4 +1,11 @@
-"""`chronoq worker` and `chronoq up`: the long-running commands."""
+"""`chronoq worker`, `chronoq scheduler` and `chronoq up`: the long-running commands.
+
+Each honours SIGTERM and SIGINT at every moment, including while it still waits
+for Redis at start-up (it then exits 0: it did what it was asked). A permanent
+Redis fault (a refused password, a denied command, a TLS certificate) ends it
+within seconds with one line on stderr and exit status 2; a failed worker loop
+with status 1 (see `chronoq.cli.main`).
+"""
 
 from __future__ import annotations
 
@@ -8,14 +15,22 @@ import os
 import signal
 import subprocess
 import sys
-from typing import Annotated
+import threading
+import time
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
 import typer
 
 from chronoq.app import App
 from chronoq.cli.common import CliError, PrefixOption, RedisUrlOption, Target, console
+from chronoq.redis.cancel import cancel_and_wait
 from chronoq.worker import Worker, WorkerOptions, run_until_signalled
-from chronoq.worker.scheduling import run_scheduler
+from chronoq.worker.runner import TASK_THREADS
+from chronoq.worker.scheduling import serve_scheduler
+
+log = logging.getLogger("chronoq.worker")
+CHILD_POLL = 0.5  # how often `up` looks at its worker processes
 
 AppArgument = Annotated[str, typer.Argument(metavar="APP", help="The App, as module:attribute.")]
 QueuesOption = Annotated[
@@ -60,7 +75,7 @@ def worker(
         lease=lease,
         shutdown_timeout=shutdown_timeout,
     )
-    asyncio.run(run_until_signalled(Worker(target.app, options)))
+    asyncio.run(_leaving_no_task_behind(run_until_signalled(Worker(target.app, options))))
 
 
 def scheduler(
@@ -72,7 +87,7 @@ def scheduler(
     """Run only a scheduler loop (workers run one too; any number may run at once)."""
     _configure_logging(log_level)
     target = Target.resolve(app, redis_url, prefix)
-    asyncio.run(_scheduler_until_signalled(target.app))
+    asyncio.run(_leaving_no_task_behind(_scheduler_until_signalled(target.app)))
 
 
 async def _scheduler_until_signalled(app: App) -> None:
@@ -80,8 +95,11 @@ async def _scheduler_until_signalled(app: App) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    logging.getLogger("chronoq.scheduler").info("chronoq scheduler running")
-    await run_scheduler(app, stop)
+    try:
+        await serve_scheduler(app, stop)
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
 
 
 def up(
@@ -118,10 +136,53 @@ def up(
             if child.poll() is None:
                 child.send_signal(sig)
 
+    failed: list[str] = []
     try:
-        asyncio.run(run_until_signalled(main, forward))
+        asyncio.run(_leaving_no_task_behind(_run_with_siblings(main, siblings, forward, failed)))
     finally:
         _stop_children(siblings)
+    if failed:
+        raise CliError(failed[0], exit_code=1)
+
+
+async def _run_with_siblings(
+    main: Worker,
+    siblings: list[subprocess.Popen[bytes]],
+    forward: Callable[[signal.Signals], None],
+    failed: list[str],
+) -> None:
+    """Run the main worker; a sibling process that fails stops everything."""
+    watcher = asyncio.create_task(_watch_children(main, siblings, failed))
+    try:
+        await run_until_signalled(main, forward)
+    finally:
+        watcher.cancel()
+
+
+async def _watch_children(
+    main: Worker, children: list[subprocess.Popen[bytes]], failed: list[str]
+) -> None:
+    while True:
+        await asyncio.sleep(CHILD_POLL)
+        for child in children:
+            status = child.poll()
+            if status not in (None, 0) and not failed:
+                failed.append(f"worker process {child.pid} exited with status {status}")
+                log.error("chronoq up: %s; stopping the others", failed[0])
+                main.request_stop()
+                for other in children:
+                    if other.poll() is None:
+                        other.send_signal(signal.SIGTERM)
+
+
+async def _leaving_no_task_behind(main: Coroutine[Any, Any, None]) -> None:
+    """Run `main`, then end any task still running: `asyncio.run` would cancel
+    them once and wait forever for one whose cancellation redis-py swallowed."""
+    try:
+        await main
+    finally:
+        current = asyncio.current_task()
+        await cancel_and_wait([t for t in asyncio.all_tasks() if t is not current], patience=5)
 
 
 def _spawn(command: list[str]) -> subprocess.Popen[bytes]:
@@ -138,6 +199,19 @@ def _stop_children(children: list[subprocess.Popen[bytes]]) -> None:
             child.wait(timeout=60)
         except subprocess.TimeoutExpired:
             child.kill()
+
+
+def stray_task_threads(patience: float = 0.2) -> list[threading.Thread]:
+    """Task threads still running after the worker stopped: sync tasks past their
+    timeout (a thread cannot be cancelled). Idle pool threads get `patience` to end."""
+    deadline = time.monotonic() + patience
+    stray = []
+    for thread in threading.enumerate():
+        if thread.name.startswith(TASK_THREADS):
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+            if thread.is_alive():
+                stray.append(thread)
+    return stray
 
 
 def _configure_logging(level: str) -> None:

@@ -2,5 +2,6 @@
 
 from chronoq.worker.runner import Worker, WorkerOptions
 from chronoq.worker.signals import run_until_signalled
+from chronoq.worker.supervisor import WorkerFailed
 
-__all__ = ["Worker", "WorkerOptions", "run_until_signalled"]
+__all__ = ["Worker", "WorkerFailed", "WorkerOptions", "run_until_signalled"]

@@ -13,6 +13,9 @@ would start up to 100 ms late.
 On a Redis Cluster each queue's keys live on the queue's own slot, and one BLPOP
 may not span slots: there the listener blocks on each queue separately, one read
 per queue at once (each on its own connection), so no queue waits behind another.
+
+A failing listener is fatal to the worker (see `chronoq.worker.runner`): Redis
+faults are waited out inside `persist`; anything else is a bug.
 """
 
 from __future__ import annotations
@@ -23,10 +26,13 @@ import logging
 from collections.abc import Callable, Sequence
 
 from chronoq.redis.broker import SENTINEL, Broker, ClaimedJob
+from chronoq.redis.cancel import cancel_and_wait
 from chronoq.redis.connector import AsyncRedis
-from chronoq.worker.resilience import persist
+from chronoq.worker.resilience import Outages
 
 log = logging.getLogger("chronoq.worker")
+
+SENTINEL_TIMEOUT = 2.0  # pushing the sentinel that ends our own blocking read
 
 
 class Doorbell:
@@ -40,6 +46,7 @@ class Doorbell:
         block: float,
         capacity: asyncio.Event,
         on_handoff: Callable[[ClaimedJob], None],
+        outages: Outages,
         per_queue: bool = False,
     ) -> None:
         self._broker = broker
@@ -50,10 +57,11 @@ class Doorbell:
         self._capacity = capacity  # set while the worker has a free slot
         self._on_handoff = on_handoff
         self._inboxes = {broker.keys.queue(q).inbox(worker_id): q for q in queues}
+        self._outages = outages
         # One blocking read per group of queues: all at once, or one per queue (Cluster).
         self._groups = [[q] for q in self._queues] if per_queue else [self._queues]
         self._rang = asyncio.Event()
-        self._stopping = False
+        self._stopping = asyncio.Event()
         self._blocked = 0  # reads pending
 
     async def stop(self, listener: asyncio.Task[None]) -> None:
@@ -61,19 +69,22 @@ class Doorbell:
 
         Call after the worker retired from its queues (no more hand-offs): a sentinel
         in our own inbox ends the blocking read at once; cancelling is safe only
-        while no read is pending.
+        while no read is pending. A listener waiting to retry through an outage
+        sees `_stopping` and ends at once.
         """
-        self._stopping = True
+        self._stopping.set()
         if self._blocked and self._inboxes:
             for group in self._groups:  # each pending read ends on its group's sentinel
+                inbox = self._broker.keys.queue(group[0]).inbox(self._worker_id)
                 with contextlib.suppress(Exception):
-                    await self._broker.push_sentinel(
-                        self._broker.keys.queue(group[0]).inbox(self._worker_id)
-                    )
+                    await asyncio.wait_for(self._broker.push_sentinel(inbox), SENTINEL_TIMEOUT)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(listener), self._block + 1)
-        listener.cancel()
-        await asyncio.gather(listener, return_exceptions=True)
+        await cancel_and_wait(listener)
+
+    def nudge(self) -> None:
+        """Wake whoever waits in `wait` (the fetch loop, at shutdown)."""
+        self._rang.set()
 
     async def listen(self) -> None:
         """Block on inboxes and doorbells and act on each, until `stop`."""
@@ -83,15 +94,16 @@ class Doorbell:
             await asyncio.gather(*(self._listen(group) for group in self._groups))
 
     async def _listen(self, queues: list[str]) -> None:
-        while not self._stopping:
+        while not self._stopping.is_set():
             await self._capacity.wait()  # a full worker must not take others' wake-ups
             self._blocked += 1
             try:
-                got = await persist(
+                got = await self._outages.persist(
                     lambda: self._broker.wait_for_work(
                         self._blocking, queues, self._worker_id, self._block
                     ),
                     "waiting for jobs",
+                    stop=self._stopping,
                 )
             finally:
                 self._blocked -= 1
@@ -111,7 +123,7 @@ class Doorbell:
         elif self._capacity.is_set():
             self._rang.set()
         else:
-            await persist(lambda: self._broker.ring(key), "passing a wake-up on")
+            await self._outages.persist(lambda: self._broker.ring(key), "passing a wake-up on")
 
     async def wait(self, timeout: float) -> None:
         """Return when something arrived (now or since the last wait) or after `timeout`.

@@ -1,4 +1,13 @@
-"""Keeping leases alive, and recovering the jobs of workers that died."""
+"""Keeping leases alive, and recovering the jobs of workers that died.
+
+Supervision (see `chronoq.worker.runner`): Redis faults are noted in the worker's
+`Outages` and retried next interval; a permanent one raises `RedisUnusable`
+(fatal). Any other error in renewing leases ends `run`, which the supervisor
+restarts with backoff, and after repeated failures shuts the worker down: a worker
+that cannot keep its leases would see its jobs run a second time elsewhere.
+Recovery of other workers' jobs is everyone's chore: its errors are logged (with a
+traceback when they start or change) and do not stop this worker.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +17,8 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 
 from chronoq.redis.broker import Broker
-from chronoq.worker.resilience import is_transient
+from chronoq.redis.errors import RedisUnusable
+from chronoq.worker.resilience import Outages
 
 log = logging.getLogger("chronoq.worker")
 
@@ -26,8 +36,11 @@ class LeaseKeeper:
         lease: float,
         default_max_retries: int,
         on_lost: Callable[[str], None],
+        outages: Outages,
     ) -> None:
         self._broker = broker
+        self._outages = outages
+        self._recover_error: str | None = None
         self._queues = list(queues)
         self._lease_ms = int(lease * 1000)
         self._interval = lease / 3
@@ -50,14 +63,21 @@ class LeaseKeeper:
     async def run(self) -> None:
         while True:
             await asyncio.sleep(self._interval)
-            try:
-                await self.renew()
-                await self.recover()
-            except Exception as exc:  # never let upkeep die: retry next interval
-                if is_transient(exc):
-                    log.warning("chronoq: lease upkeep failed (%s); will retry", exc)
-                else:
-                    log.exception("chronoq: lease upkeep failed; will retry")
+            await self._outages.attempt(self.renew, "renewing leases")
+            await self._recover_quietly()
+
+    async def _recover_quietly(self) -> None:
+        try:
+            await self._outages.attempt(self.recover, "recovering jobs of lost workers")
+        except RedisUnusable:
+            raise
+        except Exception as exc:
+            message = f"{type(exc).__name__}: {exc}"
+            if message != self._recover_error:
+                log.exception("chronoq: recovering jobs of lost workers failed; will retry")
+            self._recover_error = message
+        else:
+            self._recover_error = None
 
     async def renew(self) -> None:
         for queue, leases in self.by_queue().items():

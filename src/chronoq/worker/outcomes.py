@@ -2,6 +2,13 @@
 
 Successes that finish while a write is in flight are written together in the next
 one, so a busy worker pays about one round trip per batch, not per job.
+
+Supervision (see `chronoq.worker.runner`): Redis faults are waited out in
+`persist` (the writer keeps trying while the worker drains); a permanent one
+raises `RedisUnusable` (fatal: the batch stays unrecorded, its leases expire and
+the jobs run again). A batch the server refuses for another reason is logged and
+dropped the same way. Any other error ends `run`, which the supervisor restarts
+with backoff; outcomes added meanwhile wait in `_pending`.
 """
 
 from __future__ import annotations
@@ -12,8 +19,9 @@ from collections import defaultdict
 from collections.abc import Callable
 
 from chronoq.redis.broker import Broker
+from chronoq.redis.errors import RedisUnusable
 from chronoq.worker.execution import Outcome
-from chronoq.worker.resilience import persist
+from chronoq.worker.resilience import Outages
 
 log = logging.getLogger("chronoq.worker")
 
@@ -26,8 +34,10 @@ class OutcomeWriter:
         retention_ms: int,
         result_ttl_ms: int,
         on_written: Callable[[Outcome], None],
+        outages: Outages,
     ) -> None:
         self._broker = broker
+        self._outages = outages
         self._retention_ms = retention_ms
         self._result_ttl_ms = result_ttl_ms
         self._on_written = on_written
@@ -43,12 +53,19 @@ class OutcomeWriter:
 
     async def run(self) -> None:
         """Write pending outcomes forever (cancel to stop; call `drain` first)."""
+        if self._pending:  # restarted by the supervisor with outcomes waiting
+            self._ready.set()
         while True:
             await self._ready.wait()
             self._ready.clear()
             batch, self._pending = self._pending, []
             try:
-                await persist(lambda b=batch: self._write(b), "recording job outcomes")  # type: ignore[misc]
+                await self._outages.persist(
+                    lambda b=batch: self._write(b),  # type: ignore[misc]
+                    "recording job outcomes",
+                )
+            except RedisUnusable:
+                raise
             except Exception:
                 # Not transient (a bug, or a server refusing the script). Dropping the
                 # leases below lets them expire: these jobs run again elsewhere.

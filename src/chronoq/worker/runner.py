@@ -1,8 +1,24 @@
 """The worker process: one asyncio loop running many jobs at once.
 
-Loops: fetch (claim jobs, or block on the queues' doorbell), outcome writer,
-lease keeper, heartbeat. Shutdown stops fetching, lets running jobs finish within
-the shutdown timeout, and hands the rest back to their queues.
+Loops, each run by a `Supervisor` so that none dies silently:
+
+- fetch (claim jobs, or wait on the doorbell) and the doorbell listener (hand-offs
+  and wake-ups): the intake. An unexpected error in either is fatal: the worker
+  shuts down gracefully (leaves its queues so no more jobs are handed to it, lets
+  running jobs finish and records them, hands back the rest) and `run()` raises
+  `WorkerFailed`, so the process exits non-zero for its supervisor to restart. A
+  worker that cannot take work must not stay registered as idle.
+- outcome writer, lease keeper, heartbeat, throttle (rate limits), scheduler: the
+  upkeep. An unexpected error is logged with its traceback and the loop restarts
+  with backoff; after five failures in a row the worker shuts down as above.
+- A permanent Redis fault in any loop or at start-up (`RedisUnusable`: a refused
+  password, a denied command, a TLS certificate) stops the worker at once:
+  outcomes could not be recorded, so running jobs are not waited for. `run()`
+  raises it, one line naming the server and the cause.
+
+Temporary Redis faults never reach the supervisor: every loop waits them out
+through the worker's `Outages`, logged once per outage. A stop request (SIGTERM)
+ends waits for Redis too: a worker reconnecting forever still stops at once.
 """
 
 from __future__ import annotations
@@ -16,7 +32,6 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
 from chronoq.app import App
 from chronoq.control.limiter import Limiter
@@ -24,18 +39,26 @@ from chronoq.core.errors import ConfigurationError
 from chronoq.core.ids import new_job_id, new_token
 from chronoq.core.task import DEFAULT_MAX_RETRIES
 from chronoq.redis.broker import ClaimedJob
-from chronoq.redis.connection import check_server
+from chronoq.redis.cancel import cancel_and_wait
+from chronoq.redis.errors import RedisUnusable, server_label
+from chronoq.redis.server_check import check_server
 from chronoq.worker.doorbell import Doorbell
 from chronoq.worker.execution import Outcome, RunPlan, execute, plan
 from chronoq.worker.leases import LeaseKeeper
 from chronoq.worker.outcomes import OutcomeWriter
 from chronoq.worker.queues import QueueOrder
-from chronoq.worker.resilience import persist
+from chronoq.worker.resilience import Outages, Stopped, until_stopped
 from chronoq.worker.scheduling import run_scheduler
+from chronoq.worker.supervisor import Restart, Supervisor, loop_failure
 from chronoq.worker.throttle import Throttle
 from chronoq.worker.trimming import Trimmer
 
 log = logging.getLogger("chronoq.worker")
+
+UPKEEP = Restart()
+INTAKE_PATIENCE = 3.0  # how long a loop that ends on stop may take to end by itself
+REDIS_STEP = 5.0  # longest wait for one shutdown step needing Redis (1 s when it is down)
+TASK_THREADS = "chronoq-task"  # the names of the threads sync tasks run in
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +105,9 @@ class Worker:
         self._stop = asyncio.Event()
         self._force = asyncio.Event()
         self._stop_requests = 0
+        self._failure: BaseException | None = None
+        self._ends_on_stop: list[asyncio.Task[None]] = []
+        self.state = "starting"  # then "serving", "stopping", "stopped"
 
     # -- control -----------------------------------------------------------
 
@@ -103,47 +129,84 @@ class Worker:
     # -- lifecycle ---------------------------------------------------------
 
     async def run(self) -> None:
+        """Serve until stopped (a signal, `request_stop`, or the end of a burst).
+
+        Raises `RedisUnusable` on a permanent Redis fault, `ServerUnsafe` when the
+        strict start-up check refuses the server, and `WorkerFailed` when a loop
+        failed (after shutting down).
+        """
         self.backend = self.app.backend()
         self.broker = self.backend.broker
         self._blocking = self.backend.blocking_client(self.options.idle_wait)
-        self._threads = ThreadPoolExecutor(self.options.concurrency, "chronoq-task")
+        self._outages = Outages(server_label(self.backend.connector.url))
+        self._threads = ThreadPoolExecutor(self.options.concurrency, TASK_THREADS)
         try:
             await self._serve()
         finally:
+            self.state = "stopped"
             self._threads.shutdown(wait=False, cancel_futures=True)
             await self._blocking.aclose()
             await self.backend.close()
+        if self._failure is not None:
+            raise self._failure
 
     async def _serve(self) -> None:
-        settings = self.app.settings
-        await persist(
-            lambda: check_server(self.broker.redis, strict=settings.strict_server),
-            "checking the server",
-        )
         self._build_parts()
-        if self.app.declared_limits:
-            await persist(
-                lambda: self._limiter.store.sync_declared(self.app.declared_limits.values()),
-                "storing declared limits",
-            )
+        try:
+            await until_stopped(self._prepare(), self._stop)
+        except Stopped:
+            log.info("chronoq worker %s stopped before it started", self.id)
+            return
         for hook in self.app.on_startup:
             await hook(self.app)
         log.info("chronoq worker %s serving %s", self.id, ",".join(self.order.queues))
-        loops = [
-            self._writer.run(),
-            self._leases.run(),
-            self._heartbeat_loop(),
-            self._throttle.run(),
-            self._trimmer.run(),
+        self.state = "serving"
+        supervisor = Supervisor(on_fatal=self._loop_failed)
+        upkeep = [
+            supervisor.start("outcome writer", self._writer.run, restart=UPKEEP),
+            supervisor.start("lease keeper", self._leases.run, restart=UPKEEP),
+            supervisor.start("heartbeat", self._heartbeat_loop, restart=UPKEEP),
+            supervisor.start("rate limit", self._throttle.run, restart=UPKEEP),
+            supervisor.start("trimmer", self._trimmer.run, restart=UPKEEP),
         ]
-        if self.options.scheduler:
-            loops.append(run_scheduler(self.app, self._stop))
-        upkeep = [asyncio.create_task(c) for c in loops]
-        listener = asyncio.create_task(self._doorbell.listen())
-        fetcher = asyncio.create_task(self._fetch_loop())
+        if self.options.scheduler:  # ends by itself on stop: its clean-up is its own
+            self._ends_on_stop.append(
+                supervisor.start("scheduler", self._scheduler_loop, restart=UPKEEP)
+            )
+        listener = supervisor.start("doorbell listener", self._doorbell.listen, restart=None)
+        fetcher = supervisor.start("fetch", self._fetch_loop, restart=None)
         stopper = asyncio.create_task(self._stop.wait())
         await asyncio.wait([fetcher, stopper], return_when=asyncio.FIRST_COMPLETED)
-        await self._shutdown([fetcher, stopper], listener, upkeep)
+        stopper.cancel()
+        await self._shutdown(fetcher, listener, upkeep)
+
+    async def _prepare(self) -> None:
+        """The start-up work that needs Redis: waits out outages, ends on stop."""
+        settings = self.app.settings
+        await self._outages.persist(
+            lambda: check_server(self.broker.redis, strict=settings.strict_server),
+            "checking the server",
+            stop=self._stop,
+        )
+        if self.app.declared_limits:
+            await self._outages.persist(
+                lambda: self._limiter.store.sync_declared(self.app.declared_limits.values()),
+                "storing declared limits",
+                stop=self._stop,
+            )
+
+    def _loop_failed(self, name: str, exc: BaseException) -> None:
+        """A loop failed for good: record why and shut down (at once if Redis is
+        unusable: running jobs' outcomes could not be recorded anyway)."""
+        if self._failure is None:
+            self._failure = loop_failure(name, exc)
+        log.error("chronoq worker %s shutting down: the %s loop failed", self.id, name)
+        self._stop.set()
+        if isinstance(exc, RedisUnusable):
+            self._force.set()
+
+    async def _scheduler_loop(self) -> None:
+        await run_scheduler(self.app, self._stop, outages=self._outages)
 
     def _build_parts(self) -> None:
         """The worker's collaborators, each owning one concern."""
@@ -154,18 +217,26 @@ class Worker:
             lease=self.lease,
             default_max_retries=DEFAULT_MAX_RETRIES,
             on_lost=self._cancel_run,
+            outages=self._outages,
         )
-        self._trimmer = Trimmer(self.broker, self.order.queues, retention=settings.retention)
+        self._trimmer = Trimmer(
+            self.broker, self.order.queues, retention=settings.retention, outages=self._outages
+        )
         self._writer = OutcomeWriter(
             self.broker,
             retention_ms=int(settings.retention * 1000),
             # A result is read through its record: one outliving it would only leak.
             result_ttl_ms=int(min(settings.keep_result, settings.retention) * 1000),
             on_written=self._written,
+            outages=self._outages,
         )
         self._limiter = Limiter(self.backend.limits)
         self._throttle = Throttle(
-            self._limiter, self.broker, start=self._launch, deferred=self._deferred
+            self._limiter,
+            self.broker,
+            start=self._launch,
+            deferred=self._deferred,
+            outages=self._outages,
         )
         self._doorbell = Doorbell(
             self.broker,
@@ -175,29 +246,43 @@ class Worker:
             block=self.options.idle_wait,
             capacity=self._capacity,
             on_handoff=self._start,
+            outages=self._outages,
             per_queue=self.backend.is_cluster,
         )
 
     async def _shutdown(
         self,
-        intake: list[asyncio.Task[Any]],
+        fetcher: asyncio.Task[None],
         listener: asyncio.Task[None],
         upkeep: list[asyncio.Task[None]],
     ) -> None:
-        for task in intake:
-            task.cancel()
-        await asyncio.gather(*intake, return_exceptions=True)
+        self.state = "stopping"
+        self._stop.set()  # also after a burst: the scheduler loop and waits see it
+        await self._end_intake(fetcher)
         await self._stop_listening(listener)
         await self._finish_running()
         await self._hand_back()
-        for task in upkeep:
-            task.cancel()
-        await asyncio.gather(*upkeep, return_exceptions=True)
+        if self._ends_on_stop:
+            await asyncio.wait(self._ends_on_stop, timeout=INTAKE_PATIENCE)
+        await cancel_and_wait([*upkeep, *self._ends_on_stop])
         for hook in self.app.on_shutdown:
             await hook(self.app)
         with contextlib.suppress(Exception):
-            await self.broker.unregister_worker(self.id)
+            await asyncio.wait_for(self.broker.unregister_worker(self.id), self._redis_step())
+        if self._outages.down:
+            log.warning("chronoq worker %s stopped while Redis was unavailable", self.id)
         log.info("chronoq worker %s stopped after %d jobs", self.id, self.jobs_done)
+
+    async def _end_intake(self, fetcher: asyncio.Task[None]) -> None:
+        """Let the fetch loop see the stop and end after its round trip (cancelling
+        a claim in flight would leave the jobs it leased waiting for their lease)."""
+        self._slot_free.set()
+        self._doorbell.nudge()
+        await asyncio.wait([fetcher], timeout=INTAKE_PATIENCE)
+        await cancel_and_wait(fetcher)
+
+    def _redis_step(self) -> float:
+        return 1.0 if self._force.is_set() or self._outages.down else REDIS_STEP
 
     async def _finish_running(self) -> None:
         """Let running jobs finish within the shutdown timeout, or until forced."""
@@ -211,10 +296,7 @@ class Worker:
                 return_when=asyncio.FIRST_COMPLETED,
             )
         forced.cancel()
-        leftover = list(self._running.values())
-        for task in leftover:
-            task.cancel()
-        await asyncio.gather(*leftover, return_exceptions=True)
+        await cancel_and_wait(list(self._running.values()))
 
     async def _stop_listening(self, listener: asyncio.Task[None]) -> None:
         """Stop hand-offs first, then let the pending blocking read end by itself:
@@ -222,7 +304,9 @@ class Worker:
         lease to expire)."""
         for queue in self.order.queues:
             with contextlib.suppress(Exception):
-                returned = await asyncio.wait_for(self.broker.retire(queue, self.id), 5)
+                returned = await asyncio.wait_for(
+                    self.broker.retire(queue, self.id), self._redis_step()
+                )
                 if returned:
                     log.info("chronoq: returned %d handed-off job(s) to %r", returned, queue)
         await self._doorbell.stop(listener)
@@ -230,10 +314,12 @@ class Worker:
     async def _hand_back(self) -> None:
         """Return unfinished jobs to their queues: not lost, not counted as attempts."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._writer.drain(), 5 if not self._force.is_set() else 1)
+            await asyncio.wait_for(self._writer.drain(), self._redis_step())
         for queue, leases in self._leases.by_queue().items():
             with contextlib.suppress(Exception):
-                count = await asyncio.wait_for(self.broker.release(queue, leases), 5)
+                count = await asyncio.wait_for(
+                    self.broker.release(queue, leases), self._redis_step()
+                )
                 log.info("chronoq: handed %d unfinished job(s) back to %r", count, queue)
             for job_id, _ in leases:
                 self._leases.drop(job_id)
@@ -242,12 +328,13 @@ class Worker:
 
     async def _fetch_loop(self) -> None:
         while not self._stop.is_set():
-            free = self.options.concurrency - len(self._running) - self._throttle.holding
-            if free <= 0:
+            if self._free_slots() <= 0:
                 await self._slot_free.wait()
                 self._slot_free.clear()
                 continue
-            claimed, next_due_ms = await persist(lambda f=free: self._claim(f), "claiming jobs")  # type: ignore[misc]
+            claimed, next_due_ms = await self._outages.persist(
+                lambda: self._claim(self._free_slots()), "claiming jobs", stop=self._stop
+            )
             if claimed:
                 continue
             idle = not self._running and not self._throttle.holding
@@ -258,7 +345,12 @@ class Worker:
                 wait = min(wait, next_due_ms / 1000)
             await self._doorbell.wait(wait)
 
+    def _free_slots(self) -> int:
+        return self.options.concurrency - len(self._running) - self._throttle.holding
+
     async def _claim(self, free: int) -> tuple[int, int | None]:
+        if free <= 0:  # a retry after jobs arrived by hand-off meanwhile
+            return 0, None
         token = new_token()
         claimed, next_due = 0, None
         retention_ms = int(self.app.settings.retention * 1000)
@@ -314,6 +406,8 @@ class Worker:
                 del self._running[job.id]
             self._slot_free.set()
             self._capacity.set()
+            if self.options.burst and not self._running:
+                self._doorbell.nudge()  # the queues may be empty now: look at once
         if outcome.deferred is not None:
             self._throttle.submit(job, run, retry_after=outcome.deferred)
         else:
@@ -339,8 +433,10 @@ class Worker:
     async def _heartbeat_loop(self) -> None:
         interval = self.options.heartbeat
         while True:
-            with contextlib.suppress(Exception):
-                await self.broker.heartbeat(self.id, self._describe(), ttl=interval * 5)
+            await self._outages.attempt(
+                lambda: self.broker.heartbeat(self.id, self._describe(), ttl=interval * 5),
+                "sending heartbeats",
+            )
             await asyncio.sleep(interval)
 
     def _describe(self) -> dict[str, str | int | float]:

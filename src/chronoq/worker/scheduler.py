@@ -19,12 +19,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from chronoq.client import Client, EnqueuedJob, JobRequest
 from chronoq.core.errors import ChronoqError, JobNotFound
 from chronoq.core.job import from_millis, to_millis
+from chronoq.redis.cancel import cancel_and_wait
 from chronoq.redis.connector import AsyncRedis
-from chronoq.redis.locks import RedisError
+from chronoq.redis.errors import Fault, RedisError, RedisUnusable, classify
 from chronoq.redis.schedules import Advance, DueSchedule, LastRun
 from chronoq.schedule.model import Overlap, ScheduleDef
 
@@ -35,6 +37,18 @@ BATCH = 200
 IDLE_SLEEP = 60.0  # longest sleep with nothing due (changes wake the loop sooner)
 EARLY_WAKE = 0.002  # the timer's margin, spent yielding until the due time
 HELD_RECHECK = 0.5  # how often a run held behind an unfinished one (overlap=queue) looks again
+FIRING = "firing schedules"
+
+
+class FaultLog(Protocol):
+    """Where temporary Redis faults go instead of one error line per retry (the
+    worker's `Outages`: one warning per outage)."""
+
+    server: str
+
+    def failed(self, what: str, exc: BaseException) -> None: ...
+
+    def succeeded(self, what: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +67,10 @@ class Scheduler:
         listener: AsyncRedis,
         on_error: ErrorHandler | None = None,
         idempotency_ttl: float = 86400.0,
+        faults: FaultLog | None = None,
     ) -> None:
         self.client = client
+        self._faults = faults
         self.store = client.backend.schedules
         self._listener = listener
         self._on_error = on_error
@@ -64,7 +80,8 @@ class Scheduler:
         self.fired = 0  # runs this loop enqueued (for tests and metrics)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Fire due runs until `stop` is set."""
+        """Fire due runs until `stop` is set. Raises `RedisUnusable` on a permanent
+        Redis fault (a password, a permission): retrying cannot help."""
         watcher = asyncio.create_task(self._watch_changes())
         failures = 0
         try:
@@ -72,17 +89,30 @@ class Scheduler:
                 try:
                     wait = await self.tick()
                     failures = 0
+                    if self._faults is not None:
+                        self._faults.succeeded(FIRING)
                 except (RedisError, OSError, ChronoqError) as exc:
+                    self._unless_permanent(exc)
                     failures += 1
                     self._ready = []
-                    await self._report("*", exc)
+                    await self._failed(exc)
                     wait = min(5.0, 0.05 * 2**failures)
                 if not await self._sleep(wait, stop):
                     self._ready = []  # woken by a change: what was read may be stale
         finally:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+            await cancel_and_wait(watcher)
+
+    def _unless_permanent(self, exc: BaseException) -> None:
+        if classify(exc) is Fault.PERMANENT:
+            server = self._faults.server if self._faults is not None else None
+            raise RedisUnusable.from_error(exc, server) from exc
+
+    async def _failed(self, exc: BaseException) -> None:
+        if self._faults is not None and classify(exc) is Fault.TEMPORARY:
+            self._faults.failed(FIRING, exc)  # logged once per outage
+            await self._call_handler("*", exc)
+        else:
+            await self._report("*", exc)
 
     async def tick(self) -> float:
         """Fire what is due; return seconds until the next due run.
@@ -227,7 +257,15 @@ class Scheduler:
                     message = await pubsub.get_message(timeout=30.0)
                     if message is not None:
                         self._changed.set()
-            except (RedisError, OSError):
+            except (RedisError, OSError) as exc:
+                if classify(exc) is Fault.PERMANENT:  # e.g. an ACL without channels
+                    log.warning(
+                        "chronoq scheduler: cannot subscribe to schedule changes (%s); "
+                        "changes are seen within %g s instead",
+                        exc,
+                        IDLE_SLEEP,
+                    )
+                    return
                 await asyncio.sleep(0.5)
             finally:
                 with contextlib.suppress(Exception):
@@ -235,6 +273,9 @@ class Scheduler:
 
     async def _report(self, name: str, exc: BaseException) -> None:
         log.error("chronoq scheduler: schedule %s: %s", name, exc)
+        await self._call_handler(name, exc)
+
+    async def _call_handler(self, name: str, exc: BaseException) -> None:
         if self._on_error is None:
             return
         try:

@@ -1,4 +1,8 @@
-"""Run a worker until SIGTERM or SIGINT: the first asks it to drain, the second forces it."""
+"""Run a worker until SIGTERM or SIGINT: the first asks it to drain, the second forces it.
+
+Signals are honoured at every moment the loop runs: while the worker still waits
+for Redis at start-up (it stops at once), while it serves, and while it drains.
+"""
 
 from __future__ import annotations
 
@@ -41,6 +45,8 @@ async def run_until_signalled(
 
 
 def _what_happens_next(worker: Worker) -> str:
+    if worker.state == "starting":
+        return "stopping before start-up finished"
     if worker.stop_requested:
         return "stopping now; unfinished jobs are handed back"
     return (

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from chronoq.control.limiter import Limiter, LimitRequest
 from chronoq.core import serialization
 from chronoq.redis.broker import Broker, ClaimedJob
+from chronoq.redis.errors import RedisUnusable
 from chronoq.worker.execution import RunPlan
-from chronoq.worker.resilience import persist
+from chronoq.worker.resilience import Outages
 
 log = logging.getLogger("chronoq.worker")
 RETRY_AFTER_ERROR = 1.0
@@ -47,7 +48,9 @@ class Throttle:
         *,
         start: Callable[[ClaimedJob, RunPlan], None],
         deferred: Callable[[ClaimedJob], None],
+        outages: Outages,
     ) -> None:
+        self._outages = outages
         self._limiter = limiter
         self._broker = broker
         self._start = start
@@ -73,7 +76,12 @@ class Throttle:
             batch, self._pending = self._pending, []
             self._busy = len(batch)
             try:
-                await persist(lambda b=batch: self._settle(b), "asking rate limits")  # type: ignore[misc]
+                await self._outages.persist(
+                    lambda b=batch: self._settle(b),  # type: ignore[misc]
+                    "asking rate limits",
+                )
+            except RedisUnusable:
+                raise
             except Exception:
                 log.exception("chronoq: rate-limit decision failed; retrying in 1 s")
                 await asyncio.sleep(RETRY_AFTER_ERROR)

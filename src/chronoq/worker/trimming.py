@@ -7,7 +7,7 @@ import logging
 from collections.abc import Sequence
 
 from chronoq.redis.broker import Broker
-from chronoq.worker.resilience import is_transient
+from chronoq.worker.resilience import Outages
 
 log = logging.getLogger("chronoq.worker")
 
@@ -25,10 +25,19 @@ def trim_interval(retention: float) -> float:
 class Trimmer:
     """Every worker trims every queue it serves (the script is atomic and idempotent,
     so no leader is needed). Its own loop: a long first pass over a big backlog must
-    not hold up lease renewals."""
+    not hold up lease renewals. Redis faults are waited out like every loop's
+    (`Outages`); anything else reaches the worker's supervisor, which restarts it."""
 
-    def __init__(self, broker: Broker, queues: Sequence[str], *, retention: float) -> None:
+    def __init__(
+        self,
+        broker: Broker,
+        queues: Sequence[str],
+        *,
+        retention: float,
+        outages: Outages | None = None,
+    ) -> None:
         self._broker = broker
+        self._outages = outages or Outages("redis")
         self._queues = list(queues)
         self._retention_ms = int(retention * 1000)
         self.interval = trim_interval(retention)
@@ -36,13 +45,7 @@ class Trimmer:
     async def run(self) -> None:
         while True:
             await asyncio.sleep(self.interval)
-            try:
-                await self.trim()
-            except Exception as exc:  # never let upkeep die: retry next interval
-                if is_transient(exc):
-                    log.warning("chronoq: trimming finished jobs failed (%s); will retry", exc)
-                else:
-                    log.exception("chronoq: trimming finished jobs failed; will retry")
+            await self._outages.attempt(self.trim, "trimming finished jobs")
 
     async def trim(self) -> int:
         total = 0
