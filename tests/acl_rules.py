@@ -22,7 +22,7 @@ WORKER = (
     "+hget +hset +hsetnx +hdel +hmget +hincrby +hkeys +hexists +hgetall "
     "+lpop +rpush +llen +lrem +sadd +srem +smembers +scard "
     "+zadd +zrem +zcard +zscore +zmscore +zrange +zrevrange +zrangebyscore "
-    "+zrevrangebyscore +zremrangebyscore +zpopmin"
+    "+zrevrangebyscore +zremrangebyscore +zremrangebyrank +zpopmin"
 )
 """A worker, with the scheduler loop it runs (and `chronoq scheduler` alone). `+info`:
 its start-up check reads INFO (CONFIG GET is optional: refused, it is skipped)."""
