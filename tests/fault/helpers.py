@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -22,16 +22,30 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class WorkerProcess:
-    """`python -m chronoq worker` in its own process group, its output in a log file."""
+    """`python -m chronoq worker` in its own process group, its output in a log file;
+    `env` adds to (or overrides) the test's environment (CHRONOQ_* settings); `app` is
+    the App as module:attribute."""
 
-    def __init__(self, redis_url: str, prefix: str, *options: str) -> None:
+    def __init__(
+        self,
+        redis_url: str,
+        prefix: str,
+        *options: str,
+        env: Mapping[str, str] | None = None,
+        app: str = APP,
+    ) -> None:
         self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed in stop)
             prefix="chronoq-worker-", suffix=".log", delete=False
         )
-        command = [sys.executable, "-m", "chronoq", "worker", APP, "--redis-url", redis_url]
+        command = [sys.executable, "-m", "chronoq", "worker", app, "--redis-url", redis_url]
         command += ["--prefix", prefix, "--log-level", "debug", *options]
         self.process = subprocess.Popen(
-            command, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+            command,
+            cwd=ROOT,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, **(env or {})},
         )
 
     @property

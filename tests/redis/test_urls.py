@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import redis.asyncio.cluster
+import redis.sentinel
 
 from chronoq.core.errors import ConfigurationError
 from chronoq.redis.connector import Connector
@@ -84,5 +85,5 @@ def test_connector_builds_the_client_kind_of_each_url() -> None:
     cluster = Connector("redis+cluster://127.0.0.1:7000").async_client()
     assert isinstance(cluster, redis.asyncio.cluster.RedisCluster)
     sentinel = Connector("redis+sentinel://127.0.0.1:26379/svc").sync_client()
-    assert type(sentinel.connection_pool).__name__ == "SentinelConnectionPool"
+    assert isinstance(sentinel.connection_pool, redis.sentinel.SentinelConnectionPool)
     assert Connector("redis+cluster://127.0.0.1:7000").sync_pool() is None

@@ -103,6 +103,28 @@ def short_sync_retry() -> redis.retry.Retry:
     return redis.retry.Retry(ExponentialBackoff(cap=0.1, base=0.025), 2)
 
 
+class _AsyncSentinelPool(redis.asyncio.sentinel.SentinelConnectionPool):
+    """A Sentinel-managed pool whose close also closes its sentinel connections:
+    redis-py leaves those open when the client closes (one leaked socket per
+    sentinel asked, per client)."""
+
+    async def disconnect(self, inuse_connections: bool = True) -> None:
+        await super().disconnect(inuse_connections)
+        if inuse_connections:  # a close; a primary change disconnects only idle ones
+            for sentinel in self.sentinel_manager.sentinels:
+                await sentinel.connection_pool.disconnect()
+
+
+class _SyncSentinelPool(redis.sentinel.SentinelConnectionPool):
+    """The same for blocking clients."""
+
+    def disconnect(self, inuse_connections: bool = True) -> None:
+        super().disconnect(inuse_connections)
+        if inuse_connections:
+            for sentinel in self.sentinel_manager.sentinels:
+                sentinel.connection_pool.disconnect()
+
+
 class Connector:
     """Makes clients for one Redis deployment. Cheap to build; connects lazily."""
 
@@ -178,6 +200,7 @@ class Connector:
             AsyncRedis,
             sentinel.master_for(
                 target.service or "",
+                connection_pool_class=_AsyncSentinelPool,
                 retry=short_retry(),
                 db=target.db,
                 **self._node_auth(),
@@ -204,6 +227,7 @@ class Connector:
         )
         return sentinel.master_for(  # type: ignore[no-any-return,no-untyped-call]
             target.service or "",
+            connection_pool_class=_SyncSentinelPool,
             retry=short_sync_retry(),
             db=target.db,
             **self._node_auth(),

@@ -6,11 +6,13 @@ dashboard) can inspect without holding anything that changes state.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import cast
 
 from redis.asyncio import Redis
+from redis.exceptions import NoPermissionError
 
 from chronoq.core.errors import JobNotFound
 from chronoq.core.job import Job, JobStatus
@@ -119,7 +121,9 @@ class Inspector:
             infos = await pipe.execute()
         dead = [w for w, info in zip(ids, infos, strict=True) if not info]
         if dead:
-            await self.redis.zrem(self.keys.workers, *dead)
+            # Tidying, not the answer: a read-only (viewer) user may not, and need not.
+            with contextlib.suppress(NoPermissionError):
+                await self.redis.zrem(self.keys.workers, *dead)
         return [info for info in infos if info]
 
 

@@ -6,6 +6,7 @@ script, so a change applies to the very next decision on every worker.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections import defaultdict
@@ -15,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from redis.asyncio import Redis
+from redis.exceptions import NoPermissionError
 
 from chronoq.core import serialization
 from chronoq.core.errors import LimitNotFound
@@ -128,7 +130,9 @@ class LimitStore:
             raws = await pipe.execute()
         gone = [name for name, raw in zip(names, raws, strict=True) if raw is None]
         if gone:
-            await self.redis.srem(self.keys.limits, *gone)
+            # Tidying, not the answer: a read-only (viewer) user may not, and need not.
+            with contextlib.suppress(NoPermissionError):
+                await self.redis.srem(self.keys.limits, *gone)
         return [Limit.from_dict(serialization.loads(raw)) for raw in raws if raw is not None]
 
     async def remove(self, name: str) -> None:

@@ -146,8 +146,12 @@ class SyncEnqueuer:
         conn = self._conn
         if conn is None:
             assert self._pool is not None  # not on a Cluster
-            conn = self._conn = self._pool.make_connection()
+            conn = self._pool.make_connection()
+            # Kept only once connected: a Sentinel connection learns its primary's
+            # address in connect(); one that failed to (no primary yet) would later
+            # connect itself to redis-py's default localhost:6379 on first send.
             conn.connect()  # type: ignore[no-untyped-call]
+            self._conn = conn
         return conn
 
     def close(self) -> None:

@@ -1,0 +1,33 @@
+"""An app for the ACL tests' worker process: a plain task, a rate-limited one, one that
+takes a lock, and a schedule due every second (the worker runs the scheduler loop)."""
+
+from __future__ import annotations
+
+from chronoq import App
+
+app = App("acl")
+app.limit("acl-rate", "50/s")
+
+
+@app.task
+async def add(a: int, b: int) -> int:
+    return a + b
+
+
+@app.task(rate_limit="acl-rate")
+async def limited(n: int) -> int:
+    return n
+
+
+@app.task
+async def locked(n: int) -> int:
+    async with app.lock("acl-lock", ttl=5):
+        return n
+
+
+@app.task
+async def tick() -> None:
+    return None
+
+
+app.schedule("acl-tick", "* * * * * *", tick)
