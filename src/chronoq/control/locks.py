@@ -44,8 +44,10 @@ from chronoq.control.lease import (
     LostCallback,
     log,
 )
+from chronoq.redis.cancel import cancel_and_wait
+from chronoq.redis.errors import RedisError
 from chronoq.redis.keys import LockKeys
-from chronoq.redis.locks import LockClients, LoopLockClients, RedisError
+from chronoq.redis.locks import LockClients, LoopLockClients
 
 
 class Lock(LeaseView):
@@ -159,9 +161,8 @@ class Lock(LeaseView):
         if watcher is asyncio.current_task():  # release() called from on_lost
             return
         if watcher is not None and not watcher.done():
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+            # redis-py can swallow a cancel that lands mid-command: cancel until it ends.
+            await cancel_and_wait(watcher)
 
     async def _watch(self, clients: LockClients) -> None:
         """Renew every ttl/3 until released; report the loss when renewal finds the

@@ -26,8 +26,9 @@ from chronoq.control.lease import (
     LostCallback,
     log,
 )
+from chronoq.redis.errors import RedisError
 from chronoq.redis.keys import LockKeys
-from chronoq.redis.locks import RedisError, SyncLockClients
+from chronoq.redis.locks import SyncLockClients
 
 
 class _Watchers:

@@ -24,7 +24,6 @@ from chronoq.redis.durability import Durability, run_acked, run_acked_sync
 from chronoq.redis.scripts import SCRIPTS, ScriptArg
 
 ScriptCall = tuple[list[str], list[ScriptArg]]  # KEYS, ARGV of one lock script
-RedisError = redis.RedisError
 MAX_BLOCK = 60.0  # longest single blocking read; a longer wait blocks again
 
 
