@@ -106,10 +106,10 @@ class Broker:
     async def _enqueue_batch(
         self, q: QueueKeys, jobs: Sequence[tuple[JobSpec, Placement]]
     ) -> list[Enqueued]:
-        keys, args = enqueue_command(q, jobs)
+        script, keys, args = enqueue_command(q, jobs)
         if not self.durability.waits:
-            return parse_enqueued(await SCRIPTS.enqueue(self.redis, keys, args))
-        reply, acked = await run_acked(self.redis, SCRIPTS.enqueue, keys, args, self.durability)
+            return parse_enqueued(await script(self.redis, keys, args))
+        reply, acked = await run_acked(self.redis, script, keys, args, self.durability)
         if acked < self.durability.replicas:
             raise NotReplicated(
                 f"enqueue of {len(jobs)} job(s) to {q.queue!r} reached the primary but "
@@ -406,10 +406,40 @@ class Broker:
 
 def enqueue_command(
     q: QueueKeys, jobs: Sequence[tuple[JobSpec, Placement]]
-) -> tuple[list[str], list[str]]:
-    """KEYS and ARGV of enqueue.lua (shared by the async broker and the sync enqueuer)."""
+) -> tuple[Script, list[str], list[str | int]]:
+    """The script, KEYS and ARGV that enqueue `jobs` (shared by the async broker and
+    the sync enqueuer): enqueue_plain.lua for one plain job due now, the commonest
+    enqueue, with flat arguments and the fewest commands; enqueue.lua otherwise."""
+    if len(jobs) == 1 and _is_plain(*jobs[0]):
+        spec = jobs[0][0]
+        args: list[str | int] = [spec.id, spec.task, spec.payload, spec.options.priority]
+        args.extend(spec.extra_fields())
+        return SCRIPTS.enqueue_plain, _plain_keys(q), args
     batch = serialization.dumps([_job_entry(spec, place) for spec, place in jobs])
-    return enqueue_keys(q), [batch]
+    return SCRIPTS.enqueue, enqueue_keys(q), [batch]
+
+
+def _is_plain(spec: JobSpec, place: Placement) -> bool:
+    opts = spec.options
+    return (
+        place.wire == ""
+        and opts.unique_key is None
+        and opts.idempotency_key is None
+        and not opts.gates
+        and opts.account is None
+    )
+
+
+@lru_cache(maxsize=256)
+def _plain_key_tuple(q: QueueKeys) -> tuple[str, ...]:
+    return (
+        q.ready, q.seq, q.wake, q.job_prefix, q.active, q.idle, q.idle_leases,
+        q.inbox_prefix, q.fair,
+    )  # fmt: skip
+
+
+def _plain_keys(q: QueueKeys) -> list[str]:
+    return list(_plain_key_tuple(q))
 
 
 @lru_cache(maxsize=256)

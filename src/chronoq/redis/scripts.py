@@ -189,6 +189,7 @@ class Scripts:
 
     def __init__(self) -> None:
         self.enqueue = Script("enqueue")
+        self.enqueue_plain = Script("enqueue_plain")
         self.clock = Script("clock")
         self.claim = Script("claim")
         self.complete = Script("complete")

@@ -27,7 +27,7 @@ from chronoq.redis.broker import BATCH_LIMIT, Enqueued, Placement, enqueue_comma
 from chronoq.redis.connector import Connector
 from chronoq.redis.durability import Durability
 from chronoq.redis.keys import Keyspace
-from chronoq.redis.scripts import LIB, SCRIPTS, missing_library
+from chronoq.redis.scripts import LIB, missing_library
 
 _RETRIES = 2  # on a dropped connection; safe: enqueue.lua skips ids that exist
 Command = tuple[str | int | float, ...]
@@ -53,13 +53,12 @@ class SyncEnqueuer:
         if queue not in self._registered:
             self._send([("SADD", self.keys.queues, queue)])
             self._registered.add(queue)
-        script = SCRIPTS.enqueue
         waits = self._durability.waits
         wait: Command = ("WAIT", self._durability.replicas, int(self._durability.timeout * 1000))
 
         def batches() -> Iterator[Command]:
             for start in range(0, len(jobs), BATCH_LIMIT):
-                keys, args = enqueue_command(q, jobs[start : start + BATCH_LIMIT])
+                script, keys, args = enqueue_command(q, jobs[start : start + BATCH_LIMIT])
                 yield script.command(keys, args)
                 if waits:
                     yield wait
@@ -99,8 +98,8 @@ class SyncEnqueuer:
                 self._registered.add(queue)
             out: list[Enqueued] = []
             for start in range(0, len(jobs), BATCH_LIMIT):
-                keys, args = enqueue_command(q, jobs[start : start + BATCH_LIMIT])
-                out.extend(parse_enqueued(SCRIPTS.enqueue.call_sync(client, keys, args)))
+                script, keys, args = enqueue_command(q, jobs[start : start + BATCH_LIMIT])
+                out.extend(parse_enqueued(script.call_sync(client, keys, args)))
             return out
 
     def _send(self, commands: Iterable[Command]) -> list[Any]:

@@ -291,6 +291,31 @@ local function job_entry(id, task, args, att, maxr, opts, token)
   return cjson.encode({id, task, args, att, maxr or false, opts or false, token})
 end
 
+-- Direct hand-off (enqueue.lua, enqueue_plain.lua). I: {idle = ZSET, leases = HASH,
+-- inbox = LIST key prefix, active = ZSET}.
+
+-- Take the most recently registered live idle worker: {worker id, token, lease ms}.
+local function take_idle_worker(I, now)
+  local found = redis.call('ZREVRANGEBYSCORE', I.idle, '+inf', now - IDLE_STALE_MS, 'LIMIT', 0, 1)
+  if #found == 0 then return nil end
+  local wid = found[1]
+  redis.call('ZREM', I.idle, wid)
+  local lease = redis.call('HGET', I.leases, wid)
+  redis.call('HDEL', I.leases, wid)
+  local token, lease_ms = string.match(lease or '', '^(.+)|(%d+)$')
+  if not token then return nil end
+  return {wid, token, tonumber(lease_ms)}
+end
+
+-- Lease a new job to `worker` and push its entry to the worker's inbox: it starts
+-- one network hop after the enqueue. `maxr`, `opts`: its stored fields (or nil).
+local function hand_off(I, worker, job_key, id, task, args, maxr, opts, now)
+  start_run(I.active, job_key, id, 1, now, now + worker[3], worker[2], worker[1])
+  local inbox = I.inbox .. worker[1]
+  redis.call('RPUSH', inbox, job_entry(id, task, args, 1, maxr, opts, worker[2]))
+  redis.call('PEXPIRE', inbox, 60000)
+end
+
 -- Fields a hand-back checks first (release.lua, retire.lua).
 local HAND_BACK_FIELDS = {'att', 'prio', 'gate'}
 

@@ -118,26 +118,7 @@ local function live_holder(ukey)
   return false
 end
 
--- Take the most recently registered live idle worker: {worker id, token, lease ms}.
-local function take_idle_worker()
-  local found = redis.call('ZREVRANGEBYSCORE', KEYS[8], '+inf', now - IDLE_STALE_MS, 'LIMIT', 0, 1)
-  if #found == 0 then return nil end
-  local wid = found[1]
-  redis.call('ZREM', KEYS[8], wid)
-  local lease = redis.call('HGET', KEYS[9], wid)
-  redis.call('HDEL', KEYS[9], wid)
-  local token, lease_ms = string.match(lease or '', '^(.+)|(%d+)$')
-  if not token then return nil end
-  return {wid, token, tonumber(lease_ms)}
-end
-
-local function hand_off(worker, job_key, id, job)
-  start_run(KEYS[7], job_key, id, 1, now, now + worker[3], worker[2], worker[1])
-  local f = redis.call('HMGET', job_key, 'maxr', 'opts')
-  local inbox = KEYS[10] .. worker[1]
-  redis.call('RPUSH', inbox, job_entry(id, job[5], job[6], 1, f[1], f[2], worker[2]))
-  redis.call('PEXPIRE', inbox, 60000)
-end
+local I = {idle = KEYS[8], leases = KEYS[9], inbox = KEYS[10], active = KEYS[7]}
 
 local function idempotent_holder(idem)
   local holder = redis.call('GET', KEYS[6] .. 'idem:' .. idem[1])
@@ -178,11 +159,12 @@ for _, job in ipairs(jobs) do
       local worker = nil
       local acct, gated = traits(extra)
       if idle_left and not gated then
-        worker = take_idle_worker()
+        worker = take_idle_worker(I, now)
         idle_left = worker ~= nil
       end
       if worker then
-        hand_off(worker, job_key, id, job)
+        local f = redis.call('HMGET', job_key, 'maxr', 'opts')
+        hand_off(I, worker, job_key, id, job[5], job[6], f[1], f[2], now)
         status = 'running'
       else
         ready[#ready + 1], ready[#ready + 2] = ready_score(prio, next_number(acct)), id
