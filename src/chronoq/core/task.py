@@ -54,10 +54,11 @@ class TaskDef:
     name: str
     func: Callable[..., Any]
     defaults: TaskDefaults
+    # Decided once: the worker asks for every job it runs.
+    is_async: bool = field(init=False, compare=False)
 
-    @property
-    def is_async(self) -> bool:
-        return inspect.iscoroutinefunction(self.func)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "is_async", inspect.iscoroutinefunction(self.func))
 
 
 def _check_template(template: str) -> None:
