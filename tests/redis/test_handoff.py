@@ -12,7 +12,9 @@ from chronoq.redis.broker import Broker
 DAY_MS = 86_400_000
 
 
-async def register_idle(broker: Broker, worker_id: str, lease_ms: int = 5_000) -> None:
+async def register_idle(
+    broker: Broker, worker_id: str, lease_ms: int = 5_000, places: int = 1
+) -> None:
     claim = await broker.claim(
         "default",
         4,
@@ -20,8 +22,10 @@ async def register_idle(broker: Broker, worker_id: str, lease_ms: int = 5_000) -
         token=f"tok-{worker_id}",
         worker_id=worker_id,
         retention_ms=DAY_MS,
+        free_slots=places,
     )
     assert claim.jobs == []
+    assert claim.registered == places
 
 
 async def test_enqueue_hands_job_to_idle_worker(client: Client, raw: redis.Redis) -> None:
@@ -43,6 +47,36 @@ async def test_one_registration_takes_one_job(client: Client) -> None:
     second = await client.enqueue("t", 2)
     assert first.status is JobStatus.RUNNING
     assert second.status is JobStatus.QUEUED
+
+
+async def test_a_registration_takes_as_many_jobs_as_it_has_places(client: Client) -> None:
+    await register_idle(client.broker, "w1", places=3)
+    statuses = [(await client.enqueue("t", i)).status for i in range(4)]
+    assert statuses == [JobStatus.RUNNING] * 3 + [JobStatus.QUEUED]
+
+
+async def test_places_exclude_jobs_still_in_the_inbox(client: Client) -> None:
+    """A worker re-registering while hand-offs wait unread in its inbox must not be
+    handed more than its free slots."""
+    await register_idle(client.broker, "w1", places=2)
+    await client.enqueue("t", 1)  # waits in w1's inbox
+    claim = await client.broker.claim(
+        "default", 4, lease_ms=5_000, token="tok-w1", worker_id="w1",
+        retention_ms=DAY_MS, free_slots=2,
+    )  # fmt: skip
+    assert claim.registered == 1
+    statuses = [(await client.enqueue("t", i)).status for i in range(2)]
+    assert statuses == [JobStatus.RUNNING, JobStatus.QUEUED]
+
+
+async def test_a_registration_of_the_older_form_holds_one_place(
+    client: Client, raw: redis.Redis
+) -> None:
+    q = client.broker.keys.queue("default")
+    raw.zadd(q.idle, {"old": int(raw.time()[0]) * 1000})
+    raw.hset(q.idle_leases, "old", "tok-old|5000")
+    statuses = [(await client.enqueue("t", i)).status for i in range(2)]
+    assert statuses == [JobStatus.RUNNING, JobStatus.QUEUED]
 
 
 async def test_retire_returns_handed_off_jobs(client: Client) -> None:

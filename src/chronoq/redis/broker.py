@@ -55,6 +55,7 @@ class Claim:
     server_ms: int
     next_due_ms: int | None  # ms until the next scheduled job of this queue
     jobs: list[ClaimedJob]
+    registered: int = 0  # hand-off places the worker's idle registration holds
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,9 +153,11 @@ class Broker:
         worker_id: str,
         retention_ms: int,
         register_idle: bool = True,
+        free_slots: int | None = None,
     ) -> Claim:
         """Lease up to `count` ready jobs. With `register_idle`, a worker left with free
-        slots is registered so the next enqueue hands its job straight over."""
+        slots is registered so the next enqueues hand their jobs straight over: up to
+        `free_slots` (default `count`) less what this call claimed."""
         q = self.keys.queue(queue)
         args: list[str | int] = [
             count,
@@ -163,11 +166,12 @@ class Broker:
             worker_id,
             retention_ms,
             int(register_idle),
+            count if free_slots is None else free_slots,
         ]
         reply = await SCRIPTS.claim(self.redis, _claim_keys(q), args)
         next_due = int(reply[1])
         jobs = _claimed_jobs(queue, token, reply)
-        return Claim(int(reply[0]), next_due if next_due >= 0 else None, jobs)
+        return Claim(int(reply[0]), next_due if next_due >= 0 else None, jobs, int(reply[2]))
 
     def handed_off(self, queue: str, entry: str) -> ClaimedJob:
         """Decode a job that enqueue handed straight to this worker's inbox.
@@ -500,11 +504,12 @@ def _claim_keys(q: QueueKeys) -> list[str]:
         q.blocked,
         q.fair,
         q.dead,
+        q.inbox_prefix,
     ]
 
 
 def _claimed_jobs(queue: str, token: str, reply: list[Any]) -> list[ClaimedJob]:
-    """The per-job part of claim.lua's reply: 7 values per job after 2 header values.
+    """The per-job part of claim.lua's reply: 7 values per job after 3 header values.
 
     claim.lua checks every field it returns (whole numbers, reservations JSON) and
     dead-letters a bad record instead: nothing here can fail on a stored value. The
@@ -521,7 +526,7 @@ def _claimed_jobs(queue: str, token: str, reply: list[Any]) -> list[ClaimedJob]:
             token=token,
             reservations=reply[i + 6],
         )
-        for i in range(2, len(reply), 7)
+        for i in range(3, len(reply), 7)
     ]
 
 

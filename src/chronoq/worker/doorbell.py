@@ -45,7 +45,7 @@ class Doorbell:
         worker_id: str,
         block: float,
         capacity: asyncio.Event,
-        on_handoff: Callable[[ClaimedJob], None],
+        on_handoff: Callable[[ClaimedJob], bool],
         outages: Outages,
         per_queue: bool = False,
     ) -> None:
@@ -118,7 +118,9 @@ class Doorbell:
             except ValueError as exc:  # a tampered inbox: drop the entry, keep serving
                 log.error("chronoq: dropped a hand-off on %s: %s", key, exc)
             else:
-                self._on_handoff(job)
+                if self._on_handoff(job):  # its registration is used up: claim again
+                    self._rang.set()
+                return
             self._rang.set()  # re-claim: registers the worker as idle again
         elif self._capacity.is_set():
             self._rang.set()

@@ -99,6 +99,7 @@ class Worker:
         self.started_at = time.time()
         self.jobs_done = 0
         self._running: dict[str, asyncio.Task[None]] = {}
+        self._handoff_places: dict[str, int] = {}  # per queue, as the last claim registered
         self._slot_free = asyncio.Event()
         self._capacity = asyncio.Event()  # set while a slot is free
         self._capacity.set()
@@ -245,7 +246,7 @@ class Worker:
             worker_id=self.id,
             block=self.options.idle_wait,
             capacity=self._capacity,
-            on_handoff=self._start,
+            on_handoff=self._handed_off,
             outages=self._outages,
             per_queue=self.backend.is_cluster,
         )
@@ -354,6 +355,10 @@ class Worker:
         token = new_token()
         claimed, next_due = 0, None
         retention_ms = int(self.app.settings.retention * 1000)
+        # One queue: the registration may take every free slot, so a run of hand-offs
+        # needs no claim in between. Several: one place per queue (each queue could
+        # otherwise hand over all of them at once).
+        single = len(self.order.queues) == 1
         for queue in self.order.round():
             claim = await self.broker.claim(
                 queue,
@@ -363,7 +368,9 @@ class Worker:
                 worker_id=self.id,
                 retention_ms=retention_ms,
                 register_idle=not self.options.burst,
+                free_slots=free - claimed if single else 1,
             )
+            self._handoff_places[queue] = claim.registered
             for job in claim.jobs:
                 self._start(job)
             claimed += len(claim.jobs)
@@ -374,6 +381,14 @@ class Worker:
         return claimed, next_due
 
     # -- running -----------------------------------------------------------
+
+    def _handed_off(self, job: ClaimedJob) -> bool:
+        """Start a job enqueue handed straight over. True when the registration it
+        used is spent: the worker claims again, which registers it anew."""
+        self._start(job)
+        places = self._handoff_places.get(job.queue, 0) - 1
+        self._handoff_places[job.queue] = places
+        return places <= 0
 
     def _start(self, job: ClaimedJob) -> None:
         self._leases.hold(job.id, job.queue, job.token)

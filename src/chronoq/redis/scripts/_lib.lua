@@ -294,15 +294,26 @@ end
 -- Direct hand-off (enqueue.lua, enqueue_plain.lua). I: {idle = ZSET, leases = HASH,
 -- inbox = LIST key prefix, active = ZSET}.
 
--- Take the most recently registered live idle worker: {worker id, token, lease ms}.
+-- Take a hand-off place of the most recently registered live idle worker:
+-- {worker id, token, lease ms}. A registration 'token|lease ms|slots' holds that many
+-- places; the last one taken ends it (an older 'token|lease ms' holds one).
 local function take_idle_worker(I, now)
   local found = redis.call('ZREVRANGEBYSCORE', I.idle, '+inf', now - IDLE_STALE_MS, 'LIMIT', 0, 1)
   if #found == 0 then return nil end
   local wid = found[1]
-  redis.call('ZREM', I.idle, wid)
-  local lease = redis.call('HGET', I.leases, wid)
-  redis.call('HDEL', I.leases, wid)
-  local token, lease_ms = string.match(lease or '', '^(.+)|(%d+)$')
+  local lease = redis.call('HGET', I.leases, wid) or ''
+  local token, lease_ms, slots = string.match(lease, '^(.+)|(%d+)|(%d+)$')
+  if not token then
+    token, lease_ms = string.match(lease, '^(.+)|(%d+)$')
+    slots = '1'
+  end
+  slots = tonumber(slots)
+  if token and slots > 1 then
+    redis.call('HSET', I.leases, wid, token .. '|' .. lease_ms .. '|' .. (slots - 1))
+  else
+    redis.call('ZREM', I.idle, wid)
+    redis.call('HDEL', I.leases, wid)
+  end
   if not token then return nil end
   return {wid, token, tonumber(lease_ms)}
 end

@@ -12,12 +12,13 @@
 -- KEYS[8]  unique_prefix  unique key prefix (+ unique key, or 'idem:' + idempotency key)
 -- KEYS[9]  stats          HASH of lifetime counters
 -- KEYS[10] idle           ZSET of idle workers; score = registration ms
--- KEYS[11] idle_leases    HASH worker id -> 'token|lease ms'
+-- KEYS[11] idle_leases    HASH worker id -> 'token|lease ms|slots'
 -- KEYS[12] gate_prefix    gate holders SET key prefix (+ gate key)
 -- KEYS[13] parked_prefix  parked jobs LIST key prefix (+ gate key)
 -- KEYS[14] blocked        ZSET of parked ids; score = parked ms
 -- KEYS[15] fair           fair-sharing HASH ('vt', 'a:<account>')
 -- KEYS[16] dead           ZSET of dead-lettered ids; score = time of death ms
+-- KEYS[17] inbox_prefix   per-worker inbox LIST key prefix (+ worker id)
 -- ARGV[1] max jobs
 -- ARGV[2] lease ms
 -- ARGV[3] lease token
@@ -25,7 +26,10 @@
 -- ARGV[5] retention ms of finished records
 -- ARGV[6] '1': when the queue runs dry before ARGV[1] jobs, register the worker as
 --   idle (enqueue then hands new jobs straight to it, leased with ARGV[3])
--- Returns {now_ms, ms until the next scheduled job (-1: none), then per claimed job:
+-- ARGV[7] the worker's free slots before this claim: the registration lets enqueue
+--   hand over that many jobs, less those claimed now and those still in its inbox
+-- Returns {now_ms, ms until the next scheduled job (-1: none), slots registered (0:
+--          not registered), then per claimed job:
 --          id, task, args, attempts (after this claim), maxr|nil, opts|nil,
 --          limit reservations JSON|nil (set when a limit deferred the job)}
 local now = now_ms()
@@ -63,7 +67,7 @@ end
 local CLAIM_FIELDS = {'task', 'args', 'att', 'maxr', 'opts', 'dl', 'gate', 'acct', 'lres'}
 
 local want, lease_until = tonumber(ARGV[1]), now + tonumber(ARGV[2])
-local out = {now, -1}
+local out = {now, -1, 0}
 local claimed = 0
 local vt = tonumber(redis.call('HGET', KEYS[15], 'vt') or '0')
 local latest = vt
@@ -110,15 +114,20 @@ end
 if missing > 0 then redis.call('HINCRBY', KEYS[9], 'missing', missing) end
 if latest > vt then redis.call('HSET', KEYS[15], 'vt', latest) end
 if redis.call('ZCARD', KEYS[1]) > 0 then wake(KEYS[5]) end
+local slots = 0
 if claimed < want and ARGV[6] == '1' then
+  slots = (tonumber(ARGV[7]) or 1) - claimed - redis.call('LLEN', KEYS[17] .. ARGV[4])
+end
+if slots > 0 then
   redis.call('ZADD', KEYS[10], now, ARGV[4])
-  redis.call('HSET', KEYS[11], ARGV[4], ARGV[3] .. '|' .. ARGV[2])
+  redis.call('HSET', KEYS[11], ARGV[4], ARGV[3] .. '|' .. ARGV[2] .. '|' .. slots)
+  out[3] = slots
   local stale = redis.call('ZRANGEBYSCORE', KEYS[10], '-inf', now - IDLE_STALE_MS, 'LIMIT', 0, 10)
   for _, wid in ipairs(stale) do
     redis.call('ZREM', KEYS[10], wid)
     redis.call('HDEL', KEYS[11], wid)
   end
-elseif claimed == want then
+else
   redis.call('ZREM', KEYS[10], ARGV[4])
   redis.call('HDEL', KEYS[11], ARGV[4])
 end

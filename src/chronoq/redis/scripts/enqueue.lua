@@ -7,7 +7,7 @@
 -- KEYS[6]  unique_prefix  unique key prefix (+ unique key, or 'idem:' + idempotency key)
 -- KEYS[7]  active         ZSET of leased ids; score = lease expiry ms
 -- KEYS[8]  idle           ZSET of idle workers; score = registration ms
--- KEYS[9]  idle_leases    HASH worker id -> 'token|lease ms'
+-- KEYS[9]  idle_leases    HASH worker id -> 'token|lease ms|slots'
 -- KEYS[10] inbox_prefix   per-worker inbox LIST key prefix (+ worker id)
 -- KEYS[11] fair           fair-sharing HASH ('vt', 'a:<account>')
 -- ARGV[1] JSON array of jobs, each an array:

@@ -8,7 +8,7 @@
 -- KEYS[4] job_prefix     job HASH key prefix (+ id)
 -- KEYS[5] active         ZSET of leased ids; score = lease expiry ms
 -- KEYS[6] idle           ZSET of idle workers; score = registration ms
--- KEYS[7] idle_leases    HASH worker id -> 'token|lease ms'
+-- KEYS[7] idle_leases    HASH worker id -> 'token|lease ms|slots'
 -- KEYS[8] inbox_prefix   per-worker inbox LIST key prefix (+ worker id)
 -- KEYS[9] fair           fair-sharing HASH ('vt', 'a:<account>')
 -- ARGV[1] job id

@@ -1,7 +1,7 @@
 -- retire: a stopping worker leaves a queue: drop its idle registration and hand
 -- back the jobs already handed off to its inbox (attempt not counted).
 -- KEYS[1] idle         ZSET of idle workers; score = registration ms
--- KEYS[2] idle_leases  HASH worker id -> 'token|lease ms'
+-- KEYS[2] idle_leases  HASH worker id -> 'token|lease ms|slots'
 -- KEYS[3] inbox        this worker's inbox LIST
 -- KEYS[4] active       ZSET of leased ids; score = lease expiry ms
 -- KEYS[5] ready        ZSET of ready ids; score = priority, then FIFO
