@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from chronoq.core import serialization
+from chronoq.core.claims import NOW, Enqueued, Placement
 from chronoq.core.errors import ChronoqError, ConfigurationError
 from chronoq.core.ids import new_job_id
 from chronoq.core.job import (
@@ -34,7 +35,6 @@ from chronoq.core.task import (
     job_keys,
 )
 from chronoq.redis.backend import Backend
-from chronoq.redis.broker import NOW, Enqueued, Placement
 from chronoq.redis.connector import Connector
 from chronoq.redis.inspector import QueueCounts
 from chronoq.redis.sync_enqueue import SyncEnqueuer

@@ -10,10 +10,11 @@ import redis
 
 from chronoq import Client, JobStatus
 from chronoq.client import JobRequest
+from chronoq.core.claims import NOW
 from chronoq.core.errors import ConfigurationError, InvalidJobState, SerializationError
 from chronoq.core.ids import new_job_id
 from chronoq.core.job import JobSpec
-from chronoq.redis.broker import NOW, Broker
+from chronoq.redis.broker import Broker
 
 LEASE_MS = 5_000
 DAY_MS = 86_400_000

@@ -8,8 +8,9 @@ import redis
 
 from chronoq import Client, JobStatus
 from chronoq.client import JobRequest
+from chronoq.core.claims import ClaimedJob
 from chronoq.core.job import Gate, GatePolicy
-from chronoq.redis.broker import Broker, ClaimedJob
+from chronoq.redis.broker import Broker
 from tests.redis.test_broker import DAY_MS, claim
 
 

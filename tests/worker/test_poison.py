@@ -9,11 +9,11 @@ import pytest
 import redis
 
 from chronoq import App, Client, JobStatus
+from chronoq.core.claims import NOW
 from chronoq.core.errors import SerializationError
 from chronoq.core.ids import new_job_id
 from chronoq.core.job import JobSpec
 from chronoq.core.serialization import MAX_DEPTH
-from chronoq.redis.broker import NOW
 from tests.redis.poison import CLAIM_POISONS, DEEP, DEEP_JSON, WORKER_POISONS, assert_dead
 from tests.worker.helpers import running_worker, wait_until
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from redis.asyncio import Redis
 
 from chronoq.core import serialization
+from chronoq.core.claims import Claim, ClaimedJob, Enqueued, Placement
 from chronoq.core.errors import InvalidJobState, JobNotFound, NotReplicated
 from chronoq.core.job import Field, JobSpec, JobStatus
 from chronoq.redis.durability import Durability, run_acked
@@ -28,53 +28,6 @@ log = logging.getLogger("chronoq.redis")
 BATCH_LIMIT = 1000
 SENTINEL = "-"  # an inbox entry that only ends a blocking read
 _STATUS = {status.value: status for status in JobStatus}
-
-
-@dataclass(frozen=True, slots=True)
-class Enqueued:
-    id: str
-    status: JobStatus
-    created: bool  # False: an existing job holds the unique key; id is that job's
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimedJob:
-    id: str
-    queue: str
-    task: str
-    payload: str
-    attempts: int
-    max_retries: int | None
-    options: str | None
-    token: str
-    reservations: str | None = None  # JSON {limit: booked ms} from an earlier deferral
-
-
-@dataclass(frozen=True, slots=True)
-class Claim:
-    server_ms: int
-    next_due_ms: int | None  # ms until the next scheduled job of this queue
-    jobs: list[ClaimedJob]
-    registered: int = 0  # hand-off places the worker's idle registration holds
-
-
-@dataclass(frozen=True, slots=True)
-class Placement:
-    """When a new job becomes due: now, after a delay, or at an epoch instant."""
-
-    delay_ms: int | None = None
-    at_ms: int | None = None
-
-    @property
-    def wire(self) -> str:
-        if self.delay_ms is not None:
-            return f"+{self.delay_ms}"
-        if self.at_ms is not None:
-            return f"@{self.at_ms}"
-        return ""
-
-
-NOW = Placement()
 
 
 class Broker:
@@ -546,4 +499,4 @@ def _now_hint() -> int:
     return int(time.time() * 1000)
 
 
-__all__ = ["Broker", "Claim", "ClaimedJob", "Enqueued", "Field", "Placement"]
+__all__ = ["Broker", "Field"]

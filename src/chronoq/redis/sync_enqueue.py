@@ -21,9 +21,10 @@ import redis
 from redis.connection import ConnectionInterface
 from redis.exceptions import ResponseError
 
+from chronoq.core.claims import Enqueued, Placement
 from chronoq.core.errors import NotReplicated
 from chronoq.core.job import JobSpec
-from chronoq.redis.broker import BATCH_LIMIT, Enqueued, Placement, enqueue_command, parse_enqueued
+from chronoq.redis.broker import BATCH_LIMIT, enqueue_command, parse_enqueued
 from chronoq.redis.connector import Connector
 from chronoq.redis.durability import Durability
 from chronoq.redis.keys import Keyspace

@@ -25,7 +25,8 @@ import contextlib
 import logging
 from collections.abc import Callable, Sequence
 
-from chronoq.redis.broker import SENTINEL, Broker, ClaimedJob
+from chronoq.core.claims import ClaimedJob
+from chronoq.redis.broker import SENTINEL, Broker
 from chronoq.redis.cancel import cancel_and_wait
 from chronoq.redis.connector import AsyncRedis
 from chronoq.worker.resilience import Outages

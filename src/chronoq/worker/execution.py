@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from chronoq.core import serialization
+from chronoq.core.claims import ClaimedJob
 from chronoq.core.errors import JobTimeout, RateLimited, SerializationError, UnknownTask
 from chronoq.core.job import ExtraOptions, Field, LimitRef, decode_extra_options
 from chronoq.core.retry import Backoff
 from chronoq.core.task import TaskDef, TaskRegistry
-from chronoq.redis.broker import ClaimedJob
 
 _OPTIONS_DEPTH = 8  # options and reservations are shallow objects; anything deeper is not ours
 _REASON_MAX = 200

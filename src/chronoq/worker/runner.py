@@ -35,10 +35,10 @@ from dataclasses import dataclass
 
 from chronoq.app import App
 from chronoq.control.limiter import Limiter
+from chronoq.core.claims import ClaimedJob
 from chronoq.core.errors import ConfigurationError
 from chronoq.core.ids import new_job_id, new_token
 from chronoq.core.task import DEFAULT_MAX_RETRIES
-from chronoq.redis.broker import ClaimedJob
 from chronoq.redis.cancel import cancel_and_wait
 from chronoq.redis.errors import RedisUnusable, server_label
 from chronoq.redis.server_check import check_server

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 
 from chronoq.control.limiter import Limiter, LimitRequest
 from chronoq.core import serialization
-from chronoq.redis.broker import Broker, ClaimedJob
+from chronoq.core.claims import ClaimedJob
+from chronoq.redis.broker import Broker
 from chronoq.redis.errors import RedisUnusable
 from chronoq.worker.execution import RunPlan
 from chronoq.worker.resilience import Outages

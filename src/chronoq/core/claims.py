@@ -1,0 +1,59 @@
+"""What the queue hands out and takes in, in domain words: a job placed now or
+later, the reply to an enqueue, and the jobs a claim leases to a worker.
+
+The Redis room (`chronoq.redis.broker`) turns these into script arguments and
+replies into these; the worker and the client speak only these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chronoq.core.job import JobStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Enqueued:
+    id: str
+    status: JobStatus
+    created: bool  # False: an existing job holds the unique key; id is that job's
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedJob:
+    id: str
+    queue: str
+    task: str
+    payload: str
+    attempts: int
+    max_retries: int | None
+    options: str | None
+    token: str
+    reservations: str | None = None  # JSON {limit: booked ms} from an earlier deferral
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    server_ms: int
+    next_due_ms: int | None  # ms until the next scheduled job of this queue
+    jobs: list[ClaimedJob]
+    registered: int = 0  # hand-off places the worker's idle registration holds
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """When a new job becomes due: now, after a delay, or at an epoch instant."""
+
+    delay_ms: int | None = None
+    at_ms: int | None = None
+
+    @property
+    def wire(self) -> str:
+        if self.delay_ms is not None:
+            return f"+{self.delay_ms}"
+        if self.at_ms is not None:
+            return f"@{self.at_ms}"
+        return ""
+
+
+NOW = Placement()
