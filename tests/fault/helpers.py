@@ -24,11 +24,11 @@ ROOT = Path(__file__).resolve().parents[2]
 class WorkerProcess:
     """`python -m chronoq worker` in its own process group, its output in a log file."""
 
-    def __init__(self, redis_url: str, prefix: str, *options: str) -> None:
+    def __init__(self, redis_url: str, prefix: str, *options: str, app: str = APP) -> None:
         self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed in stop)
             prefix="chronoq-worker-", suffix=".log", delete=False
         )
-        command = [sys.executable, "-m", "chronoq", "worker", APP, "--redis-url", redis_url]
+        command = [sys.executable, "-m", "chronoq", "worker", app, "--redis-url", redis_url]
         command += ["--prefix", prefix, "--log-level", "debug", *options]
         self.process = subprocess.Popen(
             command, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True

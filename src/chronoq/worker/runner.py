@@ -104,13 +104,18 @@ class Worker:
     async def run(self) -> None:
         self.backend = self.app.backend()
         self.broker = self.backend.broker
-        self._blocking = self.backend.blocking_client(self.options.idle_wait)
+        # One blocking read on every queue, or on a Cluster one per queue (its slot).
+        readers = len(self.order.queues) if self.backend.is_cluster else 1
+        self._blocking = [
+            self.backend.blocking_client(self.options.idle_wait) for _ in range(readers)
+        ]
         self._threads = ThreadPoolExecutor(self.options.concurrency, "chronoq-task")
         try:
             await self._serve()
         finally:
             self._threads.shutdown(wait=False, cancel_futures=True)
-            await self._blocking.aclose()
+            for client in self._blocking:
+                await client.aclose()
             await self.backend.close()
 
     async def _serve(self) -> None:
@@ -171,7 +176,6 @@ class Worker:
             block=self.options.idle_wait,
             capacity=self._capacity,
             on_handoff=self._start,
-            per_queue=self.backend.is_cluster,
         )
 
     async def _shutdown(
