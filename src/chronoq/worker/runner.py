@@ -139,14 +139,17 @@ class Worker:
             self._heartbeat_loop(),
             self._throttle.run(),
         ]
-        if self.options.scheduler:
-            loops.append(run_scheduler(self.app, self._stop))
         upkeep = [asyncio.create_task(c) for c in loops]
+        scheduler = (
+            asyncio.create_task(run_scheduler(self.app, self._stop))
+            if self.options.scheduler
+            else None
+        )
         listener = asyncio.create_task(self._doorbell.listen())
         fetcher = asyncio.create_task(self._fetch_loop())
         stopper = asyncio.create_task(self._stop.wait())
         await asyncio.wait([fetcher, stopper], return_when=asyncio.FIRST_COMPLETED)
-        await self._shutdown([fetcher, stopper], listener, upkeep)
+        await self._shutdown([fetcher, stopper], listener, upkeep, scheduler)
 
     def _build_parts(self) -> None:
         """The worker's collaborators, each owning one concern."""
@@ -183,6 +186,7 @@ class Worker:
         intake: list[asyncio.Task[Any]],
         listener: asyncio.Task[None],
         upkeep: list[asyncio.Task[None]],
+        scheduler: asyncio.Task[None] | None,
     ) -> None:
         for task in intake:
             task.cancel()
@@ -190,6 +194,8 @@ class Worker:
         await self._stop_listening(listener)
         await self._finish_running()
         await self._hand_back()
+        if scheduler is not None:
+            await self._stop_scheduler(scheduler)
         for task in upkeep:
             task.cancel()
         await asyncio.gather(*upkeep, return_exceptions=True)
@@ -198,6 +204,16 @@ class Worker:
         with contextlib.suppress(Exception):
             await self.broker.unregister_worker(self.id)
         log.info("chronoq worker %s stopped after %d jobs", self.id, self.jobs_done)
+
+    async def _stop_scheduler(self, scheduler: asyncio.Task[None]) -> None:
+        """Let the scheduler loop end by itself on the stop event (set here too: a
+        burst run ends without it) rather than cancel it at once: cancelled while it
+        closes its clients, it would leave their connections open (a Cluster client
+        holds one to each node it read the slot map from)."""
+        self._stop.set()
+        await asyncio.wait([scheduler], timeout=5)
+        scheduler.cancel()
+        await asyncio.gather(scheduler, return_exceptions=True)
 
     async def _finish_running(self) -> None:
         """Let running jobs finish within the shutdown timeout, or until forced."""

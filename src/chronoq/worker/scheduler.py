@@ -20,6 +20,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from redis.exceptions import RedisClusterException
+
 from chronoq.client import Client, EnqueuedJob, JobRequest
 from chronoq.core.errors import ChronoqError, JobNotFound
 from chronoq.core.job import from_millis, to_millis
@@ -35,6 +37,8 @@ BATCH = 200
 IDLE_SLEEP = 60.0  # longest sleep with nothing due (changes wake the loop sooner)
 EARLY_WAKE = 0.002  # the timer's margin, spent yielding until the due time
 HELD_RECHECK = 0.5  # how often a run held behind an unfinished one (overlap=queue) looks again
+# Redis unreachable: a Cluster client that reaches no node raises RedisClusterException.
+UNREACHABLE = (RedisError, RedisClusterException, OSError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +76,7 @@ class Scheduler:
                 try:
                     wait = await self.tick()
                     failures = 0
-                except (RedisError, OSError, ChronoqError) as exc:
+                except (*UNREACHABLE, ChronoqError) as exc:
                     failures += 1
                     self._ready = []
                     await self._report("*", exc)
@@ -216,18 +220,26 @@ class Scheduler:
         return not (self._changed.is_set() or stop.is_set())
 
     async def _watch_changes(self) -> None:
-        """Wake the loop on every published change; after a reconnect, re-read."""
+        """Wake the loop on every published change; after a reconnect, re-read.
+
+        A Cluster client routes SUBSCRIBE by its slot map, which it reads on its first
+        command (a subscribe before that fails with a KeyError) and which nothing but
+        this loop would refresh after a failover: the listener is initialized before
+        each subscribe and closed after an error (it reads the map again)."""
         channel = self.store.keys.channel
         while True:
             pubsub = self._listener.pubsub(ignore_subscribe_messages=True)
             try:
+                await self._listener.initialize()
                 await pubsub.subscribe(channel)
                 self._changed.set()  # anything may have changed while unsubscribed
                 while True:
                     message = await pubsub.get_message(timeout=30.0)
                     if message is not None:
                         self._changed.set()
-            except (RedisError, OSError):
+            except UNREACHABLE:
+                with contextlib.suppress(Exception):
+                    await self._listener.aclose()
                 await asyncio.sleep(0.5)
             finally:
                 with contextlib.suppress(Exception):
