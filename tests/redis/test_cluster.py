@@ -91,8 +91,8 @@ async def test_a_schedule_added_at_runtime_wakes_the_sleeping_loops_at_once(
         async def fired() -> bool:
             return len(ran) >= 1
 
-        await wait_until(fired, timeout=5)
-    assert ran[0] - added < 2.5  # the next whole second, not the loops' minute-long sleep
+        await wait_until(fired, timeout=10)
+    assert ran[0] - added < 5  # about the next whole second, not the loops' minute of sleep
     assert len(set(idempotency_keys(raw_cluster, prefix, queue))) == len(ran)
 
 
