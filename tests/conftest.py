@@ -12,8 +12,9 @@ import redis
 from chronoq import App, Client
 
 # Real Cluster / Sentinel / TLS / ACL servers: redis_cluster, valkey_cluster,
-# sentinel_group, tls_server, tls_files, acl_server, server_pool.
-pytest_plugins = ["tests.servers.fixtures"]
+# sentinel_group, tls_server, tls_files, acl_server, server_pool; chronoq on a
+# cluster: raw_cluster, cluster_app, cluster_client.
+pytest_plugins = ["tests.servers.fixtures", "tests.worker.cluster_helpers"]
 
 REDIS_URL = os.environ.get("CHRONOQ_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 

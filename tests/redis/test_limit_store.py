@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from contextlib import AsyncExitStack
+
 import pytest
 
 from chronoq import App
@@ -21,6 +24,17 @@ async def test_code_declarations_do_not_clobber_runtime_changes(app: App) -> Non
         await store.set(Limit("api", 1, Period.SECOND))
         assert await store.sync_declared([edited], overwrite=True) == ["api"]
         assert (await store.get("api")).limit == 20
+
+
+async def test_workers_starting_together_store_a_declaration_once(app: App) -> None:
+    """A second write would bump the version, and a new version resets every key's
+    pacing: starts the first worker had booked would be granted again (over the rate)."""
+    declared = Limit("api", 20, Period.SECOND)
+    async with AsyncExitStack() as stack:
+        stores = [await stack.enter_async_context(app.limits()) for _ in range(4)]
+        written = await asyncio.gather(*(s.sync_declared([declared]) for s in stores))
+        assert sorted(written) == [[], [], [], ["api"]]
+        assert await stores[0].versioned("api") == (declared, "1")
 
 
 def test_declarations_are_checked_where_they_are_written(app: App) -> None:

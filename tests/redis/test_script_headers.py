@@ -182,6 +182,7 @@ async def drive_every_script(app: App, proxy: RecordingProxy) -> None:
         limit = app.limit("lim", "10/s")
         async with app.limits() as limits:
             await limits.set(limit)
+            await limits.sync_declared([limit])
         await Limiter(LimitStore(broker.redis, broker.keys)).decide("lim", [LimitRequest(key="k")])
 
     async with app.schedules() as store:

@@ -225,7 +225,17 @@ class Connector:
             return client
         if target.mode is Mode.CLUSTER:
             nodes = [redis.asyncio.cluster.ClusterNode(n.host, n.port) for n in target.nodes]
-            cluster = _AsyncCluster(startup_nodes=nodes, **self._node_auth(), **options)
+            cluster = _AsyncCluster(
+                startup_nodes=nodes,
+                # A MOVED reply patches the slot map only. By default every 5th MOVED
+                # closes every connection of the shared client, in-flight commands of
+                # other tasks included: they fail or are resent after they already ran
+                # (a claim twice, a task's write twice); a reshard or the first
+                # commands of a fresh client send MOVED in bursts.
+                reinitialize_steps=0,
+                **self._node_auth(),
+                **options,
+            )
             return cast(AsyncRedis, cluster)
         sentinel = redis.asyncio.sentinel.Sentinel(  # type: ignore[no-untyped-call]
             [(n.host, n.port) for n in target.nodes],

@@ -41,8 +41,16 @@ from chronoq.redis.urls import parse_redis_url, redact
 
 RedisError = driver.RedisError
 ResponseError = driver.ResponseError
+# What talking to Redis can raise: a Cluster client that reaches no node raises a
+# RedisClusterException, which is no RedisError.
+REDIS_FAULTS: tuple[type[BaseException], ...] = (
+    driver.RedisError,
+    driver.RedisClusterException,
+    OSError,
+)
 
 __all__ = [
+    "REDIS_FAULTS",
     "Fault",
     "RedisError",
     "RedisUnusable",
@@ -93,6 +101,14 @@ _PERMANENT_CLASSES: tuple[type[BaseException], ...] = (
     driver.AuthenticationWrongNumberOfArgsError,
     driver.NoPermissionError,  # NOPERM
 )
+# A Cluster client that cannot read a whole slot map (no node answers, the nodes
+# disagree mid-failover) says so in words only; its other RedisClusterExceptions are
+# mistakes (keys of one call in two slots) that retrying cannot mend.
+_CLUSTER_MAP_UNREADABLE = (
+    "Redis Cluster cannot be connected",
+    "All slots are not covered",
+    "startup_nodes could not agree",
+)
 # Codes redis-py has no class for: it leaves them at the start of the message.
 _TEMPORARY_CODES = frozenset({"BUSY", "MISCONF", "NOREPLICAS", "UNBLOCKED"})
 _PIPELINE_MARK = " of pipeline caused error: "
@@ -108,6 +124,10 @@ def classify(exc: BaseException) -> Fault:
     if isinstance(exc, _PERMANENT_CLASSES) or _unknown_command(exc):
         return Fault.PERMANENT
     if isinstance(exc, _TEMPORARY_CLASSES) or error_code(exc) in _TEMPORARY_CODES:
+        return Fault.TEMPORARY
+    if isinstance(exc, driver.RedisClusterException) and str(exc).startswith(
+        _CLUSTER_MAP_UNREADABLE
+    ):
         return Fault.TEMPORARY
     return Fault.OTHER
 

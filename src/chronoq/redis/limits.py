@@ -66,23 +66,19 @@ class LimitStore:
         """Create or replace a limit; returns its new version. Jobs it had booked for
         later are made due at once, to be decided again under the new numbers."""
         k = self.keys.limit(limit.name)
-        fields: dict[Any, str | int] = {
-            "json": serialization.dumps(limit.to_dict()),
-            "kind": limit.kind.value,
-            "n": limit.limit,
-            "per_ms": limit.period.ms,
-            "burst": limit.burst,
-            "gap_ms": int(limit.min_gap * 1000),
-        }
+        fields: dict[Any, str | int] = _config_fields(limit)
         if code_fingerprint is not None:
             fields["code"] = code_fingerprint
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(k.config, mapping=fields)
             pipe.hincrby(k.config, "ver", 1)
             _, version = await pipe.execute()
-        await self.redis.sadd(self.keys.limits, limit.name)
-        await self.release_bookings(limit.name)
+        await self._changed(limit.name)
         return int(version)
+
+    async def _changed(self, name: str) -> None:
+        await self.redis.sadd(self.keys.limits, name)
+        await self.release_bookings(name)
 
     async def acquire(self, name: str, args: list[str | int]) -> list[Any]:
         """One decision call of limit_acquire.lua (see its header for ARGV and the
@@ -149,11 +145,11 @@ class LimitStore:
         `overwrite`. Returns the names written."""
         written = []
         for limit in limits:
-            fingerprint = limit.fingerprint()
+            pairs = [item for pair in _config_fields(limit).items() for item in pair]
+            args = [limit.fingerprint(), int(overwrite), *pairs]
             config = self.keys.limit(limit.name).config
-            version, stored = await self.redis.hmget(config, ["ver", "code"])
-            if overwrite or version is None or stored != fingerprint:
-                await self.set(limit, code_fingerprint=fingerprint)
+            if await SCRIPTS.limit_sync(self.redis, [config], args):  # checked and set at once
+                await self._changed(limit.name)
                 written.append(limit.name)
         return written
 
@@ -189,6 +185,18 @@ class LimitStore:
             _usage(limit, key, state, now_ms, zones.get(key, limit.tz))
             for key, state in zip(wanted, states, strict=True)
         ]
+
+
+def _config_fields(limit: Limit) -> dict[Any, str | int]:
+    """The config hash fields of `limit`: its JSON and the numbers the script reads."""
+    return {
+        "json": serialization.dumps(limit.to_dict()),
+        "kind": limit.kind.value,
+        "n": limit.limit,
+        "per_ms": limit.period.ms,
+        "burst": limit.burst,
+        "gap_ms": int(limit.min_gap * 1000),
+    }
 
 
 def _usage(limit: Limit, key: str, state: dict[str, str], now_ms: int, tz: str) -> KeyUsage:

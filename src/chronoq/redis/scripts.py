@@ -208,6 +208,7 @@ class Scripts:
         self.schedule_advance = Script("schedule_advance")
         self.defer = Script("defer")
         self.limit_acquire = Script("limit_acquire")
+        self.limit_sync = Script("limit_sync")
         self.undefer = Script("undefer")
         self.lock_acquire = Script("lock_acquire")
         self.lock_release = Script("lock_release")

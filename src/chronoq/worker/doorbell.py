@@ -12,7 +12,10 @@ would start up to 100 ms late.
 
 On a Redis Cluster each queue's keys live on the queue's own slot, and one BLPOP
 may not span slots: there the listener blocks on each queue separately, one read
-per queue at once (each on its own connection), so no queue waits behind another.
+per queue at once, so no queue waits behind another. Each read has a client of
+its own: a Cluster client that fails to reach a node closes every connection it
+holds, and a read sharing it would die in mid-connect (redis-py then raises
+AttributeError, not a Redis error), leaving its queue's hand-offs unread.
 
 A failing listener is fatal to the worker (see `chronoq.worker.runner`): Redis
 faults are waited out inside `persist`; anything else is a bug.
@@ -40,7 +43,7 @@ class Doorbell:
     def __init__(
         self,
         broker: Broker,
-        blocking: AsyncRedis,
+        blocking: Sequence[AsyncRedis],
         *,
         queues: Sequence[str],
         worker_id: str,
@@ -48,10 +51,13 @@ class Doorbell:
         capacity: asyncio.Event,
         on_handoff: Callable[[ClaimedJob], bool],
         outages: Outages,
-        per_queue: bool = False,
     ) -> None:
+        """`blocking`: one client for a read on every queue at once, or one client
+        per queue (a Cluster), each blocking on its queue alone."""
+        if len(blocking) not in (1, len(queues)):
+            raise ValueError(f"{len(blocking)} blocking clients for {len(queues)} queues")
         self._broker = broker
-        self._blocking = blocking
+        self._blocking = list(blocking)
         self._queues = list(queues)
         self._worker_id = worker_id
         self._block = block
@@ -60,6 +66,7 @@ class Doorbell:
         self._inboxes = {broker.keys.queue(q).inbox(worker_id): q for q in queues}
         self._outages = outages
         # One blocking read per group of queues: all at once, or one per queue (Cluster).
+        per_queue = len(self._blocking) > 1
         self._groups = [[q] for q in self._queues] if per_queue else [self._queues]
         self._rang = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -90,18 +97,19 @@ class Doorbell:
     async def listen(self) -> None:
         """Block on inboxes and doorbells and act on each, until `stop`."""
         if len(self._groups) == 1:
-            await self._listen(self._groups[0])
+            await self._listen(self._groups[0], self._blocking[0])
         else:
-            await asyncio.gather(*(self._listen(group) for group in self._groups))
+            reads = zip(self._groups, self._blocking, strict=True)
+            await asyncio.gather(*(self._listen(group, client) for group, client in reads))
 
-    async def _listen(self, queues: list[str]) -> None:
+    async def _listen(self, queues: list[str], client: AsyncRedis) -> None:
         while not self._stopping.is_set():
             await self._capacity.wait()  # a full worker must not take others' wake-ups
             self._blocked += 1
             try:
                 got = await self._outages.persist(
                     lambda: self._broker.wait_for_work(
-                        self._blocking, queues, self._worker_id, self._block
+                        client, queues, self._worker_id, self._block
                     ),
                     "waiting for jobs",
                     stop=self._stopping,

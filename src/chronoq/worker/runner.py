@@ -138,7 +138,11 @@ class Worker:
         """
         self.backend = self.app.backend()
         self.broker = self.backend.broker
-        self._blocking = self.backend.blocking_client(self.options.idle_wait)
+        # One blocking read on every queue, or on a Cluster one per queue (its slot).
+        readers = len(self.order.queues) if self.backend.is_cluster else 1
+        self._blocking = [
+            self.backend.blocking_client(self.options.idle_wait) for _ in range(readers)
+        ]
         self._outages = Outages(server_label(self.backend.connector.url))
         self._threads = ThreadPoolExecutor(self.options.concurrency, TASK_THREADS)
         try:
@@ -146,7 +150,8 @@ class Worker:
         finally:
             self.state = "stopped"
             self._threads.shutdown(wait=False, cancel_futures=True)
-            await self._blocking.aclose()
+            for client in self._blocking:
+                await client.aclose()
             await self.backend.close()
         if self._failure is not None:
             raise self._failure
@@ -248,7 +253,6 @@ class Worker:
             capacity=self._capacity,
             on_handoff=self._handed_off,
             outages=self._outages,
-            per_queue=self.backend.is_cluster,
         )
 
     async def _shutdown(

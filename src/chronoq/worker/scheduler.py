@@ -26,7 +26,7 @@ from chronoq.core.errors import ChronoqError, JobNotFound
 from chronoq.core.job import from_millis, to_millis
 from chronoq.redis.cancel import cancel_and_wait
 from chronoq.redis.connector import AsyncRedis
-from chronoq.redis.errors import Fault, RedisError, RedisUnusable, classify
+from chronoq.redis.errors import REDIS_FAULTS, Fault, RedisUnusable, classify
 from chronoq.redis.schedules import Advance, DueSchedule, LastRun
 from chronoq.schedule.model import Overlap, ScheduleDef
 
@@ -91,7 +91,9 @@ class Scheduler:
                     failures = 0
                     if self._faults is not None:
                         self._faults.succeeded(FIRING)
-                except (RedisError, OSError, ChronoqError) as exc:
+                except Exception as exc:
+                    if not isinstance(exc, (*REDIS_FAULTS, ChronoqError)):
+                        raise
                     self._unless_permanent(exc)
                     failures += 1
                     self._ready = []
@@ -246,18 +248,24 @@ class Scheduler:
         return not (self._changed.is_set() or stop.is_set())
 
     async def _watch_changes(self) -> None:
-        """Wake the loop on every published change; after a reconnect, re-read."""
+        """Wake the loop on every published change; after a reconnect, re-read.
+
+        A Cluster client routes SUBSCRIBE by its slot map, which it reads on its first
+        command (a subscribe before that fails with a KeyError) and which nothing but
+        this loop would refresh after a failover: the listener is initialized before
+        each subscribe and closed after an error (it reads the map again)."""
         channel = self.store.keys.channel
         while True:
             pubsub = self._listener.pubsub(ignore_subscribe_messages=True)
             try:
+                await self._listener.initialize()
                 await pubsub.subscribe(channel)
                 self._changed.set()  # anything may have changed while unsubscribed
                 while True:
                     message = await pubsub.get_message(timeout=30.0)
                     if message is not None:
                         self._changed.set()
-            except (RedisError, OSError) as exc:
+            except REDIS_FAULTS as exc:
                 if classify(exc) is Fault.PERMANENT:  # e.g. an ACL without channels
                     log.warning(
                         "chronoq scheduler: cannot subscribe to schedule changes (%s); "
@@ -266,6 +274,8 @@ class Scheduler:
                         IDLE_SLEEP,
                     )
                     return
+                with contextlib.suppress(Exception):
+                    await self._listener.aclose()  # reconnects (and re-reads a slot map)
                 await asyncio.sleep(0.5)
             finally:
                 with contextlib.suppress(Exception):
