@@ -264,7 +264,12 @@ class Connector:
         if target.mode is Mode.CLUSTER:
             nodes = [redis.cluster.ClusterNode(n.host, n.port) for n in target.nodes]  # type: ignore[no-untyped-call]
             options.pop("health_check_interval", None)
-            cluster = _SyncCluster(startup_nodes=nodes, **self._node_auth(), **options)
+            cluster = _SyncCluster(
+                startup_nodes=nodes,
+                reinitialize_steps=0,  # as the async client: a MOVED patches the slot map
+                **self._node_auth(),
+                **options,
+            )
             return cast(SyncRedis, cluster)
         sentinel = redis.sentinel.Sentinel(  # type: ignore[no-untyped-call]
             [(n.host, n.port) for n in target.nodes], sentinel_kwargs=self._sentinel_kwargs()
