@@ -37,7 +37,7 @@ KeyOption = Annotated[
 
 
 def _with_store(target: Target, action: Callable[[LimitStore], Awaitable[T]]) -> T:
-    return run_with(target.app.limits, action)
+    return run_with(target.app.backend, lambda backend: action(backend.limits))
 
 
 @limits.command("list")

@@ -44,7 +44,7 @@ AfterOption = Annotated[
 
 
 def _with_store(target: Target, action: Callable[[ScheduleStore], Awaitable[T]]) -> T:
-    return run_with(target.app.schedules, action)
+    return run_with(target.app.backend, lambda backend: action(backend.schedules))
 
 
 def _emit(info: ScheduleInfo, json_out: bool, verb: str = "") -> None:
