@@ -220,9 +220,14 @@ class App:
         misfire: Misfire | str = Misfire.ONCE,
         grace: float = DEFAULT_GRACE,
         overlap: Overlap | str = Overlap.ALLOW,
+        deadline: float | None = None,
     ) -> ScheduleDef:
         """Declare a recurring run of `task`. Checked now; stored in Redis when a
-        worker or scheduler starts (operators' runtime changes are kept)."""
+        worker or scheduler starts (operators' runtime changes are kept).
+
+        `deadline`: seconds after its run time a run may still start; a run no
+        worker started by then ends `expired` (a 09:00 post that is pointless at
+        noon: `deadline=3 * 3600`)."""
         if name in self.declared_schedules:
             raise ConfigurationError(f"schedule {name!r} is declared twice")
         definition = ScheduleDef(
@@ -243,6 +248,7 @@ class App:
             misfire=Misfire(misfire),
             grace=grace,
             overlap=Overlap(overlap),
+            deadline=deadline,
         )
         self.declared_schedules[name] = definition
         return definition

@@ -144,6 +144,7 @@ class Schedules(_Opened):
         misfire: Misfire | str = Misfire.ONCE,
         grace: float = DEFAULT_GRACE,
         overlap: Overlap | str = Overlap.ALLOW,
+        deadline: float | None = None,
         replace: bool = False,
     ) -> ScheduleInfo:
         """Add a schedule at runtime (kept when the app's code changes), from its
@@ -173,6 +174,7 @@ class Schedules(_Opened):
             misfire=Misfire(misfire),
             grace=grace,
             overlap=Overlap(overlap),
+            deadline=deadline,
         )
         return await self.store.add(definition, replace=replace)
 

@@ -214,3 +214,33 @@ async def test_declared_schedules_run_in_workers(app: App, client: Client) -> No
         await wait_until(twice, timeout=4)
     jobs = await client.jobs(status=JobStatus.SUCCEEDED)
     assert done[:2] == [7, 7] and len(jobs) == len(done)
+
+
+async def test_a_run_not_started_within_the_schedules_deadline_ends_expired(
+    app: App, client: Client
+) -> None:
+    @app.task(name="post")
+    async def post() -> None:
+        pass
+
+    async with app.schedules() as schedules:
+        await schedules.add("hourly-post", "* * * * * *", post, deadline=0.3)
+    async with schedulers(app):
+        await wait_until(lambda: _job_count(client, 2), timeout=5)
+    await asyncio.sleep(0.4)  # every run is past its deadline now
+    async with running_worker(app, burst=True, scheduler=False) as worker:
+        await wait_until(lambda: _no_waiting(client), timeout=5)
+    jobs = await client.jobs(limit=100)
+    assert jobs and {j.status for j in jobs} == {JobStatus.EXPIRED}
+    assert worker.jobs_done == 0
+    # due time + 0.3 s; each run is enqueued within milliseconds of its due time
+    assert all(j.deadline is not None and j.enqueued_at is not None for j in jobs)
+    assert all(abs(j.deadline - j.enqueued_at) <= timedelta(seconds=0.3) for j in jobs)
+
+
+async def _job_count(client: Client, count: int) -> bool:
+    return len(await client.jobs(limit=100)) >= count
+
+
+async def _no_waiting(client: Client) -> bool:
+    return all(j.status.is_finished for j in await client.jobs(limit=100))
