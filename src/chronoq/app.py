@@ -39,7 +39,7 @@ from chronoq.manage import (
     SyncSchedules,
 )
 from chronoq.redis.backend import Backend
-from chronoq.redis.connector import Connector
+from chronoq.redis.connector import ClientConnector, Connector
 from chronoq.redis.durability import Durability
 from chronoq.redis.keys import Keyspace
 from chronoq.schedule.model import DEFAULT_GRACE, Misfire, Overlap, ScheduleDef
@@ -107,8 +107,13 @@ class App:
         prefix: str | None = None,
         settings: Settings | None = None,
         timezone: str = "UTC",
+        redis: Any = None,
     ) -> None:
+        """`redis`: a `redis.asyncio.Redis` the program already configured (its
+        address, credentials or credential provider, TLS) instead of a URL; chronoq
+        opens its own connections with those settings and never closes it."""
         self.name = name
+        self._connector = ClientConnector(redis) if redis is not None else None
         self.timezone = zone(timezone).key  # default zone of schedules declared here
         overrides: dict[str, Any] = {}
         if redis_url is not None:
@@ -326,7 +331,10 @@ class App:
         return hook
 
     def redis_url(self) -> str:
-        """The configured URL, or the embedded server's (started on first use)."""
+        """The configured URL, or the embedded server's (started on first use); for
+        an app given a client, the URL of its server (for labels only)."""
+        if self._connector is not None:
+            return self._connector.url
         if self.settings.redis_url:
             return self.settings.redis_url
         from chronoq.redis.embedded import resolve_redis_url  # noqa: PLC0415
@@ -337,11 +345,13 @@ class App:
     def connector(self) -> Connector:
         """The connection factory for this app's Redis (its URL, TLS and Sentinel
         settings): every connection the app's processes open is made by one."""
+        if self._connector is not None:
+            return self._connector
         return Connector.from_settings(self.settings, self.redis_url())
 
     def backend(self) -> Backend:
         """A backend (connections and stores) for this app's Redis; close it after use."""
-        return Backend.from_settings(self.settings, self.redis_url())
+        return Backend.from_settings(self.settings, connector=self.connector())
 
     def client(self) -> Client:
         return Client(
@@ -349,6 +359,7 @@ class App:
             prefix=self.settings.prefix,
             registry=self.registry,
             settings=self.settings,
+            connector=self.connector(),
         )
 
     def sync_client(self) -> SyncClient:

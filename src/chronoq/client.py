@@ -94,12 +94,13 @@ class Client:
         prefix: str = "chronoq",
         registry: TaskRegistry | None = None,
         settings: Settings | None = None,
+        connector: Connector | None = None,
     ) -> None:
         self.settings = settings or Settings(redis_url=redis_url, prefix=prefix)
         self.registry = registry or TaskRegistry()
         self.url = redis_url
         self.backend = Backend(
-            Connector.from_settings(self.settings, redis_url),
+            connector or Connector.from_settings(self.settings, redis_url),
             prefix,
             replica_acks=self.settings.replica_acks,
             replica_ack_timeout=self.settings.replica_ack_timeout,
