@@ -18,7 +18,8 @@ async def test_quickstart_jobs_and_schedule_run(redis_url: str, prefix: str) -> 
         await asyncio.sleep(3.0)  # the startup hook enqueued the demo jobs
         async with app.client() as client:
             jobs = await client.jobs(limit=100)
-            async with app.schedules() as store:
+            async with app.backend() as backend:
+                store = backend.schedules
                 assert (await store.get("heartbeat")).next_due is not None
     done = [j for j in jobs if j.status is JobStatus.SUCCEEDED]
     assert len(done) >= 11  # five adds, the report, the flaky one, four campaign steps

@@ -1,33 +1,98 @@
-"""chronoq: job scheduling for Python on Redis."""
+"""chronoq: job scheduling for Python on Redis.
+
+Everything a user imports is here; `__all__` is the public API (the API reference
+in docs/ documents exactly these names, and a test keeps the two equal).
+"""
+
+from importlib.metadata import PackageNotFoundError, version
 
 from chronoq.app import App, Task
-from chronoq.client import Client, SyncClient
+from chronoq.client import Client, EnqueuedJob, JobFailed, JobRequest, SyncClient
+from chronoq.control.locks import Lock
+from chronoq.control.sync_locks import SyncLock
 from chronoq.core.errors import (
     ChronoqError,
+    ConfigurationError,
+    InvalidJobState,
     JobNotFound,
+    JobTimeout,
+    LimitNotFound,
     LockLost,
     LockTimeout,
+    NotReplicated,
     RateLimited,
+    ScheduleExists,
+    ScheduleNotFound,
     SerializationError,
+    ServerUnsafe,
+    UnknownTask,
 )
-from chronoq.core.job import Gate, Job, JobStatus, LimitRef
+from chronoq.core.job import Gate, GatePolicy, Job, JobStatus, LimitRef
+from chronoq.core.limits import Kind, Limit, Period, Window, WindowRate
 from chronoq.core.retry import Backoff
+from chronoq.core.settings import Settings
+from chronoq.manage import Limits, Quotas, Schedules, SyncLimits, SyncQuotas, SyncSchedules
+from chronoq.redis.inspector import QueueCounts
+from chronoq.redis.limits import KeyUsage
+from chronoq.redis.schedules import ScheduleInfo
+from chronoq.schedule.model import Misfire, Overlap, ScheduleDef
+from chronoq.worker import Worker, WorkerFailed, WorkerOptions
 
 __all__ = [
     "App",
     "Backoff",
     "ChronoqError",
     "Client",
+    "ConfigurationError",
+    "EnqueuedJob",
     "Gate",
+    "GatePolicy",
+    "InvalidJobState",
     "Job",
+    "JobFailed",
     "JobNotFound",
+    "JobRequest",
     "JobStatus",
+    "JobTimeout",
+    "KeyUsage",
+    "Kind",
+    "Limit",
+    "LimitNotFound",
     "LimitRef",
+    "Limits",
+    "Lock",
     "LockLost",
     "LockTimeout",
+    "Misfire",
+    "NotReplicated",
+    "Overlap",
+    "Period",
+    "QueueCounts",
+    "Quotas",
     "RateLimited",
+    "ScheduleDef",
+    "ScheduleExists",
+    "ScheduleInfo",
+    "ScheduleNotFound",
+    "Schedules",
     "SerializationError",
+    "ServerUnsafe",
+    "Settings",
     "SyncClient",
+    "SyncLimits",
+    "SyncLock",
+    "SyncQuotas",
+    "SyncSchedules",
     "Task",
+    "UnknownTask",
+    "Window",
+    "WindowRate",
+    "Worker",
+    "WorkerFailed",
+    "WorkerOptions",
 ]
-__version__ = "0.1.0"
+
+try:
+    __version__ = version("chronoq")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.0.0+unknown"

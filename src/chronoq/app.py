@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from functools import cached_property
 from typing import Any, TypeVar, overload
@@ -15,13 +14,7 @@ from chronoq.control.locks import Lock
 from chronoq.control.sync_locks import SyncLock
 from chronoq.core.errors import ConfigurationError
 from chronoq.core.job import GatePolicy
-from chronoq.core.limits import (
-    Kind,
-    Limit,
-    Period,
-    parse_rate,
-    parse_windows,
-)
+from chronoq.core.limits import Limit, WindowsSpec, quota, rate_limit
 from chronoq.core.names import validate_limit_name
 from chronoq.core.retry import Backoff
 from chronoq.core.settings import Settings
@@ -33,12 +26,22 @@ from chronoq.core.task import (
     TaskRegistry,
 )
 from chronoq.core.zones import zone
+from chronoq.manage import (
+    Handle,
+    LimitHandle,
+    Limits,
+    QuotaHandle,
+    Quotas,
+    ScheduleHandle,
+    Schedules,
+    SyncLimits,
+    SyncQuotas,
+    SyncSchedules,
+)
 from chronoq.redis.backend import Backend
-from chronoq.redis.connector import Connector
+from chronoq.redis.connector import ClientConnector, Connector
 from chronoq.redis.durability import Durability
 from chronoq.redis.keys import Keyspace
-from chronoq.redis.limits import LimitStore
-from chronoq.redis.schedules import ScheduleStore
 from chronoq.schedule.model import DEFAULT_GRACE, Misfire, Overlap, ScheduleDef
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -59,10 +62,16 @@ def _task_limits(
         raise ConfigurationError("rate_key needs a rate_limit to apply to")
     limits: list[tuple[str, str | None]] = []
     if quota is not None:
-        limits.append((validate_limit_name(quota), account))
+        limits.append((_limit_name_or_template(quota), account))
     if rate_limit is not None:
-        limits.append((validate_limit_name(rate_limit), rate_key or account))
+        limits.append((_limit_name_or_template(rate_limit), rate_key or account))
     return tuple(limits)
+
+
+def _limit_name_or_template(name: str) -> str:
+    """A limit name, or a template filled from each call's arguments
+    (`"source:{source}"`: one limit per scraped source), checked when filled."""
+    return name if "{" in name else validate_limit_name(name)
 
 
 class Task:
@@ -98,8 +107,13 @@ class App:
         prefix: str | None = None,
         settings: Settings | None = None,
         timezone: str = "UTC",
+        redis: Any = None,
     ) -> None:
+        """`redis`: a `redis.asyncio.Redis` the program already configured (its
+        address, credentials or credential provider, TLS) instead of a URL; chronoq
+        opens its own connections with those settings and never closes it."""
         self.name = name
+        self._connector = ClientConnector(redis) if redis is not None else None
         self.timezone = zone(timezone).key  # default zone of schedules declared here
         overrides: dict[str, Any] = {}
         if redis_url is not None:
@@ -211,9 +225,14 @@ class App:
         misfire: Misfire | str = Misfire.ONCE,
         grace: float = DEFAULT_GRACE,
         overlap: Overlap | str = Overlap.ALLOW,
+        deadline: float | None = None,
     ) -> ScheduleDef:
         """Declare a recurring run of `task`. Checked now; stored in Redis when a
-        worker or scheduler starts (operators' runtime changes are kept)."""
+        worker or scheduler starts (operators' runtime changes are kept).
+
+        `deadline`: seconds after its run time a run may still start; a run no
+        worker started by then ends `expired` (a 09:00 post that is pointless at
+        noon: `deadline=3 * 3600`)."""
         if name in self.declared_schedules:
             raise ConfigurationError(f"schedule {name!r} is declared twice")
         definition = ScheduleDef(
@@ -234,6 +253,7 @@ class App:
             misfire=Misfire(misfire),
             grace=grace,
             overlap=Overlap(overlap),
+            deadline=deadline,
         )
         self.declared_schedules[name] = definition
         return definition
@@ -244,11 +264,11 @@ class App:
         self.on_schedule_error = handler
         return handler
 
-    @asynccontextmanager
-    async def schedules(self) -> AsyncIterator[ScheduleStore]:
-        """The schedules stored in Redis: add, update, pause, resume, remove, list."""
-        async with self.backend() as backend:
-            yield backend.schedules
+    def schedules(self) -> ScheduleHandle:
+        """The schedules stored in Redis: add, update, pause, resume, remove, get,
+        list, next_runs, trigger. `async with app.schedules() as s:` in async code,
+        `with app.schedules() as s:` in sync code (same operations)."""
+        return Handle(self.client, self.timezone, Schedules, SyncSchedules)
 
     def limit(
         self,
@@ -257,30 +277,27 @@ class App:
         *,
         burst: int = 0,
         min_gap: float = 0.0,
-        windows: Sequence[str] = (),
+        windows: WindowsSpec = (),
         tz: str | None = None,
     ) -> Limit:
         """Declare a rate limit: `rate` like "600/min", `burst` extra starts at once,
-        `min_gap` seconds between starts, allowed `windows` like "mon-fri 09:00-18:00"
-        in zone `tz` (default: the app's). Stored when a worker starts; operators'
-        runtime changes are kept unless this declaration changes."""
-        count, period = parse_rate(rate)
-        limit = Limit(
-            name,
-            count,
-            period,
-            burst=burst,
-            min_gap=min_gap,
-            windows=parse_windows(windows),
-            tz=tz or self.timezone,
+        `min_gap` seconds between starts, in zone `tz` (default: the app's).
+
+        `windows`: a list of allowed hours like ["mon-fri 09:00-18:00"] (no starts
+        outside them), or a mapping of windows to their own rule, the limit's
+        `rate` applying outside them: {"mon-fri 09:00-17:00": "30/h"} (slower in
+        business hours), "forbid" (none then) or "allow" (the limit's rate).
+        Stored when a worker starts; operators' runtime changes are kept unless
+        this declaration changes."""
+        limit = rate_limit(
+            name, rate, burst=burst, min_gap=min_gap, windows=windows, tz=tz or self.timezone
         )
         return self._declare_limit(limit)
 
     def quota(self, name: str, limit: int, *, per: str = "day", tz: str | None = None) -> Limit:
         """Declare a quota: at most `limit` runs per account `per` day or hour, counted
         in the account's zone (`LimitStore.set_account_zone`), else `tz`/the app's."""
-        quota = Limit(name, limit, Period.parse(per), kind=Kind.QUOTA, tz=tz or self.timezone)
-        return self._declare_limit(quota)
+        return self._declare_limit(quota(name, limit, per=per, tz=tz or self.timezone))
 
     def _declare_limit(self, limit: Limit) -> Limit:
         if limit.name in self.declared_limits:
@@ -288,11 +305,15 @@ class App:
         self.declared_limits[limit.name] = limit
         return limit
 
-    @asynccontextmanager
-    async def limits(self) -> AsyncIterator[LimitStore]:
-        """The limits stored in Redis: set, read, remove; per-key use; account zones."""
-        async with self.backend() as backend:
-            yield backend.limits
+    def limits(self) -> LimitHandle:
+        """The rate limits stored in Redis: set, update, get, list, remove, usage.
+        `async with app.limits() as limits:` or `with app.limits() as limits:`."""
+        return Handle(self.client, self.timezone, Limits, SyncLimits)
+
+    def quotas(self) -> QuotaHandle:
+        """The quotas stored in Redis: set, get, list, remove, usage per account,
+        account zones. `async with app.quotas() as q:` or `with app.quotas() as q:`."""
+        return Handle(self.client, self.timezone, Quotas, SyncQuotas)
 
     def queues(self) -> list[str]:
         """The queues this app's tasks use, `default` first: what a worker serves
@@ -310,7 +331,10 @@ class App:
         return hook
 
     def redis_url(self) -> str:
-        """The configured URL, or the embedded server's (started on first use)."""
+        """The configured URL, or the embedded server's (started on first use); for
+        an app given a client, the URL of its server (for labels only)."""
+        if self._connector is not None:
+            return self._connector.url
         if self.settings.redis_url:
             return self.settings.redis_url
         from chronoq.redis.embedded import resolve_redis_url  # noqa: PLC0415
@@ -321,11 +345,13 @@ class App:
     def connector(self) -> Connector:
         """The connection factory for this app's Redis (its URL, TLS and Sentinel
         settings): every connection the app's processes open is made by one."""
+        if self._connector is not None:
+            return self._connector
         return Connector.from_settings(self.settings, self.redis_url())
 
     def backend(self) -> Backend:
         """A backend (connections and stores) for this app's Redis; close it after use."""
-        return Backend.from_settings(self.settings, self.redis_url())
+        return Backend.from_settings(self.settings, connector=self.connector())
 
     def client(self) -> Client:
         return Client(
@@ -333,6 +359,7 @@ class App:
             prefix=self.settings.prefix,
             registry=self.registry,
             settings=self.settings,
+            connector=self.connector(),
         )
 
     def sync_client(self) -> SyncClient:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections import defaultdict
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from chronoq.core.task import (
     TaskRegistry,
     job_keys,
 )
+from chronoq.loop_thread import LoopThread
 from chronoq.redis.backend import Backend
 from chronoq.redis.connector import Connector
 from chronoq.redis.inspector import QueueCounts
@@ -94,12 +94,13 @@ class Client:
         prefix: str = "chronoq",
         registry: TaskRegistry | None = None,
         settings: Settings | None = None,
+        connector: Connector | None = None,
     ) -> None:
         self.settings = settings or Settings(redis_url=redis_url, prefix=prefix)
         self.registry = registry or TaskRegistry()
         self.url = redis_url
         self.backend = Backend(
-            Connector.from_settings(self.settings, redis_url),
+            connector or Connector.from_settings(self.settings, redis_url),
             prefix,
             replica_acks=self.settings.replica_acks,
             replica_ack_timeout=self.settings.replica_ack_timeout,
@@ -331,15 +332,13 @@ class SyncClient:
     """
 
     def __init__(self, client_factory: Callable[[], Client]) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._thread.start()
+        self._thread = LoopThread("chronoq-sync-client")
         self._client = self._run(_make(client_factory))
         backend = self._client.backend
         self._enqueuer = SyncEnqueuer(backend.connector, backend.keys, backend.durability)
 
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+        return self._thread.run(coro)
 
     def __enter__(self) -> SyncClient:
         return self
@@ -348,12 +347,10 @@ class SyncClient:
         self.close()
 
     def close(self) -> None:
-        if self._loop.is_running():
+        if self._thread.running:
             self._enqueuer.close()
             self._run(self._client.close())
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join()
-            self._loop.close()
+            self._thread.stop()
 
     def enqueue(self, task: TaskRef, *args: Any, **kwargs: Any) -> EnqueuedJob:
         return self.submit(JobRequest(task, args, kwargs))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import chronoq
 from chronoq.control.limiter import Limiter, LimitRequest
 from chronoq.redis.connection import connect
 from chronoq.redis.keys import Keyspace
@@ -87,3 +88,27 @@ def test_removing_a_limit(cli: Cli) -> None:
     cli("limits", "set", "gone", "--rate", "1/s")
     assert cli("limits", "rm", "gone", "--json").json() == {"name": "gone", "removed": True}
     assert cli("limits", "list", "--json").json() == []
+
+
+def test_windows_with_their_own_rate_from_the_command_line(cli: Cli) -> None:
+    made = cli(
+        "limits", "set", "posts", "--rate", "60/h", "--window-rate", "mon-fri 09:00-17:00=10/h",
+        "--window-rate", "sat,sun 00:00-24:00=forbid", "--tz", "America/New_York", "--json",
+    ).json()  # fmt: skip
+    assert made["window_rates"] == [
+        ["mon,tue,wed,thu,fri 09:00-17:00", "10/hour"],
+        ["sat,sun 00:00-24:00", "forbid"],
+    ]
+    assert "09:00-17:00=10/hour" in cli("limits", "show", "posts").out
+    assert "sat,sun 00:00-24:00=forbid" in cli("limits", "list").out
+    assert "window_rates" not in cli("limits", "set", "posts", "--always", "--json").json()
+    bad = cli("limits", "set", "posts", "--window-rate", "mon-fri 09:00-17:00")
+    assert bad.code == 2 and "write it like 'mon-fri 09:00-17:00=30/h'" in bad.err
+    bad = cli("limits", "set", "posts", "--window-rate", "mon 09:00-17:00=fast")
+    assert bad.code == 2 and "bad rule 'fast'" in bad.err
+
+
+def test_version(cli: Cli) -> None:
+    result = cli.raw("--version")
+    assert (result.code, result.out.strip()) == (0, f"chronoq {chronoq.__version__}")
+    assert chronoq.__version__[0].isdigit()

@@ -34,7 +34,8 @@ def test_cli_add_and_app_schedule_store_the_same_grace(cli: Cli, app: App) -> No
     app.schedule("from-code", "@hourly", "t")
 
     async def store_declared() -> None:
-        async with app.schedules() as store:
+        async with app.backend() as backend:
+            store = backend.schedules
             await store.sync_declared(app.declared_schedules.values())
 
     asyncio.run(store_declared())

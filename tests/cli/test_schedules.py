@@ -87,3 +87,11 @@ def test_schedule_add_refuses_bad_input_with_its_reason(cli: Cli) -> None:
     again = cli(*base, "--spec", "@hourly")
     assert again.code == 2 and "exists" in again.err
     assert cli(*base, "--spec", "@hourly", "--replace", "--json").json()["spec"] == "@hourly"
+
+
+def test_schedule_add_takes_a_deadline(cli: Cli) -> None:
+    made = cli("schedules", "add", "post", "--task", "t", "--spec", "0 9 * * *",
+               "--deadline", "600", "--json").json()  # fmt: skip
+    assert made["deadline"] == 600
+    bad = cli("schedules", "add", "late", "--task", "t", "--spec", "0 9 * * *", "--deadline", "-1")
+    assert bad.code == 2 and "deadline must be a positive number" in bad.err

@@ -12,7 +12,7 @@ import pytest
 
 from chronoq.control.limiter import Decision, Limiter, LimitRequest
 from chronoq.core import serialization
-from chronoq.core.limits import Kind, Limit, Period, Window
+from chronoq.core.limits import Kind, Limit, Period, Window, rate_limit
 from chronoq.redis.connection import connect
 from chronoq.redis.keys import Keyspace
 from chronoq.redis.limits import LimitStore
@@ -169,3 +169,39 @@ async def test_limits_are_listed_and_shown(limiter: Limiter) -> None:
     (usage,) = await limiter.store.usage("b")
     assert (usage.key, usage.used, usage.limit) == ("x", in_this_minute, 5)
     assert usage.next_allowed >= datetime.fromtimestamp(decisions[-1].at_ms / 1000 + 12, UTC)
+
+
+def _window_around_now(tz: ZoneInfo, minutes: int) -> str:
+    """A window from the last full minute to `minutes` later, in local time (one
+    that would cross local midnight ends there instead)."""
+    opens = datetime.now(tz).replace(second=0, microsecond=0)
+    closes = opens + timedelta(minutes=minutes)
+    day = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[opens.weekday()]
+    end = f"{closes:%H:%M}" if closes.date() == opens.date() else "24:00"
+    return f"{day} {opens:%H:%M}-{end}"
+
+
+async def test_a_window_with_its_own_rate_spaces_starts_by_that_rate(limiter: Limiter) -> None:
+    tz = ZoneInfo("Asia/Tokyo")
+    slow = _window_around_now(tz, 30)
+    await limiter.store.set(rate_limit("posts", "100/s", windows={slow: "2/s"}, tz="Asia/Tokyo"))
+    start = now_ms()
+    decisions = await limiter.decide("posts", [LimitRequest("k")] * 3)
+    assert offsets(decisions, start) == [0, 500, 1000]  # 2/s inside the window, not 100/s
+    (usage,) = await limiter.store.usage("posts", ["k"])
+    assert usage.next_allowed.timestamp() * 1000 >= start + 1400  # the fourth: 1.5 s on
+
+
+async def test_a_forbidden_window_defers_starts_to_its_end(limiter: Limiter) -> None:
+    tz = ZoneInfo("Europe/Berlin")
+    closed = _window_around_now(tz, 2)
+    await limiter.store.set(
+        rate_limit("quiet", "10/s", windows={closed: "forbid"}, tz="Europe/Berlin")
+    )
+    (decision,) = await limiter.decide("quiet", [LimitRequest()])
+    opens = datetime.now(tz).replace(second=0, microsecond=0) + timedelta(minutes=2)
+    if closed.endswith("24:00"):
+        opens = datetime.combine(opens.date(), datetime.min.time(), tz)
+    assert decision.booked and decision.at_ms == int(opens.timestamp() * 1000)
+    (usage,) = await limiter.store.usage("quiet")
+    assert usage.next_allowed > datetime.now(UTC)  # operators see the same answer

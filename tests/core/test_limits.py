@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from chronoq.core.errors import ConfigurationError
-from chronoq.core.limits import Kind, Limit, Period, Window, parse_rate
+from chronoq.core.limits import Kind, Limit, LimitChanges, Period, Window, parse_rate, rate_limit
 
 
 def utc(*parts: int) -> datetime:
@@ -118,3 +119,92 @@ def test_definitions_round_trip_and_fingerprint() -> None:
     assert limit.fingerprint() != Limit("li", 101, Period.DAY).fingerprint()
     local = datetime.now(ZoneInfo("Europe/London")) + timedelta(days=1)
     assert limit.allowed_intervals(local)  # a weekly window always recurs in the horizon
+
+
+# -- windows with their own rate ------------------------------------------------
+
+
+def test_windows_with_their_own_rate_keep_the_default_rate_elsewhere() -> None:
+    limit = rate_limit("posts", "120/h", windows={"mon-fri 09:00-17:00": "30/h"})
+    spans = limit.allowed_intervals(utc(2026, 11, 25, 12))  # a Wednesday, UTC
+    slow = [s for s in spans if s[2] == 120_000]  # 30/h: one start per 120 s
+    fast = [s for s in spans if s[2] == 30_000]  # 120/h
+    assert [ms(utc(2026, 11, 25, 9)), ms(utc(2026, 11, 25, 17)), 120_000] in slow
+    assert [ms(utc(2026, 11, 25, 17)), ms(utc(2026, 11, 26, 9)), 30_000] in fast
+    # the weekend has no window: one span at the default rate from Friday 17:00 on
+    assert [ms(utc(2026, 11, 27, 17)), ms(utc(2026, 11, 30, 9)), 30_000] in fast
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans))
+
+
+def test_windows_with_their_own_rate_across_a_daylight_saving_change() -> None:
+    """New York springs forward on Sunday 8 March 2026: business hours start at
+    14:00 UTC on Friday the 6th and at 13:00 UTC on Monday the 9th."""
+    limit = rate_limit(
+        "posts",
+        "60/h",
+        windows={"mon-fri 09:00-17:00": "10/h", "sat,sun 00:00-24:00": "forbid"},
+        tz="America/New_York",
+    )
+    spans = limit.allowed_intervals(utc(2026, 3, 6, 12))
+    assert [ms(utc(2026, 3, 6, 14)), ms(utc(2026, 3, 6, 22)), 360_000] in spans  # EST
+    assert [ms(utc(2026, 3, 9, 13)), ms(utc(2026, 3, 9, 21)), 360_000] in spans  # EDT
+    # Friday evening runs at the default rate until the weekend closes it at
+    # midnight local (05:00 UTC); it reopens at midnight Monday (04:00 UTC, EDT).
+    assert [ms(utc(2026, 3, 6, 22)), ms(utc(2026, 3, 7, 5)), 60_000] in spans
+    assert [ms(utc(2026, 3, 9, 4)), ms(utc(2026, 3, 9, 13)), 60_000] in spans
+    weekend = (ms(utc(2026, 3, 7, 5)), ms(utc(2026, 3, 9, 4)))
+    assert not [s for s in spans if s[0] < weekend[1] and s[1] > weekend[0]]
+
+
+def test_the_first_window_listed_decides_where_windows_overlap() -> None:
+    limit = rate_limit("x", "60/min", windows={"10:00-11:00": "forbid", "09:00-12:00": "6/min"})
+    spans = limit.allowed_intervals(utc(2026, 11, 25, 12))
+    day = [s for s in spans if ms(utc(2026, 11, 25, 8)) <= s[0] < ms(utc(2026, 11, 25, 13))]
+    assert day == [
+        [ms(utc(2026, 11, 25, 9)), ms(utc(2026, 11, 25, 10)), 10_000],
+        [ms(utc(2026, 11, 25, 11)), ms(utc(2026, 11, 25, 12)), 10_000],
+        [ms(utc(2026, 11, 25, 12)), ms(utc(2026, 11, 26, 9)), 1_000],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("windows", "message"),
+    [
+        ({"mon-fri 09:00-17:00": "fast"}, "bad rule 'fast' for window"),
+        ({"mon-fri 09:00-17:00": "0/h"}, "bad rate '0/h'"),
+        ({"someday 09:00-17:00": "30/h"}, "bad days"),
+        ("mon-fri 09:00-17:00", "a list of windows or a mapping"),
+    ],
+)
+def test_bad_window_rules_are_refused_naming_them(windows: object, message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        rate_limit("x", "60/min", windows=windows)  # type: ignore[arg-type]
+
+
+def test_window_rates_round_trip_and_older_limits_keep_their_fingerprint() -> None:
+    limit = rate_limit(
+        "x", "60/min", windows={"mon-fri 09:00-17:00": "30/h", "sat,sun 00:00-24:00": "forbid"}
+    )
+    again = Limit.from_dict(limit.to_dict())
+    assert again == limit
+    assert [str(r) for r in again.window_rates] == [
+        "mon,tue,wed,thu,fri 09:00-17:00=30/hour",
+        "sat,sun 00:00-24:00=forbid",
+    ]
+    plain = Limit("api", 10, Period.SECOND)
+    assert "window_rates" not in plain.to_dict()  # declared limits are not re-stored on upgrade
+
+
+def test_limit_changes_keep_what_they_do_not_name() -> None:
+    limit = rate_limit("x", "60/min", burst=3, windows=["mon-fri 09:00-17:00"], tz="Europe/Paris")
+    changed = LimitChanges(rate="10/s").apply(limit)
+    assert (changed.limit, changed.period, changed.burst, changed.tz) == (
+        10,
+        Period.SECOND,
+        3,
+        "Europe/Paris",
+    )
+    assert changed.windows == limit.windows
+    rated = LimitChanges(windows={"09:00-17:00": "1/min"}).apply(limit)
+    assert rated.windows == () and len(rated.window_rates) == 1
+    assert LimitChanges(windows=()).apply(rated).allowed_intervals(utc(2026, 1, 1)) == []

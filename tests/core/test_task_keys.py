@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chronoq.core.errors import ConfigurationError
-from chronoq.core.job import Gate, GatePolicy, JobOptions
+from chronoq.core.job import Gate, GatePolicy, JobOptions, LimitRef
 from chronoq.core.task import NO_KEYS, TaskDefaults, TaskRegistry, job_keys
 
 
@@ -74,3 +74,20 @@ def test_bad_gates_and_accounts_are_refused() -> None:
         JobOptions(gates=(Gate("k"), Gate("k", 2)))
     with pytest.raises(ConfigurationError, match="account must be"):
         JobOptions(account="")
+
+
+def crawl(source: str, page: int) -> None:
+    """A task body whose rate limit is chosen by its source."""
+
+
+def test_a_rate_limit_name_is_filled_from_the_arguments() -> None:
+    registry = TaskRegistry()
+    task = registry.add(crawl, "crawl", TaskDefaults(limits=(("source:{source}", None),)))
+    keys = job_keys(task, ["example.com", 1], {})
+    assert keys.limits == (LimitRef("source:example.com", ""),)
+    with pytest.raises(
+        ConfigurationError, match=r"limit name template 'source:\{source\}'.*invalid limit name"
+    ):
+        job_keys(task, ["http://bad/url", 1], {})
+    with pytest.raises(ConfigurationError, match="bad key template"):
+        TaskDefaults(limits=(("source:{0}", None),))

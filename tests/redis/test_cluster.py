@@ -62,7 +62,8 @@ async def test_a_schedule_fires_once_per_second_with_two_workers_scheduling(
     assert len(keys) >= 3
     dues = [int(key.rsplit(":", 1)[1]) for key in keys]
     assert [b - a for a, b in itertools.pairwise(dues)] == [1000] * (len(dues) - 1)
-    async with cluster_app.schedules() as store:
+    async with cluster_app.backend() as backend:
+        store = backend.schedules
         assert (await store.get("tick")).runs == len(keys)  # every run fired once
     assert len(ran) in (len(keys), len(keys) - 1)  # the last may have fired at shutdown
 
@@ -84,7 +85,8 @@ async def test_a_schedule_added_at_runtime_wakes_the_sleeping_loops_at_once(
         for _ in range(2):
             await stack.enter_async_context(running_worker(cluster_app, queues=[queue]))
         await asyncio.sleep(1.0)  # both loops asleep: nothing is due
-        async with cluster_app.schedules() as store:
+        async with cluster_app.backend() as backend:
+            store = backend.schedules
             added = time.monotonic()
             await store.add(ScheduleDef("beat", "beat", "* * * * * *"))
 
@@ -203,6 +205,7 @@ async def test_a_quota_holds_jobs_over_the_allowance_until_local_midnight(
     assert waiting.attempts == 0 and waiting.run_at is not None
     local = waiting.run_at.astimezone(ZoneInfo("Asia/Kolkata"))
     assert (local.hour, local.minute, local.second) == (0, 0, 0)
-    async with cluster_app.limits() as limits:
+    async with cluster_app.backend() as backend:
+        limits = backend.limits
         usage = {u.key: u.used for u in await limits.usage("sends")}
     assert usage == {"acme": 2, "other": 1}

@@ -13,7 +13,8 @@ from chronoq.core.limits import Limit, Period
 
 async def test_code_declarations_do_not_clobber_runtime_changes(app: App) -> None:
     declared = Limit("api", 10, Period.SECOND)
-    async with app.limits() as store:
+    async with app.backend() as backend:
+        store = backend.limits
         assert await store.sync_declared([declared]) == ["api"]
         await store.set(Limit("api", 3, Period.SECOND))  # an operator slows it down
         assert await store.sync_declared([declared]) == []  # a restart keeps that
@@ -31,7 +32,7 @@ async def test_workers_starting_together_store_a_declaration_once(app: App) -> N
     pacing: starts the first worker had booked would be granted again (over the rate)."""
     declared = Limit("api", 20, Period.SECOND)
     async with AsyncExitStack() as stack:
-        stores = [await stack.enter_async_context(app.limits()) for _ in range(4)]
+        stores = [(await stack.enter_async_context(app.backend())).limits for _ in range(4)]
         written = await asyncio.gather(*(s.sync_declared([declared]) for s in stores))
         assert sorted(written) == [[], [], [], ["api"]]
         assert await stores[0].versioned("api") == (declared, "1")

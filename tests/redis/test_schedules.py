@@ -15,7 +15,8 @@ from chronoq.schedule.model import ScheduleDef
 
 @pytest.fixture
 async def store(app: App) -> AsyncIterator[ScheduleStore]:
-    async with app.schedules() as schedules:
+    async with app.backend() as backend:
+        schedules = backend.schedules
         yield schedules
 
 

@@ -180,12 +180,14 @@ async def drive_every_script(app: App, proxy: RecordingProxy) -> None:
         await broker.trim("default", retention_ms=1)
 
         limit = app.limit("lim", "10/s")
-        async with app.limits() as limits:
+        async with app.backend() as backend:
+            limits = backend.limits
             await limits.set(limit)
             await limits.sync_declared([limit])
         await Limiter(LimitStore(broker.redis, broker.keys)).decide("lim", [LimitRequest(key="k")])
 
-    async with app.schedules() as store:
+    async with app.backend() as backend:
+        store = backend.schedules
         await store.add(ScheduleDef("s", "t", "@every 1s"))
         batch = await store.due(10)
         due_ms = next((item.due_ms for item in batch.upcoming + batch.items), 0)

@@ -95,3 +95,14 @@ def test_json_round_trip_and_fingerprint() -> None:
     assert ScheduleDef.from_json(d.to_json()) == d
     assert d.fingerprint() == d.with_changes(paused=True).fingerprint()
     assert d.fingerprint() != d.with_changes(spec="0 3 * * *").fingerprint()
+
+
+def test_a_deadline_counts_from_the_run_time_after_its_jitter() -> None:
+    run = datetime(2026, 12, 1, 9, tzinfo=UTC)
+    d = ScheduleDef("post", "t", "0 9 * * *", deadline=3 * 3600, jitter=60)
+    assert d.deadline_for(run) == run + timedelta(seconds=d.jitter_for(run) + 3 * 3600)
+    assert ScheduleDef("post", "t", "0 9 * * *").deadline_for(run) is None
+    assert ScheduleDef.from_json(d.to_json()) == d
+    assert "deadline" not in ScheduleDef("post", "t", "0 9 * * *").to_json()
+    with pytest.raises(ConfigurationError, match="deadline must be a positive number"):
+        ScheduleDef("post", "t", "0 9 * * *", deadline=0)

@@ -89,7 +89,8 @@ async def test_raising_a_limit_at_runtime_releases_deferred_jobs(app: App, clien
         await asyncio.sleep(0.2)
         scheduled = await client.jobs(status=JobStatus.SCHEDULED)
         assert len(scheduled) == 3 and all(j.run_at for j in scheduled)  # booked minutes ahead
-        async with app.limits() as limits:
+        async with app.backend() as backend:
+            limits = backend.limits
             await limits.set(Limit("slow", 100, Period.SECOND))
         changed = time.monotonic()
         await wait_until(until(lambda: len(ran) == 4), timeout=5)
@@ -148,6 +149,31 @@ async def test_a_start_granted_by_the_quota_is_kept_when_the_rate_limit_defers(
         # 200 ms apart; coming back, each keeps its quota start instead of asking again
         await wait_until(until(lambda: len(ran) == 5), timeout=5)
     assert sorted(ran) == [0, 1, 2, 3, 4]
-    async with app.limits() as limits:
+    async with app.backend() as backend:
+        limits = backend.limits
         (usage,) = await limits.usage("daily")
     assert usage.used == 5  # not 9: deferred jobs were not counted twice
+
+
+async def test_each_source_gets_the_rate_limit_its_argument_names(app: App, client: Client) -> None:
+    app.limit("source:slow.example", "5/s")
+    app.limit("source:fast.example", "1000/s")
+    starts: dict[str, list[float]] = {"slow.example": [], "fast.example": []}
+
+    @app.task(rate_limit="source:{source}")
+    async def scrape(source: str, page: int) -> None:
+        starts[source].append(time.monotonic())
+
+    await client.enqueue_many(
+        JobRequest(scrape, [source, page]) for page in range(4) for source in starts
+    )
+    async with running_worker(app):
+        await wait_until(lambda: _done(starts, 8), timeout=10)
+    slow, fast = starts["slow.example"], starts["fast.example"]
+    assert len(slow) == len(fast) == 4
+    assert slow[-1] - slow[0] >= 3 * 0.2 - 0.05  # 5/s: 200 ms apart
+    assert fast[-1] - fast[0] < 0.2  # its own budget, not the slow source's
+
+
+async def _done(starts: dict[str, list[float]], count: int) -> bool:
+    return sum(len(s) for s in starts.values()) >= count

@@ -47,7 +47,8 @@ def run_keys(raw: redis.Redis, prefix: str, queue: str = "default") -> list[str]
 async def test_three_loops_fire_each_second_exactly_once(
     app: App, client: Client, raw: redis.Redis, prefix: str
 ) -> None:
-    async with app.schedules() as store:
+    async with app.backend() as backend:
+        store = backend.schedules
         info = await store.add(ScheduleDef("tick", "t", "* * * * * *"))
     assert info.next_due is not None
     first = to_millis(info.next_due)
@@ -57,14 +58,16 @@ async def test_three_loops_fire_each_second_exactly_once(
     expected = [f"sched:tick:{first + 1000 * i}" for i in range(len(keys))]
     assert len(keys) >= 3 and keys == expected  # every second, once, no gap
     assert sum(loop.fired for loop in loops) == len(keys)
-    async with app.schedules() as store:
+    async with app.backend() as backend:
+        store = backend.schedules
         assert (await store.get("tick")).runs == len(keys)
 
 
 async def test_changes_take_effect_without_restart(
     app: App, client: Client, raw: redis.Redis, prefix: str
 ) -> None:
-    async with schedulers(app), app.schedules() as store:
+    async with schedulers(app), app.backend() as backend:
+        store = backend.schedules
         await asyncio.sleep(0.2)  # the loop sleeps: nothing is due
         await store.add(ScheduleDef("s", "t", "* * * * * *"))
 
@@ -96,7 +99,8 @@ async def stored_as_if_down(store: ScheduleStore, d: ScheduleDef, down: float) -
 
 
 async def test_misfire_policies_after_downtime(app: App, raw: redis.Redis, prefix: str) -> None:
-    async with app.schedules() as store:
+    async with app.backend() as backend:
+        store = backend.schedules
         for policy in Misfire:  # daily runs, down for ten days
             d = ScheduleDef(
                 policy.value, "t", "@daily", misfire=policy, grace=1, queue=policy.value
@@ -107,7 +111,8 @@ async def test_misfire_policies_after_downtime(app: App, raw: redis.Redis, prefi
     assert len(run_keys(raw, prefix, "once")) == 1
     assert len(run_keys(raw, prefix, "all")) == 10
     assert len(run_keys(raw, prefix, "skip")) == 0
-    async with app.schedules() as store:
+    async with app.backend() as backend:
+        store = backend.schedules
         for policy in Misfire:  # and every one is due tomorrow again
             info = await store.get(policy.value)
             assert info.next_due is not None
@@ -122,13 +127,15 @@ async def test_overlap_skip_never_runs_two_at_once(app: App, client: Client) -> 
         starts.append(asyncio.get_running_loop().time())
         await asyncio.sleep(1.6)
 
-    async with app.schedules() as store:
+    async with app.backend() as backend:
+        store = backend.schedules
         await store.add(ScheduleDef("slow", slow.name, "* * * * * *", overlap=Overlap.SKIP))
     async with running_worker(app, scheduler=False), schedulers(app):
         await asyncio.sleep(4.2)
     gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert len(starts) >= 2 and all(g >= 1.6 for g in gaps), starts
-    async with app.schedules() as store:
+    async with app.backend() as backend:
+        store = backend.schedules
         assert (await store.get("slow")).runs >= 4  # skipped runs count as fired
 
 
@@ -143,14 +150,16 @@ async def test_overlap_queue_runs_each_after_the_previous_finished(
         await asyncio.sleep(1.2)
         spans.append((began, asyncio.get_running_loop().time()))
 
-    async with app.schedules() as store:
+    async with app.backend() as backend:
+        store = backend.schedules
         await store.add(ScheduleDef("slow", slow.name, "* * * * * *", overlap=Overlap.QUEUE))
     async with running_worker(app, scheduler=False, concurrency=4), schedulers(app):
         await asyncio.sleep(4.5)
     assert len(spans) >= 3
     for (_, end), (start, _) in itertools.pairwise(spans):
         assert start >= end - 0.01, spans  # never two at once
-    async with app.schedules() as store:
+    async with app.backend() as backend:
+        store = backend.schedules
         info = await store.get("slow")
     assert info.runs == len(spans) or info.runs == len(spans) + 1  # none skipped
 
@@ -159,7 +168,8 @@ async def test_an_enqueue_failure_is_reported_and_retried_not_dropped(
     app: App, raw: redis.Redis, prefix: str
 ) -> None:
     errors: list[str] = []
-    async with app.schedules() as store:
+    async with app.backend() as backend:
+        store = backend.schedules
         await store.add(ScheduleDef("s", "t", "@every 1s"))
     async with schedulers(app, on_error=lambda name, exc: errors.append(str(exc))) as (loop,):
         real = loop.client.enqueue_many
@@ -180,7 +190,8 @@ async def test_an_enqueue_failure_is_reported_and_retried_not_dropped(
         await wait_until(enqueued, timeout=5)
     assert len(errors) == 3 and "server unreachable" in errors[0]
     first = run_keys(raw, prefix)[0]
-    async with app.schedules() as store:
+    async with app.backend() as backend:
+        store = backend.schedules
         info = await store.get("s")
     anchor = info.definition.anchor
     assert anchor is not None  # the first run after the failures was not skipped
@@ -203,3 +214,33 @@ async def test_declared_schedules_run_in_workers(app: App, client: Client) -> No
         await wait_until(twice, timeout=4)
     jobs = await client.jobs(status=JobStatus.SUCCEEDED)
     assert done[:2] == [7, 7] and len(jobs) == len(done)
+
+
+async def test_a_run_not_started_within_the_schedules_deadline_ends_expired(
+    app: App, client: Client
+) -> None:
+    @app.task(name="post")
+    async def post() -> None:
+        pass
+
+    async with app.schedules() as schedules:
+        await schedules.add("hourly-post", "* * * * * *", post, deadline=0.3)
+    async with schedulers(app):
+        await wait_until(lambda: _job_count(client, 2), timeout=5)
+    await asyncio.sleep(0.4)  # every run is past its deadline now
+    async with running_worker(app, burst=True, scheduler=False) as worker:
+        await wait_until(lambda: _no_waiting(client), timeout=5)
+    jobs = await client.jobs(limit=100)
+    assert jobs and {j.status for j in jobs} == {JobStatus.EXPIRED}
+    assert worker.jobs_done == 0
+    # due time + 0.3 s; each run is enqueued within milliseconds of its due time
+    assert all(j.deadline is not None and j.enqueued_at is not None for j in jobs)
+    assert all(abs(j.deadline - j.enqueued_at) <= timedelta(seconds=0.3) for j in jobs)
+
+
+async def _job_count(client: Client, count: int) -> bool:
+    return len(await client.jobs(limit=100)) >= count
+
+
+async def _no_waiting(client: Client) -> bool:
+    return all(j.status.is_finished for j in await client.jobs(limit=100))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
@@ -21,7 +22,7 @@ from chronoq.cli.common import (
     run_with,
 )
 from chronoq.core.errors import LimitNotFound
-from chronoq.core.limits import Kind, Limit, parse_rate, parse_windows
+from chronoq.core.limits import Kind, Limit, WindowRate, parse_rate, parse_windows
 from chronoq.core.zones import zone
 from chronoq.redis.limits import KeyUsage, LimitStore
 
@@ -37,7 +38,7 @@ KeyOption = Annotated[
 
 
 def _with_store(target: Target, action: Callable[[LimitStore], Awaitable[T]]) -> T:
-    return run_with(target.app.limits, action)
+    return run_with(target.app.backend, lambda backend: action(backend.limits))
 
 
 @limits.command("list")
@@ -77,7 +78,7 @@ def list_limits(
             limit.rate_text,
             str(limit.burst),
             f"{limit.min_gap:g}s",
-            "; ".join(str(w) for w in limit.windows) or "always",
+            _windows_text(limit),
             limit.tz,
             str(len(usage)),
             f"{busiest.key or '(all)'} {busiest.utilization:.0%}" if busiest else "-",
@@ -126,6 +127,14 @@ def set_limit(
         list[str] | None,
         typer.Option("--window", help="Allowed hours, like 'mon-fri 09:00-18:00' (repeatable)."),
     ] = None,
+    window_rate: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--window-rate",
+            help="A window's own rule, like 'mon-fri 09:00-17:00=30/h' (or =forbid); "
+            "the rate applies elsewhere (repeatable).",
+        ),
+    ] = None,
     always: Annotated[bool, typer.Option("--always", help="Drop the windows.")] = False,
     tz: Annotated[str | None, typer.Option("--tz", help="IANA zone of the windows.")] = None,
     quota: Annotated[bool, typer.Option("--quota", help="A quota per account.")] = False,
@@ -144,6 +153,10 @@ def set_limit(
         except LimitNotFound:
             current = None
         limit = _merged(name, current, rate, burst, min_gap, window, always, tz, quota)
+        if window_rate or always:
+            rules = _window_rules(window_rate or [])
+            rated = tuple(WindowRate.parse(w, r) for w, r in rules.items())
+            limit = dataclasses.replace(limit, window_rates=rated)
         await store.set(limit)
         return limit
 
@@ -251,14 +264,29 @@ def _merged(
     return Limit.from_dict(raw)
 
 
+def _window_rules(texts: list[str]) -> dict[str, str]:
+    rules: dict[str, str] = {}
+    for text in texts:
+        window, sep, rule = text.rpartition("=")
+        if not sep or not window.strip():
+            raise CliError(f"--window-rate {text!r}: write it like 'mon-fri 09:00-17:00=30/h'")
+        rules[window.strip()] = rule.strip()
+    return rules
+
+
+def _windows_text(limit: Limit) -> str:
+    parts = [str(w) for w in limit.windows] + [str(r) for r in limit.window_rates]
+    return "; ".join(parts) or "always"
+
+
 def _summary(limit: Limit) -> str:
     parts = [f"{limit.kind.value} {limit.rate_text}"]
     if limit.burst:
         parts.append(f"burst {limit.burst}")
     if limit.min_gap:
         parts.append(f"min gap {limit.min_gap:g}s")
-    if limit.windows:
-        parts.append("windows " + "; ".join(str(w) for w in limit.windows))
+    if limit.windows or limit.window_rates:
+        parts.append("windows " + _windows_text(limit))
     parts.append(f"zone {limit.tz}")
     return ", ".join(parts)
 
@@ -273,8 +301,14 @@ def _config_table(limit: Limit) -> Table:
     table.add_column("value")
     for field, value in limit.to_dict().items():
         if field != "name":
-            table.add_row(field, "; ".join(value) if isinstance(value, list) else str(value))
+            table.add_row(field, _cell(value))
     return table
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, list):
+        return "; ".join("=".join(item) if isinstance(item, list) else str(item) for item in value)
+    return str(value)
 
 
 def _usage_table(limit: Limit, usage: list[KeyUsage], *, title: str = "keys") -> Table:

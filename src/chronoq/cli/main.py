@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import Annotated
 
 import typer
 
@@ -29,6 +30,31 @@ cli = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from chronoq import __version__  # noqa: PLC0415 (the package root imports the CLI's layers)
+
+        typer.echo(f"chronoq {__version__}")
+        raise typer.Exit()
+
+
+@cli.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print chronoq's version and exit.",
+            callback=_print_version,
+            is_eager=True,
+        ),
+    ] = False,
+) -> None:
+    """chronoq: job scheduling for Python on Redis."""
+
+
 cli.command()(serve.up)
 cli.command()(serve.worker)
 cli.command()(jobs.enqueue)

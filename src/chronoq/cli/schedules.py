@@ -44,7 +44,7 @@ AfterOption = Annotated[
 
 
 def _with_store(target: Target, action: Callable[[ScheduleStore], Awaitable[T]]) -> T:
-    return run_with(target.app.schedules, action)
+    return run_with(target.app.backend, lambda backend: action(backend.schedules))
 
 
 def _emit(info: ScheduleInfo, json_out: bool, verb: str = "") -> None:
@@ -72,6 +72,10 @@ def add(
     max_runs: Annotated[int | None, typer.Option("--max-runs", help="Stop after N.")] = None,
     start: Annotated[str | None, typer.Option("--start", help="ISO 8601, with offset.")] = None,
     end: Annotated[str | None, typer.Option("--end", help="ISO 8601, with offset.")] = None,
+    deadline: Annotated[
+        float | None,
+        typer.Option("--deadline", help="Seconds after its time a run may start, else expired."),
+    ] = None,
     replace: Annotated[bool, typer.Option("--replace", help="Replace one that exists.")] = False,
     app: AppOption = None,
     redis_url: RedisUrlOption = None,
@@ -95,6 +99,7 @@ def add(
         max_runs=max_runs,
         start=_aware(start, "--start") if start else None,
         end=_aware(end, "--end") if end else None,
+        deadline=deadline,
     )
     info = _with_store(target, lambda s: s.add(definition, replace=replace))
     _emit(info, json_out, "added")

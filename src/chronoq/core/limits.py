@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import itertools
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -124,6 +125,53 @@ class Window:
         return opens, closes
 
 
+ALLOW, FORBID = "allow", "forbid"
+_ALLOW_WORDS = {"allow", "open", "allowed"}
+_FORBID_WORDS = {"forbid", "closed", "close", "forbidden", "deny"}
+
+
+@dataclass(frozen=True, slots=True)
+class WindowRate:
+    """A window with its own rule: its own rate (`"30/h"`), the limit's own rate
+    (`"allow"`), or no starts at all (`"forbid"`). Outside every such window the
+    limit's rate applies (seed 004's "extra delays during business hours")."""
+
+    window: Window
+    rate: tuple[int, Period] | None = None  # None: the limit's rate, or closed if `closed`
+    closed: bool = False
+
+    @classmethod
+    def parse(cls, window: str, rule: str) -> WindowRate:
+        parsed = Window.parse(window)
+        word = rule.strip().lower() if isinstance(rule, str) else ""
+        if word in _ALLOW_WORDS:
+            return cls(parsed)
+        if word in _FORBID_WORDS:
+            return cls(parsed, closed=True)
+        if not isinstance(rule, str) or "/" not in rule:
+            raise ConfigurationError(
+                f"bad rule {rule!r} for window {window!r}; give a rate like '30/h', "
+                "'allow' or 'forbid'"
+            )
+        return cls(parsed, parse_rate(rule))
+
+    @property
+    def rule_text(self) -> str:
+        if self.closed:
+            return FORBID
+        if self.rate is None:
+            return ALLOW
+        return f"{self.rate[0]}/{self.rate[1].value}"
+
+    def __str__(self) -> str:
+        return f"{self.window}={self.rule_text}"
+
+
+# `windows=` as App.limit takes it: allowed windows (closed elsewhere), or windows
+# with their own rule (the limit's rate elsewhere).
+WindowsSpec = Sequence[str] | Mapping[str, str]
+
+
 def _parse_days(text: str) -> frozenset[int]:
     days: set[int] = set()
     for part in text.split(","):
@@ -162,8 +210,9 @@ class Limit:
     kind: Kind = Kind.RATE
     burst: int = 0
     min_gap: float = 0.0  # seconds between two starts
-    windows: tuple[Window, ...] = ()
+    windows: tuple[Window, ...] = ()  # allowed hours: no starts outside them
     tz: str = "UTC"
+    window_rates: tuple[WindowRate, ...] = ()  # windows with their own rate, in order
 
     def __post_init__(self) -> None:
         validate_limit_name(self.name)
@@ -178,7 +227,9 @@ class Limit:
             raise ConfigurationError(
                 f"quota {self.name!r} counts per hour or per day, not per {self.period.value}"
             )
-        if self.kind is Kind.QUOTA and (self.burst or self.min_gap or self.windows):
+        if self.kind is Kind.QUOTA and (
+            self.burst or self.min_gap or self.windows or self.window_rates
+        ):
             raise ConfigurationError(
                 f"quota {self.name!r} takes no burst, min_gap or windows (rate limits do)"
             )
@@ -191,8 +242,13 @@ class Limit:
     def rate_text(self) -> str:
         return f"{self.limit}/{self.period.value}"
 
+    @property
+    def emission_ms(self) -> float:
+        """Milliseconds one start uses of the budget at the limit's own rate."""
+        return self.period.ms / self.limit
+
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "name": self.name,
             "kind": self.kind.value,
             "limit": self.limit,
@@ -202,6 +258,9 @@ class Limit:
             "windows": [str(w) for w in self.windows],
             "tz": self.tz,
         }
+        if self.window_rates:  # absent otherwise: older limits keep their fingerprint
+            out["window_rates"] = [[str(r.window), r.rule_text] for r in self.window_rates]
+        return out
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Limit:
@@ -214,6 +273,7 @@ class Limit:
             min_gap=float(raw.get("min_gap", 0.0)),
             windows=tuple(Window.parse(w) for w in raw.get("windows", ())),
             tz=raw.get("tz", "UTC"),
+            window_rates=tuple(WindowRate.parse(w, r) for w, r in raw.get("window_rates", ())),
         )
 
     def fingerprint(self) -> str:
@@ -223,19 +283,65 @@ class Limit:
     # -- what the script needs ----------------------------------------------
 
     def allowed_intervals(self, now: datetime) -> list[list[int]]:
-        """The windows' open intervals from yesterday to the horizon, merged, in
-        epoch ms. Empty when the limit has no windows (always allowed)."""
-        if not self.windows:
+        """The open intervals from yesterday to the horizon, in epoch ms: merged
+        `[start, end]` pairs for allowed windows, or `[start, end, emission ms]`
+        when windows carry their own rates. Empty: always open at the limit's rate."""
+        if not self.windows and not self.window_rates:
             return []
-        tz = self.zone
-        today = now.astimezone(tz).date()
+        today = now.astimezone(self.zone).date()
+        allowed = [self._spans(w, today) for w in self.windows]
+        if not self.window_rates:
+            return _merge(span for spans in allowed for span in spans)
+        return self._rated_segments(today, _merge(s for spans in allowed for s in spans))
+
+    def _spans(self, window: Window, today: date) -> list[tuple[int, int]]:
         spans = []
         for offset in range(-1, WINDOW_HORIZON_DAYS + 1):
-            for window in self.windows:
-                span = window.intervals(today + timedelta(days=offset), tz)
-                if span is not None:
-                    spans.append((_ms(span[0]), _ms(span[1])))
-        return _merge(spans)
+            span = window.intervals(today + timedelta(days=offset), self.zone)
+            if span is not None:
+                spans.append((_ms(span[0]), _ms(span[1])))
+        return spans
+
+    def _rated_segments(self, today: date, allowed: list[list[int]]) -> list[list[int]]:
+        """Cut the horizon at every window edge; each piece takes the rule of the
+        first window (in declared order) covering it, else the limit's rate (closed
+        outside the allowed windows, when there are any)."""
+        first = _ms(_local(today - timedelta(days=1), time(0), self.zone))
+        last = _ms(_local(today + timedelta(days=WINDOW_HORIZON_DAYS + 1), time(0), self.zone))
+        rules = [(rule, _merge(self._spans(rule.window, today))) for rule in self.window_rates]
+        edges = {first, last}
+        for _, spans in rules:
+            edges.update(edge for span in spans for edge in span if first < edge < last)
+        for span in allowed:
+            edges.update(edge for edge in span if first < edge < last)
+        cuts = sorted(edges)
+        out: list[list[int]] = []
+        for start, end in itertools.pairwise(cuts):
+            emission = self._emission_at(start, rules, allowed)
+            if emission is None:
+                continue
+            if out and out[-1][1] == start and out[-1][2] == emission:
+                out[-1][1] = end
+            else:
+                out.append([start, end, emission])
+        return out
+
+    def _emission_at(
+        self,
+        moment: int,
+        rules: list[tuple[WindowRate, list[list[int]]]],
+        allowed: list[list[int]],
+    ) -> int | None:
+        if self.windows and not _covers(allowed, moment):
+            return None
+        for rule, spans in rules:
+            if _covers(spans, moment):
+                if rule.closed:
+                    return None
+                if rule.rate is not None:
+                    return max(1, round(rule.rate[1].ms / rule.rate[0]))
+                break
+        return max(1, round(self.emission_ms))
 
     def period_starts(self, now: datetime, tz_name: str | None = None) -> list[int]:
         """A quota's current period start and the next ones (local midnights or hours
@@ -257,7 +363,11 @@ def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
-def _merge(spans: Iterable[tuple[int, int]]) -> list[list[int]]:
+def _covers(spans: list[list[int]], moment: int) -> bool:
+    return any(start <= moment < end for start, end in spans)
+
+
+def _merge(spans: Iterable[tuple[int, int] | list[int]]) -> list[list[int]]:
     merged: list[list[int]] = []
     for start, end in sorted(spans):
         if merged and start <= merged[-1][1]:
@@ -269,3 +379,62 @@ def _merge(spans: Iterable[tuple[int, int]]) -> list[list[int]]:
 
 def parse_windows(texts: Sequence[str]) -> tuple[Window, ...]:
     return tuple(Window.parse(text) for text in texts)
+
+
+def split_windows(windows: WindowsSpec) -> tuple[tuple[Window, ...], tuple[WindowRate, ...]]:
+    """`windows=` as given: a list of allowed windows, or a mapping of windows to
+    their own rule ("30/h", "allow", "forbid")."""
+    if isinstance(windows, str):
+        raise ConfigurationError(
+            f"windows must be a list of windows or a mapping of windows to rates, got {windows!r}"
+        )
+    if isinstance(windows, Mapping):
+        return (), tuple(WindowRate.parse(w, rule) for w, rule in windows.items())
+    return parse_windows(windows), ()
+
+
+def rate_limit(
+    name: str,
+    rate: str,
+    *,
+    burst: int = 0,
+    min_gap: float = 0.0,
+    windows: WindowsSpec = (),
+    tz: str = "UTC",
+) -> Limit:
+    """A rate limit from the words App.limit and the CLI take."""
+    count, period = parse_rate(rate)
+    allowed, rated = split_windows(windows)
+    return Limit(name, count, period, burst=burst, min_gap=min_gap, windows=allowed, tz=tz,
+                 window_rates=rated)  # fmt: skip
+
+
+def quota(name: str, limit: int, *, per: str = "day", tz: str = "UTC") -> Limit:
+    """A quota: at most `limit` runs per account per local day or hour."""
+    return Limit(name, limit, Period.parse(per), kind=Kind.QUOTA, tz=tz)
+
+
+@dataclass(frozen=True, slots=True)
+class LimitChanges:
+    """Some settings of a stored limit, changed; those not given keep their values.
+    `windows=()` drops the windows (always open)."""
+
+    rate: str | None = None
+    burst: int | None = None
+    min_gap: float | None = None
+    windows: WindowsSpec | None = None
+    tz: str | None = None
+
+    def apply(self, limit: Limit) -> Limit:
+        raw = limit.to_dict()
+        if self.rate is not None:
+            count, period = parse_rate(self.rate)
+            raw.update(limit=count, period=period.value)
+        for name, value in (("burst", self.burst), ("min_gap", self.min_gap), ("tz", self.tz)):
+            if value is not None:
+                raw[name] = value
+        if self.windows is not None:
+            allowed, rated = split_windows(self.windows)
+            raw["windows"] = [str(w) for w in allowed]
+            raw["window_rates"] = [[str(r.window), r.rule_text] for r in rated]
+        return Limit.from_dict(raw)

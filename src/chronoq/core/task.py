@@ -11,6 +11,7 @@ from typing import Any
 
 from chronoq.core.errors import ConfigurationError, UnknownTask
 from chronoq.core.job import Gate, GatePolicy, JobOptions, LimitRef
+from chronoq.core.names import validate_limit_name
 from chronoq.core.retry import Backoff
 
 DEFAULT_QUEUE = "default"
@@ -35,7 +36,8 @@ class TaskDefaults:
         JobOptions(max_retries=self.max_retries, timeout=self.timeout, priority=self.priority)
         object.__setattr__(self, "on_locked", GatePolicy(self.on_locked))
         templates = [self.lock, self.account, self.concurrency and self.concurrency[0]]
-        for template in templates + [key for _, key in self.limits]:
+        limit_names = [name for name, _ in self.limits if "{" in name]
+        for template in templates + limit_names + [key for _, key in self.limits]:
             if template is not None:
                 _check_template(template)
         if self.concurrency is not None and self.concurrency[1] < 1:
@@ -104,10 +106,25 @@ def job_keys(task: TaskDef, args: Sequence[Any], kwargs: dict[str, Any]) -> JobK
         gates.append(Gate(key, d.concurrency[1], GatePolicy.WAIT))
     account = _format(d.account, "account", task, arguments) if d.account else None
     limits = tuple(
-        LimitRef(name, _format(key, f"key of limit {name!r}", task, arguments) if key else "")
+        LimitRef(
+            _limit_name(name, task, arguments),
+            _format(key, f"key of limit {name!r}", task, arguments) if key else "",
+        )
         for name, key in d.limits
     )
     return JobKeys(tuple(gates), account, limits)
+
+
+def _limit_name(template: str, task: TaskDef, arguments: dict[str, Any]) -> str:
+    if "{" not in template:
+        return template
+    name = _format(template, "limit name", task, arguments)
+    try:
+        return validate_limit_name(name)
+    except ConfigurationError as exc:
+        raise ConfigurationError(
+            f"limit name template {template!r} of task {task.name!r}: {exc}"
+        ) from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,10 +51,13 @@ class Backend:
         self.inspector = Inspector(self.redis, self.keys)
 
     @classmethod
-    def from_settings(cls, settings: Settings, url: str | None = None) -> Backend:
-        """A backend for the settings' URL (or `url`), TLS, prefix and durability."""
+    def from_settings(
+        cls, settings: Settings, url: str | None = None, *, connector: Connector | None = None
+    ) -> Backend:
+        """A backend for the settings' URL (or `url`, or a ready `connector`), TLS,
+        prefix and durability."""
         return cls(
-            Connector.from_settings(settings, url),
+            connector or Connector.from_settings(settings, url),
             settings.prefix,
             replica_acks=settings.replica_acks,
             replica_ack_timeout=settings.replica_ack_timeout,

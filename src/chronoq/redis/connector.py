@@ -21,12 +21,15 @@ import hiredis
 import redis
 import redis.asyncio
 import redis.asyncio.cluster
+import redis.asyncio.connection
 import redis.asyncio.retry
 import redis.asyncio.sentinel
 import redis.cluster
+import redis.connection
 import redis.sentinel
 from redis.backoff import ExponentialBackoff
 
+from chronoq.core.errors import ConfigurationError
 from chronoq.core.settings import Settings
 from chronoq.redis.urls import Mode, RedisTarget, parse_redis_url
 
@@ -326,3 +329,75 @@ class Connector:
             found["ssl"] = True
             found.update(self.tls.kwargs())
         return found
+
+
+# -- a client passed in from Python -----------------------------------------
+
+# The connection settings that mean the same to async and sync connections; the
+# rest of a pool's keyword arguments are redis-py internals bound to that pool.
+_PORTABLE = (
+    "host", "port", "path", "db", "username", "password", "credential_provider",
+    "client_name", "socket_keepalive", "encoding", "encoding_errors", "protocol",
+    "ssl_keyfile", "ssl_certfile", "ssl_cert_reqs", "ssl_ca_certs", "ssl_ca_data",
+    "ssl_ca_path", "ssl_check_hostname", "ssl_min_version", "ssl_ciphers", "ssl_password",
+)  # fmt: skip
+_aio = redis.asyncio.connection
+_SYNC_CONNECTION = {
+    _aio.Connection: redis.connection.Connection,
+    _aio.SSLConnection: redis.connection.SSLConnection,
+    _aio.UnixDomainSocketConnection: redis.connection.UnixDomainSocketConnection,
+}
+
+
+class ClientConnector(Connector):
+    """Clients made with the settings of one a program passed in (`App(redis=...)`):
+    its address, credentials or credential provider, and TLS files. chronoq opens
+    connections of its own with them (its blocking reads, timeouts and decoding
+    need their own) and never closes the program's client.
+
+    A plain `redis.asyncio.Redis` only: a Cluster or Sentinel deployment is given
+    by URL (`redis+cluster://`, `redis+sentinel://`), which every process can share.
+    """
+
+    def __init__(self, client: Any) -> None:
+        pool = getattr(client, "connection_pool", None)
+        base = getattr(pool, "connection_class", None)
+        if type(pool) is not redis.asyncio.ConnectionPool or base not in _SYNC_CONNECTION:
+            raise ConfigurationError(
+                f"App(redis=...) takes a redis.asyncio.Redis for one server, got "
+                f"{type(client).__name__}; give a Cluster or Sentinel as a URL instead "
+                "(redis+cluster://..., redis+sentinel://...)"
+            )
+        assert pool is not None and base is not None
+        kwargs = pool.connection_kwargs
+        self._base = base
+        self._settings = {k: kwargs[k] for k in _PORTABLE if kwargs.get(k) is not None}
+        super().__init__(_url_of(base, kwargs))
+
+    def async_client(self, *, blocking_timeout: float | None = None) -> AsyncRedis:
+        options = self._options(blocking_timeout)
+        pool = redis.asyncio.ConnectionPool(
+            connection_class=self._base, retry=short_retry(), **{**options, **self._settings}
+        )
+        client = AsyncRedis.from_pool(pool)
+        _pack_with_hiredis(client)
+        return client
+
+    def sync_client(self, *, socket_timeout: float = COMMAND_TIMEOUT) -> SyncRedis:
+        options = self._options(None)
+        options["socket_timeout"] = socket_timeout
+        pool = redis.ConnectionPool(
+            connection_class=_SYNC_CONNECTION[self._base],
+            retry=short_sync_retry(),
+            **{**options, **self._settings},
+        )
+        return SyncRedis.from_pool(pool)
+
+
+def _url_of(base: type, kwargs: dict[str, Any]) -> str:
+    """A URL naming the server (for logs and labels; no password in it)."""
+    db = kwargs.get("db", 0)
+    if base is _aio.UnixDomainSocketConnection:
+        return f"unix://{kwargs.get('path', '')}?db={db}"
+    scheme = "rediss" if base is _aio.SSLConnection else "redis"
+    return f"{scheme}://{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}/{db}"

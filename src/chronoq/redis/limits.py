@@ -218,17 +218,18 @@ def _usage(limit: Limit, key: str, state: dict[str, str], now_ms: int, tz: str) 
 
 def _rate_usage(limit: Limit, state: dict[str, str], now_ms: int) -> tuple[int, float]:
     per = limit.period.ms
-    emission = per / limit.limit
     current = math.floor(now_ms / per)
     used = int(state.get(f"r:{current}", 0))
     tat = float(state.get("tat", 0))
-    last = float(state.get("last", -1e15))
-    earliest = max(now_ms, tat - limit.burst * emission, last + limit.min_gap * 1000)
-    for start, end in limit.allowed_intervals(_at(now_ms)):
+    base = max(now_ms, float(state.get("last", -1e15)) + limit.min_gap * 1000)
+    spans = limit.allowed_intervals(_at(now_ms))
+    if not spans:
+        return used, max(base, tat - limit.burst * limit.emission_ms)
+    for start, end, *rate in spans:  # as limit_acquire.lua decides it
+        earliest = max(base, tat - limit.burst * (rate[0] if rate else limit.emission_ms), start)
         if earliest < end:
-            earliest = max(earliest, start)
-            break
-    return used, earliest
+            return used, earliest
+    return used, base
 
 
 def _quota_usage(limit: Limit, state: dict[str, str], now_ms: int, tz: str) -> tuple[int, float]:

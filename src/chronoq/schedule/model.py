@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import math
 import re
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -68,6 +69,7 @@ class ScheduleDef:
     overlap: Overlap = Overlap.ALLOW
     paused: bool = False
     anchor: datetime | None = None  # `@every` phase; set when first stored
+    deadline: float | None = None  # seconds after its run time a run may start, else expired
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
@@ -117,6 +119,12 @@ class ScheduleDef:
             return None
         return run
 
+    def deadline_for(self, run: datetime) -> datetime | None:
+        """The latest start of the run due at `run` (None: no deadline)."""
+        if self.deadline is None:
+            return None
+        return run + timedelta(seconds=self.jitter_for(run) + self.deadline)
+
     def runs_to_fire(self, due: datetime, now: datetime) -> list[datetime]:
         """Which run times to enqueue now, given the earliest unfired one is `due`."""
         pending = [due]
@@ -151,6 +159,8 @@ class ScheduleDef:
         raw = asdict(self)
         for key in ("start", "end", "anchor"):
             raw[key] = raw[key].isoformat() if raw[key] else None
+        if raw["deadline"] is None:  # absent: definitions stored before it keep their fingerprint
+            del raw["deadline"]
         return serialization.dumps(raw)
 
     @classmethod
@@ -182,6 +192,10 @@ def _check_numbers(d: ScheduleDef) -> None:
         raise ConfigurationError(f"max_retries must be >= 0, got {d.max_retries}")
     if d.timeout is not None and d.timeout <= 0:
         raise ConfigurationError(f"timeout must be > 0 seconds, got {d.timeout}")
+    if d.deadline is not None and not 0 < d.deadline < math.inf:
+        raise ConfigurationError(
+            f"deadline must be a positive number of seconds after the run time, got {d.deadline}"
+        )
 
 
 def utc_now() -> datetime:

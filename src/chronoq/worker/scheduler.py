@@ -185,6 +185,7 @@ class Scheduler:
             max_retries=d.max_retries,
             timeout=d.timeout,
             at=run + timedelta(seconds=jitter) if jitter else None,
+            deadline=d.deadline_for(run),
             idempotency_key=f"sched:{d.name}:{to_millis(run)}",
             idempotency_ttl=max(self._ttl, d.grace * 2),
         )

@@ -11,7 +11,9 @@
 --   limit key, reservation ms (0: none), block-until ms (0: none; RateLimited
 --   raised with retry_after: nothing under this key starts before it),
 --   calendar JSON: rate limits: merged allowed intervals [[start, end], ...]
---   ([] always open); quotas: upcoming period starts [p0, p1, ...] (p0 <= now),
+--   ([] always open), or [[start, end, emission ms], ...] where windows carry
+--   their own rate (a start inside uses that span's emission interval);
+--   quotas: upcoming period starts [p0, p1, ...] (p0 <= now),
 --   job ref ('<queue> <id>') recorded with a future booking
 -- A key's state written under an older version is reset to the present (bookings
 -- made under it were released by the change, and their jobs decide again).
@@ -24,14 +26,17 @@ if not cfg[1] then return {-2} end
 if cfg[1] ~= ARGV[1] then return {-1} end
 local kind, n, per = cfg[2], tonumber(cfg[3]), tonumber(cfg[4])
 local T = per / n
-local tau, gap = tonumber(cfg[5]) * T, tonumber(cfg[6])
+local burst, gap = tonumber(cfg[5]), tonumber(cfg[6])
 local EARLY_MS = 50  -- a booked job claimed this early still starts
 
--- First instant >= t inside the allowed intervals; nil past the horizon.
-local function in_window(t, spans)
-  if #spans == 0 then return t end
+-- First instant >= base that the budget (tat, less the burst at the span's rate)
+-- and the calendar allow, with the emission interval there; nil past the horizon.
+local function in_window(base, tat, spans)
+  if #spans == 0 then return math.max(base, tat - burst * T), T end
   for _, s in ipairs(spans) do
-    if t < s[2] then return math.max(t, s[1]) end
+    local emission = s[3] or T
+    local t = math.max(base, tat - burst * emission, s[1])
+    if t < s[2] then return t, emission end
   end
   return nil
 end
@@ -52,9 +57,9 @@ local function book_rate(skey, res, blk_req, spans)
   local blk = math.max(tonumber(s[3] or '0'), blk_req)
   if blk_req > 0 then redis.call('HSET', skey, 'blk', blk) end
   if res > 0 and res <= now + EARLY_MS and now >= blk then return 0 end
-  local t = in_window(math.max(now, tat - tau, last + gap, blk), spans)
+  local t, emission = in_window(math.max(now, last + gap, blk), tat, spans)
   if not t then return -spans[#spans][2] end
-  tat = math.max(tat, t) + T
+  tat = math.max(tat, t) + emission
   redis.call('HSET', skey, 'tat', tat, 'last', t, 'v', ARGV[1])
   if redis.call('HINCRBY', skey, 'r:' .. math.floor(t / per), 1) == 1 then
     prune_counts(skey, 'r:', math.floor(now / per))  -- a new period: drop ended ones
