@@ -83,8 +83,10 @@ class Task:
         """Register a hook for this task's `kind` events ("succeeded", "dead", ...):
         `@send.on("dead")`. Runs before the app's hooks of that kind."""
 
+        parsed = EventKind.parse(kind)  # a bad kind fails here, not at decoration
+
         def register(hook: H) -> H:
-            self._hooks.add(kind, hook, task=self.name)
+            self._hooks.add(parsed, hook, task=self.name)
             return hook
 
         return register
@@ -332,8 +334,10 @@ class App:
         job's outcome.
         """
 
+        parsed = EventKind.parse(kind)  # a bad kind fails here, not at decoration
+
         def register(hook: H) -> H:
-            self.hooks.add(kind, hook)
+            self.hooks.add(parsed, hook)
             return hook
 
         return register
