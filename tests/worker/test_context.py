@@ -10,11 +10,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import redis
 
 import chronoq
 from chronoq import App, Backoff, Client, JobCancelled, JobContext, JobStatus, NotInJob
 from chronoq.client import JobRequest
 from chronoq.core.errors import ConfigurationError
+from chronoq.core.job import Field
 from chronoq.worker import Worker, WorkerOptions
 from tests.cli.helpers import Cli
 from tests.worker.helpers import running_worker, wait_until
@@ -216,3 +218,29 @@ async def test_a_cancel_request_is_seen_by_the_task(app: App, client: Client) ->
 
 async def _async_true(value: bool) -> bool:
     return value
+
+
+async def test_the_schedule_fields_reach_the_context(
+    app: App, client: Client, raw: redis.Redis
+) -> None:
+    """The schedule that made a job (written by the scheduler's enqueue) is read by the
+    claim; a bad due time is dropped, never the job's failure."""
+    seen: list[JobContext] = []
+
+    @app.task
+    async def report() -> None:
+        seen.append(chronoq.current_job())
+
+    jobs = [await client.submit(JobRequest(report, delay=0.05)) for _ in range(2)]
+    q = client.broker.keys.queue("default")
+    raw.hset(
+        q.job(jobs[0].id), mapping={Field.SCHEDULE: "daily", Field.SCHEDULE_DUE: "1700000000000"}
+    )
+    raw.hset(q.job(jobs[1].id), mapping={Field.SCHEDULE: "weekly", Field.SCHEDULE_DUE: "soon"})
+    await asyncio.sleep(0.06)
+    await Worker(app, WorkerOptions(burst=True)).run()
+    by_id = {ctx.id: ctx for ctx in seen}
+    first, second = by_id[jobs[0].id], by_id[jobs[1].id]
+    assert first.schedule == "daily"
+    assert first.schedule_due == datetime.fromtimestamp(1_700_000_000, UTC)
+    assert (second.schedule, second.schedule_due) == ("weekly", None)
