@@ -10,15 +10,18 @@ from chronoq.app import App, Task
 from chronoq.client import Client, EnqueuedJob, JobFailed, JobRequest, SyncClient
 from chronoq.control.locks import Lock
 from chronoq.control.sync_locks import SyncLock
+from chronoq.core.context import JobContext, current_job, report_progress
 from chronoq.core.errors import (
     ChronoqError,
     ConfigurationError,
     InvalidJobState,
+    JobCancelled,
     JobNotFound,
     JobTimeout,
     LimitNotFound,
     LockLost,
     LockTimeout,
+    NotInJob,
     NotReplicated,
     RateLimited,
     ScheduleExists,
@@ -27,6 +30,7 @@ from chronoq.core.errors import (
     ServerUnsafe,
     UnknownTask,
 )
+from chronoq.core.events import EventKind, JobEvent
 from chronoq.core.job import Gate, GatePolicy, Job, JobStatus, LimitRef
 from chronoq.core.limits import Kind, Limit, Period, Window, WindowRate
 from chronoq.core.retry import Backoff
@@ -45,10 +49,14 @@ __all__ = [
     "Client",
     "ConfigurationError",
     "EnqueuedJob",
+    "EventKind",
     "Gate",
     "GatePolicy",
     "InvalidJobState",
     "Job",
+    "JobCancelled",
+    "JobContext",
+    "JobEvent",
     "JobFailed",
     "JobNotFound",
     "JobRequest",
@@ -64,6 +72,7 @@ __all__ = [
     "LockLost",
     "LockTimeout",
     "Misfire",
+    "NotInJob",
     "NotReplicated",
     "Overlap",
     "Period",
@@ -90,6 +99,8 @@ __all__ = [
     "Worker",
     "WorkerFailed",
     "WorkerOptions",
+    "current_job",
+    "report_progress",
 ]
 
 try:

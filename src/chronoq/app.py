@@ -13,6 +13,8 @@ from chronoq.control.lease import LostCallback
 from chronoq.control.locks import Lock
 from chronoq.control.sync_locks import SyncLock
 from chronoq.core.errors import ConfigurationError
+from chronoq.core.events import EventKind, HookRegistry
+from chronoq.core.events import Hook as EventHook
 from chronoq.core.job import GatePolicy
 from chronoq.core.limits import Limit, WindowsSpec, quota, rate_limit
 from chronoq.core.names import validate_limit_name
@@ -45,6 +47,7 @@ from chronoq.redis.keys import Keyspace
 from chronoq.schedule.model import DEFAULT_GRACE, Misfire, Overlap, ScheduleDef
 
 F = TypeVar("F", bound=Callable[..., Any])
+H = TypeVar("H", bound=EventHook)
 Hook = Callable[["App"], Awaitable[None]]
 ScheduleErrorHandler = Callable[[str, BaseException], Awaitable[None] | None]
 
@@ -77,12 +80,29 @@ def _limit_name_or_template(name: str) -> str:
 class Task:
     """What `@app.task` returns: the original function, still callable, plus its TaskDef."""
 
-    def __init__(self, definition: TaskDef) -> None:
+    def __init__(self, definition: TaskDef, hooks: HookRegistry | None = None) -> None:
         self.definition = definition
         self.name = definition.name
+        self._hooks = hooks if hooks is not None else HookRegistry()
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.definition.func(*args, **kwargs)
+
+    def on(self, kind: EventKind | str) -> Callable[[H], H]:
+        """Register a hook for this task's `kind` events ("succeeded", "dead", ...):
+        `@send.on("dead")`. Runs before the app's hooks of that kind."""
+
+        parsed = EventKind.parse(kind)  # a bad kind fails here, not at decoration
+
+        def register(hook: H) -> H:
+            self._hooks.add(parsed, hook, task=self.name)
+            return hook
+
+        return register
+
+    def on_event(self, kind: EventKind | str, hook: EventHook) -> EventHook:
+        """`task.on(kind)` without the decorator."""
+        return self._hooks.add(kind, hook, task=self.name)
 
     def __repr__(self) -> str:
         return f"<Task {self.name}>"
@@ -128,6 +148,7 @@ class App:
         self.declared_schedules: dict[str, ScheduleDef] = {}
         self.on_schedule_error: ScheduleErrorHandler | None = None
         self.declared_limits: dict[str, Limit] = {}
+        self.hooks = HookRegistry()  # job events: see `on`
 
     @overload
     def task(self, func: F, /) -> Task: ...
@@ -201,7 +222,7 @@ class App:
         )
 
         def register(f: F) -> Task:
-            return Task(self.registry.add(f, name, defaults))
+            return Task(self.registry.add(f, name, defaults), self.hooks)
 
         return register(func) if func is not None else register
 
@@ -321,6 +342,31 @@ class App:
         names = {task.defaults.queue for task in self.registry} | {DEFAULT_QUEUE}
         return [DEFAULT_QUEUE, *sorted(names - {DEFAULT_QUEUE})]
 
+    def on(self, kind: EventKind | str) -> Callable[[H], H]:
+        """Register a hook for every task's `kind` events: `@app.on("dead")`.
+
+        Kinds: enqueued, started, succeeded, failed, retrying, dead, cancelled,
+        expired (`chronoq.EventKind`). A hook takes one `JobEvent` and may be sync
+        or async; a task's own hooks (`@task.on(...)`) run first. "enqueued" runs in
+        the enqueuing process, inside the enqueue call; "cancelled" in the process
+        that cancelled a waiting job; the rest in the worker, in the background
+        (async hooks on its loop, sync ones in its task thread pool), one event's
+        hooks one after another. A hook that raises is logged; it never changes the
+        job's outcome.
+        """
+
+        parsed = EventKind.parse(kind)  # a bad kind fails here, not at decoration
+
+        def register(hook: H) -> H:
+            self.hooks.add(parsed, hook)
+            return hook
+
+        return register
+
+    def on_event(self, kind: EventKind | str, hook: EventHook) -> EventHook:
+        """`app.on(kind)` without the decorator."""
+        return self.hooks.add(kind, hook)
+
     def startup(self, hook: Hook) -> Hook:
         """Register a coroutine run when a worker starts (after connecting)."""
         self.on_startup.append(hook)
@@ -360,6 +406,7 @@ class App:
             registry=self.registry,
             settings=self.settings,
             connector=self.connector(),
+            hooks=self.hooks,
         )
 
     def sync_client(self) -> SyncClient:

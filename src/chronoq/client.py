@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
+import logging
 from collections import defaultdict
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -12,6 +14,7 @@ from typing import Any, TypeVar
 from chronoq.core import serialization
 from chronoq.core.claims import NOW, Enqueued, Placement
 from chronoq.core.errors import ChronoqError, ConfigurationError
+from chronoq.core.events import EventKind, HookRegistry, JobEvent
 from chronoq.core.ids import new_job_id
 from chronoq.core.job import (
     Gate,
@@ -43,6 +46,7 @@ TaskRef = str | TaskDef | Callable[..., Any]
 DEFAULT_IDEMPOTENCY_TTL = 86400.0
 Batches = dict[str, list[tuple[int, JobSpec, Placement]]]
 T = TypeVar("T")
+log = logging.getLogger("chronoq.client")
 
 
 class JobFailed(ChronoqError):
@@ -95,9 +99,11 @@ class Client:
         registry: TaskRegistry | None = None,
         settings: Settings | None = None,
         connector: Connector | None = None,
+        hooks: HookRegistry | None = None,
     ) -> None:
         self.settings = settings or Settings(redis_url=redis_url, prefix=prefix)
         self.registry = registry or TaskRegistry()
+        self.hooks = hooks or HookRegistry()  # "enqueued" and "cancelled" fire here
         self.url = redis_url
         self.backend = Backend(
             connector or Connector.from_settings(self.settings, redis_url),
@@ -142,6 +148,7 @@ class Client:
         for queue, items in by_queue.items():
             results = await self.broker.enqueue(queue, [(s, p) for _, s, p in items])
             _place_results(out, queue, items, results)
+            await fire(self.hooks, _enqueued_events(self.hooks, queue, items, results))
         return [job for job in out if job is not None]
 
     def _plan(self, requests: Iterable[JobRequest]) -> tuple[Batches, int]:
@@ -239,6 +246,10 @@ class Client:
         queue = await self.inspector.find_queue(job_id)
         retention_ms = int(self.settings.retention * 1000)
         await self.broker.cancel(queue, job_id, retention_ms=retention_ms)
+        if self.hooks.wants(EventKind.CANCELLED):
+            task = (await self.job(job_id)).task
+            event = JobEvent(EventKind.CANCELLED, job_id, task, queue, outcome="cancelled")
+            await fire(self.hooks, [event])
 
     async def jobs(
         self, *, status: JobStatus | None = None, queue: str | None = None, limit: int = 50
@@ -295,6 +306,37 @@ def _place_results(
 ) -> None:
     for (index, _, _), res in zip(items, results, strict=True):
         out[index] = EnqueuedJob(res.id, queue, res.status, res.created)
+
+
+def _enqueued_events(
+    hooks: HookRegistry,
+    queue: str,
+    items: list[tuple[int, JobSpec, Placement]],
+    results: list[Enqueued],
+) -> list[JobEvent]:
+    """An "enqueued" event per job created (not per deduplicated request)."""
+    if not hooks.wants(EventKind.ENQUEUED):
+        return []
+    return [
+        JobEvent(EventKind.ENQUEUED, res.id, spec.task, queue, outcome=res.status.value)
+        for (_, spec, _), res in zip(items, results, strict=True)
+        if res.created
+    ]
+
+
+async def fire(hooks: HookRegistry, events: Iterable[JobEvent]) -> None:
+    """Run each event's hooks in this process, in order (the task's, then the app's):
+    a sync hook is called here, an async one awaited; keep them quick, they delay the
+    enqueue's return. A hook that raises is logged and changes nothing."""
+    for event in events:
+        for hook in hooks.chain(event.kind, event.task):
+            try:
+                result = hook(event)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                what = (event.kind.value, hook, event.job_id)
+                log.exception("chronoq: %s hook %r failed for job %s", *what)
 
 
 def _has_job_options(r: JobRequest) -> bool:
@@ -363,9 +405,13 @@ class SyncClient:
         """Like Client.enqueue_many, on this thread's own blocking connection."""
         by_queue, count = self._client._plan(requests)
         out: list[EnqueuedJob | None] = [None] * count
+        hooks = self._client.hooks
         for queue, items in by_queue.items():
             results = self._enqueuer.enqueue(queue, [(s, p) for _, s, p in items])
             _place_results(out, queue, items, results)
+            events = _enqueued_events(hooks, queue, items, results)
+            if events:
+                self._run(fire(hooks, events))
         return [job for job in out if job is not None]
 
     def job(self, job_id: str) -> Job:

@@ -165,6 +165,7 @@ async def drive_every_script(app: App, proxy: RecordingProxy) -> None:
         )
         a, b, c, d, e, _ = (job.id for job in claim.jobs)
         await broker.renew("default", [(a, "tok")], lease_ms=60_000)
+        await broker.progress("default", a, "tok", 0.5, "half way")
         await broker.complete("default", [(a, "tok", "1")], retention_ms=1, result_ttl_ms=1)
         for dead in (b, c):
             await broker.fail("default", dead, "tok", error="e", traceback="", retry_in_ms=None)

@@ -77,6 +77,7 @@ def job_table(job: Job) -> Table:
         ("started", when(job.started_at)),
         ("finished", when(job.finished_at)),
         ("duration", f"{job.duration:.3f}s" if job.duration is not None else "-"),
+        ("progress", progress_text(job)),
         ("deadline", when(job.deadline)),
         ("unique key", _or_dash(job.unique_key)),
         ("worker", _or_dash(job.worker_id)),
@@ -88,6 +89,14 @@ def job_table(job: Job) -> Table:
     if job.traceback:
         table.add_row("traceback", job.traceback.rstrip())
     return table
+
+
+def progress_text(job: Job) -> str:
+    """'40% copying files': the last progress the task reported ('-': none)."""
+    if job.progress is None:
+        return "-" if job.progress_message is None else job.progress_message
+    percent = f"{job.progress * 100:.0f}%"
+    return f"{percent} {job.progress_message}" if job.progress_message else percent
 
 
 def queues_table(counts: Iterable[QueueCounts]) -> Table:

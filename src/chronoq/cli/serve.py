@@ -24,6 +24,7 @@ import typer
 
 from chronoq.app import App
 from chronoq.cli.common import CliError, PrefixOption, RedisUrlOption, Target, console
+from chronoq.cli.logs import configure_logging
 from chronoq.redis.cancel import cancel_and_wait
 from chronoq.worker import Worker, WorkerOptions, run_until_signalled
 from chronoq.worker.runner import TASK_THREADS
@@ -47,6 +48,12 @@ ConcurrencyOption = Annotated[
     int, typer.Option("--concurrency", "-c", help="Jobs run at once per process.", min=1)
 ]
 LogLevelOption = Annotated[str, typer.Option("--log-level", help="debug, info, warning or error.")]
+LogFormatOption = Annotated[
+    str,
+    typer.Option(
+        "--log-format", help="text, or json: one object per line (ts, level, event, job_id, ...)."
+    ),
+]
 
 
 def worker(
@@ -64,9 +71,13 @@ def worker(
     redis_url: RedisUrlOption = None,
     prefix: PrefixOption = None,
     log_level: LogLevelOption = "info",
+    log_format: LogFormatOption = "text",
 ) -> None:
-    """Run one worker process. SIGTERM or SIGINT drains it; a second signal stops it at once."""
-    _configure_logging(log_level)
+    """Run one worker process. SIGTERM or SIGINT drains it; a second signal stops it at once.
+
+    Logs one line per job outcome at INFO (failed attempts at WARNING, dead jobs at
+    ERROR with the traceback)."""
+    configure_logging(log_level, log_format)
     target = Target.resolve(app, redis_url, prefix)
     options = WorkerOptions(
         queues=queues or ",".join(target.app.queues()),
@@ -83,9 +94,10 @@ def scheduler(
     redis_url: RedisUrlOption = None,
     prefix: PrefixOption = None,
     log_level: LogLevelOption = "info",
+    log_format: LogFormatOption = "text",
 ) -> None:
     """Run only a scheduler loop (workers run one too; any number may run at once)."""
-    _configure_logging(log_level)
+    configure_logging(log_level, log_format)
     target = Target.resolve(app, redis_url, prefix)
     asyncio.run(_leaving_no_task_behind(_scheduler_until_signalled(target.app)))
 
@@ -112,9 +124,11 @@ def up(
     redis_url: RedisUrlOption = None,
     prefix: PrefixOption = None,
     log_level: LogLevelOption = "info",
+    log_format: LogFormatOption = "text",
 ) -> None:
-    """Run everything for APP: its workers, on the configured or the embedded server."""
-    _configure_logging(log_level)
+    """Run everything for APP: its workers, on the configured or the embedded server.
+    Each process logs one line per job outcome at INFO."""
+    configure_logging(log_level, log_format)
     target = Target.resolve(app, redis_url, prefix)
     settings = target.app.settings
     where = "server" if settings.redis_url else "embedded server"
@@ -126,7 +140,7 @@ def up(
     )
     command = [sys.executable, "-m", "chronoq", "worker", app, "--queues", queues]
     command += ["--concurrency", str(concurrency), "--redis-url", url]
-    command += ["--prefix", settings.prefix, "--log-level", log_level]
+    command += ["--prefix", settings.prefix, "--log-level", log_level, "--log-format", log_format]
     siblings = [_spawn(command) for _ in range(processes - 1)]
     target.app.settings = settings.model_copy(update={"redis_url": url})
     main = Worker(target.app, WorkerOptions(queues=queues, concurrency=concurrency))
@@ -212,14 +226,3 @@ def stray_task_threads(patience: float = 0.2) -> list[threading.Thread]:
             if thread.is_alive():
                 stray.append(thread)
     return stray
-
-
-def _configure_logging(level: str) -> None:
-    numeric = logging.getLevelName(level.upper())
-    if not isinstance(numeric, int):
-        raise CliError(f"unknown log level {level!r}; choose debug, info, warning or error")
-    logging.basicConfig(
-        level=numeric,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )

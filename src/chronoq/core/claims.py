@@ -30,6 +30,14 @@ class ClaimedJob:
     options: str | None
     token: str
     reservations: str | None = None  # JSON {limit: booked ms} from an earlier deferral
+    # What the run's context tells the task (chronoq.current_job()); all server ms.
+    enqueued_ms: int | None = None
+    run_at_ms: int | None = None  # when this attempt was due (delayed, retried, deferred)
+    started_ms: int | None = None
+    schedule: str | None = None  # the schedule that made the job
+    schedule_due_ms: int | None = None  # the due time of that schedule run
+    account: str | None = None
+    fence: int | None = None  # fencing token of the job's lock key, if it has one
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +46,16 @@ class Claim:
     next_due_ms: int | None  # ms until the next scheduled job of this queue
     jobs: list[ClaimedJob]
     registered: int = 0  # hand-off places the worker's idle registration holds
+    expired: tuple[ExpiredJob, ...] = ()  # jobs this claim found past their deadline
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiredJob:
+    """A job the claim ended as expired (its deadline passed before it could start)."""
+
+    id: str
+    task: str
+    attempts: int
 
 
 @dataclass(frozen=True, slots=True)

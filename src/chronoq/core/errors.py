@@ -85,3 +85,12 @@ class NotReplicated(ChronoqError):
         super().__init__(message)
         self.acked = acked
         self.wanted = wanted
+
+
+class NotInJob(ChronoqError, RuntimeError):
+    """`chronoq.current_job()` (or `report_progress`) was called outside a running task."""
+
+
+class JobCancelled(ChronoqError):
+    """Raised by `JobContext.raise_if_cancelled()` once the worker was asked to cancel
+    the run: let it propagate, the worker ends the run."""

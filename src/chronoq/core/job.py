@@ -66,12 +66,16 @@ class Field:
     FINISHED = "fin"
     ERROR = "err"
     TRACEBACK = "tb"
+    PROGRESS = "prog"  # fraction done (0..1) the running task reported last
+    PROGRESS_MESSAGE = "pmsg"  # the message that came with it
     LEASE = "lease"
     WORKER = "wid"
     GATES = "gate"
     ACCOUNT = "acct"
     RESERVATIONS = "lres"  # JSON {limit: booked ms}: starts a limit granted for later
     PARKED_SEQ = "pseq"  # FIFO number kept while parked, to return to its place in line
+    SCHEDULE = "sched"  # name of the schedule that made this job, if any
+    SCHEDULE_DUE = "sdue"  # ms: the due time that schedule run was meant for
 
 
 class GatePolicy(enum.StrEnum):
@@ -284,6 +288,8 @@ class Job:
     raw_args: str | None = None  # set when the stored payload could not be decoded
     account: str | None = None
     gates: tuple[Gate, ...] = ()
+    progress: float | None = None  # fraction done the running task reported last
+    progress_message: str | None = None
 
     @property
     def duration(self) -> float | None:
@@ -330,6 +336,8 @@ class Job:
             raw_args=raw_args,
             account=fields.get(Field.ACCOUNT),
             gates=_decode_gates(fields.get(Field.GATES)),
+            progress=_fraction(fields.get(Field.PROGRESS)),
+            progress_message=fields.get(Field.PROGRESS_MESSAGE) or None,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -363,6 +371,8 @@ class Job:
             "gates": [
                 {"key": g.key, "limit": g.limit, "on_full": g.policy.value} for g in self.gates
             ],
+            "progress": self.progress,
+            "progress_message": self.progress_message,
         }
 
 
@@ -380,6 +390,15 @@ def _whole(value: str | None) -> int | None:
         return int(value) if value else None
     except ValueError:
         return None
+
+
+def _fraction(value: str | None) -> float | None:
+    """A progress fraction as stored; anything else reads as absent."""
+    try:
+        fraction = float(value) if value else None
+    except ValueError:
+        return None
+    return fraction if fraction is not None and 0.0 <= fraction <= 1.0 else None
 
 
 def _decode_gates(text: str | None) -> tuple[Gate, ...]:

@@ -16,7 +16,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from chronoq.core import serialization
-from chronoq.core.claims import Claim, ClaimedJob, Enqueued, Placement
+from chronoq.core.claims import Claim, ClaimedJob, Enqueued, ExpiredJob, Placement
 from chronoq.core.errors import InvalidJobState, JobNotFound, NotReplicated
 from chronoq.core.job import Field, JobSpec, JobStatus
 from chronoq.redis.durability import Durability, run_acked
@@ -124,31 +124,25 @@ class Broker:
         reply = await SCRIPTS.claim(self.redis, _claim_keys(q), args)
         next_due = int(reply[1])
         jobs = _claimed_jobs(queue, token, reply)
-        return Claim(int(reply[0]), next_due if next_due >= 0 else None, jobs, int(reply[2]))
+        due = next_due if next_due >= 0 else None
+        return Claim(int(reply[0]), due, jobs, int(reply[2]), _expired(reply[3]))
 
     def handed_off(self, queue: str, entry: str) -> ClaimedJob:
-        """Decode a job that enqueue handed straight to this worker's inbox.
+        """Decode a job that enqueue handed straight to this worker's inbox: the
+        claim reply's entry (`run_entry` in _lib.lua) as JSON, the lease token last.
 
         enqueue.lua checks the fields it writes, so only a tampered inbox holds an entry
         this cannot read: that raises ValueError naming it (its job, if any, stays
         leased until recover requeues it). The arguments are decoded later, by `plan`.
         """
         try:
-            job_id, task, payload, attempts, max_retries, options, token = serialization.loads(
-                entry, what="hand-off entry", max_depth=2
-            )
-            if not all(isinstance(v, str) for v in (job_id, task, payload, token)):
+            values = serialization.loads(entry, what="hand-off entry", max_depth=2)
+            if not isinstance(values, list) or len(values) != ENTRY_SIZE + 1:
+                raise TypeError(f"expected a list of {ENTRY_SIZE + 1} values")
+            token = values[-1]
+            if not all(isinstance(v, str) for v in (*values[:3], token)):
                 raise TypeError("id, task, args and lease token must be strings")
-            return ClaimedJob(
-                id=job_id,
-                queue=queue,
-                task=task,
-                payload=payload,
-                attempts=int(attempts),
-                max_retries=int(max_retries) if max_retries is not False else None,
-                options=options or None,
-                token=token,
-            )
+            return _entry(queue, token, values, 0)
         except (ValueError, TypeError) as exc:
             raise ValueError(f"unreadable hand-off entry {entry[:80]!r}: {exc}") from None
 
@@ -183,6 +177,14 @@ class Broker:
             *_gate_keys(q),
         ]
         return list(await self._record(SCRIPTS.complete, keys, args))
+
+    async def progress(
+        self, queue: str, job_id: str, token: str, fraction: float, message: str
+    ) -> bool:
+        """Record a running job's progress. False when the run's lease is gone."""
+        keys = [self.keys.queue(queue).job_prefix]
+        args = [job_id, token, repr(fraction), message]
+        return bool(await SCRIPTS.progress(self.redis, keys, args))
 
     async def fail(
         self,
@@ -458,29 +460,55 @@ def _claim_keys(q: QueueKeys) -> list[str]:
         q.fair,
         q.dead,
         q.inbox_prefix,
+        q.fence_prefix,
     ]
 
 
+ENTRY_SIZE = 14  # values per job in claim.lua's reply: run_entry in _lib.lua
+_CLAIM_HEADER = 4
+
+
 def _claimed_jobs(queue: str, token: str, reply: list[Any]) -> list[ClaimedJob]:
-    """The per-job part of claim.lua's reply: 7 values per job after 3 header values.
+    """The per-job part of claim.lua's reply: ENTRY_SIZE values per job after the
+    header values.
 
     claim.lua checks every field it returns (whole numbers, reservations JSON) and
     dead-letters a bad record instead: nothing here can fail on a stored value. The
     arguments and options are decoded later, by `plan`, which never raises."""
-    return [
-        ClaimedJob(
-            id=reply[i],
-            queue=queue,
-            task=reply[i + 1],
-            payload=reply[i + 2],
-            attempts=int(reply[i + 3]),
-            max_retries=int(reply[i + 4]) if reply[i + 4] is not None else None,
-            options=reply[i + 5],
-            token=token,
-            reservations=reply[i + 6],
-        )
-        for i in range(3, len(reply), 7)
-    ]
+    return [_entry(queue, token, reply, i) for i in range(_CLAIM_HEADER, len(reply), ENTRY_SIZE)]
+
+
+def _entry(queue: str, token: str, v: Sequence[Any], i: int) -> ClaimedJob:
+    """One run entry from `v[i:]` (claim reply: absent values are None; hand-off JSON:
+    false)."""
+    return ClaimedJob(
+        id=v[i],
+        queue=queue,
+        task=v[i + 1],
+        payload=v[i + 2],
+        attempts=int(v[i + 3]),
+        max_retries=_opt_int(v[i + 4]),
+        options=v[i + 5] or None,
+        token=token,
+        reservations=v[i + 6] or None,
+        enqueued_ms=_opt_int(v[i + 7]),
+        run_at_ms=_opt_int(v[i + 8]),
+        started_ms=_opt_int(v[i + 9]),
+        schedule=v[i + 10] or None,
+        schedule_due_ms=_opt_int(v[i + 11]),
+        account=v[i + 12] or None,
+        fence=_opt_int(v[i + 13]),
+    )
+
+
+def _opt_int(value: Any) -> int | None:
+    return None if value is None or value is False else int(value)
+
+
+def _expired(reply: Any) -> tuple[ExpiredJob, ...]:
+    return tuple(
+        ExpiredJob(reply[i], reply[i + 1], int(reply[i + 2])) for i in range(0, len(reply), 3)
+    )
 
 
 def _gate_keys(q: QueueKeys) -> list[str]:

@@ -79,6 +79,13 @@ class QueueKeys:
         return self._key("parked:")
 
     @property
+    def fence_prefix(self) -> str:
+        """Prefix of lock keys' fencing counters (fence_prefix + key): INCR by every run
+        entering the key's gate (limit 1), so a run's fence grows with each run holding
+        it. Never expire, like a lock's fence (deleting one restarts its tokens)."""
+        return self._key("fence:")
+
+    @property
     def wake(self) -> str:
         """LIST used as a doorbell: idle workers block on it (BLPOP) for new work."""
         return self._key("wake")

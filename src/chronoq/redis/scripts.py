@@ -193,6 +193,7 @@ class Scripts:
         self.clock = Script("clock")
         self.claim = Script("claim")
         self.complete = Script("complete")
+        self.progress = Script("progress")
         self.fail = Script("fail")
         self.renew = Script("renew")
         self.release = Script("release")

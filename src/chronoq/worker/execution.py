@@ -6,6 +6,7 @@ Nothing here touches Redis; the worker turns an `Outcome` into a broker call.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import math
 import traceback
@@ -161,7 +162,8 @@ async def _call(run: RunPlan, threads: ThreadPoolExecutor) -> Any:
     else:
         # A thread cannot be cancelled: on timeout the attempt fails, the thread runs on.
         loop = asyncio.get_running_loop()
-        call = functools.partial(func, *run.args, **run.kwargs)
+        # The thread runs in a copy of this task's context: current_job() works there.
+        call = functools.partial(contextvars.copy_context().run, func, *run.args, **run.kwargs)
         coro = loop.run_in_executor(threads, call)
     if run.timeout is None:
         return await coro

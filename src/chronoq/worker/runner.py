@@ -42,8 +42,10 @@ from chronoq.core.task import DEFAULT_MAX_RETRIES
 from chronoq.redis.cancel import cancel_and_wait
 from chronoq.redis.errors import RedisUnusable, server_label
 from chronoq.redis.server_check import check_server
+from chronoq.worker.context import RunContexts, execute_with
 from chronoq.worker.doorbell import Doorbell
-from chronoq.worker.execution import Outcome, RunPlan, execute, plan
+from chronoq.worker.events import JobEvents
+from chronoq.worker.execution import Outcome, RunPlan, plan
 from chronoq.worker.leases import LeaseKeeper
 from chronoq.worker.outcomes import OutcomeWriter
 from chronoq.worker.queues import QueueOrder
@@ -109,6 +111,7 @@ class Worker:
         self._failure: BaseException | None = None
         self._ends_on_stop: list[asyncio.Task[None]] = []
         self.state = "starting"  # then "serving", "stopping", "stopped"
+        self._contexts = RunContexts(self._write_progress)
 
     # -- control -----------------------------------------------------------
 
@@ -118,6 +121,17 @@ class Worker:
         self._stop.set()
         if self._stop_requests > 1:
             self._force.set()
+
+    def request_cancel(self, job_id: str) -> bool:
+        """Ask the job's run here to stop: sets its context's cancel flag, which the
+        task sees as `current_job().cancelled` (`raise_if_cancelled()` raises
+        JobCancelled). False when no run of that job is going in this worker."""
+        return self._contexts.request_cancel(job_id)
+
+    async def _write_progress(
+        self, queue: str, job_id: str, token: str, fraction: float, message: str
+    ) -> bool:
+        return await self.broker.progress(queue, job_id, token, fraction, message)
 
     @property
     def stop_requested(self) -> bool:
@@ -217,6 +231,7 @@ class Worker:
     def _build_parts(self) -> None:
         """The worker's collaborators, each owning one concern."""
         settings = self.app.settings
+        self._events = JobEvents(self.app.hooks, self._threads)
         self._leases = LeaseKeeper(
             self.broker,
             self.order.queues,
@@ -267,6 +282,8 @@ class Worker:
         await self._stop_listening(listener)
         await self._finish_running()
         await self._hand_back()
+        await self._contexts.stop()
+        await self._events.drain(self._redis_step())
         if self._ends_on_stop:
             await asyncio.wait(self._ends_on_stop, timeout=INTAKE_PATIENCE)
         await cancel_and_wait([*upkeep, *self._ends_on_stop])
@@ -375,6 +392,8 @@ class Worker:
                 free_slots=free - claimed if single else 1,
             )
             self._handoff_places[queue] = claim.registered
+            for expired in claim.expired:
+                self._events.expired(queue, expired)
             for job in claim.jobs:
                 self._start(job)
             claimed += len(claim.jobs)
@@ -397,8 +416,8 @@ class Worker:
     def _start(self, job: ClaimedJob) -> None:
         self._leases.hold(job.id, job.queue, job.token)
         run = plan(job, self.app.registry)
-        if isinstance(run, Outcome):
-            log.error("chronoq: job %s cannot run: %s", job.id, run.error)
+        if isinstance(run, Outcome):  # dead at once, the reason stated (logged at ERROR)
+            self._events.finished(run, None, None)
             self._writer.add(run)
             return
         if run.limits:
@@ -418,15 +437,22 @@ class Worker:
         self._running[job.id] = asyncio.create_task(self._run(job, run))
 
     async def _run(self, job: ClaimedJob, run: RunPlan) -> None:
+        context = self._contexts.open(job, run)
+        self._events.started(job, run)
+        began = time.monotonic()
         try:
-            outcome = await execute(job, run, self._threads)
+            outcome = await execute_with(context, job, run, self._threads)
         finally:
+            took = time.monotonic() - began
             if self._running.get(job.id) is asyncio.current_task():
                 del self._running[job.id]
             self._slot_free.set()
             self._capacity.set()
             if self.options.burst and not self._running:
                 self._doorbell.nudge()  # the queues may be empty now: look at once
+            last_report = self._contexts.close(context)
+        await self._contexts.settle(last_report)  # the outcome is written after it
+        self._events.finished(outcome, run, took)
         if outcome.deferred is not None:
             self._throttle.submit(job, run, retry_after=outcome.deferred)
         else:

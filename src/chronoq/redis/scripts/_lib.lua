@@ -286,9 +286,37 @@ end
 -- registration at least every 2 s (WorkerOptions.idle_wait is capped at 2 s).
 local IDLE_STALE_MS = 3000
 
--- The job entry handed to a worker: what it needs to start without another read.
-local function job_entry(id, task, args, att, maxr, opts, token)
-  return cjson.encode({id, task, args, att, maxr or false, opts or false, token})
+-- A whole number a run is told about (a time), or false: these fields are only
+-- shown to the task, so a bad one is dropped rather than failing the job.
+local function whole_or_false(value)
+  if type(value) == 'number' then return value end
+  if value and string.match(value, '^%-?%d+$') and #value <= 15 then return tonumber(value) end
+  return false
+end
+
+-- The fields a started run's entry carries (with task, args), as read_job reads them.
+local ENTRY_FIELDS = {'maxr', 'opts', 'lres', 'enq', 'run', 'sched', 'sdue', 'acct'}
+
+-- A started run's entry: what a worker needs to start it without another read.
+-- One format for both ways a job reaches a worker: claim.lua returns these 14
+-- values flat per job; a hand-off pushes them as JSON with the lease token last.
+-- {id, task, args, attempts, maxr|false, opts|false, lres|false, enqueued ms|false,
+--  run-at ms|false, started ms, schedule|false, schedule due ms|false, acct|false,
+--  fence|false}. `f`: the job's ENTRY_FIELDS (false when absent).
+local function run_entry(id, task, args, att, f, started, fence)
+  return {id, task, args, att, f.maxr or false, f.opts or false, f.lres or false,
+    whole_or_false(f.enq), whole_or_false(f.run), started, f.sched or false,
+    whole_or_false(f.sdue), f.acct or false, fence or false}
+end
+
+-- A lock key's fencing token: grows with every run that enters the gate (limit 1).
+-- fence_prefix: the queue's fence counter key prefix (+ gate key); never expires.
+local function gate_fence(fence_prefix, gates)
+  if not gates then return false end
+  for _, g in ipairs(gates) do
+    if g[2] == 1 then return redis.call('INCR', fence_prefix .. g[1]) end
+  end
+  return false
 end
 
 -- Direct hand-off (enqueue.lua, enqueue_plain.lua). I: {idle = ZSET, leases = HASH,
@@ -318,12 +346,16 @@ local function take_idle_worker(I, now)
   return {wid, token, tonumber(lease_ms)}
 end
 
--- Lease a new job to `worker` and push its entry to the worker's inbox: it starts
--- one network hop after the enqueue. `maxr`, `opts`: its stored fields (or nil).
-local function hand_off(I, worker, job_key, id, task, args, maxr, opts, now)
+-- Lease a new job (no gates: those go through the claim) to `worker` and push its
+-- entry (run_entry, then the token) to the worker's inbox: it starts one network
+-- hop after the enqueue.
+local function hand_off(I, worker, job_key, id, task, args, now)
+  local f = read_job(job_key, ENTRY_FIELDS)  -- checked by the enqueue that wrote them
   start_run(I.active, job_key, id, 1, now, now + worker[3], worker[2], worker[1])
+  local entry = run_entry(id, task, args, 1, f, now, false)
+  entry[#entry + 1] = worker[2]
   local inbox = I.inbox .. worker[1]
-  redis.call('RPUSH', inbox, job_entry(id, task, args, 1, maxr, opts, worker[2]))
+  redis.call('RPUSH', inbox, cjson.encode(entry))
   redis.call('PEXPIRE', inbox, 60000)
 end
 

@@ -19,6 +19,7 @@
 -- KEYS[15] fair           fair-sharing HASH ('vt', 'a:<account>')
 -- KEYS[16] dead           ZSET of dead-lettered ids; score = time of death ms
 -- KEYS[17] inbox_prefix   per-worker inbox LIST key prefix (+ worker id)
+-- KEYS[18] fence_prefix   lock keys' fencing counter prefix (+ gate key)
 -- ARGV[1] max jobs
 -- ARGV[2] lease ms
 -- ARGV[3] lease token
@@ -29,9 +30,12 @@
 -- ARGV[7] the worker's free slots before this claim: the registration lets enqueue
 --   hand over that many jobs, less those claimed now and those still in its inbox
 -- Returns {now_ms, ms until the next scheduled job (-1: none), slots registered (0:
---          not registered), then per claimed job:
---          id, task, args, attempts (after this claim), maxr|nil, opts|nil,
---          limit reservations JSON|nil (set when a limit deferred the job)}
+--          not registered), {id, task, attempts} of each job found past its
+--          deadline (expired now), then per claimed job the 14 values of its
+--          run_entry (_lib.lua): id, task, args, attempts (after this claim),
+--          maxr|nil, opts|nil, limit reservations JSON|nil (set when a limit
+--          deferred the job), enqueued ms|nil, run-at ms|nil, started ms,
+--          schedule|nil, schedule due ms|nil, account|nil, lock key fence|nil}
 local now = now_ms()
 local G = {gate = KEYS[12], parked = KEYS[13], blocked = KEYS[14], active = KEYS[3],
   ready = KEYS[1], wake = KEYS[5], job = KEYS[6]}
@@ -64,10 +68,12 @@ local function refuse(job_key, id, gate, seq)
 end
 
 -- Every field the claim or the worker relies on is checked before the job is touched.
-local CLAIM_FIELDS = {'task', 'args', 'att', 'maxr', 'opts', 'dl', 'gate', 'acct', 'lres'}
+local CLAIM_FIELDS = {'task', 'args', 'att', 'maxr', 'opts', 'dl', 'gate', 'acct', 'lres',
+  'enq', 'run', 'sched', 'sdue'}
 
 local want, lease_until = tonumber(ARGV[1]), now + tonumber(ARGV[2])
-local out = {now, -1, 0}
+local expired = {}
+local out = {now, -1, 0, expired}
 local claimed = 0
 local vt = tonumber(redis.call('HGET', KEYS[15], 'vt') or '0')
 local latest = vt
@@ -93,6 +99,8 @@ while claimed < want do
         redis.call('HSET', job_key, 'err', 'deadline passed before the job could start')
         finish(job_key, KEYS[7], id, 'expired', now, retention)
         redis.call('HINCRBY', KEYS[9], 'expired', 1)
+        local n = #expired
+        expired[n + 1], expired[n + 2], expired[n + 3] = id, f.task, f.att or 0
       else
         local full = nil
         if f.gate then full = gate_enter(G, f.gate, id) end
@@ -103,9 +111,9 @@ while claimed < want do
           start_run(KEYS[3], job_key, id, att, now, lease_until, ARGV[3], ARGV[4])
           if f.lres then redis.call('HDEL', job_key, 'lres') end  -- bookings are used once
           claimed = claimed + 1
+          local fence = gate_fence(KEYS[18], f.gate)
           local n = #out
-          out[n + 1], out[n + 2], out[n + 3] = id, f.task, f.args
-          out[n + 4], out[n + 5], out[n + 6], out[n + 7] = att, f.maxr, f.opts, f.lres
+          for i, v in ipairs(run_entry(id, f.task, f.args, att, f, now, fence)) do out[n + i] = v end
         end
       end
     end

@@ -163,8 +163,7 @@ for _, job in ipairs(jobs) do
         idle_left = worker ~= nil
       end
       if worker then
-        local f = redis.call('HMGET', job_key, 'maxr', 'opts')
-        hand_off(I, worker, job_key, id, job[5], job[6], f[1], f[2], now)
+        hand_off(I, worker, job_key, id, job[5], job[6], now)
         status = 'running'
       else
         ready[#ready + 1], ready[#ready + 2] = ready_score(prio, next_number(acct)), id

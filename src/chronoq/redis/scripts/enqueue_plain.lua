@@ -51,8 +51,7 @@ if redis.call('ZCARD', KEYS[6]) > 0 then
   local I = {idle = KEYS[6], leases = KEYS[7], inbox = KEYS[8], active = KEYS[5]}
   local worker = take_idle_worker(I, now)
   if worker then
-    local f = redis.call('HMGET', job_key, 'maxr', 'opts')
-    hand_off(I, worker, job_key, id, task, args, f[1], f[2], now)
+    hand_off(I, worker, job_key, id, task, args, now)
     return {id, 'running', 1}
   end
   wake(KEYS[3])  -- registered workers went stale: ring for whoever waits

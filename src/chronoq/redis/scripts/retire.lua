@@ -20,7 +20,7 @@ while true do
   -- (recover dead-letters it).
   local ok, entry = pcall(cjson.decode, raw)
   if ok and type(entry) == 'table' and type(entry[1]) == 'string' then
-    local id, token = entry[1], entry[7]
+    local id, token = entry[1], entry[#entry]  -- a run_entry, the lease token last
     local job_key = KEYS[7] .. id
     if redis.call('HGET', job_key, 'lease') == token then
       local f, why = read_job(job_key, HAND_BACK_FIELDS)
