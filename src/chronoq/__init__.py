@@ -7,8 +7,12 @@ from chronoq.core.errors import (
     JobNotFound,
     LockLost,
     LockTimeout,
+    PayloadTooLarge,
+    Permanent,
     RateLimited,
+    RetryAfter,
     SerializationError,
+    SoftTimeLimit,
 )
 from chronoq.core.job import Gate, Job, JobStatus, LimitRef
 from chronoq.core.retry import Backoff
@@ -25,8 +29,12 @@ __all__ = [
     "LimitRef",
     "LockLost",
     "LockTimeout",
+    "PayloadTooLarge",
+    "Permanent",
     "RateLimited",
+    "RetryAfter",
     "SerializationError",
+    "SoftTimeLimit",
     "SyncClient",
     "Task",
 ]

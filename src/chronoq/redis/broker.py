@@ -16,7 +16,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from chronoq.core import serialization
-from chronoq.core.claims import Claim, ClaimedJob, Enqueued, Placement
+from chronoq.core.claims import ANY_DEAD, Claim, ClaimedJob, DeadSelection, Enqueued, Placement
 from chronoq.core.errors import InvalidJobState, JobNotFound, NotReplicated
 from chronoq.core.job import Field, JobSpec, JobStatus
 from chronoq.redis.durability import Durability, run_acked
@@ -324,15 +324,19 @@ class Broker:
         if reply != "cancelled":
             raise InvalidJobState(f"job {job_id} is {reply}; only waiting jobs can be cancelled")
 
-    async def requeue_dead(self, queue: str, job_id: str | None = None) -> int:
+    async def requeue_dead(
+        self, queue: str, job_id: str | None = None, *, select: DeadSelection = ANY_DEAD
+    ) -> int:
+        """Requeue dead jobs (one, or every one `select` picks), keeping their attempt
+        history. Returns how many were requeued."""
         q = self.keys.queue(queue)
         keys = [q.dead, q.ready, q.seq, q.wake, q.job_prefix, q.fair]
-        total = 0
-        while True:
-            moved = int(await SCRIPTS.requeue_dead(self.redis, keys, [job_id or "*", BATCH_LIMIT]))
+        total, offset = 0, 0
+        while offset >= 0:
+            args: list[str | int] = [job_id or "*", BATCH_LIMIT, *select.wire, offset]
+            moved, offset = (int(n) for n in await SCRIPTS.requeue_dead(self.redis, keys, args))
             total += moved
-            if job_id or moved < BATCH_LIMIT:
-                return total
+        return total
 
     async def purge_dead(self, queue: str, job_id: str | None = None) -> int:
         q = self.keys.queue(queue)
@@ -462,7 +466,7 @@ def _claim_keys(q: QueueKeys) -> list[str]:
 
 
 def _claimed_jobs(queue: str, token: str, reply: list[Any]) -> list[ClaimedJob]:
-    """The per-job part of claim.lua's reply: 7 values per job after 3 header values.
+    """The per-job part of claim.lua's reply: 8 values per job after 3 header values.
 
     claim.lua checks every field it returns (whole numbers, reservations JSON) and
     dead-letters a bad record instead: nothing here can fail on a stored value. The
@@ -478,8 +482,9 @@ def _claimed_jobs(queue: str, token: str, reply: list[Any]) -> list[ClaimedJob]:
             options=reply[i + 5],
             token=token,
             reservations=reply[i + 6],
+            retry_base=int(reply[i + 7]) if reply[i + 7] is not None else 0,
         )
-        for i in range(3, len(reply), 7)
+        for i in range(3, len(reply), 8)
     ]
 
 

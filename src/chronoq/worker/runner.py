@@ -419,7 +419,9 @@ class Worker:
 
     async def _run(self, job: ClaimedJob, run: RunPlan) -> None:
         try:
-            outcome = await execute(job, run, self._threads)
+            outcome = await execute(
+                job, run, self._threads, max_result_bytes=self.app.settings.max_payload_bytes
+            )
         finally:
             if self._running.get(job.id) is asyncio.current_task():
                 del self._running[job.id]

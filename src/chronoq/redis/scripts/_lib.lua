@@ -104,7 +104,7 @@ end
 
 -- How each field a script relies on is checked; the others are free text.
 local FIELD_CHECKS = {att = check_int, maxr = check_int, prio = check_priority, dl = check_int,
-  pseq = check_int, gate = check_gates, lres = check_reservations}
+  pseq = check_int, gate = check_gates, lres = check_reservations, rbase = check_int}
 
 -- Read job fields, each checked. Returns a table name -> value (a number for numeric
 -- fields, the decoded list for 'gate', false when absent) and nil; or that table (bad

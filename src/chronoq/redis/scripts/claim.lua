@@ -31,7 +31,8 @@
 -- Returns {now_ms, ms until the next scheduled job (-1: none), slots registered (0:
 --          not registered), then per claimed job:
 --          id, task, args, attempts (after this claim), maxr|nil, opts|nil,
---          limit reservations JSON|nil (set when a limit deferred the job)}
+--          limit reservations JSON|nil (set when a limit deferred the job),
+--          retry base|nil (attempts made before it was last requeued from the DLQ)}
 local now = now_ms()
 local G = {gate = KEYS[12], parked = KEYS[13], blocked = KEYS[14], active = KEYS[3],
   ready = KEYS[1], wake = KEYS[5], job = KEYS[6]}
@@ -64,7 +65,7 @@ local function refuse(job_key, id, gate, seq)
 end
 
 -- Every field the claim or the worker relies on is checked before the job is touched.
-local CLAIM_FIELDS = {'task', 'args', 'att', 'maxr', 'opts', 'dl', 'gate', 'acct', 'lres'}
+local CLAIM_FIELDS = {'task', 'args', 'att', 'maxr', 'opts', 'dl', 'gate', 'acct', 'lres', 'rbase'}
 
 local want, lease_until = tonumber(ARGV[1]), now + tonumber(ARGV[2])
 local out = {now, -1, 0}
@@ -106,6 +107,7 @@ while claimed < want do
           local n = #out
           out[n + 1], out[n + 2], out[n + 3] = id, f.task, f.args
           out[n + 4], out[n + 5], out[n + 6], out[n + 7] = att, f.maxr, f.opts, f.lres
+          out[n + 8] = f.rbase
         end
       end
     end
