@@ -212,7 +212,7 @@ async def test_soft_limit_raises_in_a_sync_tasks_thread(app: App, client: Client
     jobs = [await client.enqueue(t) for t in (crunch, runaway, quick)]
     await burst(app)
     partial, stopped, fine = [await client.job(j.id) for j in jobs]
-    assert partial.status is JobStatus.SUCCEEDED and 5 < partial.result < 100
+    assert partial.status is JobStatus.SUCCEEDED and 1 <= partial.result <= 25
     assert stopped.status is JobStatus.DEAD
     assert stopped.error == "SoftTimeLimit: run exceeded its soft time limit of 0.1s"
     assert fine.status is JobStatus.SUCCEEDED and fine.result == "done"
