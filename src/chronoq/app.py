@@ -77,6 +77,16 @@ def _limit_name_or_template(name: str) -> str:
     return name if "{" in name else validate_limit_name(name)
 
 
+ExceptionSpec = type[BaseException] | Sequence[type[BaseException]]
+
+
+def _classes(spec: ExceptionSpec | None) -> tuple[type[BaseException], ...] | None:
+    """One exception class or several, as a tuple (checked by TaskDefaults)."""
+    if spec is None:
+        return None
+    return (spec,) if isinstance(spec, type) else tuple(spec)
+
+
 class Task:
     """What `@app.task` returns: the original function, still callable, plus its TaskDef."""
 
@@ -172,6 +182,10 @@ class App:
         rate_limit: str | None = None,
         rate_key: str | None = None,
         quota: str | None = None,
+        retry_delays: Sequence[float] | None = None,
+        retry_on: ExceptionSpec | None = None,
+        dont_retry: ExceptionSpec = (),
+        soft_timeout: float | None = None,
     ) -> Callable[[F], Task]: ...
 
     def task(
@@ -192,6 +206,10 @@ class App:
         rate_limit: str | None = None,
         rate_key: str | None = None,
         quota: str | None = None,
+        retry_delays: Sequence[float] | None = None,
+        retry_on: ExceptionSpec | None = None,
+        dont_retry: ExceptionSpec = (),
+        soft_timeout: float | None = None,
     ) -> Task | Callable[[F], Task]:
         """Register a task. Works bare (`@app.task`) or with defaults (`@app.task(...)`).
 
@@ -207,6 +225,14 @@ class App:
         account, else one budget for all) with its own budget; `quota="emails"`
         counts runs per account per local day or hour (`app.quota`). A job over its
         limit waits in Redis until its booked time: no attempt spent.
+
+        Retries: `retry_delays=[300, 900, 1800]` waits exactly these seconds before
+        retries 1, 2, 3 (the last repeats for more retries; it replaces `backoff`).
+        `retry_on` lists the exceptions worth retrying (others are dead at once),
+        `dont_retry` those never retried; `raise Permanent(reason)` ends the job dead
+        at once, `raise RetryAfter(seconds)` retries after exactly that long.
+        `soft_timeout` raises SoftTimeLimit inside the run after that many seconds
+        (the task may catch it to clean up); `timeout`, greater, then stops the run.
         """
         defaults = TaskDefaults(
             queue=queue,
@@ -219,6 +245,10 @@ class App:
             concurrency=concurrency,
             account=account,
             limits=_task_limits(rate_limit, rate_key, quota, account),
+            retry_delays=tuple(retry_delays) if retry_delays is not None else None,
+            retry_on=_classes(retry_on),
+            dont_retry=_classes(dont_retry) or (),
+            soft_timeout=soft_timeout,
         )
 
         def register(f: F) -> Task:

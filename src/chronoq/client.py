@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from chronoq.core import serialization
-from chronoq.core.claims import NOW, Enqueued, Placement
+from chronoq.core.claims import NOW, DeadSelection, Enqueued, Placement
 from chronoq.core.errors import ChronoqError, ConfigurationError
 from chronoq.core.events import EventKind, HookRegistry, JobEvent
 from chronoq.core.ids import new_job_id
@@ -78,6 +78,7 @@ class JobRequest:
     gates: Sequence[Gate] | None = None  # default: from the task's lock/concurrency templates
     account: str | None = None  # default: from the task's account template
     limits: Sequence[LimitRef] | None = None  # default: from the task's rate_limit/quota
+    retry_delays: Sequence[float] | None = None  # seconds before each retry (last repeats)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,11 +179,13 @@ class Client:
                 gates=keys.gates,
                 account=keys.account,
                 limits=keys.limits,
+                retry_delays=None if request.retry_delays is None else tuple(request.retry_delays),
             )
         else:
             options = self._default_options(name, task)
         queue = request.queue or (defaults.queue if defaults else DEFAULT_QUEUE)
         payload = serialization.encode_call(request.args, request.kwargs)
+        serialization.check_size(payload, "job arguments", self.settings.max_payload_bytes)
         spec = JobSpec(new_job_id(), name, queue, payload, options)
         placement = (
             NOW
@@ -262,8 +265,29 @@ class Client:
     async def dead_jobs(self, *, queue: str | None = None, limit: int = 50) -> list[Job]:
         return await self.inspector.list_jobs(status=JobStatus.DEAD, queue=queue, limit=limit)
 
-    async def requeue_dead(self, *, queue: str | None = None, job_id: str | None = None) -> int:
-        return await self._each_queue(queue, job_id, self.broker.requeue_dead)
+    async def requeue_dead(
+        self,
+        *,
+        queue: str | None = None,
+        job_id: str | None = None,
+        task: str | None = None,
+        error_contains: str | None = None,
+        since: datetime | timedelta | float | None = None,
+    ) -> int:
+        """Put dead jobs back on their queue: one (`job_id`), or every one matching
+        all the filters given: of `task` (a name), with an error containing
+        `error_contains` (ASCII case ignored), dead `since` an aware datetime or
+        within a timedelta (or seconds) before now. Returns how many.
+
+        Attempts are kept: a job dead after 4 attempts runs next as attempt 5, and
+        gets its full `max_retries` again from there.
+        """
+        select = dead_selection(task, error_contains, since)
+
+        async def action(name: str, one: str | None) -> int:
+            return await self.broker.requeue_dead(name, one, select=select)
+
+        return await self._each_queue(queue, job_id, action)
 
     async def purge_dead(self, *, queue: str | None = None, job_id: str | None = None) -> int:
         return await self._each_queue(queue, job_id, self.broker.purge_dead)
@@ -281,6 +305,22 @@ class Client:
 
     async def workers(self) -> list[dict[str, str]]:
         return await self.inspector.workers()
+
+
+def dead_selection(
+    task: str | None, error_contains: str | None, since: datetime | timedelta | float | None
+) -> DeadSelection:
+    """The filters of a dead-letter requeue, checked."""
+    since_ms = within_ms = None
+    if isinstance(since, datetime):
+        require_aware(since, "since")
+        since_ms = to_millis(since)
+    elif since is not None:
+        seconds = since.total_seconds() if isinstance(since, timedelta) else float(since)
+        if not 0 <= seconds < 1e12:
+            raise ConfigurationError(f"since must be a duration >= 0, got {since!r}")
+        within_ms = int(seconds * 1000)
+    return DeadSelection(task or "", error_contains or "", since_ms, within_ms)
 
 
 def _keys_of(request: JobRequest, task: TaskDef | None) -> JobKeys:
@@ -348,6 +388,7 @@ def _has_job_options(r: JobRequest) -> bool:
         and r.deadline is None
         and r.backoff is None
         and r.idempotency_key is None
+        and r.retry_delays is None
     )
 
 
@@ -434,8 +475,25 @@ class SyncClient:
     def dead_jobs(self, *, queue: str | None = None, limit: int = 50) -> list[Job]:
         return self._run(self._client.dead_jobs(queue=queue, limit=limit))
 
-    def requeue_dead(self, *, queue: str | None = None, job_id: str | None = None) -> int:
-        return self._run(self._client.requeue_dead(queue=queue, job_id=job_id))
+    def requeue_dead(
+        self,
+        *,
+        queue: str | None = None,
+        job_id: str | None = None,
+        task: str | None = None,
+        error_contains: str | None = None,
+        since: datetime | timedelta | float | None = None,
+    ) -> int:
+        """Like Client.requeue_dead."""
+        return self._run(
+            self._client.requeue_dead(
+                queue=queue,
+                job_id=job_id,
+                task=task,
+                error_contains=error_contains,
+                since=since,
+            )
+        )
 
     def purge_dead(self, *, queue: str | None = None, job_id: str | None = None) -> int:
         return self._run(self._client.purge_dead(queue=queue, job_id=job_id))

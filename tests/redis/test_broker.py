@@ -189,7 +189,7 @@ async def test_dead_letter_requeue_and_purge(client: Client) -> None:
     assert {j.id for j in await client.dead_jobs()} == {j.id for j in jobs}
     assert await client.requeue_dead(job_id=jobs[0].id) == 1
     record = await client.job(jobs[0].id)
-    assert record.status is JobStatus.QUEUED and record.attempts == 0
+    assert record.status is JobStatus.QUEUED and record.attempts == 1  # history kept
     assert await client.purge_dead() == 2
     assert await client.dead_jobs() == []
 

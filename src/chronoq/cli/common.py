@@ -22,6 +22,7 @@ from rich.console import Console
 
 from chronoq.app import App
 from chronoq.client import Client
+from chronoq.core import serialization
 
 T = TypeVar("T")
 S = TypeVar("S")
@@ -133,15 +134,41 @@ def console() -> Console:
     return out
 
 
+PRETTY_MAX = 256 * 1024
+"""Characters of JSON worth indenting; larger output is written out as it encodes
+(json's fast encoder: indenting runs in pure Python, minutes for 50 MB)."""
+
+
 def emit_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
+    text = json.dumps(value, default=str)
+    if len(text) <= PRETTY_MAX:
+        text = json.dumps(value, indent=2, default=str)
+    sys.stdout.write(text)
+    sys.stdout.write("\n")
+
+
+def read_json_option(text: str, what: str) -> str:
+    """An option's JSON as given, from a file (`@path`) or from standard input (`-`)."""
+    if text == "-":
+        return sys.stdin.read()
+    if text.startswith("@"):
+        path = text[1:]
+        try:
+            with open(path, encoding="utf-8") as source:
+                return source.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise CliError(f"{what}: cannot read {path!r}: {reason}") from None
+    return text
 
 
 def parse_json(text: str, what: str, kind: type) -> Any:
     try:
-        value = json.loads(text)
+        value = serialization.loads(text, what=what, max_depth=serialization.MAX_DEPTH)
     except json.JSONDecodeError as exc:
         raise CliError(f"{what} is not valid JSON: {exc.msg} at position {exc.pos}") from None
+    except ValueError as exc:  # nested too deep
+        raise CliError(str(exc)) from None
     if not isinstance(value, kind):
         expected = "an array" if kind is list else "an object"
         raise CliError(f"{what} must be {expected} in JSON, got {type(value).__name__}")

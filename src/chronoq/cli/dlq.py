@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 import typer
@@ -16,8 +17,11 @@ from chronoq.cli.common import (
     console,
     emit_json,
 )
+from chronoq.cli.jobs import emit_readable_json, readable
 from chronoq.cli.render import job_table, jobs_table
+from chronoq.core.errors import ConfigurationError
 from chronoq.core.job import JobStatus
+from chronoq.schedule.spec import parse_duration
 
 dlq = typer.Typer(help="The dead-letter queue: jobs out of retries.", no_args_is_help=True)
 
@@ -54,20 +58,32 @@ def show(
     json_out: JsonOption = False,
 ) -> None:
     """Show one dead job with its error and traceback."""
-    found = Target.resolve(app, redis_url, prefix).with_client(lambda c: c.job(job_id))
+    found = Target.resolve(app, redis_url, prefix).with_client(
+        lambda c: readable(c.job(job_id), f"job {job_id}")
+    )
     if found.status is not JobStatus.DEAD:
         raise CliError(f"job {job_id} is {found.status.value}, not dead")
     if json_out:
-        emit_json(found.to_dict())
+        emit_readable_json(found.to_dict(), f"job {job_id}")
     else:
         console().print(job_table(found))
 
 
-def _selection(job_id: str | None, every: bool, verb: str) -> None:
-    if job_id is None and not every:
-        raise CliError(f"give a job ID to {verb}, or --all")
+def _selection(job_id: str | None, every: bool, verb: str, filtered: bool = False) -> None:
+    if job_id is None and not every and not filtered:
+        hint = " (or filters: --task, --error-contains, --since)" if verb == "requeue" else ""
+        raise CliError(f"give a job ID to {verb}, or --all{hint}")
     if job_id is not None and every:
         raise CliError("give a job ID or --all, not both")
+
+
+def _since(text: str | None) -> timedelta | None:
+    if text is None:
+        return None
+    try:
+        return parse_duration(text)
+    except ConfigurationError:
+        raise CliError(f"--since {text!r} is not a duration; write it like 30m, 1h or 2d") from None
 
 
 @dlq.command("requeue")
@@ -75,15 +91,28 @@ def requeue(
     job_id: OptionalId = None,
     every: AllOption = False,
     queue: QueueOption = None,
+    task: Annotated[str | None, typer.Option("--task", help="Only jobs of this task.")] = None,
+    error_contains: Annotated[
+        str | None,
+        typer.Option("--error-contains", help="Only jobs whose error contains this text."),
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only jobs dead within this long: 30m, 1h, 2d.")
+    ] = None,
     app: AppOption = None,
     redis_url: RedisUrlOption = None,
     prefix: PrefixOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Put dead jobs back on their queue with fresh attempts."""
-    _selection(job_id, every, "requeue")
+    """Put dead jobs back on their queue. Attempts are kept (a job dead after 4 runs
+    next as attempt 5) and it gets its retries again."""
+    filtered = task is not None or error_contains is not None or since is not None
+    _selection(job_id, every, "requeue", filtered)
+    within = _since(since)
     count = Target.resolve(app, redis_url, prefix).with_client(
-        lambda c: c.requeue_dead(queue=queue, job_id=job_id)
+        lambda c: c.requeue_dead(
+            queue=queue, job_id=job_id, task=task, error_contains=error_contains, since=within
+        )
     )
     _report(count, "requeued", job_id, json_out)
 

@@ -18,6 +18,7 @@ from chronoq.cli.common import (
     console,
     emit_json,
     parse_json,
+    read_json_option,
 )
 from chronoq.cli.render import (
     enqueued_dict,
@@ -38,9 +39,17 @@ STATUSES = ", ".join(s.value for s in JobStatus)
 
 def enqueue(
     task: Annotated[str, typer.Argument(help="Task name, as registered with @app.task.")],
-    args: Annotated[str, typer.Option("--args", help="Positional arguments: a JSON array.")] = "[]",
+    args: Annotated[
+        str,
+        typer.Option(
+            "--args", help="Positional arguments: a JSON array, @file.json, or - for stdin."
+        ),
+    ] = "[]",
     kwargs: Annotated[
-        str, typer.Option("--kwargs", help="Keyword arguments: a JSON object.")
+        str,
+        typer.Option(
+            "--kwargs", help="Keyword arguments: a JSON object, @file.json, or - for stdin."
+        ),
     ] = "{}",
     queue: Annotated[
         str | None, typer.Option("--queue", help="Queue (default: the task's).")
@@ -63,10 +72,12 @@ def enqueue(
     """Enqueue one job."""
     if delay is not None and at is not None:
         raise CliError("give either --in or --at, not both")
+    if args == kwargs == "-":
+        raise CliError("only one of --args and --kwargs can be read from stdin")
     request = JobRequest(
         task,
-        args=parse_json(args, "--args", list),
-        kwargs=parse_json(kwargs, "--kwargs", dict),
+        args=parse_json(read_json_option(args, "--args"), "--args", list),
+        kwargs=parse_json(read_json_option(kwargs, "--kwargs"), "--kwargs", dict),
         queue=queue,
         priority=priority,
         delay=delay,

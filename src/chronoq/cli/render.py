@@ -82,12 +82,12 @@ def job_table(job: Job) -> Table:
         ("unique key", _or_dash(job.unique_key)),
         ("worker", _or_dash(job.worker_id)),
         ("result", _json_text(job.result) if job.status is JobStatus.SUCCEEDED else "-"),
-        ("error", _or_dash(job.error)),
+        ("error", _clip(_or_dash(job.error))),
     ]
     for name, value in rows:
         table.add_row(name, value)
     if job.traceback:
-        table.add_row("traceback", job.traceback.rstrip())
+        table.add_row("traceback", _clip_start(job.traceback.rstrip()))
     return table
 
 
@@ -158,14 +158,29 @@ def enqueued_dict(job: EnqueuedJob) -> dict[str, Any]:
 
 
 RAW_SHOWN = 200  # characters of an undecodable payload worth showing
+CELL_SHOWN = 2000  # characters of a value worth a table cell: --json prints them all
 
 
 def _json_text(value: Any) -> str:
-    """JSON for a table cell; a value the encoder cannot take says so in one line."""
+    """JSON for a table cell, clipped; a value the encoder cannot take says so in one line."""
     try:
-        return json.dumps(value)
+        return _clip(json.dumps(value))
     except (RecursionError, ValueError, TypeError) as exc:
         return f"(cannot be shown: {type(exc).__name__})"
+
+
+def _clip(text: str) -> str:
+    """A long value's start, with its length (Rich would take minutes to fold 50 MB)."""
+    if len(text) <= CELL_SHOWN:
+        return text
+    return f"{text[:CELL_SHOWN]}... ({len(text):,} characters in all; --json shows them)"
+
+
+def _clip_start(text: str) -> str:
+    """A long traceback's end: the frames nearest the error."""
+    if len(text) <= CELL_SHOWN:
+        return text
+    return f"({len(text):,} characters in all; --json shows them) ...{text[-CELL_SHOWN:]}"
 
 
 def _undecodable(raw: str) -> str:

@@ -38,6 +38,7 @@ class ClaimedJob:
     schedule_due_ms: int | None = None  # the due time of that schedule run
     account: str | None = None
     fence: int | None = None  # fencing token of the job's lock key, if it has one
+    retry_base: int = 0  # attempts made before it was last requeued from the DLQ
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,3 +76,26 @@ class Placement:
 
 
 NOW = Placement()
+
+
+@dataclass(frozen=True, slots=True)
+class DeadSelection:
+    """Which dead jobs an operator requeues: of one task, with an error containing
+    some text (ASCII case ignored), dead since an instant or within a duration."""
+
+    task: str = ""
+    error_contains: str = ""
+    since_ms: int | None = None  # epoch ms
+    within_ms: int | None = None  # before the server's now
+
+    @property
+    def wire(self) -> list[str]:
+        since = ""
+        if self.since_ms is not None:
+            since = f"@{self.since_ms}"
+        elif self.within_ms is not None:
+            since = f"-{self.within_ms}"
+        return [self.task, self.error_contains, since]
+
+
+ANY_DEAD = DeadSelection()

@@ -1,5 +1,9 @@
 """Exceptions users can catch. Each message names the offending value."""
 
+MAX_RETRY_DELAY = 366 * 86400.0
+"""Longest wait before a retry (seconds): a year, so that any delay stays a valid
+time in Redis and in Python's calendar."""
+
 
 class ChronoqError(Exception):
     """Base class for every error chronoq raises on purpose."""
@@ -70,6 +74,52 @@ class RateLimited(ChronoqError):
             raise ValueError(f"retry_after must be >= 0 seconds, got {retry_after}")
         super().__init__(message or f"rate limited: retry after {retry_after:g} s")
         self.retry_after = retry_after
+
+
+class Permanent(ChronoqError):
+    """Raise from a task for an error no retry can fix (a 400 from a platform, a
+    deleted post): the job goes to the dead-letter queue at once, with this reason."""
+
+    def __init__(self, reason: str = "") -> None:
+        super().__init__(reason or "permanent failure")
+        self.reason = reason
+
+
+class RetryAfter(ChronoqError):
+    """Raise from a task to fail this attempt and run the next one after exactly
+    `seconds` (no backoff, no jitter). It counts as an attempt: out of retries, the
+    job is dead. (`RateLimited` instead defers the job without spending one.)"""
+
+    def __init__(self, seconds: float, message: str = "") -> None:
+        if not 0 <= seconds <= MAX_RETRY_DELAY:
+            raise ValueError(
+                f"RetryAfter seconds must be within 0..{MAX_RETRY_DELAY:g}, got {seconds}"
+            )
+        super().__init__(message or f"retry after {seconds:g} s")
+        self.seconds = seconds
+
+
+class SoftTimeLimit(ChronoqError):
+    """Raised inside a task that runs past its `soft_timeout`: catch it to clean up
+    or save partial work before the hard `timeout` stops the run."""
+
+    default_message = "run exceeded its soft time limit"
+
+    def __init__(self, message: str = default_message) -> None:
+        super().__init__(message)
+
+
+class PayloadTooLarge(ChronoqError, ValueError):
+    """Job arguments (at enqueue) or a task's result (at run time) encode to more
+    bytes than `max_payload_bytes` (CHRONOQ_MAX_PAYLOAD_BYTES) allows."""
+
+    def __init__(self, what: str, size: int, limit: int) -> None:
+        super().__init__(
+            f"{what} take {size:,} bytes of JSON, over the limit of {limit:,} bytes "
+            "(CHRONOQ_MAX_PAYLOAD_BYTES)"
+        )
+        self.size = size
+        self.limit = limit
 
 
 class LimitNotFound(ChronoqError, LookupError):

@@ -15,7 +15,7 @@ from typing import Any
 
 from chronoq.core import serialization
 from chronoq.core.errors import ConfigurationError
-from chronoq.core.retry import Backoff
+from chronoq.core.retry import Backoff, check_delays
 
 PRIORITY_RANGE = range(-1000, 1001)
 
@@ -76,6 +76,7 @@ class Field:
     PARKED_SEQ = "pseq"  # FIFO number kept while parked, to return to its place in line
     SCHEDULE = "sched"  # name of the schedule that made this job, if any
     SCHEDULE_DUE = "sdue"  # ms: the due time that schedule run was meant for
+    RETRY_BASE = "rbase"  # attempts made before the job was last requeued from the DLQ
 
 
 class GatePolicy(enum.StrEnum):
@@ -137,6 +138,7 @@ class ExtraOptions:
     backoff: Backoff | None = None
     timeout: float | None = None
     limits: tuple[LimitRef, ...] = ()
+    retry_delays: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,8 +156,11 @@ class JobOptions:
     gates: tuple[Gate, ...] = ()
     account: str | None = None
     limits: tuple[LimitRef, ...] = ()  # rate limits and quotas, decided in this order
+    retry_delays: tuple[float, ...] | None = None  # seconds before each retry; last repeats
 
     def __post_init__(self) -> None:
+        if self.retry_delays is not None:
+            object.__setattr__(self, "retry_delays", check_delays(self.retry_delays))
         if self.max_retries is not None and self.max_retries < 0:
             raise ConfigurationError(f"max_retries must be >= 0, got {self.max_retries}")
         if self.timeout is not None and self.timeout <= 0:
@@ -247,6 +252,8 @@ def _encode_extra_options(opts: JobOptions) -> str | None:
         extra["timeout"] = opts.timeout
     if opts.limits:
         extra["limits"] = [[ref.name, ref.key] for ref in opts.limits]
+    if opts.retry_delays is not None:
+        extra["delays"] = list(opts.retry_delays)
     return serialization.dumps(extra) if extra else None
 
 
@@ -259,7 +266,8 @@ def decode_extra_options(text: str | None) -> ExtraOptions:
     extra = serialization.loads(text)
     backoff = Backoff.from_wire(extra["backoff"]) if "backoff" in extra else None
     limits = tuple(LimitRef(name, key) for name, key in extra.get("limits", ()))
-    return ExtraOptions(backoff, extra.get("timeout"), limits)
+    delays = check_delays(extra["delays"]) if "delays" in extra else None
+    return ExtraOptions(backoff, extra.get("timeout"), limits, delays)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from itertools import accumulate
 from typing import Any
 
-from chronoq.core.errors import SerializationError
+from chronoq.core.errors import PayloadTooLarge, SerializationError
 
 MAX_DEPTH = 100
 """Deepest nesting of arrays and objects allowed in job arguments and results."""
@@ -67,6 +67,15 @@ def _check_depth(text: str, what: str, max_depth: int) -> None:
         return  # cannot nest deeper than it has brackets (the common case: no scan)
     if nesting_depth(text) > max_depth:
         raise NestingTooDeep(f"{what} nested deeper than {max_depth} levels")
+
+
+def check_size(text: str, what: str, limit: int) -> None:
+    """Raise PayloadTooLarge when `text` encodes to more than `limit` UTF-8 bytes."""
+    if len(text) <= limit // 4:
+        return  # at most 4 bytes a character: small enough without encoding it
+    size = len(text.encode())
+    if size > limit:
+        raise PayloadTooLarge(what, size, limit)
 
 
 def encode_call(args: Sequence[Any], kwargs: Mapping[str, Any]) -> str:

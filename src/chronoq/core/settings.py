@@ -53,6 +53,12 @@ class Settings(BaseSettings):
     retention: float = Field(default=7 * 86400, gt=0, description="Finished record TTL.")
     keep_result: float = Field(default=86400, ge=0, description="Result TTL.")
     shutdown_timeout: float = Field(default=30.0, ge=0)
+    max_payload_bytes: int = Field(
+        default=1024 * 1024,
+        ge=64,
+        description="Largest job arguments (refused at enqueue) and task result (the job "
+        "fails with the reason instead of storing it), in bytes of JSON.",
+    )
     strict_server: bool = Field(
         default=False, description="Refuse to start on a server that can lose jobs."
     )

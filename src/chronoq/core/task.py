@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 import string
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -12,10 +13,11 @@ from typing import Any
 from chronoq.core.errors import ConfigurationError, UnknownTask
 from chronoq.core.job import Gate, GatePolicy, JobOptions, LimitRef
 from chronoq.core.names import validate_limit_name
-from chronoq.core.retry import Backoff
+from chronoq.core.retry import Backoff, check_delays
 
 DEFAULT_QUEUE = "default"
 DEFAULT_MAX_RETRIES = 3
+ExceptionClasses = tuple[type[BaseException], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,10 +32,20 @@ class TaskDefaults:
     concurrency: tuple[str, int] | None = None  # (key template, limit)
     account: str | None = None  # key template naming the account, for fairness and quotas
     limits: tuple[tuple[str, str | None], ...] = ()  # (limit name, key template or None)
+    retry_delays: tuple[float, ...] | None = None  # seconds before each retry; last repeats
+    retry_on: ExceptionClasses | None = None  # retry only these (None: every exception)
+    dont_retry: ExceptionClasses = ()  # never retry these: dead at once
+    soft_timeout: float | None = None  # raise SoftTimeLimit in the run after this long
 
     def __post_init__(self) -> None:
         # Reuse JobOptions' checks so a bad default fails where it is declared.
         JobOptions(max_retries=self.max_retries, timeout=self.timeout, priority=self.priority)
+        if self.retry_delays is not None:
+            object.__setattr__(self, "retry_delays", check_delays(self.retry_delays))
+        if self.retry_on is not None:
+            object.__setattr__(self, "retry_on", _exception_classes(self.retry_on, "retry_on"))
+        object.__setattr__(self, "dont_retry", _exception_classes(self.dont_retry, "dont_retry"))
+        _check_soft_timeout(self.soft_timeout, self.timeout)
         object.__setattr__(self, "on_locked", GatePolicy(self.on_locked))
         templates = [self.lock, self.account, self.concurrency and self.concurrency[0]]
         limit_names = [name for name, _ in self.limits if "{" in name]
@@ -61,6 +73,29 @@ class TaskDef:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "is_async", inspect.iscoroutinefunction(self.func))
+
+
+def _exception_classes(value: object, what: str) -> ExceptionClasses:
+    """A class or a sequence of classes, each an exception type, as a tuple."""
+    items = (value,) if isinstance(value, type) else value
+    if not isinstance(items, Sequence) or isinstance(items, str):
+        raise ConfigurationError(f"{what} must be exception classes, got {value!r}")
+    for item in items:
+        if not isinstance(item, type) or not issubclass(item, BaseException):
+            raise ConfigurationError(f"{what} must be exception classes, got {item!r}")
+    return tuple(items)
+
+
+def _check_soft_timeout(soft: float | None, hard: float | None) -> None:
+    if soft is None:
+        return
+    if isinstance(soft, bool) or not isinstance(soft, int | float) or not 0 < soft < math.inf:
+        raise ConfigurationError(f"soft_timeout must be > 0 seconds, got {soft!r}")
+    if hard is not None and not hard > soft:
+        raise ConfigurationError(
+            f"timeout ({hard}s) must be greater than soft_timeout ({soft}s): "
+            "the soft limit warns the run before the hard one stops it"
+        )
 
 
 def _check_template(template: str) -> None:

@@ -16,7 +16,15 @@ from typing import Any
 from redis.asyncio import Redis
 
 from chronoq.core import serialization
-from chronoq.core.claims import Claim, ClaimedJob, Enqueued, ExpiredJob, Placement
+from chronoq.core.claims import (
+    ANY_DEAD,
+    Claim,
+    ClaimedJob,
+    DeadSelection,
+    Enqueued,
+    ExpiredJob,
+    Placement,
+)
 from chronoq.core.errors import InvalidJobState, JobNotFound, NotReplicated
 from chronoq.core.job import Field, JobSpec, JobStatus
 from chronoq.redis.durability import Durability, run_acked
@@ -326,15 +334,19 @@ class Broker:
         if reply != "cancelled":
             raise InvalidJobState(f"job {job_id} is {reply}; only waiting jobs can be cancelled")
 
-    async def requeue_dead(self, queue: str, job_id: str | None = None) -> int:
+    async def requeue_dead(
+        self, queue: str, job_id: str | None = None, *, select: DeadSelection = ANY_DEAD
+    ) -> int:
+        """Requeue dead jobs (one, or every one `select` picks), keeping their attempt
+        history. Returns how many were requeued."""
         q = self.keys.queue(queue)
         keys = [q.dead, q.ready, q.seq, q.wake, q.job_prefix, q.fair]
-        total = 0
-        while True:
-            moved = int(await SCRIPTS.requeue_dead(self.redis, keys, [job_id or "*", BATCH_LIMIT]))
+        total, offset = 0, 0
+        while offset >= 0:
+            args: list[str | int] = [job_id or "*", BATCH_LIMIT, *select.wire, offset]
+            moved, offset = (int(n) for n in await SCRIPTS.requeue_dead(self.redis, keys, args))
             total += moved
-            if job_id or moved < BATCH_LIMIT:
-                return total
+        return total
 
     async def purge_dead(self, queue: str, job_id: str | None = None) -> int:
         q = self.keys.queue(queue)
@@ -464,7 +476,7 @@ def _claim_keys(q: QueueKeys) -> list[str]:
     ]
 
 
-ENTRY_SIZE = 14  # values per job in claim.lua's reply: run_entry in _lib.lua
+ENTRY_SIZE = 15  # values per job in claim.lua's reply: run_entry in _lib.lua
 _CLAIM_HEADER = 4
 
 
@@ -498,6 +510,7 @@ def _entry(queue: str, token: str, v: Sequence[Any], i: int) -> ClaimedJob:
         schedule_due_ms=_opt_int(v[i + 11]),
         account=v[i + 12] or None,
         fence=_opt_int(v[i + 13]),
+        retry_base=_opt_int(v[i + 14]) or 0,
     )
 
 

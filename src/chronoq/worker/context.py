@@ -32,13 +32,18 @@ SETTLE_PATIENCE = 2.0  # longest wait for a run's last progress write before its
 
 
 async def execute_with(
-    context: JobContext, job: ClaimedJob, run: RunPlan, threads: ThreadPoolExecutor
+    context: JobContext,
+    job: ClaimedJob,
+    run: RunPlan,
+    threads: ThreadPoolExecutor,
+    *,
+    max_result_bytes: int,
 ) -> Outcome:
     """`execute` with `context` as the task's current job (a plain `def` task's thread
     gets a copy of this asyncio task's context, see `execution._call`)."""
     token = bind(context)
     try:
-        return await execute(job, run, threads)
+        return await execute(job, run, threads, max_result_bytes=max_result_bytes)
     finally:
         unbind(token)
 

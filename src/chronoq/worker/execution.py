@@ -17,10 +17,20 @@ from typing import Any
 
 from chronoq.core import serialization
 from chronoq.core.claims import ClaimedJob
-from chronoq.core.errors import JobTimeout, RateLimited, SerializationError, UnknownTask
+from chronoq.core.errors import (
+    JobTimeout,
+    PayloadTooLarge,
+    Permanent,
+    RateLimited,
+    RetryAfter,
+    SerializationError,
+    SoftTimeLimit,
+    UnknownTask,
+)
 from chronoq.core.job import ExtraOptions, Field, LimitRef, decode_extra_options
-from chronoq.core.retry import Backoff
+from chronoq.core.retry import Backoff, listed_delay
 from chronoq.core.task import TaskDef, TaskRegistry
+from chronoq.worker import soft_limits
 
 _OPTIONS_DEPTH = 8  # options and reservations are shallow objects; anything deeper is not ours
 _REASON_MAX = 200
@@ -55,6 +65,8 @@ class RunPlan:
     backoff: Backoff
     max_retries: int
     limits: tuple[LimitRef, ...] = ()
+    retry_delays: tuple[float, ...] | None = None  # replaces the backoff when set
+    soft_timeout: float | None = None  # below timeout, or None
 
 
 def plan(job: ClaimedJob, registry: TaskRegistry) -> RunPlan | Outcome:
@@ -81,15 +93,28 @@ def plan(job: ClaimedJob, registry: TaskRegistry) -> RunPlan | Outcome:
         why = f"is not valid reservations JSON: {_reason(exc)}"
         return _bad_field(job, Field.RESERVATIONS, why)
     defaults = task.defaults
+    timeout = extra.timeout if extra.timeout is not None else defaults.timeout
+    soft = defaults.soft_timeout
     return RunPlan(
         task=task,
         args=args,
         kwargs=kwargs,
-        timeout=extra.timeout if extra.timeout is not None else defaults.timeout,
+        timeout=timeout,
         backoff=extra.backoff or defaults.backoff,
         max_retries=job.max_retries if job.max_retries is not None else defaults.max_retries,
         limits=extra.limits,
+        retry_delays=_delays(extra, defaults.retry_delays),
+        # A job's own shorter timeout wins over the task's soft limit.
+        soft_timeout=soft if soft is not None and (timeout is None or soft < timeout) else None,
     )
+
+
+def _delays(extra: ExtraOptions, task_delays: tuple[float, ...] | None) -> tuple[float, ...] | None:
+    """The most specific retry policy wins: the job's delays, the job's backoff, the
+    task's delays, then the task's backoff."""
+    if extra.retry_delays is not None:
+        return extra.retry_delays
+    return None if extra.backoff is not None else task_delays
 
 
 def _extra_options(text: str | None) -> ExtraOptions:
@@ -131,40 +156,55 @@ def _bad_field(job: ClaimedJob, name: str, why: str) -> Outcome:
     return Outcome(job, error=f"bad job record: field {name!r} {why}")
 
 
-async def execute(job: ClaimedJob, run: RunPlan, threads: ThreadPoolExecutor) -> Outcome:
+async def execute(
+    job: ClaimedJob,
+    run: RunPlan,
+    threads: ThreadPoolExecutor,
+    *,
+    max_result_bytes: int | None = None,
+) -> Outcome:
     """Call the task and classify what happened. Never raises (except cancellation)."""
     try:
         value = await _call(run, threads)
-        result_json = (
-            ""
-            if value is None
-            else serialization.dumps(value, what="task result", max_depth=serialization.MAX_DEPTH)
-        )
     except asyncio.CancelledError:
         raise
     except RateLimited as exc:
         return Outcome(job, deferred=exc.retry_after)
-    except JobTimeout:
+    except JobTimeout as exc:
         error = f"JobTimeout: run exceeded its timeout of {run.timeout}s"
-        return _failed(job, run, error, "")
+        return _failed(job, run, error, "", exc)
+    except SoftTimeLimit as exc:
+        text = str(exc)
+        if text == SoftTimeLimit.default_message:
+            text = f"{text} of {run.soft_timeout:g}s"
+        return _failed(job, run, f"SoftTimeLimit: {text}", traceback.format_exc(), exc)
     except SerializationError as exc:
-        return _failed(job, run, f"SerializationError: {exc}", "")
+        return _failed(job, run, f"SerializationError: {exc}", "", exc)
     except Exception as exc:
-        return _failed(job, run, f"{type(exc).__name__}: {exc}", traceback.format_exc())
+        return _failed(job, run, f"{type(exc).__name__}: {exc}", traceback.format_exc(), exc)
+    return _succeeded(job, run, value, max_result_bytes)
+
+
+def _succeeded(job: ClaimedJob, run: RunPlan, value: Any, max_bytes: int | None) -> Outcome:
+    """The result as JSON; one too big to store ends the job dead (the same call
+    would make it again), without writing it."""
+    if value is None:
+        return Outcome(job)
+    try:
+        result_json = serialization.dumps(
+            value, what="task result", max_depth=serialization.MAX_DEPTH
+        )
+        if max_bytes is not None:
+            serialization.check_size(result_json, "the task's result would", max_bytes)
+    except PayloadTooLarge as exc:
+        return Outcome(job, error=f"PayloadTooLarge: {exc}")
+    except SerializationError as exc:
+        return _failed(job, run, f"SerializationError: {exc}", "", exc)
     return Outcome(job, result_json=result_json)
 
 
 async def _call(run: RunPlan, threads: ThreadPoolExecutor) -> Any:
-    func = run.task.func
-    coro: Awaitable[Any]
-    if run.task.is_async:
-        coro = func(*run.args, **run.kwargs)
-    else:
-        # A thread cannot be cancelled: on timeout the attempt fails, the thread runs on.
-        loop = asyncio.get_running_loop()
-        # The thread runs in a copy of this task's context: current_job() works there.
-        call = functools.partial(contextvars.copy_context().run, func, *run.args, **run.kwargs)
-        coro = loop.run_in_executor(threads, call)
+    coro = _start(run, threads)
     if run.timeout is None:
         return await coro
     try:
@@ -174,17 +214,44 @@ async def _call(run: RunPlan, threads: ThreadPoolExecutor) -> Any:
         raise JobTimeout(f"timeout {run.timeout}s") from None
 
 
-def _failed(job: ClaimedJob, run: RunPlan, error: str, tb: str) -> Outcome:
-    retries_used = job.attempts - 1
-    if retries_used < run.max_retries:
-        return Outcome(job, error=error, traceback=tb, retry_in=_retry_delay(job, run))
-    return Outcome(job, error=error, traceback=tb, retry_in=None)
+def _start(run: RunPlan, threads: ThreadPoolExecutor) -> Awaitable[Any]:
+    """The run to await: the task's coroutine, or its call in the thread pool (a
+    thread cannot be cancelled: on timeout the attempt fails, the thread runs on);
+    under its soft time limit, if it has one."""
+    func, soft = run.task.func, run.soft_timeout
+    if run.task.is_async:
+        coro = func(*run.args, **run.kwargs)
+        return coro if soft is None else soft_limits.run_async(coro, soft)
+    # The thread runs in a copy of this task's context: current_job() works there.
+    call = functools.partial(contextvars.copy_context().run, func, *run.args, **run.kwargs)
+    if soft is not None:
+        return soft_limits.run_thread(threads, call, soft)
+    return asyncio.get_running_loop().run_in_executor(threads, call)
 
 
-def _retry_delay(job: ClaimedJob, run: RunPlan) -> float:
-    """The backoff's delay; its maximum when base * factor**n overflows a float
-    (a large factor after many attempts): never an exception out of a failed run."""
-    try:
-        return run.backoff.delay(job.attempts)
-    except OverflowError:
-        return run.backoff.maximum
+def _retryable(run: RunPlan, exc: BaseException) -> bool:
+    """Whether this failure may be retried at all: Permanent never, RetryAfter always
+    (when attempts remain); else as the task's dont_retry and retry_on say."""
+    if isinstance(exc, Permanent):
+        return False
+    if isinstance(exc, RetryAfter):
+        return True
+    defaults = run.task.defaults
+    if isinstance(exc, defaults.dont_retry):
+        return False
+    return defaults.retry_on is None or isinstance(exc, defaults.retry_on)
+
+
+def _failed(job: ClaimedJob, run: RunPlan, error: str, tb: str, exc: BaseException) -> Outcome:
+    retry_number = job.attempts - job.retry_base  # attempts since its last requeue
+    if not _retryable(run, exc) or retry_number - 1 >= run.max_retries:
+        return Outcome(job, error=error, traceback=tb, retry_in=None)
+    delay = exc.seconds if isinstance(exc, RetryAfter) else _retry_delay(run, retry_number)
+    return Outcome(job, error=error, traceback=tb, retry_in=delay)
+
+
+def _retry_delay(run: RunPlan, retry_number: int) -> float:
+    """The delay list's, else the backoff's delay (which never overflows)."""
+    if run.retry_delays is not None:
+        return listed_delay(run.retry_delays, retry_number)
+    return run.backoff.delay(retry_number)

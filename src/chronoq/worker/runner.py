@@ -441,7 +441,13 @@ class Worker:
         self._events.started(job, run)
         began = time.monotonic()
         try:
-            outcome = await execute_with(context, job, run, self._threads)
+            outcome = await execute_with(
+                context,
+                job,
+                run,
+                self._threads,
+                max_result_bytes=self.app.settings.max_payload_bytes,
+            )
         finally:
             took = time.monotonic() - began
             if self._running.get(job.id) is asyncio.current_task():

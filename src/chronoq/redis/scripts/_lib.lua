@@ -104,7 +104,7 @@ end
 
 -- How each field a script relies on is checked; the others are free text.
 local FIELD_CHECKS = {att = check_int, maxr = check_int, prio = check_priority, dl = check_int,
-  pseq = check_int, gate = check_gates, lres = check_reservations}
+  pseq = check_int, gate = check_gates, lres = check_reservations, rbase = check_int}
 
 -- Read job fields, each checked. Returns a table name -> value (a number for numeric
 -- fields, the decoded list for 'gate', false when absent) and nil; or that table (bad
@@ -295,18 +295,18 @@ local function whole_or_false(value)
 end
 
 -- The fields a started run's entry carries (with task, args), as read_job reads them.
-local ENTRY_FIELDS = {'maxr', 'opts', 'lres', 'enq', 'run', 'sched', 'sdue', 'acct'}
+local ENTRY_FIELDS = {'maxr', 'opts', 'lres', 'enq', 'run', 'sched', 'sdue', 'acct', 'rbase'}
 
 -- A started run's entry: what a worker needs to start it without another read.
--- One format for both ways a job reaches a worker: claim.lua returns these 14
+-- One format for both ways a job reaches a worker: claim.lua returns these 15
 -- values flat per job; a hand-off pushes them as JSON with the lease token last.
 -- {id, task, args, attempts, maxr|false, opts|false, lres|false, enqueued ms|false,
 --  run-at ms|false, started ms, schedule|false, schedule due ms|false, acct|false,
---  fence|false}. `f`: the job's ENTRY_FIELDS (false when absent).
+--  fence|false, retry base|false}. `f`: the job's ENTRY_FIELDS (false when absent).
 local function run_entry(id, task, args, att, f, started, fence)
   return {id, task, args, att, f.maxr or false, f.opts or false, f.lres or false,
     whole_or_false(f.enq), whole_or_false(f.run), started, f.sched or false,
-    whole_or_false(f.sdue), f.acct or false, fence or false}
+    whole_or_false(f.sdue), f.acct or false, fence or false, f.rbase or false}
 end
 
 -- A lock key's fencing token: grows with every run that enters the gate (limit 1).

@@ -31,11 +31,12 @@
 --   hand over that many jobs, less those claimed now and those still in its inbox
 -- Returns {now_ms, ms until the next scheduled job (-1: none), slots registered (0:
 --          not registered), {id, task, attempts} of each job found past its
---          deadline (expired now), then per claimed job the 14 values of its
+--          deadline (expired now), then per claimed job the 15 values of its
 --          run_entry (_lib.lua): id, task, args, attempts (after this claim),
 --          maxr|nil, opts|nil, limit reservations JSON|nil (set when a limit
 --          deferred the job), enqueued ms|nil, run-at ms|nil, started ms,
---          schedule|nil, schedule due ms|nil, account|nil, lock key fence|nil}
+--          schedule|nil, schedule due ms|nil, account|nil, lock key fence|nil,
+--          retry base|nil (attempts made before it was last requeued from the DLQ)}
 local now = now_ms()
 local G = {gate = KEYS[12], parked = KEYS[13], blocked = KEYS[14], active = KEYS[3],
   ready = KEYS[1], wake = KEYS[5], job = KEYS[6]}
@@ -69,7 +70,7 @@ end
 
 -- Every field the claim or the worker relies on is checked before the job is touched.
 local CLAIM_FIELDS = {'task', 'args', 'att', 'maxr', 'opts', 'dl', 'gate', 'acct', 'lres',
-  'enq', 'run', 'sched', 'sdue'}
+  'enq', 'run', 'sched', 'sdue', 'rbase'}
 
 local want, lease_until = tonumber(ARGV[1]), now + tonumber(ARGV[2])
 local expired = {}

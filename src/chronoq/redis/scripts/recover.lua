@@ -23,7 +23,7 @@ local G = {gate = KEYS[9], parked = KEYS[10], blocked = KEYS[11], active = KEYS[
   ready = KEYS[2], wake = KEYS[5], job = KEYS[6]}
 local D = {dead = KEYS[4], stats = KEYS[8], unique = KEYS[7]}
 local SWEEP_AFTER_MS = 5000
-local RECOVER_FIELDS = {'status', 'att', 'maxr', 'gate', 'prio'}
+local RECOVER_FIELDS = {'status', 'att', 'maxr', 'gate', 'prio', 'rbase'}
 local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
 local requeued, dead, missing = 0, 0, 0
 local reason = 'worker lost: lease expired while the job was running'
@@ -40,7 +40,8 @@ for _, id in ipairs(expired) do
   else
     gate_leave(G, f.gate, id)
     redis.call('HDEL', job_key, 'lease')
-    if (f.att or 0) > (f.maxr or tonumber(ARGV[1])) then
+    -- Attempts since its last requeue from the DLQ count against its retries.
+    if (f.att or 0) - (f.rbase or 0) > (f.maxr or tonumber(ARGV[1])) then
       dead_letter(D, job_key, id, now, reason)
       dead = dead + 1
     else

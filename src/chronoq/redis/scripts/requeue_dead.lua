@@ -1,4 +1,6 @@
--- requeue_dead: move dead-lettered jobs back to the ready queue with fresh attempts.
+-- requeue_dead: move dead-lettered jobs back to the ready queue, keeping their
+-- attempt history: the next run is numbered after the last, and the job gets its
+-- retries again (attempts before the requeue are kept in 'rbase').
 -- KEYS[1] dead        ZSET of dead-lettered ids; score = time of death ms
 -- KEYS[2] ready       ZSET of ready ids; score = priority, then FIFO
 -- KEYS[3] seq         FIFO counter of jobs naming no account
@@ -7,49 +9,78 @@
 -- KEYS[6] fair        fair-sharing HASH ('vt', 'a:<account>')
 -- ARGV[1] '*' for every dead job (up to ARGV[2]), or a job id
 -- ARGV[2] max jobs per call
--- Returns the number of jobs requeued.
+-- ARGV[3] only jobs of this task ('' for any)
+-- ARGV[4] only jobs whose error contains this text, ignoring ASCII case ('' for any)
+-- ARGV[5] only jobs dead since: '' (any time), '@<epoch ms>', or '-<ms>' before now
+-- ARGV[6] dead jobs to skip at the front: the next offset a previous call returned
+-- Returns {number of jobs requeued, offset for the next call (-1: no more to look at)}.
 
 -- A record the claim would dead-letter again stays dead; its error says why.
-local CHECKED = {'status', 'task', 'args', 'maxr', 'dl', 'gate', 'lres', 'prio'}
-local function problem(job_key)
-  local f, why = read_job(job_key, CHECKED)
+local CHECKED = {'status', 'task', 'args', 'maxr', 'dl', 'gate', 'lres', 'prio', 'att', 'err'}
+local function problem(f, why)
   return why or (not f.task and missing_field('task')) or (not f.args and missing_field('args'))
 end
 
+local task, needle = ARGV[3], string.lower(ARGV[4])
+local function wanted(f)
+  if task ~= '' and f.task ~= task then return false end
+  return needle == '' or string.find(string.lower(f.err or ''), needle, 1, true) ~= nil
+end
+
+-- Returns true (requeued), false (kept dead: not selected, or a bad record), or nil
+-- (no longer a dead job: gone from the index).
 local function requeue(id)
   local job_key = KEYS[5] .. id
-  if not redis.call('ZSCORE', KEYS[1], id) then return false end
+  if not redis.call('ZSCORE', KEYS[1], id) then return nil end
   if redis.call('EXISTS', job_key) == 0 then
     redis.call('ZREM', KEYS[1], id)
-    return false
+    return nil
   end
-  local why = problem(job_key)
+  local f, why = read_job(job_key, CHECKED)
+  if not wanted(f) then return false end
+  why = problem(f, why)
   if why then
     redis.call('HSET', job_key, 'err', why)
     return false
   end
   redis.call('ZREM', KEYS[1], id)
-  redis.call('HSET', job_key, 'att', 0)
+  redis.call('HSET', job_key, 'rbase', f.att or 0)
   redis.call('HDEL', job_key, 'fin', 'st', 'wid')
   push_ready(KEYS[2], KEYS[3], KEYS[6], job_key, id)  -- its fields are checked above
   return true
 end
 
+local now = now_ms()
+local since = '-inf'
+local mode, ms = string.sub(ARGV[5], 1, 1), tonumber(string.sub(ARGV[5], 2))
+if mode == '@' and ms then since = ms elseif mode == '-' and ms then since = now - ms end
+
 local max = tonumber(ARGV[2])
 local moved = 0
 if ARGV[1] ~= '*' then
-  if requeue(ARGV[1]) then moved = 1 end
-else
-  -- Jobs left dead stay at the front: look past them, up to 10 windows' worth.
-  local kept, looked = 0, 0
-  while moved < max and looked < 10 * max do
-    local ids = redis.call('ZRANGE', KEYS[1], kept, kept + max - moved - 1)
-    if #ids == 0 then break end
-    for _, id in ipairs(ids) do
-      if requeue(id) then moved = moved + 1 else kept = kept + 1 end
-    end
-    looked = looked + #ids
+  local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+  if score and (since == '-inf' or tonumber(score) >= since) and requeue(ARGV[1]) then
+    moved = 1
   end
+  if moved > 0 then wake(KEYS[4]) end
+  return {moved, -1}
 end
+-- Jobs left dead stay in the index: look past them, up to 10 windows' worth a call.
+local kept, looked = tonumber(ARGV[6]) or 0, 0
+local next_offset = -1
+while moved < max do
+  if looked >= 10 * max then
+    next_offset = kept
+    break
+  end
+  local ids = redis.call('ZRANGEBYSCORE', KEYS[1], since, '+inf', 'LIMIT', kept, max - moved)
+  if #ids == 0 then break end
+  for _, id in ipairs(ids) do
+    local done = requeue(id)
+    if done then moved = moved + 1 elseif done == false then kept = kept + 1 end
+  end
+  looked = looked + #ids
+end
+if moved >= max then next_offset = kept end
 if moved > 0 then wake(KEYS[4]) end
-return moved
+return {moved, next_offset}
