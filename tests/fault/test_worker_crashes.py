@@ -103,7 +103,7 @@ async def test_sigterm_hands_a_long_job_back_and_it_runs_later(
 
 
 async def test_sigterm_lets_a_short_job_finish(client: Client, redis_url: str, prefix: str) -> None:
-    made = await client.enqueue("tests.sample_app.blocking_nap", 0.8)
+    made = await client.submit(JobRequest("tests.sample_app.blocking_nap", (0.8,), force=True))
     with workers() as started:
         worker = WorkerProcess(redis_url, prefix, "--shutdown-timeout", "10")
         started.append(worker)

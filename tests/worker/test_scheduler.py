@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
+import pytest
 import redis
 
 from chronoq import App, Client, JobStatus
@@ -36,6 +37,15 @@ async def schedulers(app: App, count: int = 1, **kw: Any) -> AsyncIterator[list[
         for c, lst in zip(clients, listeners, strict=True):
             await c.close()
             await lst.aclose()
+
+
+@pytest.fixture(autouse=True)
+def task_t(app: App) -> None:
+    """The schedules below run task "t", which the app defines: a scheduler fires only
+    tasks that its app or a running one defines."""
+
+    @app.task(name="t")
+    def t(*args: Any, **kwargs: Any) -> None: ...
 
 
 def run_keys(raw: redis.Redis, prefix: str, queue: str = "default") -> list[str]:

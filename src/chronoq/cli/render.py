@@ -79,6 +79,7 @@ def job_table(job: Job) -> Table:
         ("duration", f"{job.duration:.3f}s" if job.duration is not None else "-"),
         ("deadline", when(job.deadline)),
         ("unique key", _or_dash(job.unique_key)),
+        ("schedule", _schedule_text(job)),
         ("worker", _or_dash(job.worker_id)),
         ("result", _json_text(job.result) if job.status is JobStatus.SUCCEEDED else "-"),
         ("error", _or_dash(job.error)),
@@ -88,6 +89,13 @@ def job_table(job: Job) -> Table:
     if job.traceback:
         table.add_row("traceback", job.traceback.rstrip())
     return table
+
+
+def _schedule_text(job: Job) -> str:
+    if job.schedule is None:
+        return "-"
+    due = f" (run due {when(job.schedule_due)})" if job.schedule_due else " (triggered)"
+    return job.schedule + due
 
 
 def queues_table(counts: Iterable[QueueCounts]) -> Table:

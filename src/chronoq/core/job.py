@@ -72,6 +72,8 @@ class Field:
     ACCOUNT = "acct"
     RESERVATIONS = "lres"  # JSON {limit: booked ms}: starts a limit granted for later
     PARKED_SEQ = "pseq"  # FIFO number kept while parked, to return to its place in line
+    SCHEDULE = "sched"  # name of the schedule that made this job, if any
+    SCHEDULE_DUE = "sdue"  # ms: the due time that schedule run was meant for
 
 
 class GatePolicy(enum.StrEnum):
@@ -150,6 +152,8 @@ class JobOptions:
     gates: tuple[Gate, ...] = ()
     account: str | None = None
     limits: tuple[LimitRef, ...] = ()  # rate limits and quotas, decided in this order
+    schedule: str | None = None  # the schedule whose run (or trigger) made the job
+    schedule_due_ms: int | None = None  # the due time of that run
 
     def __post_init__(self) -> None:
         if self.max_retries is not None and self.max_retries < 0:
@@ -229,6 +233,10 @@ def option_fields(opts: JobOptions) -> list[str]:
         out += [Field.GATES, serialization.dumps([gate.to_wire() for gate in opts.gates])]
     if opts.account is not None:
         out += [Field.ACCOUNT, opts.account]
+    if opts.schedule is not None:
+        out += [Field.SCHEDULE, opts.schedule]
+    if opts.schedule_due_ms is not None:
+        out += [Field.SCHEDULE_DUE, str(opts.schedule_due_ms)]
     extra = _encode_extra_options(opts)
     if extra:
         out += [Field.OPTIONS, extra]
@@ -284,6 +292,8 @@ class Job:
     raw_args: str | None = None  # set when the stored payload could not be decoded
     account: str | None = None
     gates: tuple[Gate, ...] = ()
+    schedule: str | None = None  # the schedule that made this job, if any
+    schedule_due: datetime | None = None  # the due time of that schedule's run
 
     @property
     def duration(self) -> float | None:
@@ -330,6 +340,8 @@ class Job:
             raw_args=raw_args,
             account=fields.get(Field.ACCOUNT),
             gates=_decode_gates(fields.get(Field.GATES)),
+            schedule=fields.get(Field.SCHEDULE),
+            schedule_due=millis(Field.SCHEDULE_DUE),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -363,6 +375,8 @@ class Job:
             "gates": [
                 {"key": g.key, "limit": g.limit, "on_full": g.policy.value} for g in self.gates
             ],
+            "schedule": self.schedule,
+            "schedule_due": iso(self.schedule_due),
         }
 
 
