@@ -180,8 +180,10 @@ def test_operator_commands_work_under_the_workers_rules(
         admin.hset(q.job(dead["id"]), "status", "dead")
     run("dlq", "requeue", dead["id"])
     run("schedules", "add", "nightly", "--task", "tests.acl_app.tick", "--spec", "0 3 * * *")
-    for action in ("pause", "resume", "trigger", "rm"):
+    for action in ("pause", "resume"):
         run("schedules", action, "nightly")
+    run("schedules", "trigger", "nightly", "--force")  # no worker registered its task
+    run("schedules", "rm", "nightly")
     run("limits", "set", "api", "--rate", "10/s")
     run("limits", "rm", "api")
     run("quotas", "zone", "acme", "Europe/Paris")

@@ -169,9 +169,15 @@ async def test_an_enqueue_failure_is_reported_and_retried_not_dropped(
     app: App, raw: redis.Redis, prefix: str
 ) -> None:
     errors: list[str] = []
+    names: list[str] = []
     async with app.schedules() as store:
         await store.add(ScheduleDef("s", "t", "@every 1s"))
-    async with schedulers(app, on_error=lambda name, exc: errors.append(str(exc))) as (loop,):
+
+    def on_error(name: str, exc: BaseException) -> None:
+        names.append(name)
+        errors.append(str(exc))
+
+    async with schedulers(app, on_error=on_error) as (loop,):
         real = loop.client.enqueue_many
         failures = 3
 
@@ -189,6 +195,7 @@ async def test_an_enqueue_failure_is_reported_and_retried_not_dropped(
 
         await wait_until(enqueued, timeout=5)
     assert len(errors) == 3 and "server unreachable" in errors[0]
+    assert names == ["s"] * 3  # the handler is told the schedule's name
     first = run_keys(raw, prefix)[0]
     async with app.schedules() as store:
         info = await store.get("s")
