@@ -206,6 +206,7 @@ async def drive_every_script(app: App, proxy: RecordingProxy) -> None:
         entry = Publisher("p1", "headers", tasks={"published": "v"})
         await backend.registry.publish(entry, [PublishedTask.of(published.definition)], ttl=5)
         await backend.registry.refresh("p1", ttl=5)
+        await backend.registry.live()
         await backend.registry.withdraw("p1")
 
     # Each lock is held until its watcher has renewed it once (every ttl/3).

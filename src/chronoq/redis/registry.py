@@ -21,6 +21,8 @@ from chronoq.core.registry import PublishedTask
 from chronoq.redis.keys import Keyspace, RegistryKeys
 from chronoq.redis.scripts import SCRIPTS
 
+LIVE_MAX = 10_000  # entries one read returns: far more processes than one deployment runs
+
 
 @dataclass(frozen=True, slots=True)
 class Publisher:
@@ -95,20 +97,12 @@ class RegistryStore:
     async def live(self) -> list[Publisher]:
         """The entries of publishers whose heartbeats are current (server clock)."""
         k = self.keys
-        now_ms = await self._server_ms()
-        ids = [str(i) for i in await self.redis.zrangebyscore(k.alive, f"({now_ms}", "+inf")]
-        if not ids:
-            return []
-        entries = await self.redis.hmget(k.publishers, ids)
-        return [Publisher.from_json(i, str(e)) for i, e in zip(ids, entries, strict=True) if e]
+        flat = await SCRIPTS.registry_live(self.redis, [k.publishers, k.alive], [LIVE_MAX])
+        return [Publisher.from_json(str(flat[i]), str(flat[i + 1])) for i in range(0, len(flat), 2)]
 
     async def live_tasks(self) -> set[str]:
         """Names of the tasks some running app defines."""
         return {name for publisher in await self.live() for name in publisher.tasks}
-
-    async def _server_ms(self) -> int:
-        seconds, micros = await self.redis.time()
-        return int(seconds) * 1000 + int(micros) // 1000
 
     def _keys(self) -> list[str]:
         k = self.keys

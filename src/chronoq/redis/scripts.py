@@ -209,6 +209,7 @@ class Scripts:
         self.schedule_retire = Script("schedule_retire")
         self.registry_publish = Script("registry_publish")
         self.registry_withdraw = Script("registry_withdraw")
+        self.registry_live = Script("registry_live")
         self.defer = Script("defer")
         self.limit_acquire = Script("limit_acquire")
         self.limit_sync = Script("limit_sync")
