@@ -5,8 +5,11 @@ On start-up it enqueues a few demo jobs so that something flows: an async task,
 a blocking one (run in a thread), a delayed one, one with a priority, and a flaky
 one that fails twice, then succeeds on its third attempt. A schedule adds 1 + 1
 every ten seconds. Campaign steps take a lock key per campaign and a rate limit of
-2 per second per account. Watch them in another shell with `chronoq jobs`,
-`chronoq queues`, `chronoq schedules list` and `chronoq limits show outreach`.
+2 per second per account. Its keys live under their own prefix, `quickstart`, so
+its schedule never fires into another app's queues. Watch them in another shell
+with `chronoq jobs --prefix quickstart`, `chronoq queues --prefix quickstart`,
+`chronoq schedules list --prefix quickstart` and `chronoq limits show outreach
+--prefix quickstart` (or `export CHRONOQ_PREFIX=quickstart`).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from chronoq import App, Backoff
 from chronoq.client import JobRequest
 
-app = App("quickstart")
+app = App("quickstart", prefix="quickstart")
 log = logging.getLogger("quickstart")
 
 
@@ -76,4 +79,9 @@ async def enqueue_demo_jobs(app: App) -> None:
                 JobRequest(campaign_step, ("globex", 2, 0)),
             ]
         )
-    log.warning("enqueued %d demo jobs; try: chronoq jobs / chronoq job %s", len(jobs), jobs[0].id)
+    log.warning(
+        "enqueued %d demo jobs; try: chronoq jobs --prefix quickstart / "
+        "chronoq job %s --prefix quickstart",
+        len(jobs),
+        jobs[0].id,
+    )

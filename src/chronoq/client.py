@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from chronoq.core.job import (
     require_aware,
     to_millis,
 )
+from chronoq.core.registry import PublishedTask, unknown_task
 from chronoq.core.retry import Backoff
 from chronoq.core.settings import Settings
 from chronoq.core.task import (
@@ -33,7 +35,9 @@ from chronoq.core.task import (
     NO_KEYS,
     JobKeys,
     TaskDef,
+    TaskLike,
     TaskRegistry,
+    bind_call,
     job_keys,
 )
 from chronoq.loop_thread import LoopThread
@@ -44,6 +48,7 @@ from chronoq.redis.sync_enqueue import SyncEnqueuer
 
 TaskRef = str | TaskDef | Callable[..., Any]
 DEFAULT_IDEMPOTENCY_TTL = 86400.0
+PUBLISHED_TTL = 5.0  # seconds a client trusts a published definition before reading it again
 Batches = dict[str, list[tuple[int, JobSpec, Placement]]]
 T = TypeVar("T")
 log = logging.getLogger("chronoq.client")
@@ -79,6 +84,9 @@ class JobRequest:
     account: str | None = None  # default: from the task's account template
     limits: Sequence[LimitRef] | None = None  # default: from the task's rate_limit/quota
     retry_delays: Sequence[float] | None = None  # seconds before each retry (last repeats)
+    force: bool = False  # enqueue a name neither the app nor any worker has registered
+    schedule: str | None = None  # recorded on the job: the schedule that made it
+    schedule_due: datetime | None = None  # recorded on the job: that run's due time
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +111,7 @@ class Client:
         hooks: HookRegistry | None = None,
     ) -> None:
         self.settings = settings or Settings(redis_url=redis_url, prefix=prefix)
-        self.registry = registry or TaskRegistry()
+        self.registry = registry if registry is not None else TaskRegistry()  # empty is falsy
         self.hooks = hooks or HookRegistry()  # "enqueued" and "cancelled" fire here
         self.url = redis_url
         self.backend = Backend(
@@ -115,6 +123,7 @@ class Client:
         self.broker = self.backend.broker
         self.inspector = self.backend.inspector
         self._options_cache: dict[str, JobOptions] = {}
+        self._published: dict[str, tuple[PublishedTask, float]] = {}  # name -> (def, read at)
 
     async def __aenter__(self) -> Client:
         return self
@@ -142,8 +151,14 @@ class Client:
     async def enqueue_many(self, requests: Iterable[JobRequest]) -> list[EnqueuedJob]:
         """Enqueue many jobs: one round trip per queue (per 1,000 jobs).
 
-        Every request is validated and serialized before anything is written.
+        Every request is validated and serialized before anything is written. A task
+        named by a string that this client's app does not define is enqueued with the
+        definition its workers published (queue, options, key templates), its
+        arguments checked against the published signature; a name nobody registered
+        raises UnknownTask unless the request says `force=True`.
         """
+        requests = list(requests)
+        await self.learn(self.unlearned(requests))
         by_queue, count = self._plan(requests)
         out: list[EnqueuedJob | None] = [None] * count
         for queue, items in by_queue.items():
@@ -162,8 +177,35 @@ class Client:
             count = index + 1
         return by_queue, count
 
+    def unlearned(self, requests: Sequence[JobRequest]) -> set[str]:
+        """Names these requests give that neither the app nor a fresh cached
+        definition knows (no I/O)."""
+        now = time.monotonic()
+        names = set()
+        for request in requests:
+            ref = request.task
+            if isinstance(ref, str) and ref and self.registry.find(ref) is None:
+                cached = self._published.get(ref)
+                if cached is None or now - cached[1] > PUBLISHED_TTL:
+                    names.add(ref)
+        return names
+
+    async def learn(self, names: set[str]) -> None:
+        """Read the published definitions of `names` (one round trip)."""
+        if not names:
+            return
+        found = await self.backend.registry.definitions(sorted(names))
+        now = time.monotonic()
+        for name, definition in found.items():
+            previous = self._published.get(name)
+            if previous is None or previous[0].version != definition.version:
+                self._options_cache.pop(name, None)
+            self._published[name] = (definition, now)
+
     def _build(self, request: JobRequest) -> tuple[JobSpec, Placement]:
-        name, task = self._resolve(request.task)
+        name, task = self._resolve(request.task, force=request.force)
+        if task is not None and isinstance(request.task, str):
+            bind_call(task, request.args, request.kwargs)  # a bad call fails here, not later
         defaults = task.defaults if task else None
         keys = _keys_of(request, task)
         if _has_job_options(request) or keys.gates or keys.limits or keys.account is not None:
@@ -180,6 +222,8 @@ class Client:
                 account=keys.account,
                 limits=keys.limits,
                 retry_delays=None if request.retry_delays is None else tuple(request.retry_delays),
+                schedule=request.schedule,
+                schedule_due_ms=to_millis(request.schedule_due) if request.schedule_due else None,
             )
         else:
             options = self._default_options(name, task)
@@ -199,7 +243,7 @@ class Client:
         ttl = DEFAULT_IDEMPOTENCY_TTL if requested is None else requested
         return min(ttl, self.settings.retention)
 
-    def _default_options(self, name: str, task: TaskDef | None) -> JobOptions:
+    def _default_options(self, name: str, task: TaskLike | None) -> JobOptions:
         """Options of a job that sets none: cached per task, since bulk enqueues repeat them."""
         options = self._options_cache.get(name)
         if options is None:
@@ -211,14 +255,22 @@ class Client:
             self._options_cache[name] = options
         return options
 
-    def _resolve(self, ref: TaskRef) -> tuple[str, TaskDef | None]:
+    def _resolve(self, ref: TaskRef, *, force: bool = False) -> tuple[str, TaskLike | None]:
         definition = getattr(ref, "definition", ref)  # an @app.task wrapper carries its def
         if isinstance(definition, TaskDef):
             return definition.name, definition
         if isinstance(ref, str):
             if not ref:
                 raise ConfigurationError("task name must not be empty")
-            return ref, self.registry.find(ref)
+            local = self.registry.find(ref)
+            if local is not None:
+                return ref, local
+            published = self._published.get(ref)
+            if published is not None:
+                return ref, published[0]
+            if not force:
+                raise unknown_task(ref)
+            return ref, None
         for task in self.registry:
             if task.func is ref:
                 return task.name, task
@@ -323,7 +375,7 @@ def dead_selection(
     return DeadSelection(task or "", error_contains or "", since_ms, within_ms)
 
 
-def _keys_of(request: JobRequest, task: TaskDef | None) -> JobKeys:
+def _keys_of(request: JobRequest, task: TaskLike | None) -> JobKeys:
     """Gates and account: given on the request, else built from the task's templates."""
     derived = job_keys(task, request.args, request.kwargs) if task else NO_KEYS
     if request.gates is None and request.account is None and request.limits is None:
@@ -389,6 +441,7 @@ def _has_job_options(r: JobRequest) -> bool:
         and r.backoff is None
         and r.idempotency_key is None
         and r.retry_delays is None
+        and r.schedule is None
     )
 
 
@@ -444,6 +497,10 @@ class SyncClient:
 
     def enqueue_many(self, requests: Iterable[JobRequest]) -> list[EnqueuedJob]:
         """Like Client.enqueue_many, on this thread's own blocking connection."""
+        requests = list(requests)
+        unlearned = self._client.unlearned(requests)
+        if unlearned:
+            self._run(self._client.learn(unlearned))
         by_queue, count = self._client._plan(requests)
         out: list[EnqueuedJob | None] = [None] * count
         hooks = self._client.hooks

@@ -15,7 +15,7 @@ APP = "tests.sample_app:app"
 
 
 def enqueue(cli: Cli, *args: str) -> dict[str, object]:
-    out: dict[str, object] = cli("enqueue", *args, "--json").json()
+    out: dict[str, object] = cli("enqueue", *args, "--force", "--json").json()
     return out
 
 
@@ -169,7 +169,7 @@ def test_parked_jobs_show_as_blocked(cli: Cli, redis_url: str, prefix: str) -> N
     async def park_one() -> str:
         async with App(redis_url=redis_url, prefix=prefix).client() as client:
             for _ in range(2):
-                last = await client.submit(JobRequest("t", gates=[Gate("campaign:1")]))
+                last = await client.submit(JobRequest("t", gates=[Gate("campaign:1")], force=True))
             await client.broker.claim(
                 "default", 10, lease_ms=5000, token="x", worker_id="w", retention_ms=60_000
             )

@@ -11,7 +11,7 @@ from tests.redis.poison import DEEP_JSON
 
 
 def enqueue(cli: Cli) -> str:
-    made = cli("enqueue", "t", "--args", "[1]", "--json").json()
+    made = cli("enqueue", "t", "--args", "[1]", "--force", "--json").json()
     return str(made["id"])
 
 

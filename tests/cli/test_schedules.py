@@ -59,7 +59,7 @@ def test_schedule_lifecycle(cli: Cli) -> None:
         "2027-03-29T02:30:00+02:00",
         "2027-03-30T02:30:00+02:00",
     ]
-    job = cli("schedules", "trigger", "report", "--json").json()
+    job = cli("schedules", "trigger", "report", "--force", "--json").json()
     assert job["queue"] == "reports" and job["created"]
     shown = cli("job", job["id"], "--json").json()
     assert shown["task"] == "app.report" and shown["args"] == [1] and shown["kwargs"] == {"x": 2}

@@ -48,7 +48,7 @@ async def test_a_worker_process_runs_jobs_over_mutual_tls(
     try:
         async with tls_app(tls_server, prefix).client() as client:
             made = await client.enqueue_many(
-                [JobRequest("tests.sample_app.add", (n, 1)) for n in range(20)]
+                [JobRequest("tests.sample_app.add", (n, 1), force=True) for n in range(20)]
             )
             results = [await client.result(job.id, timeout=30) for job in made]
         assert results == [n + 1 for n in range(20)]
@@ -96,7 +96,7 @@ def test_chronoq_queues_reads_over_mutual_tls_from_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     with tls_app(tls_server, prefix).sync_client() as client:
-        client.enqueue("some.task")
+        client.submit(JobRequest("some.task", force=True))
     for name, value in tls_env(tls_server.files).items():
         monkeypatch.setenv(name, value)
     cli = Cli(capsys, tls_server.url, prefix)

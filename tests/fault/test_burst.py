@@ -24,7 +24,9 @@ JOBS = 3
 
 async def enqueue(app: App) -> list[str]:
     async with app.client() as client:
-        made = await client.enqueue_many([JobRequest("tests.sched_app.tick") for _ in range(JOBS)])
+        made = await client.enqueue_many(
+            [JobRequest("tests.sched_app.tick", force=True) for _ in range(JOBS)]
+        )
         return [job.id for job in made]
 
 
@@ -62,7 +64,9 @@ def test_a_sync_task_past_its_timeout_does_not_hold_the_exit(redis_url: str, pre
 
     async def enqueue_sleeper() -> str:
         async with app.client() as client:
-            request = JobRequest("tests.sample_app.blocking_nap", (60,), timeout=0.5, max_retries=0)
+            request = JobRequest(
+                "tests.sample_app.blocking_nap", (60,), timeout=0.5, max_retries=0, force=True
+            )
             return (await client.submit(request)).id
 
     job_id = asyncio.run(enqueue_sleeper())

@@ -104,7 +104,7 @@ def test_sigterm_stops_a_worker_whose_server_died_mid_run(
     with workers() as started:
         worker = WorkerProcess(server.url, prefix, "--concurrency", "2")
         started.append(worker)
-        ids = asyncio.run(enqueue(app, [JobRequest(NAP, (5.0,)) for _ in range(2)]))
+        ids = asyncio.run(enqueue(app, [JobRequest(NAP, (5.0,), force=True) for _ in range(2)]))
         wait_for_output(worker, "serving")
         asyncio.run(wait_for_status(app, ids, JobStatus.RUNNING, 15))
         server.kill()  # two jobs run, and their outcomes can no longer be written
@@ -229,7 +229,7 @@ def test_a_user_without_info_and_config_starts_warned_and_strict_refuses(
     )  # fmt: skip
     url = f"redis://blind:pw@{server.label}/0"
     app = App("blind", redis_url=url, prefix=prefix)
-    ids = asyncio.run(enqueue(app, [JobRequest(NAP, (0.01,))]))
+    ids = asyncio.run(enqueue(app, [JobRequest(NAP, (0.01,), force=True)]))
     with workers() as started:
         worker = WorkerProcess(url, prefix, "--burst")
         started.append(worker)
@@ -254,7 +254,7 @@ def test_a_read_only_phase_is_ridden_out(servers: list[PrivateServer], prefix: s
     primary, other = new_server(servers), new_server(servers)
     app = App("readonly", redis_url=primary.url, prefix=prefix)
     other.admin().replicaof("127.0.0.1", primary.port)  # it holds a copy of everything
-    first = asyncio.run(enqueue(app, [JobRequest(NAP, (0.05,)) for _ in range(60)]))
+    first = asyncio.run(enqueue(app, [JobRequest(NAP, (0.05,), force=True) for _ in range(60)]))
     with workers() as started:
         worker = WorkerProcess(primary.url, prefix, "--concurrency", "4")
         started.append(worker)
@@ -262,7 +262,7 @@ def test_a_read_only_phase_is_ridden_out(servers: list[PrivateServer], prefix: s
         demote(primary, other)  # jobs are running and claims are due: READONLY now
         time.sleep(3)
         promote(primary)
-        later = asyncio.run(enqueue(app, [JobRequest(NAP, (0.01,)) for _ in range(20)]))
+        later = asyncio.run(enqueue(app, [JobRequest(NAP, (0.01,), force=True) for _ in range(20)]))
         asyncio.run(wait_for_status(app, first + later, JobStatus.SUCCEEDED, 60))
         assert worker.alive(), worker.output()
         wait_for_output(worker, f"Redis at {primary.label} answers again")  # the last retry
@@ -278,7 +278,7 @@ def test_a_loading_phase_is_ridden_out(servers: list[PrivateServer], prefix: str
     rewrite_aof(admin)  # a restart loads these key by key, slowly
     admin.close()
     app = App("loading", redis_url=server.url, prefix=prefix)
-    first = asyncio.run(enqueue(app, [JobRequest(NAP, (0.05,)) for _ in range(60)]))
+    first = asyncio.run(enqueue(app, [JobRequest(NAP, (0.05,), force=True) for _ in range(60)]))
     with workers() as started:
         worker = WorkerProcess(server.url, prefix, "--concurrency", "4")
         started.append(worker)
@@ -288,7 +288,7 @@ def test_a_loading_phase_is_ridden_out(servers: list[PrivateServer], prefix: str
         assert loading(server), server.server_log()
         while loading(server):
             time.sleep(0.1)
-        later = asyncio.run(enqueue(app, [JobRequest(NAP, (0.01,)) for _ in range(20)]))
+        later = asyncio.run(enqueue(app, [JobRequest(NAP, (0.01,), force=True) for _ in range(20)]))
         asyncio.run(wait_for_status(app, first + later, JobStatus.SUCCEEDED, 60))
         assert worker.alive(), worker.output()
         wait_for_output(worker, f"Redis at {server.label} answers again")  # the last retry

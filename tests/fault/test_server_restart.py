@@ -18,7 +18,7 @@ async def test_jobs_complete_across_a_server_kill_and_restart(
     app = App("restart", redis_url=own_server.url, prefix=prefix)
     async with app.client() as client:
         made = await client.enqueue_many(
-            [JobRequest("tests.sample_app.nap", (0.02,)) for _ in range(300)]
+            [JobRequest("tests.sample_app.nap", (0.02,), force=True) for _ in range(300)]
         )
     ids = [job.id for job in made]
 

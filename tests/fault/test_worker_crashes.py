@@ -29,7 +29,7 @@ async def wait_for_status(client: Client, job_id: str, status: JobStatus, timeou
 async def test_sigkill_with_jobs_in_flight_then_another_worker_finishes_them(
     client: Client, redis_url: str, prefix: str
 ) -> None:
-    made = await client.enqueue_many([JobRequest(NAP, (0.3,)) for _ in range(40)])
+    made = await client.enqueue_many([JobRequest(NAP, (0.3,), force=True) for _ in range(40)])
     ids = [job.id for job in made]
     with workers() as started:
         first = WorkerProcess(redis_url, prefix, "--concurrency", "8", "--lease", "1")
@@ -85,7 +85,7 @@ async def test_a_job_that_kills_its_worker_every_time_ends_dead(
 async def test_sigterm_hands_a_long_job_back_and_it_runs_later(
     client: Client, redis_url: str, prefix: str
 ) -> None:
-    made = await client.enqueue(NAP, 2.0)
+    made = await client.submit(JobRequest(NAP, (2.0,), force=True))
     with workers() as started:
         first = WorkerProcess(redis_url, prefix, "--shutdown-timeout", "0.3")
         started.append(first)
@@ -103,7 +103,7 @@ async def test_sigterm_hands_a_long_job_back_and_it_runs_later(
 
 
 async def test_sigterm_lets_a_short_job_finish(client: Client, redis_url: str, prefix: str) -> None:
-    made = await client.enqueue("tests.sample_app.blocking_nap", 0.8)
+    made = await client.submit(JobRequest("tests.sample_app.blocking_nap", (0.8,), force=True))
     with workers() as started:
         worker = WorkerProcess(redis_url, prefix, "--shutdown-timeout", "10")
         started.append(worker)
@@ -117,7 +117,7 @@ async def test_sigterm_lets_a_short_job_finish(client: Client, redis_url: str, p
 async def test_a_second_signal_stops_at_once_and_hands_back(
     client: Client, redis_url: str, prefix: str
 ) -> None:
-    made = await client.enqueue(NAP, 60.0)
+    made = await client.submit(JobRequest(NAP, (60.0,), force=True))
     with workers() as started:
         worker = WorkerProcess(redis_url, prefix, "--shutdown-timeout", "120")
         started.append(worker)
@@ -165,7 +165,7 @@ async def test_a_job_handed_to_a_worker_killed_while_idle_still_runs(
         await asyncio.sleep(1.2)  # both idle, both registered for direct hand-off
         victim.signal(signal.SIGKILL)
         victim.wait(5)
-        made = [await client.enqueue(NAP, 0.01) for _ in range(5)]
+        made = [await client.submit(JobRequest(NAP, (0.01,), force=True)) for _ in range(5)]
         for job in made:  # some may go to the dead worker: its lease expires, then they run
             await wait_for_status(client, job.id, JobStatus.SUCCEEDED, timeout=15)
         assert survivor.alive()

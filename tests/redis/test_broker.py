@@ -29,14 +29,14 @@ async def claim(broker: Broker, count: int = 10, token: str = "tok", lease_ms: i
 async def test_priority_first_then_fifo(client: Client) -> None:
     ids = {}
     for name, prio in [("low", -1), ("a", 5), ("mid", 0), ("b", 5), ("top", 9)]:
-        job = await client.submit(JobRequest("t", [name], priority=prio))
+        job = await client.submit(JobRequest("t", [name], priority=prio, force=True))
         ids[job.id] = name
     claimed = await claim(client.broker)
     assert [ids[j.id] for j in claimed.jobs] == ["top", "a", "b", "mid", "low"]
 
 
 async def test_claim_counts_attempts_and_leases(client: Client, raw: redis.Redis) -> None:
-    job = await client.enqueue("t", 1)
+    job = await client.submit(JobRequest("t", (1,), force=True))
     (claimed,) = (await claim(client.broker)).jobs
     assert claimed.attempts == 1
     record = await client.job(job.id)
@@ -47,7 +47,7 @@ async def test_claim_counts_attempts_and_leases(client: Client, raw: redis.Redis
 
 
 async def test_delayed_job_waits_in_redis_then_becomes_ready(client: Client) -> None:
-    job = await client.submit(JobRequest("t", delay=0.3))
+    job = await client.submit(JobRequest("t", delay=0.3, force=True))
     assert job.status is JobStatus.SCHEDULED
     first = await claim(client.broker)
     assert first.jobs == []
@@ -58,32 +58,39 @@ async def test_delayed_job_waits_in_redis_then_becomes_ready(client: Client) -> 
 
 async def test_at_requires_aware_datetime(client: Client) -> None:
     with pytest.raises(ConfigurationError, match="time-zone-aware"):
-        await client.submit(JobRequest("t", at=datetime(2030, 1, 1, 9, 0)))
-    job = await client.submit(JobRequest("t", at=datetime.now(UTC) + timedelta(hours=1)))
+        await client.submit(JobRequest("t", at=datetime(2030, 1, 1, 9, 0), force=True))
+    job = await client.submit(
+        JobRequest("t", at=datetime.now(UTC) + timedelta(hours=1), force=True)
+    )
     assert job.status is JobStatus.SCHEDULED
 
 
 async def test_unserializable_arguments_fail_at_enqueue(client: Client) -> None:
     with pytest.raises(SerializationError, match="not JSON-serializable"):
-        await client.enqueue("t", object())
+        await client.submit(JobRequest("t", (object(),), force=True))
     assert await client.queues() == []
 
 
 async def test_bulk_enqueue_keeps_order_and_validates_first(client: Client) -> None:
-    jobs = await client.enqueue_many(JobRequest("t", [i]) for i in range(2500))
+    jobs = await client.enqueue_many(JobRequest("t", [i], force=True) for i in range(2500))
     assert len(jobs) == 2500
     assert len({j.id for j in jobs}) == 2500
     (counts,) = await client.queues()
     assert counts.waiting == 2500
     with pytest.raises(SerializationError):
-        await client.enqueue_many([JobRequest("t", [1]), JobRequest("t", [{1, 2}])])
+        await client.enqueue_many(
+            [JobRequest("t", [1], force=True), JobRequest("t", [{1, 2}], force=True)]
+        )
     (counts,) = await client.queues()
     assert counts.waiting == 2500  # the bad batch wrote nothing
 
 
 async def test_unique_key_under_concurrent_enqueues(client: Client) -> None:
     results = await asyncio.gather(
-        *(client.submit(JobRequest("t", [i], unique_key="report:42")) for i in range(20))
+        *(
+            client.submit(JobRequest("t", [i], unique_key="report:42", force=True))
+            for i in range(20)
+        )
     )
     assert len({r.id for r in results}) == 1
     assert sum(r.created for r in results) == 1
@@ -92,19 +99,19 @@ async def test_unique_key_under_concurrent_enqueues(client: Client) -> None:
 
 
 async def test_unique_key_freed_when_job_finishes(client: Client) -> None:
-    first = await client.submit(JobRequest("t", unique_key="k"))
+    first = await client.submit(JobRequest("t", unique_key="k", force=True))
     (claimed,) = (await claim(client.broker)).jobs
-    again = await client.submit(JobRequest("t", unique_key="k"))
+    again = await client.submit(JobRequest("t", unique_key="k", force=True))
     assert again.id == first.id and not again.created  # still running
     await client.broker.complete(
         "default", [(claimed.id, claimed.token, "")], retention_ms=DAY_MS, result_ttl_ms=DAY_MS
     )
-    fresh = await client.submit(JobRequest("t", unique_key="k"))
+    fresh = await client.submit(JobRequest("t", unique_key="k", force=True))
     assert fresh.created and fresh.id != first.id
 
 
 async def test_stale_lease_cannot_overwrite_outcome(client: Client) -> None:
-    job = await client.enqueue("t")
+    job = await client.submit(JobRequest("t", force=True))
     await claim(client.broker, token="old", lease_ms=1)
     await asyncio.sleep(0.01)
     assert await client.broker.recover("default", default_max_retries=3) == (1, 0, 0)
@@ -125,7 +132,7 @@ async def test_stale_lease_cannot_overwrite_outcome(client: Client) -> None:
 
 
 async def test_recover_dead_letters_when_attempts_run_out(client: Client) -> None:
-    job = await client.submit(JobRequest("t", max_retries=0))
+    job = await client.submit(JobRequest("t", max_retries=0, force=True))
     await claim(client.broker, lease_ms=1)
     await asyncio.sleep(0.01)
     assert await client.broker.recover("default", default_max_retries=3) == (0, 1, 0)
@@ -135,8 +142,8 @@ async def test_recover_dead_letters_when_attempts_run_out(client: Client) -> Non
 
 
 async def test_release_hands_back_without_counting(client: Client) -> None:
-    first = await client.enqueue("t", 1)
-    second = await client.enqueue("t", 2)
+    first = await client.submit(JobRequest("t", (1,), force=True))
+    second = await client.submit(JobRequest("t", (2,), force=True))
     (claimed, _) = (await claim(client.broker, count=2)).jobs
     assert claimed.id == first.id
     assert await client.broker.release("default", [(first.id, "tok")]) == 1
@@ -148,7 +155,7 @@ async def test_release_hands_back_without_counting(client: Client) -> None:
 
 
 async def test_retry_goes_to_scheduled_then_dead(client: Client) -> None:
-    job = await client.enqueue("t")
+    job = await client.submit(JobRequest("t", force=True))
     await claim(client.broker)
     status = await client.broker.fail(
         "default", job.id, "tok", error="Boom: x", traceback="tb", retry_in_ms=10_000
@@ -162,26 +169,26 @@ async def test_retry_goes_to_scheduled_then_dead(client: Client) -> None:
 
 async def test_deadline_expires_waiting_job(client: Client) -> None:
     soon = datetime.now(UTC) + timedelta(milliseconds=50)
-    job = await client.submit(JobRequest("t", deadline=soon, unique_key="u"))
+    job = await client.submit(JobRequest("t", deadline=soon, unique_key="u", force=True))
     await asyncio.sleep(0.1)
     assert (await claim(client.broker)).jobs == []
     record = await client.job(job.id)
     assert record.status is JobStatus.EXPIRED
-    assert (await client.submit(JobRequest("t", unique_key="u"))).created
+    assert (await client.submit(JobRequest("t", unique_key="u", force=True))).created
 
 
 async def test_cancel_waiting_but_not_running(client: Client) -> None:
-    waiting = await client.submit(JobRequest("t", delay=60))
+    waiting = await client.submit(JobRequest("t", delay=60, force=True))
     await client.cancel(waiting.id)
     assert (await client.job(waiting.id)).status is JobStatus.CANCELLED
-    running = await client.enqueue("t")
+    running = await client.submit(JobRequest("t", force=True))
     await claim(client.broker)
     with pytest.raises(InvalidJobState, match="running"):
         await client.cancel(running.id)
 
 
 async def test_dead_letter_requeue_and_purge(client: Client) -> None:
-    jobs = [await client.submit(JobRequest("t", [i], max_retries=0)) for i in range(3)]
+    jobs = [await client.submit(JobRequest("t", [i], max_retries=0, force=True)) for i in range(3)]
     for claimed in (await claim(client.broker)).jobs:
         await client.broker.fail(
             "default", claimed.id, "tok", error="E", traceback="", retry_in_ms=None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from chronoq import App
+from chronoq.client import JobRequest
 from chronoq.core.errors import ConfigurationError, NotReplicated
 from chronoq.core.settings import Settings
 from chronoq.redis.backend import Backend
@@ -27,7 +28,7 @@ async def test_an_enqueue_no_replica_confirmed_raises_not_replicated(
     app = _app(redis_url, prefix)
     async with app.client() as client:
         with pytest.raises(NotReplicated, match="0 of 1 replica") as caught:
-            await client.enqueue("noop")
+            await client.submit(JobRequest("noop", force=True))
         assert (caught.value.acked, caught.value.wanted) == (0, 1)
         # The write reached the primary: resending is safe and the job exists once.
         assert (await client.queues())[0].waiting == 1
@@ -35,7 +36,7 @@ async def test_an_enqueue_no_replica_confirmed_raises_not_replicated(
 
 def test_the_sync_fast_path_raises_too(redis_url: str, prefix: str) -> None:
     with _app(redis_url, prefix).sync_client() as client, pytest.raises(NotReplicated):
-        client.enqueue("noop")
+        client.submit(JobRequest("noop", force=True))
 
 
 async def test_a_lock_no_replica_confirmed_is_released_and_reported(

@@ -12,7 +12,7 @@ from tests.redis.test_broker import claim
 
 
 def of(account: str | None, n: int = 0) -> JobRequest:
-    return JobRequest("t", [n], account=account)
+    return JobRequest("t", [n], account=account, force=True)
 
 
 async def claim_all(client: Client) -> list[str]:
@@ -54,7 +54,7 @@ async def test_jobs_without_an_account_share_as_one_account(client: Client) -> N
 
 async def test_priority_still_comes_first(client: Client) -> None:
     await client.enqueue_many(of("big", i) for i in range(20))
-    urgent = await client.submit(JobRequest("t", account="small", priority=5))
+    urgent = await client.submit(JobRequest("t", account="small", priority=5, force=True))
     (first,) = (await claim(client.broker, count=1)).jobs
     assert first.id == urgent.id
 
@@ -69,7 +69,7 @@ async def test_an_account_is_forgotten_once_it_has_nothing_waiting(
 
 
 async def test_delayed_jobs_join_the_line_at_their_accounts_turn(client: Client) -> None:
-    small = await client.submit(JobRequest("t", account="small", delay=0.05))
+    small = await client.submit(JobRequest("t", account="small", delay=0.05, force=True))
     await client.enqueue_many(of("big", i) for i in range(100))
     await claim(client.broker, count=10)
     await asyncio.sleep(0.06)

@@ -15,7 +15,7 @@ from tests.redis.test_broker import DAY_MS, claim
 
 
 def gated(key: str, limit: int = 1, policy: str = "wait", n: int = 0) -> JobRequest:
-    return JobRequest("t", [n], gates=[Gate(key, limit, GatePolicy(policy))])
+    return JobRequest("t", [n], gates=[Gate(key, limit, GatePolicy(policy))], force=True)
 
 
 async def complete(broker: Broker, job: ClaimedJob) -> None:
@@ -144,5 +144,5 @@ async def test_gated_jobs_are_not_handed_to_idle_workers(client: Client) -> None
     await claim(client.broker)  # registers w1 as idle
     job = await client.submit(gated("k"))
     assert job.status is JobStatus.QUEUED
-    plain = await client.enqueue("t")
+    plain = await client.submit(JobRequest("t", force=True))
     assert plain.status is JobStatus.RUNNING  # handed off

@@ -7,6 +7,7 @@ import asyncio
 import redis
 
 from chronoq import Client, JobStatus
+from chronoq.client import JobRequest
 from chronoq.redis.broker import Broker
 
 DAY_MS = 86_400_000
@@ -30,7 +31,7 @@ async def register_idle(
 
 async def test_enqueue_hands_job_to_idle_worker(client: Client, raw: redis.Redis) -> None:
     await register_idle(client.broker, "w1")
-    job = await client.enqueue("t", 7)
+    job = await client.submit(JobRequest("t", (7,), force=True))
     assert job.status is JobStatus.RUNNING
     record = await client.job(job.id)
     assert record.worker_id == "w1" and record.attempts == 1
@@ -43,15 +44,15 @@ async def test_enqueue_hands_job_to_idle_worker(client: Client, raw: redis.Redis
 
 async def test_one_registration_takes_one_job(client: Client) -> None:
     await register_idle(client.broker, "w1")
-    first = await client.enqueue("t", 1)
-    second = await client.enqueue("t", 2)
+    first = await client.submit(JobRequest("t", (1,), force=True))
+    second = await client.submit(JobRequest("t", (2,), force=True))
     assert first.status is JobStatus.RUNNING
     assert second.status is JobStatus.QUEUED
 
 
 async def test_a_registration_takes_as_many_jobs_as_it_has_places(client: Client) -> None:
     await register_idle(client.broker, "w1", places=3)
-    statuses = [(await client.enqueue("t", i)).status for i in range(4)]
+    statuses = [(await client.submit(JobRequest("t", (i,), force=True))).status for i in range(4)]
     assert statuses == [JobStatus.RUNNING] * 3 + [JobStatus.QUEUED]
 
 
@@ -59,13 +60,13 @@ async def test_places_exclude_jobs_still_in_the_inbox(client: Client) -> None:
     """A worker re-registering while hand-offs wait unread in its inbox must not be
     handed more than its free slots."""
     await register_idle(client.broker, "w1", places=2)
-    await client.enqueue("t", 1)  # waits in w1's inbox
+    await client.submit(JobRequest("t", (1,), force=True))  # waits in w1's inbox
     claim = await client.broker.claim(
         "default", 4, lease_ms=5_000, token="tok-w1", worker_id="w1",
         retention_ms=DAY_MS, free_slots=2,
     )  # fmt: skip
     assert claim.registered == 1
-    statuses = [(await client.enqueue("t", i)).status for i in range(2)]
+    statuses = [(await client.submit(JobRequest("t", (i,), force=True))).status for i in range(2)]
     assert statuses == [JobStatus.RUNNING, JobStatus.QUEUED]
 
 
@@ -75,22 +76,24 @@ async def test_a_registration_of_the_older_form_holds_one_place(
     q = client.broker.keys.queue("default")
     raw.zadd(q.idle, {"old": int(raw.time()[0]) * 1000})
     raw.hset(q.idle_leases, "old", "tok-old|5000")
-    statuses = [(await client.enqueue("t", i)).status for i in range(2)]
+    statuses = [(await client.submit(JobRequest("t", (i,), force=True))).status for i in range(2)]
     assert statuses == [JobStatus.RUNNING, JobStatus.QUEUED]
 
 
 async def test_retire_returns_handed_off_jobs(client: Client) -> None:
     await register_idle(client.broker, "w1")
-    job = await client.enqueue("t")
+    job = await client.submit(JobRequest("t", force=True))
     assert await client.broker.retire("default", "w1") == 1
     record = await client.job(job.id)
     assert record.status is JobStatus.QUEUED and record.attempts == 0
-    assert (await client.enqueue("t")).status is JobStatus.QUEUED  # registration gone
+    assert (
+        await client.submit(JobRequest("t", force=True))
+    ).status is JobStatus.QUEUED  # registration gone
 
 
 async def test_hand_off_to_dead_worker_is_recovered(client: Client) -> None:
     await register_idle(client.broker, "ghost", lease_ms=50)
-    job = await client.enqueue("t")
+    job = await client.submit(JobRequest("t", force=True))
     await asyncio.sleep(0.1)
     assert await client.broker.recover("default", default_max_retries=3) == (1, 0, 0)
     record = await client.job(job.id)
@@ -100,10 +103,10 @@ async def test_hand_off_to_dead_worker_is_recovered(client: Client) -> None:
 
 async def test_busy_claim_drops_idle_registration(client: Client) -> None:
     await register_idle(client.broker, "w1")
-    jobs = [await client.enqueue("t", i) for i in range(3)]
+    jobs = [await client.submit(JobRequest("t", (i,), force=True)) for i in range(3)]
     assert jobs[0].status is JobStatus.RUNNING  # took the registration
     claim = await client.broker.claim(
         "default", 2, lease_ms=5_000, token="x", worker_id="w1", retention_ms=DAY_MS
     )
     assert len(claim.jobs) == 2  # filled its request: no longer registered as idle
-    assert (await client.enqueue("t")).status is JobStatus.QUEUED
+    assert (await client.submit(JobRequest("t", force=True))).status is JobStatus.QUEUED

@@ -31,7 +31,7 @@ def keys(client: Client) -> QueueKeys:
 
 async def lease_one(client: Client, **request: object) -> ClaimedJob:
     """A job claimed (running, leased), ready to be corrupted mid-run."""
-    await client.submit(JobRequest("t", [0], **request))  # type: ignore[arg-type]
+    await client.submit(JobRequest("t", [0], **request, force=True))  # type: ignore[arg-type]
     (job,) = (await claim(client.broker)).jobs
     return job
 
@@ -49,9 +49,9 @@ async def test_claim_dead_letters_a_poison_record_and_serves_its_batch(
     client: Client, raw: redis.Redis, poison: Poison
 ) -> None:
     q = keys(client)
-    before = await client.enqueue("t", 1)
-    bad = await client.enqueue("t", 2)
-    after = await client.enqueue("t", 3)
+    before = await client.submit(JobRequest("t", (1,), force=True))
+    bad = await client.submit(JobRequest("t", (2,), force=True))
+    after = await client.submit(JobRequest("t", (3,), force=True))
     poison.apply(raw, q, bad.id)
 
     claimed = await claim(client.broker)
@@ -68,7 +68,7 @@ async def test_a_ready_id_without_a_record_is_dropped_and_counted(
     client: Client, raw: redis.Redis
 ) -> None:
     q = keys(client)
-    good = await client.enqueue("t", 1)
+    good = await client.submit(JobRequest("t", (1,), force=True))
     raw.zadd(q.ready, {"ghost": 0})  # sorts first: the claim meets it before the good job
     claimed = await claim(client.broker)
     assert [j.id for j in claimed.jobs] == [good.id]
@@ -81,8 +81,8 @@ async def test_a_due_job_with_a_bad_priority_is_dead_lettered(
     client: Client, raw: redis.Redis
 ) -> None:
     q = keys(client)
-    good = await client.submit(JobRequest("t", [1], delay=3600))
-    bad = await client.submit(JobRequest("t", [2], delay=3600))
+    good = await client.submit(JobRequest("t", [1], delay=3600, force=True))
+    bad = await client.submit(JobRequest("t", [2], delay=3600, force=True))
     raw.hset(q.job(bad.id), "prio", "high")
     raw.zadd(q.scheduled, {good.id: 0, bad.id: 0, "ghost": 0})  # all due now
     claimed = await claim(client.broker)
@@ -94,7 +94,7 @@ async def test_a_due_job_with_a_bad_priority_is_dead_lettered(
 
 async def test_a_priority_out_of_range_is_dead_lettered(client: Client, raw: redis.Redis) -> None:
     q = keys(client)
-    bad = await client.submit(JobRequest("t", delay=3600))
+    bad = await client.submit(JobRequest("t", delay=3600, force=True))
     raw.hset(q.job(bad.id), "prio", "5000")
     raw.zadd(q.scheduled, {bad.id: 0})
     assert (await claim(client.broker)).jobs == []
@@ -115,7 +115,7 @@ async def test_recover_dead_letters_a_poison_record_whose_lease_expired(
 ) -> None:
     q = keys(client)
     good = await lease_one(client)
-    bad = await client.enqueue("t", 1)
+    bad = await client.submit(JobRequest("t", (1,), force=True))
     await claim(client.broker)
     raw.hset(q.job(bad.id), field, value)
     expire_lease(raw, q, good.id)
@@ -168,7 +168,7 @@ async def test_complete_keeps_the_success_of_a_job_whose_gate_went_bad(
     assert record.status is JobStatus.SUCCEEDED and record.result == 7
     assert "field 'gate' is not a list" in (record.error or "")
     assert indexes_of(raw, q, job.id) == ["done"]
-    after = await client.submit(JobRequest("t", gates=[Gate("k")]))
+    after = await client.submit(JobRequest("t", gates=[Gate("k")], force=True))
     assert [j.id for j in (await claim(client.broker)).jobs] == [after.id]
 
 
@@ -197,8 +197,8 @@ async def test_a_parked_job_with_a_bad_record_is_not_woken_but_swept_dead(
 ) -> None:
     q = keys(client)
     holder = await lease_one(client, gates=[Gate("k")])
-    parked = await client.submit(JobRequest("t", [1], gates=[Gate("k")]))
-    waiting = await client.submit(JobRequest("t", [2], gates=[Gate("k")]))
+    parked = await client.submit(JobRequest("t", [1], gates=[Gate("k")], force=True))
+    waiting = await client.submit(JobRequest("t", [2], gates=[Gate("k")], force=True))
     assert (await claim(client.broker)).jobs == []  # both park behind the holder
     raw.hset(q.job(parked.id), "pseq", "soon")
     await client.broker.complete(
@@ -216,8 +216,8 @@ async def test_requeue_keeps_a_poison_record_dead_and_says_why(
     client: Client, raw: redis.Redis
 ) -> None:
     q = keys(client)
-    good = await client.submit(JobRequest("t", [1], max_retries=0))
-    bad = await client.submit(JobRequest("t", [2], max_retries=0))
+    good = await client.submit(JobRequest("t", [1], max_retries=0, force=True))
+    bad = await client.submit(JobRequest("t", [2], max_retries=0, force=True))
     for job in (await claim(client.broker)).jobs:
         await client.broker.fail(
             "default", job.id, job.token, error="e", traceback="", retry_in_ms=None
@@ -232,13 +232,13 @@ async def test_cancel_and_undefer_read_a_bad_record_without_failing(
     client: Client, raw: redis.Redis
 ) -> None:
     q = keys(client)
-    booked = await client.submit(JobRequest("t", delay=3600))
+    booked = await client.submit(JobRequest("t", delay=3600, force=True))
     raw.hset(q.job(booked.id), "lres", "{broken")
     assert await client.broker.undefer("default", "lim", [booked.id]) == 0
     assert indexes_of(raw, q, booked.id) == ["scheduled"]
 
     await lease_one(client, gates=[Gate("k")])
-    parked = await client.submit(JobRequest("t", gates=[Gate("k")]))
+    parked = await client.submit(JobRequest("t", gates=[Gate("k")], force=True))
     await claim(client.broker)
     raw.hset(q.job(parked.id), "gate", DEEP_JSON)
     await client.cancel(parked.id)
@@ -275,7 +275,7 @@ async def test_retire_skips_an_unreadable_inbox_entry_and_returns_the_rest(
 ) -> None:
     q = keys(client)
     assert (await claim(client.broker)).jobs == []  # registers w1 as idle
-    handed = await client.enqueue("t", 1)
+    handed = await client.submit(JobRequest("t", (1,), force=True))
     assert handed.status is JobStatus.RUNNING  # straight into w1's inbox
     raw.lpush(q.inbox("w1"), "{not an entry")
     assert await client.broker.retire("default", "w1") == 1

@@ -42,7 +42,7 @@ async def test_an_error_in_the_library_names_the_library_line_and_the_script(
     q = client.broker.keys.queue("default")
     raw.set(q.wake, "not a list")  # the doorbell rung for a delayed job is no LIST
     with pytest.raises(redis.ResponseError) as caught:
-        await client.submit(JobRequest("t", delay=60))
+        await client.submit(JobRequest("t", delay=60, force=True))
     message = str(caught.value)
     line = line_of("_lib", "if redis.call('LLEN', wake_key) == 0 then")
     assert message.startswith("WRONGTYPE Operation against a key holding the wrong kind")

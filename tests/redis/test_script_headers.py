@@ -28,8 +28,10 @@ import pytest
 from chronoq import App
 from chronoq.client import JobRequest
 from chronoq.control.limiter import Limiter, LimitRequest
+from chronoq.core.registry import PublishedTask
 from chronoq.redis.keys import Keyspace
 from chronoq.redis.limits import LimitStore
+from chronoq.redis.registry import Publisher
 from chronoq.redis.schedules import Advance
 from chronoq.redis.scripts import LIBRARY, SCRIPTS, Script
 from chronoq.schedule.model import ScheduleDef
@@ -158,7 +160,9 @@ async def drive_every_script(app: App, proxy: RecordingProxy) -> None:
     """Real calls of every caller of a script, the way chronoq makes them."""
     async with app.client() as client:
         broker = client.broker
-        made = await client.enqueue_many(JobRequest("t", [i], max_retries=0) for i in range(8))
+        made = await client.enqueue_many(
+            JobRequest("t", [i], max_retries=0, force=True) for i in range(8)
+        )
         await client.cancel(made[7].id)
         claim = await broker.claim(
             "default", 6, lease_ms=60_000, token="tok", worker_id="w1", retention_ms=HOUR_MS
@@ -194,6 +198,19 @@ async def drive_every_script(app: App, proxy: RecordingProxy) -> None:
         due_ms = next((item.due_ms for item in batch.upcoming + batch.items), 0)
         await store.advance([Advance("s", due_ms, next_due=None, fired=1, last=None)])
         await store.remove("s")
+        await store.sync_declared([ScheduleDef("d", "t", "@every 1s")], app="headers")
+        for name, meta in (await store.declared_by("headers")).items():
+            await store.retire(name, meta)
+
+    @app.task(name="published")
+    def published(n: int) -> None: ...
+
+    async with app.backend() as backend:
+        entry = Publisher("p1", "headers", tasks={"published": "v"})
+        await backend.registry.publish(entry, [PublishedTask.of(published.definition)], ttl=5)
+        await backend.registry.refresh("p1", ttl=5)
+        await backend.registry.live()
+        await backend.registry.withdraw("p1")
 
     # Each lock is held until its watcher has renewed it once (every ttl/3).
     before = renewals(proxy)
@@ -214,7 +231,7 @@ def drive_the_sync_callers(app: App, proxy: RecordingProxy) -> None:
             time.sleep(0.02)
     app.coordinator.close_sync()
     with app.sync_client() as sync:
-        sync.enqueue("t", 1)
+        sync.submit(JobRequest("t", (1,), force=True))
 
 
 def script_calls(commands: list[Command]) -> Iterator[tuple[str, list[str], list[Any]]]:
@@ -252,6 +269,7 @@ async def test_every_caller_passes_the_keys_and_arguments_its_script_declares(
         keyspace,
         keyspace.queue("default"),
         keyspace.schedules,
+        keyspace.registry,
         keyspace.limit("lim"),
         keyspace.lock("report"),
         keyspace.lock("report-sync"),

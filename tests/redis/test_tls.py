@@ -36,7 +36,7 @@ async def test_the_async_client_enqueues_and_reads_over_mutual_tls(
     files = tls_server.files
     app = tls_app(tls_server, prefix, files.ca, files.client)
     async with app.client() as client:
-        made = await client.enqueue("some.task", 1, 2)
+        made = await client.submit(JobRequest("some.task", (1, 2), force=True))
         job = await client.job(made.id)
         assert job.status is JobStatus.QUEUED
         assert job.args == [1, 2]
@@ -51,8 +51,10 @@ def test_the_sync_client_and_its_fast_path_work_over_mutual_tls(
     files = tls_server.files
     app = tls_app(tls_server, prefix, files.ca, files.client)
     with app.sync_client() as client:
-        one = client.enqueue("some.task", 1)  # the fast path: its own TLS connection
-        many = client.enqueue_many([JobRequest("some.task", (n,)) for n in range(50)])
+        one = client.submit(
+            JobRequest("some.task", (1,), force=True)
+        )  # the fast path: its own TLS connection
+        many = client.enqueue_many([JobRequest("some.task", (n,), force=True) for n in range(50)])
         assert client.job(one.id).status is JobStatus.QUEUED  # through the event loop
         assert {client.job(job.id).status for job in many} == {JobStatus.QUEUED}
     with tls_server.client(decode_responses=True) as conn:
@@ -67,7 +69,7 @@ def refusal(tls_server: TlsServer, prefix: str, ca: Issued, client: Issued | Non
 
     async def enqueue() -> None:
         async with app.client() as async_client:
-            await async_client.enqueue("some.task")
+            await async_client.submit(JobRequest("some.task", force=True))
 
     for attempt in ("async", "sync"):
         started = time.monotonic()
@@ -76,7 +78,7 @@ def refusal(tls_server: TlsServer, prefix: str, ca: Issued, client: Issued | Non
                 asyncio.run(enqueue())
             else:
                 with app.sync_client() as sync_client:
-                    sync_client.enqueue("some.task")
+                    sync_client.submit(JobRequest("some.task", force=True))
         assert time.monotonic() - started < QUICKLY, attempt
         errors.append(str(caught.value))
     return errors

@@ -35,7 +35,9 @@ async def test_trim_forgets_finished_jobs_and_keeps_dead_and_waiting_ones(
     client: Client, raw: redis.Redis
 ) -> None:
     broker, q = client.broker, client.broker.keys.queue("default")
-    made = await client.enqueue_many(JobRequest("t", [i], max_retries=0) for i in range(5))
+    made = await client.enqueue_many(
+        JobRequest("t", [i], max_retries=0, force=True) for i in range(5)
+    )
     cancelled, waiting = made[2].id, made[4].id
     await client.cancel(cancelled)
     succeeded = await finish(broker, 2)
@@ -69,7 +71,7 @@ async def test_a_result_outliving_its_record_is_deleted(client: Client, raw: red
     """A result kept longer than the retention can no longer be read once its record
     expired: trimming the record's index entry deletes it too."""
     broker, q = client.broker, client.broker.keys.queue("default")
-    await client.enqueue("t")
+    await client.submit(JobRequest("t", force=True))
     (job_id,) = await finish(broker, 1, retention_ms=100)
 
     async def record_expired() -> bool:
@@ -85,7 +87,7 @@ async def test_an_index_entry_of_an_unfinished_job_is_dropped_but_the_job_kept(
     client: Client, raw: redis.Redis
 ) -> None:
     q = client.broker.keys.queue("default")
-    job = await client.enqueue("t")
+    job = await client.submit(JobRequest("t", force=True))
     raw.zadd(q.done, {job.id: 1})  # a stray entry (no script writes this)
     assert await client.broker.trim("default", retention_ms=10) == 1
     assert raw.exists(q.done) == 0
@@ -95,7 +97,7 @@ async def test_an_index_entry_of_an_unfinished_job_is_dropped_but_the_job_kept(
 async def test_trim_works_in_bounded_batches(client: Client, raw: redis.Redis) -> None:
     broker, q = client.broker, client.broker.keys.queue("default")
     total = 2 * BATCH_LIMIT + 500
-    await client.enqueue_many(JobRequest("t", [i]) for i in range(total))
+    await client.enqueue_many(JobRequest("t", [i], force=True) for i in range(total))
     done = 0
     while done < total:
         done += len(await finish(broker, BATCH_LIMIT))
@@ -121,7 +123,7 @@ async def test_bad_arguments_are_refused_before_anything_is_removed(
     client: Client, raw: redis.Redis, args: list[str | int], message: str
 ) -> None:
     q = client.broker.keys.queue("default")
-    await client.enqueue("t")
+    await client.submit(JobRequest("t", force=True))
     await finish(client.broker, 1)
     await asyncio.sleep(0.02)
     keys = [q.done, q.job_prefix, q.result_prefix]

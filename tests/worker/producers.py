@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import redis
 
 from chronoq import App
+from chronoq.client import JobRequest
 from chronoq.core.errors import NotReplicated
 
 ADD = "tests.sample_app.add"
@@ -87,7 +88,7 @@ class Producer(threading.Thread):
                 if self._halt.is_set():
                     return
                 try:
-                    job = client.enqueue(ADD, n, 1)
+                    job = client.submit(JobRequest(ADD, (n, 1), force=True))
                 except Exception as exc:
                     self._record_error(exc)
                     time.sleep(ERROR_PAUSE)
@@ -101,7 +102,7 @@ class Producer(threading.Thread):
                 if self._halt.is_set():
                     return
                 try:
-                    job = await client.enqueue(ADD, n, 1)
+                    job = await client.submit(JobRequest(ADD, (n, 1), force=True))
                 except Exception as exc:
                     self._record_error(exc)
                     await asyncio.sleep(ERROR_PAUSE)

@@ -75,17 +75,19 @@ def test_worker_producer_and_viewer_run_end_to_end_under_their_minimal_rules(
     try:
         producer = App("producer", redis_url=acl_server.url_for("producer"), prefix=PREFIX)
         with producer.sync_client() as client:
-            made = [client.enqueue("tests.acl_app.add", 1, 2)]  # the fast path
+            made = [
+                client.submit(JobRequest("tests.acl_app.add", (1, 2), force=True))
+            ]  # the fast path
             made += client.enqueue_many(
-                [JobRequest("tests.acl_app.limited", (n,)) for n in range(3)]
-                + [JobRequest("tests.acl_app.locked", (7,))]
+                [JobRequest("tests.acl_app.limited", (n,), force=True) for n in range(3)]
+                + [JobRequest("tests.acl_app.locked", (7,), force=True)]
             )
             results = [client.result(job.id, timeout=30) for job in made]
         assert results == [3, 0, 1, 2, 7]
 
         async def produce() -> tuple[str, Any]:
             async with producer.client() as async_client:
-                job = await async_client.enqueue("tests.acl_app.add", 2, 2)
+                job = await async_client.submit(JobRequest("tests.acl_app.add", (2, 2), force=True))
                 return job.id, await async_client.result(job.id, timeout=30)
 
         async_id, async_result = asyncio.run(produce())
@@ -120,7 +122,7 @@ def test_a_viewer_cannot_enqueue_and_is_told_why(
     acl_server: AclServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out, err = viewer_cli(
-        acl_server, capsys, "enqueue", "tests.acl_app.add", "--args", "[1, 2]"
+        acl_server, capsys, "enqueue", "tests.acl_app.add", "--args", "[1, 2]", "--force"
     )
     assert code == 2
     assert out == ""
@@ -129,7 +131,7 @@ def test_a_viewer_cannot_enqueue_and_is_told_why(
     assert "(NOPERM)" in line and "no permissions" in line, line
     viewer = App("viewer", redis_url=acl_server.url_for("viewer"), prefix=PREFIX)
     with viewer.sync_client() as client, pytest.raises(redis.exceptions.NoPermissionError):
-        client.enqueue("tests.acl_app.add", 1, 2)
+        client.submit(JobRequest("tests.acl_app.add", (1, 2), force=True))
     with acl_server.admin() as admin:
         assert admin.dbsize() == 0  # nothing written by either attempt
 
@@ -168,9 +170,9 @@ def test_operator_commands_work_under_the_workers_rules(
         assert code == 0, f"{args}: {captured.err}refused: {refusals(acl_server)}"
         return captured.out
 
-    job = json.loads(run("enqueue", "tests.acl_app.add", "--args", "[1, 2]", "--json"))
+    job = json.loads(run("enqueue", "tests.acl_app.add", "--args", "[1, 2]", "--force", "--json"))
     run("cancel", job["id"])
-    dead = json.loads(run("enqueue", "tests.acl_app.add", "--in", "3600", "--json"))
+    dead = json.loads(run("enqueue", "tests.acl_app.add", "--in", "3600", "--force", "--json"))
     with acl_server.admin() as admin:  # make it dead, as a failed last attempt would
         q = Keyspace(PREFIX).queue("default")
         admin.zrem(q.scheduled, dead["id"])
@@ -178,8 +180,10 @@ def test_operator_commands_work_under_the_workers_rules(
         admin.hset(q.job(dead["id"]), "status", "dead")
     run("dlq", "requeue", dead["id"])
     run("schedules", "add", "nightly", "--task", "tests.acl_app.tick", "--spec", "0 3 * * *")
-    for action in ("pause", "resume", "trigger", "rm"):
+    for action in ("pause", "resume"):
         run("schedules", action, "nightly")
+    run("schedules", "trigger", "nightly", "--force")  # no worker registered its task
+    run("schedules", "rm", "nightly")
     run("limits", "set", "api", "--rate", "10/s")
     run("limits", "rm", "api")
     run("quotas", "zone", "acme", "Europe/Paris")

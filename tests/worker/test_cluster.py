@@ -36,7 +36,9 @@ CLUSTER_APP = "tests.cluster_app:app"
 
 
 def record_jobs(prefix: str, queue: str, numbers: range) -> list[JobRequest]:
-    return [JobRequest(RECORD, [runs_key(prefix, queue), n], queue=queue) for n in numbers]
+    return [
+        JobRequest(RECORD, [runs_key(prefix, queue), n], queue=queue, force=True) for n in numbers
+    ]
 
 
 async def jobs_in(client: Client, queue: str, ids: Iterable[str]) -> list[Job]:
@@ -167,7 +169,11 @@ async def produce(
     n = 0
     while not stop.is_set():
         request = JobRequest(
-            RECORD, [runs or runs_key(prefix, queue), n], queue=queue, idempotency_key=f"n{n}"
+            RECORD,
+            [runs or runs_key(prefix, queue), n],
+            queue=queue,
+            idempotency_key=f"n{n}",
+            force=True,
         )
         await resend_until_accepted(lambda r=request: client.submit(r))  # type: ignore[misc]
         acked.append(n)

@@ -9,6 +9,7 @@ import pytest
 import redis
 
 from chronoq import App, Client, JobStatus
+from chronoq.client import JobRequest
 from chronoq.core.claims import NOW
 from chronoq.core.errors import SerializationError
 from chronoq.core.ids import new_job_id
@@ -112,8 +113,10 @@ async def test_a_tampered_inbox_entry_is_dropped_and_the_worker_keeps_serving(
 
 async def test_the_client_refuses_arguments_nested_too_deep(client: Client) -> None:
     with pytest.raises(SerializationError, match=f"nested deeper than {MAX_DEPTH} levels"):
-        await client.enqueue("t", nested(MAX_DEPTH + 1))
+        await client.submit(JobRequest("t", (nested(MAX_DEPTH + 1),), force=True))
     with pytest.raises(SerializationError, match="nested too deep"):
-        await client.enqueue("t", nested(DEEP * 2))
+        await client.submit(JobRequest("t", (nested(DEEP * 2),), force=True))
     assert await client.queues() == []  # nothing was written
-    await client.enqueue("t", nested(MAX_DEPTH - 2))  # within the limit: accepted
+    await client.submit(
+        JobRequest("t", (nested(MAX_DEPTH - 2),), force=True)
+    )  # within the limit: accepted

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
+import pytest
 import redis
 
 from chronoq import App, Client, JobStatus
@@ -36,6 +37,15 @@ async def schedulers(app: App, count: int = 1, **kw: Any) -> AsyncIterator[list[
         for c, lst in zip(clients, listeners, strict=True):
             await c.close()
             await lst.aclose()
+
+
+@pytest.fixture(autouse=True)
+def task_t(app: App) -> None:
+    """The schedules below run task "t", which the app defines: a scheduler fires only
+    tasks that its app or a running one defines."""
+
+    @app.task(name="t")
+    def t(*args: Any, **kwargs: Any) -> None: ...
 
 
 def run_keys(raw: redis.Redis, prefix: str, queue: str = "default") -> list[str]:
@@ -168,10 +178,16 @@ async def test_an_enqueue_failure_is_reported_and_retried_not_dropped(
     app: App, raw: redis.Redis, prefix: str
 ) -> None:
     errors: list[str] = []
+    names: list[str] = []
     async with app.backend() as backend:
         store = backend.schedules
         await store.add(ScheduleDef("s", "t", "@every 1s"))
-    async with schedulers(app, on_error=lambda name, exc: errors.append(str(exc))) as (loop,):
+
+    def on_error(name: str, exc: BaseException) -> None:
+        names.append(name)
+        errors.append(str(exc))
+
+    async with schedulers(app, on_error=on_error) as (loop,):
         real = loop.client.enqueue_many
         failures = 3
 
@@ -189,6 +205,7 @@ async def test_an_enqueue_failure_is_reported_and_retried_not_dropped(
 
         await wait_until(enqueued, timeout=5)
     assert len(errors) == 3 and "server unreachable" in errors[0]
+    assert names == ["s"] * 3  # the handler is told the schedule's name
     first = run_keys(raw, prefix)[0]
     async with app.backend() as backend:
         store = backend.schedules

@@ -95,7 +95,7 @@ async def test_bad_payload_and_unknown_task_are_dead_and_worker_lives(
 
     broken = await client.enqueue(fine)
     raw.hset(client.broker.keys.queue("default").job(broken.id), "args", "{not json")
-    unknown = await client.enqueue("no.such.task")
+    unknown = await client.submit(JobRequest("no.such.task", force=True))
     async with running_worker(app):
         await wait_until(lambda: finished(client, broken.id))
         await wait_until(lambda: finished(client, unknown.id))

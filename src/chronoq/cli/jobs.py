@@ -64,12 +64,16 @@ def enqueue(
     unique: Annotated[
         str | None, typer.Option("--unique", help="Unique key: no copy while one waits or runs.")
     ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Enqueue a task no worker has registered yet.")
+    ] = False,
     app: AppOption = None,
     redis_url: RedisUrlOption = None,
     prefix: PrefixOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Enqueue one job."""
+    """Enqueue one job, with the task's own options (queue, retries, lock, quota, ...)
+    as its workers registered them; an unknown task is refused unless --force."""
     if delay is not None and at is not None:
         raise CliError("give either --in or --at, not both")
     if args == kwargs == "-":
@@ -83,6 +87,7 @@ def enqueue(
         delay=delay,
         at=_parse_at(at) if at is not None else None,
         unique_key=unique,
+        force=force,
     )
     job = Target.resolve(app, redis_url, prefix).with_client(lambda c: c.submit(request))
     if json_out:

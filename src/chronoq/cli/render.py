@@ -80,6 +80,7 @@ def job_table(job: Job) -> Table:
         ("progress", progress_text(job)),
         ("deadline", when(job.deadline)),
         ("unique key", _or_dash(job.unique_key)),
+        ("schedule", _schedule_text(job)),
         ("worker", _or_dash(job.worker_id)),
         ("result", _json_text(job.result) if job.status is JobStatus.SUCCEEDED else "-"),
         ("error", _clip(_or_dash(job.error))),
@@ -97,6 +98,13 @@ def progress_text(job: Job) -> str:
         return "-" if job.progress_message is None else job.progress_message
     percent = f"{job.progress * 100:.0f}%"
     return f"{percent} {job.progress_message}" if job.progress_message else percent
+
+
+def _schedule_text(job: Job) -> str:
+    if job.schedule is None:
+        return "-"
+    due = f" (run due {when(job.schedule_due)})" if job.schedule_due else " (triggered)"
+    return job.schedule + due
 
 
 def queues_table(counts: Iterable[QueueCounts]) -> Table:

@@ -186,6 +186,9 @@ def resume(
 @schedules.command("trigger")
 def trigger(
     name: NameArgument,
+    force: Annotated[
+        bool, typer.Option("--force", help="Even if no worker has registered its task.")
+    ] = False,
     app: AppOption = None,
     redis_url: RedisUrlOption = None,
     prefix: PrefixOption = None,
@@ -198,7 +201,8 @@ def trigger(
         async with target.app.schedules() as store:
             d = (await store.get(name)).definition
         request = JobRequest(d.task, d.args, d.kwargs, queue=d.queue, priority=d.priority,
-                             max_retries=d.max_retries, timeout=d.timeout)  # fmt: skip
+                             max_retries=d.max_retries, timeout=d.timeout, force=force,
+                             schedule=d.name)  # fmt: skip
         return await target.with_async_client(lambda c: c.submit(request))
 
     job = asyncio.run(go())

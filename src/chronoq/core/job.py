@@ -157,6 +157,8 @@ class JobOptions:
     account: str | None = None
     limits: tuple[LimitRef, ...] = ()  # rate limits and quotas, decided in this order
     retry_delays: tuple[float, ...] | None = None  # seconds before each retry; last repeats
+    schedule: str | None = None  # the schedule whose run (or trigger) made the job
+    schedule_due_ms: int | None = None  # the due time of that run
 
     def __post_init__(self) -> None:
         if self.retry_delays is not None:
@@ -238,6 +240,10 @@ def option_fields(opts: JobOptions) -> list[str]:
         out += [Field.GATES, serialization.dumps([gate.to_wire() for gate in opts.gates])]
     if opts.account is not None:
         out += [Field.ACCOUNT, opts.account]
+    if opts.schedule is not None:
+        out += [Field.SCHEDULE, opts.schedule]
+    if opts.schedule_due_ms is not None:
+        out += [Field.SCHEDULE_DUE, str(opts.schedule_due_ms)]
     extra = _encode_extra_options(opts)
     if extra:
         out += [Field.OPTIONS, extra]
@@ -298,6 +304,8 @@ class Job:
     gates: tuple[Gate, ...] = ()
     progress: float | None = None  # fraction done the running task reported last
     progress_message: str | None = None
+    schedule: str | None = None  # the schedule that made this job, if any
+    schedule_due: datetime | None = None  # the due time of that schedule's run
 
     @property
     def duration(self) -> float | None:
@@ -346,6 +354,8 @@ class Job:
             gates=_decode_gates(fields.get(Field.GATES)),
             progress=_fraction(fields.get(Field.PROGRESS)),
             progress_message=fields.get(Field.PROGRESS_MESSAGE) or None,
+            schedule=fields.get(Field.SCHEDULE),
+            schedule_due=millis(Field.SCHEDULE_DUE),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -381,6 +391,8 @@ class Job:
             ],
             "progress": self.progress,
             "progress_message": self.progress_message,
+            "schedule": self.schedule,
+            "schedule_due": iso(self.schedule_due),
         }
 
 

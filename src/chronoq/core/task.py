@@ -8,7 +8,7 @@ import string
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 from chronoq.core.errors import ConfigurationError, UnknownTask
 from chronoq.core.job import Gate, GatePolicy, JobOptions, LimitRef
@@ -74,6 +74,35 @@ class TaskDef:
     def __post_init__(self) -> None:
         object.__setattr__(self, "is_async", inspect.iscoroutinefunction(self.func))
 
+    @property
+    def signature(self) -> inspect.Signature:
+        return _signature(self.func)
+
+
+class TaskLike(Protocol):
+    """What enqueueing needs of a task: a local `TaskDef`, or the definition a worker
+    published (`chronoq.core.registry.PublishedTask`) for a client without the code."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def defaults(self) -> TaskDefaults: ...
+
+    @property
+    def signature(self) -> inspect.Signature: ...
+
+
+class _UnknownDefault:
+    """The default of a parameter whose value a published definition does not carry
+    (it is not JSON): a call may leave it out, a key template may not use it."""
+
+    def __repr__(self) -> str:
+        return "<default not published>"
+
+
+UNKNOWN_DEFAULT: Any = _UnknownDefault()
+
 
 def _exception_classes(value: object, what: str) -> ExceptionClasses:
     """A class or a sequence of classes, each an exception type, as a tuple."""
@@ -110,8 +139,15 @@ def _check_template(template: str) -> None:
         )
 
 
-def _format(template: str, what: str, task: TaskDef, arguments: dict[str, Any]) -> str:
+def _format(template: str, what: str, task: TaskLike, arguments: dict[str, Any]) -> str:
     try:
+        names = [name for _, name, _, _ in string.Formatter().parse(template) if name]
+        hidden = [name for name in names if arguments.get(name) is UNKNOWN_DEFAULT]
+        if hidden:
+            raise ConfigurationError(
+                f"{what} template {template!r} of task {task.name!r} names argument "
+                f"{hidden[0]!r}, whose default is not JSON: pass it in the call"
+            )
         return template.format_map(arguments)
     except KeyError as exc:
         raise ConfigurationError(
@@ -120,19 +156,26 @@ def _format(template: str, what: str, task: TaskDef, arguments: dict[str, Any]) 
         ) from None
 
 
-def job_keys(task: TaskDef, args: Sequence[Any], kwargs: dict[str, Any]) -> JobKeys:
-    """The gates and account of one call, from the task's key templates."""
-    d = task.defaults
-    if not d.has_keys:
-        return NO_KEYS
+def bind_call(task: TaskLike, args: Sequence[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The call's arguments by parameter name, defaults applied; a call the task's
+    signature refuses is a ConfigurationError naming the task (at enqueue, not as a
+    dead job later)."""
     try:
-        bound = _signature(task.func).bind(*args, **kwargs)
+        bound = task.signature.bind(*args, **kwargs)
     except TypeError as exc:
         raise ConfigurationError(
             f"cannot call task {task.name!r} with these arguments: {exc}"
         ) from None
     bound.apply_defaults()
-    arguments = dict(bound.arguments)
+    return dict(bound.arguments)
+
+
+def job_keys(task: TaskLike, args: Sequence[Any], kwargs: dict[str, Any]) -> JobKeys:
+    """The gates and account of one call, from the task's key templates."""
+    d = task.defaults
+    if not d.has_keys:
+        return NO_KEYS
+    arguments = bind_call(task, args, kwargs)
     gates = []
     if d.lock is not None:
         gates.append(Gate(_format(d.lock, "lock key", task, arguments), 1, d.on_locked))
@@ -150,7 +193,7 @@ def job_keys(task: TaskDef, args: Sequence[Any], kwargs: dict[str, Any]) -> JobK
     return JobKeys(tuple(gates), account, limits)
 
 
-def _limit_name(template: str, task: TaskDef, arguments: dict[str, Any]) -> str:
+def _limit_name(template: str, task: TaskLike, arguments: dict[str, Any]) -> str:
     if "{" not in template:
         return template
     name = _format(template, "limit name", task, arguments)

@@ -26,6 +26,7 @@ from chronoq.redis.durability import Durability
 from chronoq.redis.inspector import Inspector
 from chronoq.redis.keys import DEFAULT_PREFIX, Keyspace
 from chronoq.redis.limits import LimitStore
+from chronoq.redis.registry import RegistryStore
 from chronoq.redis.schedules import ScheduleStore
 
 
@@ -74,6 +75,10 @@ class Backend:
     @cached_property
     def limits(self) -> LimitStore:
         return LimitStore(self.redis, self.keys)
+
+    @cached_property
+    def registry(self) -> RegistryStore:
+        return RegistryStore(self.redis, self.keys)
 
     def blocking_client(self, wait: float) -> AsyncRedis:
         """A client of its own for blocking reads of up to `wait` seconds (the caller

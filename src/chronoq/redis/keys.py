@@ -165,6 +165,10 @@ class Keyspace:
     def schedules(self) -> ScheduleKeys:
         return ScheduleKeys(self.prefix)
 
+    @cached_property
+    def registry(self) -> RegistryKeys:
+        return RegistryKeys(self.prefix)
+
     def limit(self, name: str) -> LimitKeys:
         """The keys of one named rate limit or quota (`chronoq.control.limiter`)."""
         return LimitKeys(self.prefix, name)
@@ -231,6 +235,33 @@ class ScheduleKeys:
     def channel(self) -> str:
         """Pub/sub channel announcing changes (a channel, not a key)."""
         return self._key("changed")
+
+
+@dataclass(frozen=True)
+class RegistryKeys:
+    """The task registry's keys: global to the prefix (not per queue), all with the
+    hash tag `{~reg}` so that publishing is one script on one Cluster slot."""
+
+    prefix: str
+
+    def _key(self, suffix: str) -> str:
+        return f"{self.prefix}:{{~reg}}:{suffix}"
+
+    @cached_property
+    def tasks(self) -> str:
+        """HASH task name -> published definition JSON (the latest publisher's)."""
+        return self._key("tasks")
+
+    @cached_property
+    def publishers(self) -> str:
+        """HASH publisher id (a worker or scheduler process) -> JSON {app, host, pid,
+        kind, started, tasks: {name: version}, schedules: [declared names]}."""
+        return self._key("publishers")
+
+    @cached_property
+    def alive(self) -> str:
+        """ZSET publisher id -> expiry ms (server clock), pushed on by its heartbeat."""
+        return self._key("alive")
 
 
 @dataclass(frozen=True, slots=True)

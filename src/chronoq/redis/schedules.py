@@ -112,7 +112,12 @@ class ScheduleStore:
     # -- changes -----------------------------------------------------------
 
     async def add(
-        self, definition: ScheduleDef, *, replace: bool = False, origin: Origin = "runtime"
+        self,
+        definition: ScheduleDef,
+        *,
+        replace: bool = False,
+        origin: Origin = "runtime",
+        app: str | None = None,
     ) -> ScheduleInfo:
         """Store a new schedule (or replace one, when `replace`)."""
         reply = await SCRIPTS.clock(self.redis, [self.keys.defs], [definition.name])
@@ -124,7 +129,7 @@ class ScheduleStore:
         now = _to_datetime(seconds, micros)
         if definition.anchor is None and isinstance(definition.parsed, Every):
             definition = definition.with_changes(anchor=definition.start or now)
-        return await self._put(definition, origin, now, runs=0, last=None, reset=True)
+        return await self._put(definition, origin, now, runs=0, last=None, reset=True, app=app)
 
     async def update(self, name: str, **changes: Any) -> ScheduleInfo:
         """Change fields of a stored schedule; its next run is recomputed from now."""
@@ -145,22 +150,28 @@ class ScheduleStore:
         return bool(await SCRIPTS.schedule_remove(self.redis, keys, [name, k.channel]))
 
     async def sync_declared(
-        self, definitions: Iterable[ScheduleDef], *, overwrite: bool = False
+        self,
+        definitions: Iterable[ScheduleDef],
+        *,
+        overwrite: bool = False,
+        app: str | None = None,
     ) -> dict[str, str]:
-        """Store schedules declared in code. A schedule an operator changed at runtime
+        """Store schedules declared in code (by `app`, recorded so that a schedule the
+        app stops declaring can be retired). A schedule an operator changed at runtime
         is kept as it is unless `overwrite`; one whose code changed is updated."""
         actions: dict[str, str] = {}
         for definition in definitions:
-            actions[definition.name] = await self._sync_one(definition, overwrite)
+            actions[definition.name] = await self._sync_one(definition, overwrite, app)
         return actions
 
-    async def _sync_one(self, definition: ScheduleDef, overwrite: bool) -> str:
+    async def _sync_one(self, definition: ScheduleDef, overwrite: bool, app: str | None) -> str:
         raw_meta = await self.redis.hget(self.keys.meta, definition.name)
         if raw_meta is None:
-            await self.add(definition, origin="code", replace=True)
+            await self.add(definition, origin="code", replace=True, app=app)
             return "added"
         meta = serialization.loads(raw_meta)
-        if meta.get("fingerprint") == definition.fingerprint() and meta.get("origin") == "code":
+        same = meta.get("fingerprint") == definition.fingerprint() and meta.get("app") == app
+        if same and meta.get("origin") == "code":
             return "unchanged"
         if meta.get("origin") == "runtime" and not overwrite:
             return "kept runtime changes"
@@ -168,8 +179,25 @@ class ScheduleStore:
         keep = {"paused": info.definition.paused, "anchor": info.definition.anchor}
         merged = definition.with_changes(**keep)
         now = await self.server_now()
-        await self._put(merged, "code", now, runs=info.runs, last=info.last)
+        await self._put(merged, "code", now, runs=info.runs, last=info.last, app=app)
         return "updated"
+
+    async def declared_by(self, app: str) -> dict[str, str]:
+        """Schedules stored from `app`'s code (not changed at runtime since): name ->
+        the meta JSON as stored, for `retire`."""
+        out: dict[str, str] = {}
+        for name, raw in (await self.redis.hgetall(self.keys.meta)).items():
+            meta = serialization.loads(raw)
+            if meta.get("origin") == "code" and meta.get("app") == app:
+                out[str(name)] = str(raw)
+        return out
+
+    async def retire(self, name: str, meta: str) -> bool:
+        """Remove a declared schedule no running app declares any more, if it is still
+        stored as `meta` says (a runtime change since keeps it)."""
+        k = self.keys
+        keys = [k.defs, k.due, k.meta, k.version, k.runs, k.last]
+        return bool(await SCRIPTS.schedule_retire(self.redis, keys, [name, meta, k.channel]))
 
     async def _put(
         self,
@@ -180,13 +208,19 @@ class ScheduleStore:
         runs: int,
         last: LastRun | None,
         reset: bool = False,
+        app: str | None = None,
     ) -> ScheduleInfo:
         """Write the definition and its next due time; return the stored state
         (built here: reading it back would cost a round trip)."""
         next_due = None if definition.paused else definition.next_run_after(now, runs)
-        meta = serialization.dumps(
-            {"origin": origin, "fingerprint": definition.fingerprint(), "updated": to_millis(now)}
-        )
+        fields = {
+            "origin": origin,
+            "fingerprint": definition.fingerprint(),
+            "updated": to_millis(now),
+        }
+        if origin == "code" and app is not None:
+            fields["app"] = app  # the app declaring it: retired when no running one does
+        meta = serialization.dumps(fields)
         k = self.keys
         keys = [k.defs, k.due, k.meta, k.version, k.runs, k.last]
         args = [

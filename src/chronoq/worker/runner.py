@@ -48,6 +48,7 @@ from chronoq.worker.events import JobEvents
 from chronoq.worker.execution import Outcome, RunPlan, plan
 from chronoq.worker.leases import LeaseKeeper
 from chronoq.worker.outcomes import OutcomeWriter
+from chronoq.worker.publishing import Publication
 from chronoq.worker.queues import QueueOrder
 from chronoq.worker.resilience import Outages, Stopped, until_stopped
 from chronoq.worker.scheduling import run_scheduler
@@ -214,6 +215,9 @@ class Worker:
                 "storing declared limits",
                 stop=self._stop,
             )
+        await self._outages.persist(
+            self._publication.publish, "publishing the app's tasks", stop=self._stop
+        )
 
     def _loop_failed(self, name: str, exc: BaseException) -> None:
         """A loop failed for good: record why and shut down (at once if Redis is
@@ -252,6 +256,13 @@ class Worker:
             outages=self._outages,
         )
         self._limiter = Limiter(self.backend.limits)
+        self._publication = Publication(
+            self.app,
+            self.backend.registry,
+            self.id,
+            kind="worker",
+            ttl=self.options.heartbeat * 5,
+        )
         self._throttle = Throttle(
             self._limiter,
             self.broker,
@@ -291,6 +302,8 @@ class Worker:
             await hook(self.app)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.broker.unregister_worker(self.id), self._redis_step())
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._publication.withdraw(), self._redis_step())
         if self._outages.down:
             log.warning("chronoq worker %s stopped while Redis was unavailable", self.id)
         log.info("chronoq worker %s stopped after %d jobs", self.id, self.jobs_done)
@@ -488,6 +501,7 @@ class Worker:
                 lambda: self.broker.heartbeat(self.id, self._describe(), ttl=interval * 5),
                 "sending heartbeats",
             )
+            await self._outages.attempt(self._publication.keep_alive, "sending heartbeats")
             await asyncio.sleep(interval)
 
     def _describe(self) -> dict[str, str | int | float]:

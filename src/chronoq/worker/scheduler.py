@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from chronoq.client import Client, EnqueuedJob, JobRequest
-from chronoq.core.errors import ChronoqError, JobNotFound
+from chronoq.core.errors import ChronoqError, JobNotFound, UnknownTask
 from chronoq.core.job import from_millis, to_millis
 from chronoq.redis.cancel import cancel_and_wait
 from chronoq.redis.connector import AsyncRedis
@@ -37,6 +37,7 @@ BATCH = 200
 IDLE_SLEEP = 60.0  # longest sleep with nothing due (changes wake the loop sooner)
 EARLY_WAKE = 0.002  # the timer's margin, spent yielding until the due time
 HELD_RECHECK = 0.5  # how often a run held behind an unfinished one (overlap=queue) looks again
+MISSING_RECHECK = 5.0  # how often a schedule whose task no running app defines looks again
 FIRING = "firing schedules"
 
 
@@ -77,6 +78,8 @@ class Scheduler:
         self._ttl = idempotency_ttl
         self._changed = asyncio.Event()
         self._ready: list[DueSchedule] = []  # read as due next; fired on waking
+        self._firing: list[str] = []  # names whose runs are being enqueued, for reports
+        self._missing: set[str] = set()  # reported: no running app defines their task
         self.fired = 0  # runs this loop enqueued (for tests and metrics)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -110,11 +113,18 @@ class Scheduler:
             raise RedisUnusable.from_error(exc, server) from exc
 
     async def _failed(self, exc: BaseException) -> None:
+        """Tell the handler, by schedule name, whose runs could not be enqueued (a
+        failed read names no run: it is logged only)."""
+        names, self._firing = self._firing, []
         if self._faults is not None and classify(exc) is Fault.TEMPORARY:
             self._faults.failed(FIRING, exc)  # logged once per outage
-            await self._call_handler("*", exc)
+            for name in names:
+                await self._call_handler(name, exc)
+        elif names:
+            for name in names:
+                await self._report(name, exc)
         else:
-            await self._report("*", exc)
+            log.error("chronoq scheduler: reading due schedules failed: %s", exc)
 
     async def tick(self) -> float:
         """Fire what is due; return seconds until the next due run.
@@ -136,21 +146,23 @@ class Scheduler:
             await self.store.disable_broken(name)
         now = from_millis(batch.now_ms)
         assert now is not None
-        held = await self._fire(batch.items, now)
-        if batch.items and not held:
+        recheck = await self._fire(batch.items, now)
+        if batch.items and recheck is None:
             return 0.0  # read again: the fired schedules have new due times
         if batch.next_due_ms is None:
-            return HELD_RECHECK if held else IDLE_SLEEP
-        self._ready = [] if held else batch.upcoming
+            return recheck or IDLE_SLEEP
+        self._ready = [] if recheck else batch.upcoming
         # The server read its clock somewhere within the round trip; assuming the end
         # of it errs late, never early: a run must not start before it is due.
         wait = batch.next_due_ms / 1000 - batch.now - (asyncio.get_running_loop().time() - received)
         wait = max(0.0, wait)
-        return min(wait, HELD_RECHECK) if held else wait
+        return min(wait, recheck) if recheck else wait
 
-    async def _fire(self, items: list[DueSchedule], now: datetime) -> bool:
-        """Enqueue the runs of every due schedule, then advance them. True if a run
-        is held behind an unfinished previous one."""
+    async def _fire(self, items: list[DueSchedule], now: datetime) -> float | None:
+        """Enqueue the runs of every due schedule, then advance them. Returns when to
+        look again at schedules left due: a run held behind an unfinished previous
+        one, or a schedule whose task no running app defines (None: nothing left)."""
+        items, missing = await self._defined(items)
         requests: list[JobRequest] = []
         firings: list[_Firing] = []
         held = False
@@ -168,11 +180,42 @@ class Scheduler:
             firings.append(_Firing(item, runs, len(requests), skip))
             if not skip:
                 requests += [self._request(item.definition, run) for run in runs]
+        self._firing = [f.item.definition.name for f in firings if f.runs and not f.skip]
         made = await self.client.enqueue_many(requests) if requests else []
         advances = [self._advance(f, made, now) for f in firings]
         await self.store.advance(advances)
+        self._firing = []
+        self._missing -= {f.item.definition.name for f in firings}
         self.fired += sum(1 for job in made if job.created)
-        return held
+        if held or missing:
+            return HELD_RECHECK if held else MISSING_RECHECK
+        return None
+
+    async def _defined(self, items: list[DueSchedule]) -> tuple[list[DueSchedule], bool]:
+        """The due schedules whose task this app or a running app defines. The others
+        are not fired (their jobs would die as "unknown task") but stay due, so that
+        when the task's app runs again their missed runs follow the misfire policy;
+        each is reported once until it fires again."""
+        registry = self.client.registry
+        foreign = {i.definition.task for i in items if registry.find(i.definition.task) is None}
+        if not foreign:
+            return items, False
+        live = await self.client.backend.registry.live_tasks()
+        kept = [i for i in items if i.definition.task not in foreign - live]
+        for item in items:
+            name, task = item.definition.name, item.definition.task
+            if task in foreign - live and name not in self._missing:
+                self._missing.add(name)
+                await self._report_missing(name, task)
+        return kept, len(kept) < len(items)
+
+    async def _report_missing(self, name: str, task: str) -> None:
+        error = UnknownTask(
+            f"schedule {name!r} not fired: no running app defines its task {task!r} "
+            f"(it stays due; looked at again every {MISSING_RECHECK:g} s)"
+        )
+        log.warning("chronoq scheduler: %s", error)
+        await self._call_handler(name, error)
 
     def _request(self, d: ScheduleDef, run: datetime) -> JobRequest:
         jitter = d.jitter_for(run)
@@ -188,6 +231,8 @@ class Scheduler:
             deadline=d.deadline_for(run),
             idempotency_key=f"sched:{d.name}:{to_millis(run)}",
             idempotency_ttl=max(self._ttl, d.grace * 2),
+            schedule=d.name,
+            schedule_due=run,
         )
 
     def _advance(self, firing: _Firing, made: list[EnqueuedJob], now: datetime) -> Advance:

@@ -10,15 +10,25 @@ inside the loop either way, logged once per outage.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import socket
 
 from chronoq.app import App
+from chronoq.core.ids import new_job_id
+from chronoq.redis.cancel import cancel_and_wait
 from chronoq.redis.errors import server_label
+from chronoq.redis.registry import RegistryStore
+from chronoq.redis.schedules import ScheduleStore
 from chronoq.redis.server_check import check_server
+from chronoq.worker.publishing import Publication
 from chronoq.worker.resilience import Outages, Stopped, until_stopped
 from chronoq.worker.scheduler import Scheduler
 
 log = logging.getLogger("chronoq.scheduler")
+RETIRE_EVERY = 30.0  # seconds between looks for declared schedules no running app declares
+HEARTBEAT = 2.0  # `chronoq scheduler`'s registry heartbeat (its entry lives 5 of them)
 
 
 async def run_scheduler(app: App, stop: asyncio.Event, *, outages: Outages | None = None) -> None:
@@ -28,10 +38,10 @@ async def run_scheduler(app: App, stop: asyncio.Event, *, outages: Outages | Non
     async with app.client() as client:
         listener = client.backend.blocking_client(30.0)
         try:
+            store = client.backend.schedules
             if app.declared_schedules:
-                store = client.backend.schedules
                 actions = await outages.persist(
-                    lambda: store.sync_declared(app.declared_schedules.values()),
+                    lambda: store.sync_declared(app.declared_schedules.values(), app=app.name),
                     "storing declared schedules",
                     stop=stop,
                 )
@@ -45,11 +55,48 @@ async def run_scheduler(app: App, stop: asyncio.Event, *, outages: Outages | Non
                 idempotency_ttl=min(86400.0, app.settings.retention),
                 faults=outages,
             )
-            await scheduler.run(stop)
+            retiring = asyncio.create_task(
+                _retire_loop(app, store, client.backend.registry, outages, stop)
+            )
+            try:
+                await scheduler.run(stop)
+            finally:
+                await cancel_and_wait(retiring)
         except Stopped:
             return
         finally:
             await listener.aclose()
+
+
+async def retire_undeclared(app: App, store: ScheduleStore, registry: RegistryStore) -> list[str]:
+    """Remove the schedules stored from `app`'s code that neither this app nor any
+    running process of it declares any more (a deploy dropped them). Runtime-added
+    schedules, and declared ones an operator changed since, are never retired.
+
+    The stored declarations are read before the live ones: a process publishes its
+    entry before it stores its schedules, so one starting meanwhile is seen."""
+    stored = await store.declared_by(app.name)
+    if not stored:
+        return []
+    declared = set(app.declared_schedules)
+    for publisher in await registry.live():
+        if publisher.app == app.name:
+            declared |= set(publisher.schedules)
+    retired = [n for n, meta in stored.items() if n not in declared and await store.retire(n, meta)]
+    if retired:
+        log.info("chronoq scheduler: retired schedules no longer declared: %s", sorted(retired))
+    return retired
+
+
+async def _retire_loop(
+    app: App, store: ScheduleStore, registry: RegistryStore, outages: Outages, stop: asyncio.Event
+) -> None:
+    while not stop.is_set():
+        await outages.attempt(
+            lambda: retire_undeclared(app, store, registry), "retiring undeclared schedules"
+        )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), RETIRE_EVERY)
 
 
 async def serve_scheduler(app: App, stop: asyncio.Event) -> None:
@@ -69,5 +116,31 @@ async def serve_scheduler(app: App, stop: asyncio.Event) -> None:
         except Stopped:
             log.info("chronoq scheduler stopped before it started")
             return
-    log.info("chronoq scheduler running")
-    await run_scheduler(app, stop, outages=outages)
+        publication = Publication(
+            app,
+            client.backend.registry,
+            f"{socket.gethostname()}.{os.getpid()}.{new_job_id()[-6:]}",
+            kind="scheduler",
+            ttl=HEARTBEAT * 5,
+        )
+        try:
+            await until_stopped(
+                outages.persist(publication.publish, "publishing the app's tasks", stop=stop),
+                stop,
+            )
+        except Stopped:
+            return
+        heartbeat = asyncio.create_task(_keep_alive(publication, outages))
+        try:
+            log.info("chronoq scheduler running")
+            await run_scheduler(app, stop, outages=outages)
+        finally:
+            await cancel_and_wait(heartbeat)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(publication.withdraw(), 2.0)
+
+
+async def _keep_alive(publication: Publication, outages: Outages) -> None:
+    while True:
+        await asyncio.sleep(HEARTBEAT)
+        await outages.attempt(publication.keep_alive, "sending heartbeats")
