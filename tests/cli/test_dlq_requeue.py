@@ -12,7 +12,7 @@ BOOM = "tests.sample_app.boom"
 
 
 def dead_job(cli: Cli, task: str, message: str) -> str:
-    made = cli("enqueue", task, "--args", f'["{message}"]', "--json").json()
+    made = cli("enqueue", "--force", task, "--args", f'["{message}"]', "--json").json()
     return str(made["id"])
 
 

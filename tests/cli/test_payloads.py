@@ -30,32 +30,38 @@ def test_args_and_kwargs_from_a_file_and_from_stdin(
 ) -> None:
     args_file = tmp_path / "args.json"
     args_file.write_text('[1, "two", {"three": 3}]', encoding="utf-8")
-    made = cli("enqueue", "t", "--args", f"@{args_file}", "--json").json()
+    made = cli("enqueue", "--force", "t", "--args", f"@{args_file}", "--json").json()
     assert cli("job", made["id"], "--json").json()["args"] == [1, "two", {"three": 3}]
 
     monkeypatch.setattr("sys.stdin", io.StringIO('{"name": "from stdin"}'))
-    made = cli("enqueue", "t", "--args", "[7]", "--kwargs", "-", "--json").json()
+    made = cli("enqueue", "--force", "t", "--args", "[7]", "--kwargs", "-", "--json").json()
     shown = cli("job", made["id"], "--json").json()
     assert (shown["args"], shown["kwargs"]) == ([7], {"name": "from stdin"})
 
     monkeypatch.setattr("sys.stdin", io.StringIO("[[1], [2]]"))
-    made = cli("enqueue", "t", "--args", "-", "--json").json()
+    made = cli("enqueue", "--force", "t", "--args", "-", "--json").json()
     assert cli("job", made["id"], "--json").json()["args"] == [[1], [2]]
 
 
 def test_bad_argument_sources_are_one_line_errors(cli: Cli, tmp_path: Path) -> None:
-    one_line_error(cli("enqueue", "t", "--args", f"@{tmp_path}/missing.json"), "cannot read")
+    one_line_error(
+        cli("enqueue", "--force", "t", "--args", f"@{tmp_path}/missing.json"), "cannot read"
+    )
     (tmp_path / "obj.json").write_text('{"a": 1}', encoding="utf-8")
-    one_line_error(cli("enqueue", "t", "--args", f"@{tmp_path}/obj.json"), "must be an array")
-    both = cli("enqueue", "t", "--args", "-", "--kwargs", "-")
+    one_line_error(
+        cli("enqueue", "--force", "t", "--args", f"@{tmp_path}/obj.json"), "must be an array"
+    )
+    both = cli("enqueue", "--force", "t", "--args", "-", "--kwargs", "-")
     one_line_error(both, "only one of --args and --kwargs can be read from stdin")
 
 
 def test_arguments_nested_1000_deep_are_refused_in_one_line(cli: Cli, tmp_path: Path) -> None:
     deep = "[" * 1000 + "]" * 1000
-    one_line_error(cli("enqueue", "t", "--args", deep), "--args nested deeper than 100 levels")
+    one_line_error(
+        cli("enqueue", "--force", "t", "--args", deep), "--args nested deeper than 100 levels"
+    )
     (tmp_path / "deep.json").write_text(f'{{"a": {deep}}}', encoding="utf-8")
-    shown = cli("enqueue", "t", "--kwargs", f"@{tmp_path}/deep.json")
+    shown = cli("enqueue", "--force", "t", "--kwargs", f"@{tmp_path}/deep.json")
     one_line_error(shown, "--kwargs nested deeper than 100 levels")
 
 
@@ -64,19 +70,21 @@ def test_arguments_over_the_size_limit_are_refused_naming_size_and_limit(
 ) -> None:
     big = tmp_path / "big.json"
     big.write_text(json.dumps(["x" * (2 * 1024 * 1024)]), encoding="utf-8")
-    shown = cli("enqueue", "t", "--args", f"@{big}")
+    shown = cli("enqueue", "--force", "t", "--args", f"@{big}")
     one_line_error(shown, "job arguments take 2,097,158 bytes of JSON")
     assert "over the limit of 1,048,576 bytes (CHRONOQ_MAX_PAYLOAD_BYTES)" in shown.err
     assert cli("jobs", "--json").json() == []  # nothing was written
     monkeypatch.setenv("CHRONOQ_MAX_PAYLOAD_BYTES", "100")
-    one_line_error(cli("enqueue", "t", "--args", json.dumps(["y" * 200])), "limit of 100 bytes")
-    assert cli("enqueue", "t", "--args", '["small"]').code == 0
+    one_line_error(
+        cli("enqueue", "--force", "t", "--args", json.dumps(["y" * 200])), "limit of 100 bytes"
+    )
+    assert cli("enqueue", "--force", "t", "--args", '["small"]').code == 0
 
 
 def test_a_50_mb_result_is_clipped_in_the_table_and_written_whole_as_json(
     cli: Cli, raw: redis.Redis
 ) -> None:
-    job_id = cli("enqueue", "t", "--json").json()["id"]
+    job_id = cli("enqueue", "--force", "t", "--json").json()["id"]
     q = keys(cli)
     raw.hset(q.job(job_id), mapping={"status": "succeeded", "err": "E" * 100_000})
     result = json.dumps(["x" * 1000] * 50_000)  # 50 MB
@@ -94,7 +102,7 @@ def test_a_50_mb_result_is_clipped_in_the_table_and_written_whole_as_json(
 def test_dlq_show_json_on_a_deeply_nested_result_prints_one_line(
     cli: Cli, raw: redis.Redis
 ) -> None:
-    job_id = cli("enqueue", "t", "--json").json()["id"]
+    job_id = cli("enqueue", "--force", "t", "--json").json()["id"]
     q = keys(cli)
     raw.hset(q.job(job_id), "status", "dead")
     raw.zadd(q.dead, {job_id: 1})
