@@ -13,6 +13,7 @@ import pytest
 
 from chronoq import App
 from chronoq.cli.logs import JsonFormatter
+from chronoq.client import JobRequest
 from tests.cli.helpers import Cli
 
 
@@ -21,8 +22,8 @@ def run_burst_worker(redis_url: str, prefix: str, log_format: str) -> str:
     return what it logged."""
     app = App("logs", redis_url=redis_url, prefix=prefix)
     with app.sync_client() as client:
-        ok = client.enqueue("tests.sample_app.add", 2, 3)
-        dead = client.enqueue("tests.sample_app.boom", "kaput")
+        ok = client.submit(JobRequest("tests.sample_app.add", [2, 3], force=True))
+        dead = client.submit(JobRequest("tests.sample_app.boom", ["kaput"], force=True))
     command = [sys.executable, "-m", "chronoq", "worker", "tests.sample_app:app", "--burst"]
     command += ["--redis-url", redis_url, "--prefix", prefix, "--log-format", log_format]
     done = subprocess.run(

@@ -35,7 +35,8 @@ async def test_two_triggers_of_one_campaign_keep_its_lock_and_quota(
 ) -> None:
     runs: list[int] = []
     app = campaigns(redis_url, prefix, runs)
-    async with app.schedules() as store:
+    async with app.backend() as backend:
+        store = backend.schedules
         await store.add(ScheduleDef("outreach", "campaign.step", "0 0 1 1 *", args=["acme", 1]))
     async with running_worker(app, scheduler=False), app.client() as client:
         made = [

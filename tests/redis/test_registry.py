@@ -34,7 +34,8 @@ async def test_entries_expire_without_heartbeats_and_definitions_stay(app: App) 
 
 
 async def test_retire_keeps_a_schedule_changed_since_it_was_read(app: App) -> None:
-    async with app.schedules() as store:
+    async with app.backend() as backend:
+        store = backend.schedules
         await store.sync_declared([ScheduleDef("a", "t", "@hourly")], app="test")
         await store.sync_declared([ScheduleDef("b", "t", "@hourly")], app="test")
         await store.add(ScheduleDef("c", "t", "@hourly"))  # runtime: never declared

@@ -175,7 +175,7 @@ async def test_a_job_that_cannot_run_is_logged_dead(
 ) -> None:
     seen: list[JobEvent] = []
     app.on_event("dead", seen.append)
-    job = await client.enqueue("no.such.task")
+    job = await client.submit(JobRequest("no.such.task", force=True))
     with caplog.at_level(logging.INFO, logger="chronoq.jobs"):
         await Worker(app, WorkerOptions(burst=True)).run()
         await wait_until(lambda: _async(bool(seen)))

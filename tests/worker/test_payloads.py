@@ -25,21 +25,23 @@ async def test_arguments_over_the_limit_are_refused_at_enqueue(redis_url: str, p
     app = small_app(redis_url, prefix)
     async with app.client() as client:
         with pytest.raises(PayloadTooLarge, match="job arguments take 1,006 bytes of JSON") as err:
-            await client.enqueue("t", "x" * 1000)
+            await client.submit(JobRequest("t", ["x" * 1000], force=True))
         assert (err.value.size, err.value.limit) == (1006, 1000)
         with pytest.raises(PayloadTooLarge, match="over the limit of 1,000 bytes"):
-            await client.submit(JobRequest("t", kwargs={"k": "é" * 500}))  # bytes, not characters
+            await client.submit(
+                JobRequest("t", kwargs={"k": "é" * 500}, force=True)
+            )  # bytes, not characters
         assert await client.jobs() == []
-        await client.enqueue("t", "x" * 900)
+        await client.submit(JobRequest("t", ["x" * 900], force=True))
     with app.sync_client() as sync, pytest.raises(PayloadTooLarge):
-        sync.enqueue("t", "y" * 2000)
+        sync.submit(JobRequest("t", ["y" * 2000], force=True))
 
 
 async def test_the_default_limit_is_one_mebibyte(app: App) -> None:
     assert app.settings.max_payload_bytes == 1024 * 1024
     async with app.client() as client:
         with pytest.raises(PayloadTooLarge, match="over the limit of 1,048,576 bytes"):
-            await client.enqueue("t", "x" * (1024 * 1024))
+            await client.submit(JobRequest("t", ["x" * (1024 * 1024)], force=True))
 
 
 async def test_arguments_nested_too_deep_are_refused_in_one_line(app: App) -> None:
@@ -48,7 +50,7 @@ async def test_arguments_nested_too_deep_are_refused_in_one_line(app: App) -> No
         deep = [deep]
     async with app.client() as client:
         with pytest.raises(SerializationError) as err:
-            await client.enqueue("t", deep)
+            await client.submit(JobRequest("t", [deep], force=True))
         assert "\n" not in str(err.value) and "nested" in str(err.value)
 
 

@@ -36,7 +36,8 @@ async def test_a_schedule_whose_app_is_gone_is_reported_not_fired_until_it_retur
     gone = mailer(redis_url, prefix)
     await Worker(gone, WorkerOptions(queues="mail", burst=True, scheduler=False)).run()
     other = App("other", redis_url=redis_url, prefix=prefix)  # defines no task
-    async with other.schedules() as store:
+    async with other.backend() as backend:
+        store = backend.schedules
         await store.add(ScheduleDef("orphan", "mail.tick", "* * * * * *"))
     reports: list[tuple[str, str]] = []
     async with schedulers(other, on_error=lambda n, e: reports.append((n, str(e)))) as (loop,):
@@ -65,14 +66,16 @@ async def test_declared_schedules_no_longer_declared_are_retired_runtime_ones_ke
 ) -> None:
     v1 = mailer(redis_url, prefix, "old", "kept", "changed")
     async with running_worker(v1, queues="mail"):
-        async with v1.schedules() as store:
+        async with v1.backend() as backend:
+            store = backend.schedules
             await wait_until(lambda: has(store, {"old", "kept", "changed"}), timeout=10)
             await store.add(ScheduleDef("runtime", "mail.tick", "@every 1h"))
             await store.update("changed", spec="@every 2s")  # an operator's change
         v2 = mailer(redis_url, prefix, "kept")  # a rolling deploy: v1 still runs
         async with v2.backend() as backend:
             assert await retire_undeclared(v2, backend.schedules, backend.registry) == []
-    async with running_worker(v2, queues="mail"), v2.schedules() as store:  # v1 is gone now
+    async with running_worker(v2, queues="mail"), v2.backend() as backend:  # v1 is gone now
+        store = backend.schedules
         await wait_until(lambda: lacks(store, "old"), timeout=10)
         assert await names(store) == {"kept", "changed", "runtime"}
 

@@ -246,7 +246,7 @@ async def test_recovery_counts_a_requeued_jobs_attempts_from_its_requeue(
     client: Client,
 ) -> None:
     broker = client.broker
-    job = await client.submit(JobRequest("t", max_retries=1))
+    job = await client.submit(JobRequest("t", max_retries=1, force=True))
     (first,) = (
         await broker.claim(
             "default", 1, lease_ms=60_000, token="a", worker_id="w", retention_ms=60_000
