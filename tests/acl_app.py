@@ -3,7 +3,9 @@ takes a lock, and a schedule due every second (the worker runs the scheduler loo
 
 from __future__ import annotations
 
-from chronoq import App
+import asyncio
+
+from chronoq import App, current_job
 
 app = App("acl")
 app.limit("acl-rate", "50/s")
@@ -28,6 +30,15 @@ async def locked(n: int) -> int:
 @app.task
 async def tick() -> None:
     return None
+
+
+@app.task
+async def waits() -> None:
+    """Runs until cancelled."""
+    job = current_job()
+    while True:
+        job.raise_if_cancelled()
+        await asyncio.sleep(0.02)
 
 
 app.schedule("acl-tick", "* * * * * *", tick)

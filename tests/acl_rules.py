@@ -29,13 +29,14 @@ WORKER = (
 its start-up check reads INFO (CONFIG GET is optional: refused, it is skipped)."""
 
 PRODUCER = (
-    "resetkeys ~{prefix}:* resetchannels -@all "
-    f"{_CONNECTION} {_SCRIPTS} +wait +time +sadd +smembers +exists +get +set "
+    "resetkeys ~{prefix}:* resetchannels &{prefix}:cancel -@all "
+    f"{_CONNECTION} {_SCRIPTS} +wait +time +publish +sadd +smembers +exists +get +set "
     "+hget +hset +hsetnx +hdel +hmget +hgetall +llen +rpush +pexpire "
     "+zadd +zrem +zcard +zrevrangebyscore"
 )
-"""An application that enqueues jobs (the async and the sync client) and reads their
-state and results."""
+"""An application that enqueues jobs (the async and the sync client), reads their
+state and results, and cancels them (a running job's cancel is published on
+`<prefix>:cancel`, the one channel it may use)."""
 
 VIEWER = (
     "resetkeys %R~{prefix}:* resetchannels -@all "

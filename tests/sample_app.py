@@ -49,3 +49,15 @@ app.limit("sample-rate", "20/s")
 @app.task(rate_limit="sample-rate", rate_key="{key}")
 async def limited(key: str, n: int) -> int:
     return n
+
+
+@app.task(max_retries=3)
+async def wait_for_cancel(seconds: float) -> str:
+    """Runs until cancelled (then gives up as asked) or `seconds` pass."""
+    from chronoq import current_job
+
+    job = current_job()
+    for _ in range(int(seconds * 100)):
+        job.raise_if_cancelled()
+        await asyncio.sleep(0.01)
+    return "not cancelled"

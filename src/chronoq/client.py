@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from chronoq.core import serialization
 from chronoq.core.claims import NOW, DeadSelection, Enqueued, Placement
@@ -52,6 +52,9 @@ PUBLISHED_TTL = 5.0  # seconds a client trusts a published definition before rea
 Batches = dict[str, list[tuple[int, JobSpec, Placement]]]
 T = TypeVar("T")
 log = logging.getLogger("chronoq.client")
+
+
+CancelReply = Literal["cancelled", "cancelling"]
 
 
 class JobFailed(ChronoqError):
@@ -296,15 +299,20 @@ class Client:
             await asyncio.sleep(wait)
             wait = min(poll, wait * 2)
 
-    async def cancel(self, job_id: str) -> None:
-        """Cancel a waiting job. InvalidJobState if it already runs or finished."""
+    async def cancel(self, job_id: str) -> CancelReply:
+        """Cancel a job: a waiting one ends `cancelled` at once ("cancelled"); a
+        running one is stopped by its worker ("cancelling"): the task sees
+        `current_job().cancelled`, and after the worker's cancel grace its run is
+        cancelled outright; it then ends `cancelled`. InvalidJobState if finished."""
         queue = await self.inspector.find_queue(job_id)
         retention_ms = int(self.settings.retention * 1000)
-        await self.broker.cancel(queue, job_id, retention_ms=retention_ms)
+        if await self.broker.cancel(queue, job_id, retention_ms=retention_ms) is None:
+            return "cancelling"  # its worker fires the hook when the run ends
         if self.hooks.wants(EventKind.CANCELLED):
             task = (await self.job(job_id)).task
             event = JobEvent(EventKind.CANCELLED, job_id, task, queue, outcome="cancelled")
             await fire(self.hooks, [event])
+        return "cancelled"
 
     async def jobs(
         self, *, status: JobStatus | None = None, queue: str | None = None, limit: int = 50
@@ -518,8 +526,8 @@ class SyncClient:
     def result(self, job_id: str, *, timeout: float = 30.0) -> Any:
         return self._run(self._client.result(job_id, timeout=timeout))
 
-    def cancel(self, job_id: str) -> None:
-        self._run(self._client.cancel(job_id))
+    def cancel(self, job_id: str) -> CancelReply:
+        return self._run(self._client.cancel(job_id))
 
     def jobs(
         self, *, status: JobStatus | None = None, queue: str | None = None, limit: int = 50

@@ -97,6 +97,9 @@ def test_every_key_and_the_channel_match_the_rules_patterns() -> None:
     ]  # fmt: skip
     assert [n for n in names if not fnmatchcase(n, "chronoq:*")] == []
     assert fnmatchcase(schedules.channel, "chronoq:*")
+    assert fnmatchcase(keys.cancel_channel, "chronoq:*")  # workers follow it
     assert "&{prefix}:*" in ROLES["worker"].split()  # the scheduler subscribes/publishes
-    assert not any(token.startswith("&") for token in ROLES["producer"].split())
+    # a producer publishes running jobs' cancels, on that one channel only
+    producer_channels = [t for t in ROLES["producer"].split() if t.startswith("&")]
+    assert [c.format(prefix="chronoq") for c in producer_channels] == [f"&{keys.cancel_channel}"]
     assert not any(token.startswith("&") for token in ROLES["viewer"].split())

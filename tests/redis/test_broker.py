@@ -124,8 +124,11 @@ async def test_stale_lease_cannot_overwrite_outcome(client: Client) -> None:
         "default", job.id, "old", error="x", traceback="", retry_in_ms=0
     )
     assert failed is None
-    assert await client.broker.renew("default", [(job.id, "old")], lease_ms=LEASE_MS) == [job.id]
-    assert await client.broker.renew("default", [(job.id, "new")], lease_ms=LEASE_MS) == []
+    assert await client.broker.renew("default", [(job.id, "old")], lease_ms=LEASE_MS) == (
+        [job.id],
+        [],
+    )
+    assert await client.broker.renew("default", [(job.id, "new")], lease_ms=LEASE_MS) == ([], [])
     record = await client.job(job.id)
     assert record.status is JobStatus.RUNNING
     assert record.attempts == 2
@@ -177,14 +180,42 @@ async def test_deadline_expires_waiting_job(client: Client) -> None:
     assert (await client.submit(JobRequest("t", unique_key="u", force=True))).created
 
 
-async def test_cancel_waiting_but_not_running(client: Client) -> None:
+async def test_cancel_a_waiting_job_now_and_a_running_one_by_request(
+    client: Client, raw: redis.Redis, prefix: str
+) -> None:
     waiting = await client.submit(JobRequest("t", delay=60, force=True))
-    await client.cancel(waiting.id)
+    assert await client.cancel(waiting.id) == "cancelled"
     assert (await client.job(waiting.id)).status is JobStatus.CANCELLED
     running = await client.submit(JobRequest("t", force=True))
-    await claim(client.broker)
-    with pytest.raises(InvalidJobState, match="running"):
-        await client.cancel(running.id)
+    (leased,) = (await claim(client.broker)).jobs
+    assert await client.cancel(running.id) == "cancelling"  # its worker is told
+    assert raw.hget(f"{prefix}:{{default}}:job:{running.id}", "cxl")
+    lost, cancelling = await client.broker.renew("default", [(leased.id, leased.token)],
+                                                 lease_ms=LEASE_MS)  # fmt: skip
+    assert (lost, cancelling) == ([], [running.id])  # seen even if the message was missed
+    status = await client.broker.fail("default", leased.id, leased.token, error="JobCancelled: x",
+                                      traceback="", retry_in_ms=None, cancelled=True,
+                                      retention_ms=60_000)  # fmt: skip
+    assert status is JobStatus.CANCELLED
+    record = await client.job(running.id)
+    assert (record.status, record.error) == (JobStatus.CANCELLED, "JobCancelled: x")
+    assert await client.cancel(running.id) == "cancelled"  # again: nothing changes
+    raw.hset(f"{prefix}:{{default}}:job:{waiting.id}", "status", "succeeded")
+    with pytest.raises(InvalidJobState, match="is succeeded; a finished job cannot be cancelled"):
+        await client.cancel(waiting.id)
+
+
+async def test_a_job_cancelled_while_running_and_handed_back_never_runs_again(
+    client: Client,
+) -> None:
+    job = await client.submit(JobRequest("t", force=True))
+    (leased,) = (await claim(client.broker)).jobs
+    assert await client.cancel(job.id) == "cancelling"
+    assert await client.broker.release("default", [(leased.id, leased.token)]) == 1
+    assert (await claim(client.broker)).jobs == []  # the claim ends it instead
+    record = await client.job(job.id)
+    assert record.status is JobStatus.CANCELLED
+    assert record.error == "cancelled while it ran; not run again"
 
 
 async def test_dead_letter_requeue_and_purge(client: Client) -> None:

@@ -93,6 +93,14 @@ def test_worker_producer_and_viewer_run_end_to_end_under_their_minimal_rules(
         async_id, async_result = asyncio.run(produce())
         assert async_result == 4
 
+        with producer.sync_client() as client:  # cancelling a running job: publish allowed
+            waiting = client.submit(JobRequest("tests.acl_app.waits", force=True))
+            running = JobStatus.RUNNING
+            wait_for("the job to run", lambda: client.job(waiting.id).status is running, 20)
+            assert client.cancel(waiting.id) == "cancelling"
+            cancelled = JobStatus.CANCELLED
+            wait_for("the cancel", lambda: client.job(waiting.id).status is cancelled, 20)
+
         def ticks() -> list[dict[str, Any]]:
             jobs = viewer_json(
                 acl_server, capsys, "jobs", "--status", "succeeded", "--limit", "500"

@@ -212,6 +212,7 @@ async def test_a_cancel_request_is_seen_by_the_task(app: App, client: Client) ->
         await wait_until(lambda: finished(client, job.id))
     assert seen == [True]
     record = await client.job(job.id)
+    assert record.status is JobStatus.CANCELLED  # stopped on the request: not retried
     assert record.error is not None and record.error.startswith("JobCancelled")
     assert isinstance(JobCancelled("x"), chronoq.ChronoqError)
 

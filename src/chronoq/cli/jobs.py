@@ -180,10 +180,15 @@ def cancel(
     prefix: PrefixOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Cancel a waiting job (queued, scheduled or awaiting a retry)."""
-    Target.resolve(app, redis_url, prefix).with_client(lambda c: c.cancel(job_id))
+    """Cancel a job: a waiting one at once; a running one on whichever worker runs it
+    (the task sees the request; after the worker's cancel grace it is stopped)."""
+    target = Target.resolve(app, redis_url, prefix)
+    reply = target.with_client(lambda c: c.cancel(job_id))
     if json_out:
-        emit_json({"id": job_id, "status": JobStatus.CANCELLED.value})
+        emit_json({"id": job_id, "status": reply})
+    elif reply == "cancelling":
+        grace = target.app.settings.cancel_grace
+        console().print(f"{job_id} cancelling: its worker stops it (at the latest {grace:g}s on)")
     else:
         console().print(f"{job_id} cancelled")
 

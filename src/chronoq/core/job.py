@@ -77,6 +77,7 @@ class Field:
     SCHEDULE = "sched"  # name of the schedule that made this job, if any
     SCHEDULE_DUE = "sdue"  # ms: the due time that schedule run was meant for
     RETRY_BASE = "rbase"  # attempts made before the job was last requeued from the DLQ
+    CANCEL_REQUESTED = "cxl"  # ms: when a cancel of the running job was asked for
 
 
 class GatePolicy(enum.StrEnum):

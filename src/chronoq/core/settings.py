@@ -53,6 +53,12 @@ class Settings(BaseSettings):
     retention: float = Field(default=7 * 86400, gt=0, description="Finished record TTL.")
     keep_result: float = Field(default=86400, ge=0, description="Result TTL.")
     shutdown_timeout: float = Field(default=30.0, ge=0)
+    cancel_grace: float = Field(
+        default=10.0,
+        ge=0,
+        description="Seconds a running job may take to stop by itself after a cancel "
+        "(it sees current_job().cancelled) before the worker cancels its run outright.",
+    )
     max_payload_bytes: int = Field(
         default=1024 * 1024,
         ge=64,

@@ -203,8 +203,11 @@ class Broker:
         error: str,
         traceback: str,
         retry_in_ms: int | None,
+        cancelled: bool = False,
+        retention_ms: int = 0,
     ) -> JobStatus | None:
-        """Record a failed attempt: retry after `retry_in_ms`, or dead-letter (None).
+        """Record a failed attempt: retry after `retry_in_ms`, or dead-letter (None);
+        or a run ended by a cancel (`cancelled`: finished, kept `retention_ms`).
 
         Returns the new status, or None when the lease was no longer ours.
         """
@@ -219,9 +222,11 @@ class Broker:
             q.wake,
             q.ready,
             *_gate_keys(q),
+            q.done,
         ]
-        delay = -1 if retry_in_ms is None else max(0, retry_in_ms)
-        reply = await self._record(SCRIPTS.fail, keys, [job_id, token, error, traceback, delay])
+        delay = -2 if cancelled else -1 if retry_in_ms is None else max(0, retry_in_ms)
+        args: list[str | int] = [job_id, token, error, traceback, delay, retention_ms]
+        reply = await self._record(SCRIPTS.fail, keys, args)
         return JobStatus(reply) if reply else None
 
     async def defer(self, queue: str, jobs: Sequence[tuple[str, str, int, str]]) -> int:
@@ -242,13 +247,15 @@ class Broker:
 
     async def renew(
         self, queue: str, leases: Sequence[tuple[str, str]], *, lease_ms: int
-    ) -> list[str]:
-        """Extend leases (id, token). Returns the ids whose lease was lost."""
+    ) -> tuple[list[str], list[str]]:
+        """Extend leases (id, token). Returns the ids whose lease was lost, and those
+        a cancel was asked for."""
         q = self.keys.queue(queue)
         args: list[str | int] = [lease_ms, len(leases)]
         for lease in leases:
             args.extend(lease)
-        return list(await SCRIPTS.renew(self.redis, [q.active, q.job_prefix], args))
+        lost, cancelling = await SCRIPTS.renew(self.redis, [q.active, q.job_prefix], args)
+        return list(lost), list(cancelling)
 
     async def release(self, queue: str, leases: Sequence[tuple[str, str]]) -> int:
         """Hand jobs back to the queue without counting the attempt."""
@@ -317,7 +324,9 @@ class Broker:
 
     # -- operator actions --------------------------------------------------
 
-    async def cancel(self, queue: str, job_id: str, *, retention_ms: int) -> None:
+    async def cancel(self, queue: str, job_id: str, *, retention_ms: int) -> JobStatus | None:
+        """Cancel a waiting job (JobStatus.CANCELLED), or ask the worker running it to
+        stop it (None: its run ends 'cancelled' soon). Finished jobs cannot be."""
         q = self.keys.queue(queue)
         keys = [
             q.ready,
@@ -328,11 +337,15 @@ class Broker:
             q.parked_prefix,
             q.blocked,
         ]
-        reply = await SCRIPTS.cancel(self.redis, keys, [job_id, retention_ms])
+        args: list[str | int] = [job_id, retention_ms, self.keys.cancel_channel]
+        reply = await self._record(SCRIPTS.cancel, keys, args)
         if not reply:
             raise JobNotFound(f"no job with id {job_id!r}")
+        if reply == "cancelling":
+            return None
         if reply != "cancelled":
-            raise InvalidJobState(f"job {job_id} is {reply}; only waiting jobs can be cancelled")
+            raise InvalidJobState(f"job {job_id} is {reply}; a finished job cannot be cancelled")
+        return JobStatus.CANCELLED
 
     async def requeue_dead(
         self, queue: str, job_id: str | None = None, *, select: DeadSelection = ANY_DEAD

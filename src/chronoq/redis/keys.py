@@ -166,6 +166,12 @@ class Keyspace:
         return ScheduleKeys(self.prefix)
 
     @cached_property
+    def cancel_channel(self) -> str:
+        """Pub/sub channel carrying the ids of running jobs to cancel (a channel, not a
+        key): every worker listens and the one running the job stops it."""
+        return f"{self.prefix}:cancel"
+
+    @cached_property
     def registry(self) -> RegistryKeys:
         return RegistryKeys(self.prefix)
 

@@ -61,6 +61,9 @@ class JobEvents:
         if outcome.succeeded:
             self._succeeded(outcome, run, duration)
             return
+        if outcome.cancelled:
+            self.cancelled(job, run, duration)
+            return
         error = outcome.error or ""
         dead = outcome.retry_in is None
         failed = _event(
@@ -110,7 +113,7 @@ class JobEvents:
         self._fire(event)
 
     def cancelled(self, job: ClaimedJob, run: RunPlan | None, duration: float | None) -> None:
-        """A run the worker ended on a cancel request (`Worker.request_cancel`)."""
+        """A run a cancel stopped (`chronoq cancel ID`, `Client.cancel`)."""
         event = _event(EventKind.CANCELLED, job, run, outcome="cancelled", duration=duration)
         log.info("job %s %s cancelled (attempt %s)", job.id, job.task, _tries(event),
                  extra=_fields(event))  # fmt: skip

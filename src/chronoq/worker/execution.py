@@ -18,6 +18,7 @@ from typing import Any
 from chronoq.core import serialization
 from chronoq.core.claims import ClaimedJob
 from chronoq.core.errors import (
+    JobCancelled,
     JobTimeout,
     PayloadTooLarge,
     Permanent,
@@ -40,7 +41,8 @@ _REASON_MAX = 200
 class Outcome:
     """How a run ended. `retry_in` None with an error means dead-letter now;
     `deferred` (seconds) means the task raised RateLimited: run again later, no
-    attempt spent."""
+    attempt spent; `cancelled`: a cancel stopped it (it ends 'cancelled', the
+    reason in `error`)."""
 
     job: ClaimedJob
     result_json: str = ""
@@ -48,6 +50,7 @@ class Outcome:
     traceback: str = ""
     retry_in: float | None = None
     deferred: float | None = None
+    cancelled: bool = False
 
     @property
     def succeeded(self) -> bool:
@@ -168,8 +171,8 @@ async def execute(
         value = await _call(run, threads)
     except asyncio.CancelledError:
         raise
-    except RateLimited as exc:
-        return Outcome(job, deferred=exc.retry_after)
+    except (RateLimited, JobCancelled) as exc:
+        return _interrupted(job, exc)
     except JobTimeout as exc:
         error = f"JobTimeout: run exceeded its timeout of {run.timeout}s"
         return _failed(job, run, error, "", exc)
@@ -183,6 +186,19 @@ async def execute(
     except Exception as exc:
         return _failed(job, run, f"{type(exc).__name__}: {exc}", traceback.format_exc(), exc)
     return _succeeded(job, run, value, max_result_bytes)
+
+
+def _interrupted(job: ClaimedJob, exc: RateLimited | JobCancelled) -> Outcome:
+    """Not a failure: a platform said "slow down" (deferred, no attempt spent), or
+    the task gave up on a cancel request."""
+    if isinstance(exc, RateLimited):
+        return Outcome(job, deferred=exc.retry_after)
+    return cancelled(job, f"JobCancelled: {exc}", traceback.format_exc())
+
+
+def cancelled(job: ClaimedJob, reason: str, tb: str = "") -> Outcome:
+    """The outcome of a run a cancel stopped (the task gave up, or was cut off)."""
+    return Outcome(job, error=reason, traceback=tb, cancelled=True)
 
 
 def _succeeded(job: ClaimedJob, run: RunPlan, value: Any, max_bytes: int | None) -> Outcome:

@@ -36,6 +36,7 @@ class LeaseKeeper:
         lease: float,
         default_max_retries: int,
         on_lost: Callable[[str], None],
+        on_cancel: Callable[[str], None] = lambda job_id: None,
         outages: Outages,
     ) -> None:
         self._broker = broker
@@ -46,6 +47,7 @@ class LeaseKeeper:
         self._interval = lease / 3
         self._default_max_retries = default_max_retries
         self._on_lost = on_lost
+        self._on_cancel = on_cancel  # renewal sees cancels a missed message did not bring
         self.held: dict[str, tuple[str, str]] = {}  # job id -> (queue, token)
 
     def hold(self, job_id: str, queue: str, token: str) -> None:
@@ -81,11 +83,14 @@ class LeaseKeeper:
 
     async def renew(self) -> None:
         for queue, leases in self.by_queue().items():
-            for job_id in await self._broker.renew(queue, leases, lease_ms=self._lease_ms):
+            lost, cancelling = await self._broker.renew(queue, leases, lease_ms=self._lease_ms)
+            for job_id in lost:
                 if job_id in self.held:
                     log.warning("chronoq: job %s lost its lease; stopping its run", job_id)
                     self.drop(job_id)
                     self._on_lost(job_id)
+            for job_id in cancelling:
+                self._on_cancel(job_id)
 
     async def recover(self) -> None:
         for queue in self._queues:

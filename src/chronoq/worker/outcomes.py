@@ -93,6 +93,8 @@ class OutcomeWriter:
                 error=outcome.error or "",
                 traceback=outcome.traceback,
                 retry_in_ms=None if outcome.retry_in is None else int(outcome.retry_in * 1000),
+                cancelled=outcome.cancelled,
+                retention_ms=self._retention_ms,
             )
             if status is None:
                 log.warning("chronoq: job %s lost its lease; its failure was not recorded", job.id)

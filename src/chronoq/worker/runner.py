@@ -36,21 +36,26 @@ from dataclasses import dataclass
 from chronoq.app import App
 from chronoq.control.limiter import Limiter
 from chronoq.core.claims import ClaimedJob
+from chronoq.core.context import JobContext
 from chronoq.core.errors import ConfigurationError
 from chronoq.core.ids import new_job_id, new_token
 from chronoq.core.task import DEFAULT_MAX_RETRIES
 from chronoq.redis.cancel import cancel_and_wait
+from chronoq.redis.channels import READ_TIMEOUT
 from chronoq.redis.errors import RedisUnusable, server_label
 from chronoq.redis.server_check import check_server
+from chronoq.worker.cancels import CancelListener
 from chronoq.worker.context import RunContexts, execute_with
 from chronoq.worker.doorbell import Doorbell
 from chronoq.worker.events import JobEvents
 from chronoq.worker.execution import Outcome, RunPlan, plan
+from chronoq.worker.heartbeat import Description, Heartbeat
 from chronoq.worker.leases import LeaseKeeper
 from chronoq.worker.outcomes import OutcomeWriter
 from chronoq.worker.publishing import Publication
 from chronoq.worker.queues import QueueOrder
 from chronoq.worker.resilience import Outages, Stopped, until_stopped
+from chronoq.worker.runs import Run, Runs
 from chronoq.worker.scheduling import run_scheduler
 from chronoq.worker.supervisor import Restart, Supervisor, loop_failure
 from chronoq.worker.throttle import Throttle
@@ -101,11 +106,7 @@ class Worker:
         self.id = f"{socket.gethostname()}.{os.getpid()}.{new_job_id()[-6:]}"
         self.started_at = time.time()
         self.jobs_done = 0
-        self._running: dict[str, asyncio.Task[None]] = {}
         self._handoff_places: dict[str, int] = {}  # per queue, as the last claim registered
-        self._slot_free = asyncio.Event()
-        self._capacity = asyncio.Event()  # set while a slot is free
-        self._capacity.set()
         self._stop = asyncio.Event()
         self._force = asyncio.Event()
         self._stop_requests = 0
@@ -124,10 +125,14 @@ class Worker:
             self._force.set()
 
     def request_cancel(self, job_id: str) -> bool:
-        """Ask the job's run here to stop: sets its context's cancel flag, which the
-        task sees as `current_job().cancelled` (`raise_if_cancelled()` raises
-        JobCancelled). False when no run of that job is going in this worker."""
-        return self._contexts.request_cancel(job_id)
+        """Ask the job's run here to stop: the task sees `current_job().cancelled`
+        (`raise_if_cancelled()` raises JobCancelled); after the cancel grace the run
+        is cancelled outright, and the job ends `cancelled`. False when no run of
+        that job is going in this worker. (`Client.cancel` reaches whichever worker
+        runs the job.)"""
+        if "_runs" not in vars(self):  # not started yet: it runs nothing
+            return False
+        return self._runs.cancel(job_id)
 
     async def _write_progress(
         self, queue: str, job_id: str, token: str, fraction: float, message: str
@@ -140,7 +145,7 @@ class Worker:
 
     @property
     def running_count(self) -> int:
-        return len(self._running)
+        return len(self._runs)
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -158,6 +163,7 @@ class Worker:
         self._blocking = [
             self.backend.blocking_client(self.options.idle_wait) for _ in range(readers)
         ]
+        self._cancels = self.backend.blocking_client(READ_TIMEOUT)
         self._outages = Outages(server_label(self.backend.connector.url))
         self._threads = ThreadPoolExecutor(self.options.concurrency, TASK_THREADS)
         try:
@@ -165,7 +171,7 @@ class Worker:
         finally:
             self.state = "stopped"
             self._threads.shutdown(wait=False, cancel_futures=True)
-            for client in self._blocking:
+            for client in [*self._blocking, self._cancels]:
                 await client.aclose()
             await self.backend.close()
         if self._failure is not None:
@@ -186,9 +192,10 @@ class Worker:
         upkeep = [
             supervisor.start("outcome writer", self._writer.run, restart=UPKEEP),
             supervisor.start("lease keeper", self._leases.run, restart=UPKEEP),
-            supervisor.start("heartbeat", self._heartbeat_loop, restart=UPKEEP),
+            supervisor.start("heartbeat", self._heartbeat.run, restart=UPKEEP),
             supervisor.start("rate limit", self._throttle.run, restart=UPKEEP),
             supervisor.start("trimmer", self._trimmer.run, restart=UPKEEP),
+            supervisor.start("cancel listener", self._cancel_listener.run, restart=UPKEEP),
         ]
         if self.options.scheduler:  # ends by itself on stop: its clean-up is its own
             self._ends_on_stop.append(
@@ -236,12 +243,23 @@ class Worker:
         """The worker's collaborators, each owning one concern."""
         settings = self.app.settings
         self._events = JobEvents(self.app.hooks, self._threads)
+        self._runs = Runs(
+            self.options.concurrency,
+            contexts=self._contexts,
+            events=self._events,
+            execute=self._execute,
+            done=self._run_done,
+            held=lambda: self._throttle.holding,
+            cancel_grace=settings.cancel_grace,
+            on_idle=self._runs_idle,
+        )
         self._leases = LeaseKeeper(
             self.broker,
             self.order.queues,
             lease=self.lease,
             default_max_retries=DEFAULT_MAX_RETRIES,
-            on_lost=self._cancel_run,
+            on_lost=self._runs.lost,
+            on_cancel=self._cancel_requested,
             outages=self._outages,
         )
         self._trimmer = Trimmer(
@@ -263,6 +281,17 @@ class Worker:
             kind="worker",
             ttl=self.options.heartbeat * 5,
         )
+        self._cancel_listener = CancelListener(
+            self._cancels, self.backend.keys.cancel_channel, self._cancel_requested, self.id
+        )
+        self._heartbeat = Heartbeat(
+            self.broker,
+            self.id,
+            interval=self.options.heartbeat,
+            describe=self._describe,
+            also=self._publication.keep_alive,
+            outages=self._outages,
+        )
         self._throttle = Throttle(
             self._limiter,
             self.broker,
@@ -276,7 +305,7 @@ class Worker:
             queues=self.order.queues,
             worker_id=self.id,
             block=self.options.idle_wait,
-            capacity=self._capacity,
+            capacity=self._runs.capacity,
             on_handoff=self._handed_off,
             outages=self._outages,
         )
@@ -311,7 +340,7 @@ class Worker:
     async def _end_intake(self, fetcher: asyncio.Task[None]) -> None:
         """Let the fetch loop see the stop and end after its round trip (cancelling
         a claim in flight would leave the jobs it leased waiting for their lease)."""
-        self._slot_free.set()
+        self._runs.slot_free.set()
         self._doorbell.nudge()
         await asyncio.wait([fetcher], timeout=INTAKE_PATIENCE)
         await cancel_and_wait(fetcher)
@@ -321,17 +350,7 @@ class Worker:
 
     async def _finish_running(self) -> None:
         """Let running jobs finish within the shutdown timeout, or until forced."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.shutdown_timeout
-        forced = asyncio.create_task(self._force.wait())
-        while self._running and not forced.done() and loop.time() < deadline:
-            await asyncio.wait(
-                [*self._running.values(), forced],
-                timeout=deadline - loop.time(),
-                return_when=asyncio.FIRST_COMPLETED,
-            )
-        forced.cancel()
-        await cancel_and_wait(list(self._running.values()))
+        await self._runs.finish(self.shutdown_timeout, self._force)
 
     async def _stop_listening(self, listener: asyncio.Task[None]) -> None:
         """Stop hand-offs first, then let the pending blocking read end by itself:
@@ -362,26 +381,24 @@ class Worker:
     # -- fetching ----------------------------------------------------------
 
     async def _fetch_loop(self) -> None:
+        runs = self._runs
         while not self._stop.is_set():
-            if self._free_slots() <= 0:
-                await self._slot_free.wait()
-                self._slot_free.clear()
+            if runs.free() <= 0:
+                await runs.slot_free.wait()
+                runs.slot_free.clear()
                 continue
             claimed, next_due_ms = await self._outages.persist(
-                lambda: self._claim(self._free_slots()), "claiming jobs", stop=self._stop
+                lambda: self._claim(runs.free()), "claiming jobs", stop=self._stop
             )
             if claimed:
                 continue
-            idle = not self._running and not self._throttle.holding
+            idle = not runs and not self._throttle.holding
             if self.options.burst and idle and next_due_ms is None:
                 return
             wait = self.options.idle_wait
             if next_due_ms is not None:
                 wait = min(wait, next_due_ms / 1000)
             await self._doorbell.wait(wait)
-
-    def _free_slots(self) -> int:
-        return self.options.concurrency - len(self._running) - self._throttle.holding
 
     async def _claim(self, free: int) -> tuple[int, int | None]:
         if free <= 0:  # a retry after jobs arrived by hand-off meanwhile
@@ -436,57 +453,36 @@ class Worker:
         if run.limits:
             self._throttle.submit(job, run)  # starts it once its limits allow
         else:
-            self._launch(job, run)
-        if len(self._running) + self._throttle.holding >= self.options.concurrency:
-            self._capacity.clear()
+            self._runs.launch(job, run)
+        self._runs.taken()
 
     def _launch(self, job: ClaimedJob, run: RunPlan) -> None:
-        stale = self._running.get(job.id)
-        if stale is not None:
-            # This worker stalled past the job's lease, the lease was recovered and the
-            # job claimed again (here): the earlier run is no longer the job's owner.
-            log.warning("chronoq: job %s claimed again; stopping its earlier run", job.id)
-            stale.cancel()
-        self._running[job.id] = asyncio.create_task(self._run(job, run))
+        """The throttle let a held job start."""
+        self._runs.launch(job, run)
 
-    async def _run(self, job: ClaimedJob, run: RunPlan) -> None:
-        context = self._contexts.open(job, run)
-        self._events.started(job, run)
-        began = time.monotonic()
-        try:
-            outcome = await execute_with(
-                context,
-                job,
-                run,
-                self._threads,
-                max_result_bytes=self.app.settings.max_payload_bytes,
-            )
-        finally:
-            took = time.monotonic() - began
-            if self._running.get(job.id) is asyncio.current_task():
-                del self._running[job.id]
-            self._slot_free.set()
-            self._capacity.set()
-            if self.options.burst and not self._running:
-                self._doorbell.nudge()  # the queues may be empty now: look at once
-            last_report = self._contexts.close(context)
-        await self._contexts.settle(last_report)  # the outcome is written after it
-        self._events.finished(outcome, run, took)
+    async def _execute(self, context: JobContext, job: ClaimedJob, run: RunPlan) -> Outcome:
+        max_bytes = self.app.settings.max_payload_bytes
+        return await execute_with(context, job, run, self._threads, max_result_bytes=max_bytes)
+
+    def _run_done(self, run: Run, outcome: Outcome) -> None:
         if outcome.deferred is not None:
-            self._throttle.submit(job, run, retry_after=outcome.deferred)
+            self._throttle.submit(run.job, run.plan, retry_after=outcome.deferred)
         else:
             self._writer.add(outcome)
+
+    def _runs_idle(self) -> None:
+        if self.options.burst:
+            self._doorbell.nudge()  # the queues may be empty now: look at once
 
     def _deferred(self, job: ClaimedJob) -> None:
         """A limit deferred the job: it waits in Redis now, no longer ours."""
         self._leases.drop(job.id)
-        self._slot_free.set()
-        self._capacity.set()
+        self._runs.freed()
 
-    def _cancel_run(self, job_id: str) -> None:
-        task = self._running.get(job_id)
-        if task is not None:
-            task.cancel()
+    def _cancel_requested(self, job_id: str) -> None:
+        """A cancel was asked for (published, or seen by the lease renewal): the run
+        here, if any, stops."""
+        self._runs.cancel(job_id)
 
     def _written(self, outcome: Outcome) -> None:
         self._leases.drop(outcome.job.id)
@@ -494,17 +490,7 @@ class Worker:
 
     # -- heartbeat ---------------------------------------------------------
 
-    async def _heartbeat_loop(self) -> None:
-        interval = self.options.heartbeat
-        while True:
-            await self._outages.attempt(
-                lambda: self.broker.heartbeat(self.id, self._describe(), ttl=interval * 5),
-                "sending heartbeats",
-            )
-            await self._outages.attempt(self._publication.keep_alive, "sending heartbeats")
-            await asyncio.sleep(interval)
-
-    def _describe(self) -> dict[str, str | int | float]:
+    def _describe(self) -> Description:
         return {
             "id": self.id,
             "host": socket.gethostname(),
@@ -513,6 +499,6 @@ class Worker:
             "concurrency": self.options.concurrency,
             "started_at": round(self.started_at, 3),
             "jobs_done": self.jobs_done,
-            "jobs_running": len(self._running),
+            "jobs_running": len(self._runs),
             "last_seen": round(time.time(), 3),
         }

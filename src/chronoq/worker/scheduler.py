@@ -14,7 +14,6 @@ or until a change is published; it does not poll.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from chronoq.client import Client, EnqueuedJob, JobRequest
 from chronoq.core.errors import ChronoqError, JobNotFound, UnknownTask
 from chronoq.core.job import from_millis, to_millis
 from chronoq.redis.cancel import cancel_and_wait
+from chronoq.redis.channels import follow
 from chronoq.redis.connector import AsyncRedis
 from chronoq.redis.errors import REDIS_FAULTS, Fault, RedisUnusable, classify
 from chronoq.redis.schedules import Advance, DueSchedule, LastRun
@@ -294,38 +294,23 @@ class Scheduler:
         return not (self._changed.is_set() or stop.is_set())
 
     async def _watch_changes(self) -> None:
-        """Wake the loop on every published change; after a reconnect, re-read.
+        """Wake the loop on every published change; after a (re)subscribe, re-read."""
 
-        A Cluster client routes SUBSCRIBE by its slot map, which it reads on its first
-        command (a subscribe before that fails with a KeyError) and which nothing but
-        this loop would refresh after a failover: the listener is initialized before
-        each subscribe and closed after an error (it reads the map again)."""
-        channel = self.store.keys.channel
-        while True:
-            pubsub = self._listener.pubsub(ignore_subscribe_messages=True)
-            try:
-                await self._listener.initialize()
-                await pubsub.subscribe(channel)
-                self._changed.set()  # anything may have changed while unsubscribed
-                while True:
-                    message = await pubsub.get_message(timeout=30.0)
-                    if message is not None:
-                        self._changed.set()
-            except REDIS_FAULTS as exc:
-                if classify(exc) is Fault.PERMANENT:  # e.g. an ACL without channels
-                    log.warning(
-                        "chronoq scheduler: cannot subscribe to schedule changes (%s); "
-                        "changes are seen within %g s instead",
-                        exc,
-                        IDLE_SLEEP,
-                    )
-                    return
-                with contextlib.suppress(Exception):
-                    await self._listener.aclose()  # reconnects (and re-reads a slot map)
-                await asyncio.sleep(0.5)
-            finally:
-                with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+        def refused(exc: BaseException) -> None:
+            log.warning(
+                "chronoq scheduler: cannot subscribe to schedule changes (%s); "
+                "changes are seen within %g s instead",
+                exc,
+                IDLE_SLEEP,
+            )
+
+        await follow(
+            self._listener,
+            self.store.keys.channel,
+            lambda _: self._changed.set(),
+            on_subscribed=self._changed.set,  # anything may have changed meanwhile
+            on_refused=refused,
+        )
 
     async def _report(self, name: str, exc: BaseException) -> None:
         log.error("chronoq scheduler: schedule %s: %s", name, exc)

@@ -1,4 +1,5 @@
--- cancel: cancel a job that is still waiting (queued, scheduled, retrying or blocked).
+-- cancel: cancel a job that is still waiting (queued, scheduled, retrying or blocked),
+-- or ask the worker running it to stop it (it ends the run as 'cancelled').
 -- KEYS[1] ready          ZSET of ready ids; score = priority, then FIFO
 -- KEYS[2] scheduled      ZSET of ids waiting for a time; score = due ms
 -- KEYS[3] done           ZSET of finished ids; score = finish ms
@@ -8,7 +9,9 @@
 -- KEYS[7] blocked        ZSET of parked ids; score = parked ms
 -- ARGV[1] id
 -- ARGV[2] retention ms
--- Returns 'cancelled', or the job's current status when it cannot be cancelled,
+-- ARGV[3] cancel channel (pub/sub, not a key): the id of a running job goes there
+-- Returns 'cancelled', 'cancelling' (running: its worker is told; the job's 'cxl'
+-- field records when), or the job's current status when it cannot be cancelled,
 -- or false when no such job exists.
 local now = now_ms()
 local id = ARGV[1]
@@ -16,6 +19,11 @@ local job_key = KEYS[4] .. id
 local f = read_job(job_key, {'status', 'gate'})
 local status = f.status
 if not status then return false end
+if status == 'running' then
+  redis.call('HSET', job_key, 'cxl', now)  -- also seen by the lease renewal, should
+  redis.call('PUBLISH', ARGV[3], id)       -- the worker miss this message
+  return 'cancelling'
+end
 if status ~= 'queued' and status ~= 'scheduled' and status ~= 'retrying'
   and status ~= 'blocked' then
   return status

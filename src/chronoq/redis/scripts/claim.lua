@@ -70,7 +70,7 @@ end
 
 -- Every field the claim or the worker relies on is checked before the job is touched.
 local CLAIM_FIELDS = {'task', 'args', 'att', 'maxr', 'opts', 'dl', 'gate', 'acct', 'lres',
-  'enq', 'run', 'sched', 'sdue', 'rbase'}
+  'enq', 'run', 'sched', 'sdue', 'rbase', 'cxl'}
 
 local want, lease_until = tonumber(ARGV[1]), now + tonumber(ARGV[2])
 local expired = {}
@@ -95,6 +95,12 @@ while claimed < want do
       why = why or (not f.task and missing_field('task')) or (not f.args and missing_field('args'))
       if why then
         dead_letter(D, job_key, id, now, why)
+      elseif f.cxl then  -- cancelled while running, then handed back or recovered
+        release_unique(KEYS[8], job_key, id)
+        redis.call('HSET', job_key, 'err', 'cancelled while it ran; not run again')
+        redis.call('HDEL', job_key, 'cxl')
+        finish(job_key, KEYS[7], id, 'cancelled', now, retention)
+        redis.call('HINCRBY', KEYS[9], 'cancelled', 1)
       elseif f.dl and f.dl < now then
         release_unique(KEYS[8], job_key, id)
         redis.call('HSET', job_key, 'err', 'deadline passed before the job could start')

@@ -10,12 +10,16 @@
 -- KEYS[9]  gate_prefix    gate holders SET key prefix (+ gate key)
 -- KEYS[10] parked_prefix  parked jobs LIST key prefix (+ gate key)
 -- KEYS[11] blocked        ZSET of parked ids; score = parked ms
+-- KEYS[12] done           ZSET of finished ids; score = finish ms
 -- ARGV[1] id
 -- ARGV[2] lease token
 -- ARGV[3] error
 -- ARGV[4] traceback
--- ARGV[5] retry delay ms, or -1 to dead-letter the job
--- Returns the new status ('retrying' | 'dead'), or false when the lease was lost.
+-- ARGV[5] retry delay ms, or -1 to dead-letter the job, or -2: the run was cancelled
+--   (a cancel was asked for): it ends 'cancelled', neither retried nor dead-lettered
+-- ARGV[6] retention ms of a finished record (for -2)
+-- Returns the new status ('retrying' | 'dead' | 'cancelled'), or false when the lease
+-- was lost.
 local now = now_ms()
 local G = {gate = KEYS[9], parked = KEYS[10], blocked = KEYS[11], active = KEYS[1],
   ready = KEYS[8], wake = KEYS[7], job = KEYS[4]}
@@ -31,6 +35,14 @@ if why then
   return 'dead'
 end
 gate_leave(G, f.gate, id)
+if delay == -2 then
+  release_unique(KEYS[5], job_key, id)
+  redis.call('HSET', job_key, 'err', ARGV[3], 'tb', ARGV[4])
+  redis.call('HDEL', job_key, 'cxl')
+  finish(job_key, KEYS[12], id, 'cancelled', now, tonumber(ARGV[6]))
+  redis.call('HINCRBY', KEYS[6], 'cancelled', 1)
+  return 'cancelled'
+end
 if delay >= 0 then
   redis.call('HDEL', job_key, 'lease')
   redis.call('HSET', job_key, 'err', ARGV[3], 'tb', ARGV[4], 'fin', now)

@@ -4,17 +4,20 @@
 -- ARGV[1] lease ms
 -- ARGV[2] number of jobs
 -- ARGV[3..] per job, 2 values: id, lease token
--- Returns the ids whose lease was lost (expired and reclaimed, or finished elsewhere):
--- their runs must stop, since another worker may now own them.
+-- Returns {lost, cancelling}: the ids whose lease was lost (expired and reclaimed, or
+-- finished elsewhere: their runs must stop, since another worker may now own them),
+-- and the ids a cancel was asked for (their 'cxl' field is set).
 local now = now_ms()
 local lease_until = now + tonumber(ARGV[1])
-local lost = {}
+local lost, cancelling = {}, {}
 for i = 3, 2 + 2 * tonumber(ARGV[2]), 2 do
   local id, token = ARGV[i], ARGV[i + 1]
-  if redis.call('HGET', KEYS[2] .. id, 'lease') == token and redis.call('ZSCORE', KEYS[1], id) then
+  local f = redis.call('HMGET', KEYS[2] .. id, 'lease', 'cxl')
+  if f[1] == token and redis.call('ZSCORE', KEYS[1], id) then
     redis.call('ZADD', KEYS[1], 'XX', lease_until, id)
+    if f[2] then cancelling[#cancelling + 1] = id end
   else
     lost[#lost + 1] = id
   end
 end
-return lost
+return {lost, cancelling}

@@ -1,0 +1,195 @@
+"""The one owner of a run's life in a worker: running, cancelling, finished.
+
+A claimed job that may start (its limits allow it) becomes a `Run`: one asyncio
+task that opens the job's context, calls the task, and hands the outcome on. The
+runs also are the worker's capacity: `slot_free` wakes the fetch loop and
+`capacity` (set while a slot is free) lets the doorbell take hand-offs.
+
+A cancel request moves a run to *cancelling*: the task sees
+`current_job().cancelled` and may stop by itself (raising `JobCancelled`, or any
+error: it is not retried); after the cancel grace the worker cancels the run
+outright. Either way the job ends `cancelled`. A plain `def` task cannot be
+interrupted: cut off, its attempt ends but its thread runs on (as on a timeout).
+
+A lease lost (another worker may own the job now) or a shutdown cancels a run
+without an outcome: the job is recovered or handed back, never recorded twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from chronoq.core.claims import ClaimedJob
+from chronoq.core.context import JobContext
+from chronoq.redis.cancel import cancel_and_wait
+from chronoq.worker.context import RunContexts
+from chronoq.worker.events import JobEvents
+from chronoq.worker.execution import Outcome, RunPlan, cancelled
+
+log = logging.getLogger("chronoq.worker")
+
+Execute = Callable[[JobContext, ClaimedJob, RunPlan], Awaitable[Outcome]]
+
+
+class RunState(enum.StrEnum):
+    RUNNING = "running"
+    CANCELLING = "cancelling"  # asked to stop: the task sees it; cut off after the grace
+    FINISHED = "finished"  # its outcome is decided
+
+
+@dataclass(eq=False)
+class Run:
+    job: ClaimedJob
+    plan: RunPlan
+    state: RunState = RunState.RUNNING
+    task: asyncio.Task[None] | None = None
+    cut_off: bool = False  # the grace ran out and the worker cancelled the run
+    timer: asyncio.TimerHandle | None = field(default=None, repr=False)
+
+
+class Runs:
+    def __init__(
+        self,
+        concurrency: int,
+        *,
+        contexts: RunContexts,
+        events: JobEvents,
+        execute: Execute,
+        done: Callable[[Run, Outcome], None],
+        held: Callable[[], int],
+        cancel_grace: float,
+        on_idle: Callable[[], None],
+    ) -> None:
+        self._concurrency = concurrency
+        self._contexts = contexts
+        self._events = events
+        self._execute = execute
+        self._done = done
+        self._held = held  # claimed jobs waiting for their limits: they hold slots too
+        self._grace = cancel_grace
+        self._on_idle = on_idle
+        self._runs: dict[str, Run] = {}
+        self.slot_free = asyncio.Event()  # a slot was freed: the fetch loop may claim
+        self.capacity = asyncio.Event()  # set while a slot is free: take hand-offs
+        self.capacity.set()
+
+    def __len__(self) -> int:
+        return len(self._runs)
+
+    def free(self) -> int:
+        return self._concurrency - len(self._runs) - self._held()
+
+    def taken(self) -> None:
+        """A claimed job now holds a slot (running or held for its limits)."""
+        if self.free() <= 0:
+            self.capacity.clear()
+
+    def freed(self) -> None:
+        self.slot_free.set()
+        self.capacity.set()
+
+    def tasks(self) -> list[asyncio.Task[None]]:
+        return [run.task for run in self._runs.values() if run.task is not None]
+
+    # -- starting ---------------------------------------------------------
+
+    def launch(self, job: ClaimedJob, plan: RunPlan) -> Run:
+        stale = self._runs.get(job.id)
+        if stale is not None and stale.task is not None:
+            # This worker stalled past the job's lease, the lease was recovered and the
+            # job claimed again (here): the earlier run is no longer the job's owner.
+            log.warning("chronoq: job %s claimed again; stopping its earlier run", job.id)
+            stale.task.cancel()
+        run = Run(job, plan)
+        self._runs[job.id] = run
+        run.task = asyncio.create_task(self._drive(run))
+        return run
+
+    async def _drive(self, run: Run) -> None:
+        context = self._contexts.open(run.job, run.plan)
+        self._events.started(run.job, run.plan)
+        began = time.monotonic()
+        try:
+            outcome = await self._outcome(run, context)
+        finally:
+            took = time.monotonic() - began
+            self._end(run)
+            last_report = self._contexts.close(context)
+        await self._contexts.settle(last_report)  # the outcome is written after it
+        self._events.finished(outcome, run.plan, took)
+        self._done(run, outcome)
+
+    async def _outcome(self, run: Run, context: JobContext) -> Outcome:
+        try:
+            outcome = await self._execute(context, run.job, run.plan)
+        except asyncio.CancelledError:
+            if not run.cut_off:
+                raise  # a lost lease or a shutdown: no outcome of ours to record
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()
+            why = f"cancelled: the run did not stop within {self._grace:g}s of the request"
+            return cancelled(run.job, why)
+        failed = not (outcome.succeeded or outcome.cancelled or outcome.deferred is not None)
+        if run.state is RunState.CANCELLING and failed:  # it stopped on the request
+            return cancelled(run.job, f"cancelled ({outcome.error})", outcome.traceback)
+        return outcome
+
+    def _end(self, run: Run) -> None:
+        run.state = RunState.FINISHED
+        if run.timer is not None:
+            run.timer.cancel()
+        if self._runs.get(run.job.id) is run:
+            del self._runs[run.job.id]
+        self.freed()
+        if not self._runs:
+            self._on_idle()
+
+    # -- stopping ---------------------------------------------------------
+
+    def cancel(self, job_id: str) -> bool:
+        """A cancel was asked for: let the task see it, and cut the run off after
+        the grace. False when the job has no run here (it may run elsewhere)."""
+        run = self._runs.get(job_id)
+        if run is None:
+            return False
+        if run.state is RunState.RUNNING:
+            run.state = RunState.CANCELLING
+            self._contexts.request_cancel(job_id)
+            log.info("job %s %s: cancel requested; cut off in %gs unless it stops",
+                     job_id, run.job.task, self._grace)  # fmt: skip
+            loop = asyncio.get_running_loop()
+            run.timer = loop.call_later(self._grace, self._cut_off, run)
+        return True
+
+    def _cut_off(self, run: Run) -> None:
+        if run.state is RunState.CANCELLING and run.task is not None and not run.task.done():
+            run.cut_off = True
+            run.task.cancel()
+
+    def lost(self, job_id: str) -> None:
+        """Its lease was lost: stop the run without an outcome (another worker may
+        own the job now)."""
+        run = self._runs.get(job_id)
+        if run is not None and run.task is not None:
+            run.task.cancel()
+
+    async def finish(self, timeout: float, forced: asyncio.Event) -> None:
+        """Let the runs finish within `timeout`, or until `forced`; then cancel the
+        rest (their jobs are handed back)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        force = asyncio.create_task(forced.wait())
+        while self._runs and not force.done() and loop.time() < deadline:
+            await asyncio.wait(
+                [*self.tasks(), force],
+                timeout=deadline - loop.time(),
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        force.cancel()
+        await cancel_and_wait(self.tasks())
