@@ -7,6 +7,8 @@ runs twice, none counts as a failure.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import signal
 
@@ -137,3 +139,25 @@ async def test_a_worker_process_at_max_jobs_exits_0_with_its_reason(
     rest = [job for job in jobs if job.status is not JobStatus.SUCCEEDED]
     assert {job.status for job in rest} == {JobStatus.QUEUED}
     assert all(job.attempts == 0 for job in rest)
+
+
+async def test_a_worker_process_that_dies_stops_up_with_status_1(
+    client: Client, redis_url: str, prefix: str
+) -> None:
+    with workers() as started:
+        pool = up(redis_url, prefix, "-p", "2", "--max-jobs-per-process", "5")
+        started.append(pool)
+
+        async def two_serving() -> bool:
+            return len(await client.workers()) == 2
+
+        await wait_until(two_serving, timeout=15)
+        victim, other = pool.children()
+        os.kill(victim, signal.SIGKILL)  # not a recycle: a crash is not replaced
+        assert pool.wait(15) == 1, pool.output()
+        output = pool.output()
+    assert f"chronoq: error: worker process {victim} exited with status -9" in output
+    assert "recycled; started" not in output
+    with contextlib.suppress(ProcessLookupError):  # stopped with it, not orphaned
+        os.kill(other, 0)
+        raise AssertionError(f"worker process {other} outlived up")
