@@ -11,6 +11,7 @@ import signal
 import time
 
 from chronoq import App, Backoff
+from chronoq.worker.recycling import resident_memory
 
 app = App("sample")
 
@@ -61,3 +62,21 @@ async def wait_for_cancel(seconds: float) -> str:
         job.raise_if_cancelled()
         await asyncio.sleep(0.01)
     return "not cancelled"
+
+
+_hoard: list[bytes] = []  # what `hog` keeps: memory a leaky task never gives back
+
+
+@app.task
+async def hog(megabytes: int, seconds: float = 0.0) -> int:
+    """Allocates `megabytes` (touched, so resident) and keeps them; then naps. Returns
+    the process's RSS in bytes, as the worker's memory limit measures it."""
+    _hoard.append(b"\x01" * (megabytes * 2**20))
+    await asyncio.sleep(seconds)
+    return resident_memory() or 0
+
+
+@app.task
+async def rss() -> int:
+    """The worker process's RSS in bytes (a baseline for memory limits)."""
+    return resident_memory() or 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -24,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 class WorkerProcess:
     """`python -m chronoq worker` in its own process group, its output in a log file;
     `env` adds to (or overrides) the test's environment (CHRONOQ_* settings); `app` is
-    the App as module:attribute."""
+    the App as module:attribute; `command` another long-running command (`up`)."""
 
     def __init__(
         self,
@@ -33,14 +34,15 @@ class WorkerProcess:
         *options: str,
         env: Mapping[str, str] | None = None,
         app: str = APP,
+        command: str = "worker",
     ) -> None:
         self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed in stop)
             prefix="chronoq-worker-", suffix=".log", delete=False
         )
-        command = [sys.executable, "-m", "chronoq", "worker", app, "--redis-url", redis_url]
-        command += ["--prefix", prefix, "--log-level", "debug", *options]
+        argv = [sys.executable, "-m", "chronoq", command, app, "--redis-url", redis_url]
+        argv += ["--prefix", prefix, "--log-level", "debug", *options]
         self.process = subprocess.Popen(
-            command,
+            argv,
             cwd=ROOT,
             stdout=self.log,
             stderr=subprocess.STDOUT,
@@ -64,8 +66,19 @@ class WorkerProcess:
     def output(self) -> str:
         return Path(self.log.name).read_text(errors="replace")
 
+    def children(self) -> list[int]:
+        """The pids of its child processes (`up`'s workers run in sessions of their own)."""
+        listing = Path(f"/proc/{self.pid}/task/{self.pid}/children")
+        try:
+            return [int(pid) for pid in listing.read_text().split()]
+        except OSError:  # it has exited
+            return []
+
     def stop(self) -> None:
         if self.alive():
+            for child in self.children():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(child, signal.SIGKILL)
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
         self.log.close()

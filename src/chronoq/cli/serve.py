@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 import subprocess
 import sys
@@ -25,6 +24,8 @@ import typer
 from chronoq.app import App
 from chronoq.cli.common import CliError, PrefixOption, RedisUrlOption, Target, console
 from chronoq.cli.logs import configure_logging
+from chronoq.cli.pool import WorkerPool, spawner, stop_children
+from chronoq.core.sizes import parse_size
 from chronoq.redis.cancel import cancel_and_wait
 from chronoq.worker import Worker, WorkerOptions, run_until_signalled
 from chronoq.worker.runner import TASK_THREADS
@@ -47,6 +48,49 @@ QueuesOption = Annotated[
 ConcurrencyOption = Annotated[
     int, typer.Option("--concurrency", "-c", help="Jobs run at once per process.", min=1)
 ]
+_RECYCLED = "(exit status 0, for `up` to start a fresh process)"
+_SIZE_UNITS = "e.g. 500MB, 1GB, 800M, 512MiB; K, M, G are binary: 1MB = 1MiB = 2^20 bytes"
+MaxJobsOption = Annotated[
+    int | None,
+    typer.Option(
+        "--max-jobs",
+        metavar="N",
+        help=f"Recycle: stop after recording N jobs {_RECYCLED}.",
+        min=1,
+        show_default=False,
+    ),
+]
+MaxMemoryOption = Annotated[
+    str | None,
+    typer.Option(
+        "--max-memory",
+        metavar="SIZE",
+        help=f"Recycle: stop once the resident memory (RSS) reaches SIZE ({_SIZE_UNITS}) "
+        f"{_RECYCLED}.",
+        show_default=False,
+    ),
+]
+MaxJobsPerProcessOption = Annotated[
+    int | None,
+    typer.Option(
+        "--max-jobs-per-process",
+        metavar="M",
+        help="Replace a worker process after it recorded M jobs (its unfinished jobs "
+        "handed back first).",
+        min=1,
+        show_default=False,
+    ),
+]
+MaxMemoryPerProcessOption = Annotated[
+    str | None,
+    typer.Option(
+        "--max-memory-per-process",
+        metavar="SIZE",
+        help=f"Replace a worker process once its resident memory (RSS) reaches SIZE "
+        f"({_SIZE_UNITS}).",
+        show_default=False,
+    ),
+]
 LogLevelOption = Annotated[str, typer.Option("--log-level", help="debug, info, warning or error.")]
 LogFormatOption = Annotated[
     str,
@@ -68,6 +112,8 @@ def worker(
         float | None,
         typer.Option("--shutdown-timeout", help="Seconds running jobs get on SIGTERM.", min=0),
     ] = None,
+    max_jobs: MaxJobsOption = None,
+    max_memory: MaxMemoryOption = None,
     redis_url: RedisUrlOption = None,
     prefix: PrefixOption = None,
     log_level: LogLevelOption = "info",
@@ -76,8 +122,10 @@ def worker(
     """Run one worker process. SIGTERM or SIGINT drains it; a second signal stops it at once.
 
     Logs one line per job outcome at INFO (failed attempts at WARNING, dead jobs at
-    ERROR with the traceback)."""
+    ERROR with the traceback). With --max-jobs or --max-memory it drains the same
+    way once it reaches either, and exits 0 to be replaced."""
     configure_logging(log_level, log_format)
+    memory = _size("--max-memory", max_memory)
     target = Target.resolve(app, redis_url, prefix)
     options = WorkerOptions(
         queues=queues or ",".join(target.app.queues()),
@@ -85,8 +133,24 @@ def worker(
         burst=burst,
         lease=lease,
         shutdown_timeout=shutdown_timeout,
+        max_jobs=max_jobs,
+        max_memory=memory,
     )
-    asyncio.run(_leaving_no_task_behind(run_until_signalled(Worker(target.app, options))))
+    running = Worker(target.app, options)
+    asyncio.run(_leaving_no_task_behind(run_until_signalled(running)))
+    if running.recycling.reason is not None:
+        log.info(
+            "chronoq worker %s exits to be replaced (%s)", running.id, running.recycling.reason
+        )
+
+
+def _size(option: str, text: str | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise CliError(f"{option}: {exc}") from None
 
 
 def scheduler(
@@ -121,27 +185,38 @@ def up(
     processes: Annotated[
         int, typer.Option("--processes", "-p", help="Worker processes (default 1).", min=1)
     ] = 1,
+    max_jobs_per_process: MaxJobsPerProcessOption = None,
+    max_memory_per_process: MaxMemoryPerProcessOption = None,
     redis_url: RedisUrlOption = None,
     prefix: PrefixOption = None,
     log_level: LogLevelOption = "info",
     log_format: LogFormatOption = "text",
 ) -> None:
     """Run everything for APP: its workers, on the configured or the embedded server.
-    Each process logs one line per job outcome at INFO."""
+    Each process logs one line per job outcome at INFO. With --max-jobs-per-process
+    or --max-memory-per-process every worker runs in a child process, replaced when
+    it reaches either."""
     configure_logging(log_level, log_format)
+    _size("--max-memory-per-process", max_memory_per_process)  # refused before anything starts
     target = Target.resolve(app, redis_url, prefix)
     settings = target.app.settings
     where = "server" if settings.redis_url else "embedded server"
     url = target.app.redis_url()  # starts the embedded server when none is configured
     queues = queues or ",".join(target.app.queues())
+    recycle = _recycle_options(max_jobs_per_process, max_memory_per_process)
+    each = f", each recycled ({' '.join(recycle)})" if recycle else ""
     console().print(
         f"chronoq up: {app} on {where} {url} (prefix {settings.prefix!r}), "
-        f"{processes} worker process(es) x {concurrency}, queues {queues}. Ctrl-C to stop."
+        f"{processes} worker process(es) x {concurrency}{each}, queues {queues}. Ctrl-C to stop."
     )
     command = [sys.executable, "-m", "chronoq", "worker", app, "--queues", queues]
     command += ["--concurrency", str(concurrency), "--redis-url", url]
     command += ["--prefix", settings.prefix, "--log-level", log_level, "--log-format", log_format]
-    siblings = [_spawn(command) for _ in range(processes - 1)]
+    if recycle:
+        _run_pool([*command, *recycle], processes)
+        return
+    spawn = spawner(command)
+    siblings = [spawn() for _ in range(processes - 1)]
     target.app.settings = settings.model_copy(update={"redis_url": url})
     main = Worker(target.app, WorkerOptions(queues=queues, concurrency=concurrency))
 
@@ -154,9 +229,22 @@ def up(
     try:
         asyncio.run(_leaving_no_task_behind(_run_with_siblings(main, siblings, forward, failed)))
     finally:
-        _stop_children(siblings)
+        stop_children(siblings)
     if failed:
         raise CliError(failed[0], exit_code=1)
+
+
+def _recycle_options(max_jobs: int | None, max_memory: str | None) -> list[str]:
+    """The `chronoq worker` options that recycle each process; empty: no recycling."""
+    options = [] if max_jobs is None else ["--max-jobs", str(max_jobs)]
+    return options if max_memory is None else [*options, "--max-memory", max_memory]
+
+
+def _run_pool(command: list[str], processes: int) -> None:
+    """Every worker a child process, each replaced when it recycles (`chronoq.cli.pool`)."""
+    failure = WorkerPool(spawner(command), processes).run()
+    if failure is not None:
+        raise CliError(failure, exit_code=1)
 
 
 async def _run_with_siblings(
@@ -197,22 +285,6 @@ async def _leaving_no_task_behind(main: Coroutine[Any, Any, None]) -> None:
     finally:
         current = asyncio.current_task()
         await cancel_and_wait([t for t in asyncio.all_tasks() if t is not current], patience=5)
-
-
-def _spawn(command: list[str]) -> subprocess.Popen[bytes]:
-    # Own session: the terminal's Ctrl-C reaches only us, and we pass it on once.
-    return subprocess.Popen(command, start_new_session=True, env=os.environ.copy())
-
-
-def _stop_children(children: list[subprocess.Popen[bytes]]) -> None:
-    for child in children:
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-    for child in children:
-        try:
-            child.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            child.kill()
 
 
 def stray_task_threads(patience: float = 0.2) -> list[threading.Thread]:

@@ -25,6 +25,7 @@ class Heartbeat:
         describe: Callable[[], Description],
         also: Callable[[], Awaitable[object]],
         outages: Outages,
+        on_beat: Callable[[], None] = lambda: None,
     ) -> None:
         self._broker = broker
         self._worker_id = worker_id
@@ -32,11 +33,13 @@ class Heartbeat:
         self._describe = describe
         self._also = also  # what else lives by the beat (the task registry's liveness)
         self._outages = outages
+        self._on_beat = on_beat  # a local check that rides the beat (memory recycling)
 
     async def run(self) -> None:
         """Beat forever (cancel to stop)."""
         ttl = self._interval * BEATS_TO_EXPIRY
         while True:
+            self._on_beat()
             await self._outages.attempt(
                 lambda: self._broker.heartbeat(self._worker_id, self._describe(), ttl=ttl),
                 "sending heartbeats",

@@ -54,6 +54,7 @@ from chronoq.worker.leases import LeaseKeeper
 from chronoq.worker.outcomes import OutcomeWriter
 from chronoq.worker.publishing import Publication
 from chronoq.worker.queues import QueueOrder
+from chronoq.worker.recycling import Recycling
 from chronoq.worker.resilience import Outages, Stopped, until_stopped
 from chronoq.worker.runs import Run, Runs
 from chronoq.worker.scheduling import run_scheduler
@@ -80,6 +81,8 @@ class WorkerOptions:
     lease: float | None = None  # default: settings.lease
     shutdown_timeout: float | None = None  # default: settings.shutdown_timeout
     scheduler: bool = True  # also run a scheduler loop (any number may run: HA)
+    max_jobs: int | None = None  # retire after recording this many outcomes (recycling)
+    max_memory: int | None = None  # bytes: retire once the RSS reaches it (recycling)
 
     def queue_order(self) -> QueueOrder:
         if isinstance(self.queues, str):
@@ -109,6 +112,12 @@ class Worker:
         self._handoff_places: dict[str, int] = {}  # per queue, as the last claim registered
         self._stop = asyncio.Event()
         self._force = asyncio.Event()
+        self.recycling = Recycling(
+            self.id,
+            max_jobs=self.options.max_jobs,
+            max_memory=self.options.max_memory,
+            stop=self._stop.set,  # like SIGTERM, and a signal then is still the first
+        )
         self._stop_requests = 0
         self._failure: BaseException | None = None
         self._ends_on_stop: list[asyncio.Task[None]] = []
@@ -291,6 +300,7 @@ class Worker:
             describe=self._describe,
             also=self._publication.keep_alive,
             outages=self._outages,
+            on_beat=self.recycling.check_memory,
         )
         self._throttle = Throttle(
             self._limiter,
@@ -487,6 +497,7 @@ class Worker:
     def _written(self, outcome: Outcome) -> None:
         self._leases.drop(outcome.job.id)
         self.jobs_done += 1
+        self.recycling.job_recorded()
 
     # -- heartbeat ---------------------------------------------------------
 
