@@ -1,13 +1,15 @@
-"""`chronoq worker --log-format text|json`: one line per job outcome, from a real
-worker process; and the JSON formatter's stable field names."""
+"""`chronoq worker --log-format text|json` and `chronoq up`: one line per job outcome,
+from real processes; and the JSON formatter's stable field names."""
 
 from __future__ import annotations
 
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -56,6 +58,31 @@ def test_a_worker_process_logs_each_outcome_as_json(redis_url: str, prefix: str)
     assert failed["level"] == "WARNING" and failed["error"] == "RuntimeError: kaput"
     assert dead["level"] == "ERROR" and dead["job_id"] == failed["job_id"]
     assert "Traceback" in dead["message"]
+
+
+def test_chronoq_up_prints_a_line_per_job_outcome(redis_url: str, prefix: str) -> None:
+    """The main job (`chronoq up`, its worker in-process) logs each outcome too."""
+    app = App("logs", redis_url=redis_url, prefix=prefix)
+    command = [sys.executable, "-m", "chronoq", "up", "tests.sample_app:app"]
+    command += ["--redis-url", redis_url, "--prefix", prefix, "--concurrency", "4"]
+    up = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    try:
+        with app.sync_client() as client:
+            ok = client.submit(JobRequest("tests.sample_app.add", [2, 3], force=True))
+            dead = client.submit(JobRequest("tests.sample_app.boom", ["kaput"], force=True))
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and not (
+                client.job(ok.id).status.is_finished and client.job(dead.id).status.is_finished
+            ):
+                time.sleep(0.05)
+    finally:
+        up.send_signal(signal.SIGTERM)
+        _, err = up.communicate(timeout=30)
+    assert up.returncode == 0, err
+    lines = err.splitlines()
+    assert [line for line in lines if f"job {ok.id} tests.sample_app.add succeeded" in line]
+    assert [line for line in lines if f"job {dead.id} " in line and " WARNING " in line]
+    assert [line for line in lines if f"job {dead.id} " in line and " ERROR " in line]
 
 
 def test_the_json_formatter_keeps_only_the_fields_a_record_has() -> None:
