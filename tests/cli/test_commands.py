@@ -105,7 +105,7 @@ def test_queues_counts(cli: Cli) -> None:
     assert "waiting" in cli("queues").out
 
 
-def test_cancel_a_waiting_job_only(cli: Cli) -> None:
+def test_cancel_a_waiting_job_at_once_not_a_finished_one(cli: Cli) -> None:
     job_id = str(enqueue(cli, "t", "--in", "60")["id"])
     assert cli("cancel", job_id, "--json").json() == {"id": job_id, "status": "cancelled"}
     assert cli("job", job_id, "--json").json()["status"] == "cancelled"
@@ -113,7 +113,7 @@ def test_cancel_a_waiting_job_only(cli: Cli) -> None:
     done = str(enqueue(cli, "tests.sample_app.add", "--args", "[1, 1]")["id"])
     assert cli("worker", APP, "--burst").code == 0
     refused = cli("cancel", done)
-    assert refused.code == 1 and "is succeeded; only waiting jobs" in refused.err
+    assert refused.code == 1 and "is succeeded; a finished job cannot be cancelled" in refused.err
 
 
 def test_worker_runs_jobs_and_dlq_round_trip(cli: Cli) -> None:

@@ -11,8 +11,6 @@ import subprocess
 import sys
 import time
 
-import pytest
-
 from chronoq import App
 from chronoq.cli.logs import JsonFormatter
 from chronoq.client import JobRequest
@@ -97,13 +95,3 @@ def test_a_bad_log_format_is_one_line(cli: Cli) -> None:
     result = cli("worker", "tests.sample_app:app", "--burst", "--log-format", "xml")
     assert result.code == 2
     assert "unknown log format 'xml'; choose text or json" in result.err
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> object:
-    """configure_logging replaces the root handlers: put pytest's back."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield None
-    root.handlers[:] = handlers
-    root.setLevel(level)

@@ -38,7 +38,8 @@ async def test_two_triggers_of_one_campaign_keep_its_lock_and_quota(
     async with app.backend() as backend:
         store = backend.schedules
         await store.add(ScheduleDef("outreach", "campaign.step", "0 0 1 1 *", args=["acme", 1]))
-    async with running_worker(app, scheduler=False), app.client() as client:
+    async with running_worker(app, scheduler=False) as worker, app.client() as client:
+        await wait_until(lambda: _true(worker.state == "serving"))  # its tasks are published
         made = [
             (await run(cli, "schedules", "trigger", "outreach", "--json")).json() for _ in range(2)
         ]
@@ -52,6 +53,10 @@ async def test_two_triggers_of_one_campaign_keep_its_lock_and_quota(
     shown = (await run(cli, "job", made[1]["id"], "--json")).json()
     assert shown["schedule"] == "outreach" and shown["account"] == "acme"
     assert [g["key"] for g in shown["gates"]] == ["campaign:1"]
+
+
+async def _true(value: bool) -> bool:
+    return value
 
 
 async def test_enqueue_by_name_uses_the_registered_lock(
