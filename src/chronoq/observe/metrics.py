@@ -56,7 +56,6 @@ class QueueMetrics:
     jobs: dict[str, int]  # by state: queued, scheduled, running, dead, blocked
     totals: dict[str, int]  # lifetime counters by state (QUEUE_COUNTERS, 0 if never)
     oldest_waiting_seconds: float  # the job next in line; 0 when none waits
-    workers: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +64,7 @@ class MetricsSnapshot:
     up: bool
     read_seconds: float
     queues: list[QueueMetrics]
+    queue_workers: dict[str, int]  # live consumers of each queue (jobs or not yet)
     workers: int
     scheduler_loops: int
     round_trips: int
@@ -82,24 +82,26 @@ async def read_metrics(reader: SnapshotReader) -> MetricsSnapshot:
         snapshot = await reader.read()
     except REDIS_FAULTS as exc:
         elapsed = time.perf_counter() - began
-        return MetricsSnapshot(_version(), False, elapsed, [], 0, 0, 0, describe(exc))
+        return MetricsSnapshot(_version(), False, elapsed, [], {}, 0, 0, 0, describe(exc))
     return from_snapshot(snapshot, time.perf_counter() - began)
 
 
 def from_snapshot(snapshot: Snapshot, read_seconds: float) -> MetricsSnapshot:
     now_ms = snapshot.server_ms if snapshot.server_ms is not None else int(time.time() * 1000)
     serving = consumers(snapshot)
+    names = [q.name for q in snapshot.queues]
     queues = []
     for q in snapshot.queues:
         born = created_ms(q.head_id) if q.head_id else None
         age = max(0.0, (now_ms - born) / 1000) if born is not None else 0.0
         totals = {state: q.counters.get(state, 0) for state in QUEUE_COUNTERS}
-        queues.append(QueueMetrics(q.name, dict(q.sizes), totals, age, serving.get(q.name, 0)))
+        queues.append(QueueMetrics(q.name, dict(q.sizes), totals, age))
     return MetricsSnapshot(
         version=_version(),
         up=True,
         read_seconds=read_seconds,
         queues=queues,
+        queue_workers={name: serving.get(name, 0) for name in sorted({*serving, *names})},
         workers=sum(1 for w in snapshot.workers if w.alive),
         scheduler_loops=sum(1 for s in snapshot.schedulers if s.alive),
         round_trips=snapshot.round_trips,
@@ -141,7 +143,8 @@ def families(m: MetricsSnapshot) -> Iterator[Metric]:
         for state in SIZES:
             jobs.add_metric([q.queue, state], q.jobs[state])
         oldest.add_metric([q.queue], q.oldest_waiting_seconds)
-        workers.add_metric([q.queue], q.workers)
+    for queue, count in m.queue_workers.items():
+        workers.add_metric([queue], count)
     yield from (totals, jobs, oldest, workers)
     yield GaugeMetricFamily("chronoq_workers", "Live workers.", value=m.workers)
     yield GaugeMetricFamily(
