@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from chronoq.cli import jobs, serve
+from chronoq.cli import jobs, observe, serve
 from chronoq.cli.common import CliError
 from chronoq.cli.dlq import dlq
 from chronoq.cli.limits import limits, quotas
@@ -70,6 +70,8 @@ cli.add_typer(cron, name="cron")
 cli.add_typer(limits, name="limits")
 cli.add_typer(quotas, name="quotas")
 cli.command()(serve.scheduler)
+cli.command()(observe.health)
+cli.add_typer(observe.metrics, name="metrics")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -77,7 +79,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = typer.main.get_command(cli)
     args = list(argv) if argv is not None else None
     try:
-        command.main(args=args, prog_name="chronoq", standalone_mode=False)
+        # Not standalone, click returns the status of a `typer.Exit` raised in a command
+        # (`chronoq health` exits 1 or 2 after printing its report).
+        status = command.main(args=args, prog_name="chronoq", standalone_mode=False)
     except typer.Exit as done:
         return done.exit_code
     except (typer.Abort, KeyboardInterrupt):
@@ -88,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         message, code = _explain(exc)
         sys.stderr.write(f"chronoq: error: {message}\n")
         return code
-    return 0
+    return status if isinstance(status, int) else 0
 
 
 def _explain(exc: Exception) -> tuple[str, int]:

@@ -12,3 +12,15 @@ def new_job_id() -> str:
 def new_token() -> str:
     """A random lease or lock token."""
     return os.urandom(8).hex()
+
+
+def created_ms(job_id: str) -> int | None:
+    """The creation time (epoch ms, the enqueuer's clock) a job id carries; None for
+    an id not made by `new_job_id`."""
+    head = job_id[:12]
+    if len(job_id) != 26 or len(head) != 12:
+        return None
+    try:
+        return int(head, 16)
+    except ValueError:
+        return None

@@ -26,8 +26,10 @@ from chronoq.redis.durability import Durability
 from chronoq.redis.inspector import Inspector
 from chronoq.redis.keys import DEFAULT_PREFIX, Keyspace
 from chronoq.redis.limits import LimitStore
+from chronoq.redis.liveness import SchedulerLoops
 from chronoq.redis.registry import RegistryStore
 from chronoq.redis.schedules import ScheduleStore
+from chronoq.redis.snapshot import SnapshotReader
 
 
 class Backend:
@@ -79,6 +81,15 @@ class Backend:
     @cached_property
     def registry(self) -> RegistryStore:
         return RegistryStore(self.redis, self.keys)
+
+    @cached_property
+    def scheduler_loops(self) -> SchedulerLoops:
+        return SchedulerLoops(self.redis, self.keys)
+
+    @cached_property
+    def snapshots(self) -> SnapshotReader:
+        """The observe read models' source (one reader: it remembers what it saw)."""
+        return SnapshotReader(self.redis, self.keys)
 
     def blocking_client(self, wait: float) -> AsyncRedis:
         """A client of its own for blocking reads of up to `wait` seconds (the caller

@@ -29,6 +29,7 @@ from chronoq.core.errors import InvalidJobState, JobNotFound, NotReplicated
 from chronoq.core.job import Field, JobSpec, JobStatus
 from chronoq.redis.durability import Durability, run_acked
 from chronoq.redis.keys import Keyspace, QueueKeys
+from chronoq.redis.liveness import beat_fields
 from chronoq.redis.scripts import SCRIPTS, Script, ScriptArgs
 
 log = logging.getLogger("chronoq.redis")
@@ -376,7 +377,7 @@ class Broker:
     async def heartbeat(self, worker_id: str, info: dict[str, Any], ttl: float) -> None:
         key = self.keys.worker(worker_id)
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hset(key, mapping={k: str(v) for k, v in info.items()})
+            pipe.hset(key, mapping={k: v for k, v in beat_fields(info, ttl).items()})
             pipe.pexpire(key, int(ttl * 1000))
             pipe.zadd(self.keys.workers, {worker_id: _now_hint()})
             await pipe.execute()

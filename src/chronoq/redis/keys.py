@@ -162,6 +162,16 @@ class Keyspace:
         return f"{self.prefix}:{{~}}:worker:{worker_id}"
 
     @cached_property
+    def schedulers(self) -> str:
+        """ZSET of scheduler loop ids; score = last heartbeat ms (the loop's clock).
+        An entry whose hash expired is a loop that stopped without withdrawing."""
+        return f"{self.prefix}:{{~}}:schedulers"
+
+    def scheduler(self, loop_id: str) -> str:
+        """HASH describing one live scheduler loop; expires when its heartbeats stop."""
+        return f"{self.prefix}:{{~}}:scheduler:{loop_id}"
+
+    @cached_property
     def schedules(self) -> ScheduleKeys:
         return ScheduleKeys(self.prefix)
 

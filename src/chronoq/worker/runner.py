@@ -246,7 +246,9 @@ class Worker:
             self._force.set()
 
     async def _scheduler_loop(self) -> None:
-        await run_scheduler(self.app, self._stop, outages=self._outages)
+        await run_scheduler(
+            self.app, self._stop, outages=self._outages, heartbeat=self.options.heartbeat
+        )
 
     def _build_parts(self) -> None:
         """The worker's collaborators, each owning one concern."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -81,6 +82,7 @@ class Scheduler:
         self._firing: list[str] = []  # names whose runs are being enqueued, for reports
         self._missing: set[str] = set()  # reported: no running app defines their task
         self.fired = 0  # runs this loop enqueued (for tests and metrics)
+        self.ticked_at: float | None = None  # wall clock of the last look at due runs
 
     async def run(self, stop: asyncio.Event) -> None:
         """Fire due runs until `stop` is set. Raises `RedisUnusable` on a permanent
@@ -91,6 +93,7 @@ class Scheduler:
             while not stop.is_set():
                 try:
                     wait = await self.tick()
+                    self.ticked_at = time.time()
                     failures = 0
                     if self._faults is not None:
                         self._faults.succeeded(FIRING)

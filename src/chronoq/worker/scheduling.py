@@ -14,14 +14,17 @@ import contextlib
 import logging
 import os
 import socket
+import time
 
 from chronoq.app import App
 from chronoq.core.ids import new_job_id
 from chronoq.redis.cancel import cancel_and_wait
 from chronoq.redis.errors import server_label
+from chronoq.redis.liveness import CLOCK_FIELD, SchedulerLoops
 from chronoq.redis.registry import RegistryStore
 from chronoq.redis.schedules import ScheduleStore
 from chronoq.redis.server_check import check_server
+from chronoq.worker.heartbeat import BEATS_TO_EXPIRY
 from chronoq.worker.publishing import Publication
 from chronoq.worker.resilience import Outages, Stopped, until_stopped
 from chronoq.worker.scheduler import Scheduler
@@ -31,8 +34,15 @@ RETIRE_EVERY = 30.0  # seconds between looks for declared schedules no running a
 HEARTBEAT = 2.0  # `chronoq scheduler`'s registry heartbeat (its entry lives 5 of them)
 
 
-async def run_scheduler(app: App, stop: asyncio.Event, *, outages: Outages | None = None) -> None:
-    """Sync the app's declared schedules into Redis, then fire due runs until `stop`."""
+async def run_scheduler(
+    app: App,
+    stop: asyncio.Event,
+    *,
+    outages: Outages | None = None,
+    heartbeat: float = HEARTBEAT,
+) -> None:
+    """Sync the app's declared schedules into Redis, then fire due runs until `stop`,
+    beating every `heartbeat` seconds (`chronoq health` reads the beats)."""
     url = app.redis_url()
     outages = outages or Outages(server_label(url), logger=log)
     async with app.client() as client:
@@ -58,14 +68,60 @@ async def run_scheduler(app: App, stop: asyncio.Event, *, outages: Outages | Non
             retiring = asyncio.create_task(
                 _retire_loop(app, store, client.backend.registry, outages, stop)
             )
+            beats = LoopHeartbeat(app, scheduler, client.backend.scheduler_loops, heartbeat)
+            beating = asyncio.create_task(beats.run(outages))
             try:
                 await scheduler.run(stop)
             finally:
+                await cancel_and_wait(beating)
                 await cancel_and_wait(retiring)
+                await beats.withdraw()
         except Stopped:
             return
         finally:
             await listener.aclose()
+
+
+class LoopHeartbeat:
+    """A scheduler loop's heartbeat: its description, refreshed every `interval`,
+    gone after five missed beats; withdrawn when the loop ends in this process (a
+    stop, a failure the supervisor restarts: a new loop beats under a new id). Only
+    a process that dies leaves its entry to expire, and `chronoq health` sees it."""
+
+    def __init__(
+        self, app: App, scheduler: Scheduler, loops: SchedulerLoops, interval: float
+    ) -> None:
+        self.id = f"{socket.gethostname()}.{os.getpid()}.{new_job_id()[-6:]}"
+        self._app = app
+        self._scheduler = scheduler
+        self._loops = loops
+        self._interval = interval
+        self._started = time.time()
+
+    def describe(self) -> dict[str, str | int | float]:
+        ticked = self._scheduler.ticked_at
+        return {
+            "id": self.id,
+            "app": self._app.name,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "started_at": round(self._started, 3),
+            "ticked_at": "" if ticked is None else round(ticked, 3),
+            "fired": self._scheduler.fired,
+            CLOCK_FIELD: round(time.time(), 3),
+        }
+
+    async def run(self, outages: Outages) -> None:
+        ttl = self._interval * BEATS_TO_EXPIRY
+        while True:
+            await outages.attempt(
+                lambda: self._loops.beat(self.id, self.describe(), ttl), "sending heartbeats"
+            )
+            await asyncio.sleep(self._interval)
+
+    async def withdraw(self) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._loops.withdraw(self.id), 2.0)
 
 
 async def retire_undeclared(app: App, store: ScheduleStore, registry: RegistryStore) -> list[str]:
