@@ -9,11 +9,9 @@ recorded (a callable that never blocks) and the event it sets to cancel the run.
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Callable
 from contextvars import ContextVar, Token
-from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from chronoq.core.errors import ConfigurationError, JobCancelled, NotInJob
 
@@ -25,7 +23,6 @@ def _no_sink(fraction: float, message: str) -> None:
     """A context made without a worker (tests of user code) records nothing."""
 
 
-@dataclass(frozen=True, slots=True, eq=False)
 class JobContext:
     """One run of one job, as the task sees it. Times are the server's, in UTC.
 
@@ -34,32 +31,92 @@ class JobContext:
     `fence` is the fencing token of the job's lock key (`lock=` on the task): it
     grows with every run holding that key, so a store that keeps the highest seen
     can refuse a write from a run that lost the key. None without a lock key.
+
+    Made for every run, so it is cheap: the times are kept as the server's epoch
+    milliseconds and turned into datetimes when read.
     """
 
-    id: str
-    task: str
-    queue: str
-    attempt: int
-    max_attempts: int
-    enqueued_at: datetime | None
-    scheduled_at: datetime | None
-    started_at: datetime | None
-    schedule: str | None = None
-    schedule_due: datetime | None = None
-    account: str | None = None
-    fence: int | None = None
-    cancel_event: threading.Event = field(default_factory=threading.Event, repr=False)
-    progress_sink: ProgressSink = field(default=_no_sink, repr=False)
+    __slots__ = (
+        "_cancelled",
+        "_due_ms",
+        "_enqueued_ms",
+        "_run_at_ms",
+        "_sink",
+        "_started_ms",
+        "account",
+        "attempt",
+        "fence",
+        "id",
+        "max_attempts",
+        "queue",
+        "schedule",
+        "task",
+    )
+
+    def __init__(
+        self,
+        *,
+        id: str,
+        task: str,
+        queue: str,
+        attempt: int,
+        max_attempts: int,
+        enqueued_ms: int | None = None,
+        run_at_ms: int | None = None,
+        started_ms: int | None = None,
+        schedule: str | None = None,
+        schedule_due_ms: int | None = None,
+        account: str | None = None,
+        fence: int | None = None,
+        progress_sink: ProgressSink = _no_sink,
+    ) -> None:
+        self.id = id
+        self.task = task
+        self.queue = queue
+        self.attempt = attempt
+        self.max_attempts = max_attempts
+        self._enqueued_ms = enqueued_ms
+        self._run_at_ms = run_at_ms
+        self._started_ms = started_ms
+        self.schedule = schedule
+        self._due_ms = schedule_due_ms
+        self.account = account
+        self.fence = fence
+        self._sink = progress_sink
+        self._cancelled = False
+
+    def __repr__(self) -> str:
+        return f"<JobContext {self.id} {self.task} attempt {self.attempt}/{self.max_attempts}>"
+
+    @property
+    def enqueued_at(self) -> datetime | None:
+        return _moment(self._enqueued_ms)
+
+    @property
+    def scheduled_at(self) -> datetime | None:
+        return _moment(self._run_at_ms or self._enqueued_ms)
+
+    @property
+    def started_at(self) -> datetime | None:
+        return _moment(self._started_ms)
+
+    @property
+    def schedule_due(self) -> datetime | None:
+        return _moment(self._due_ms)
 
     @property
     def cancelled(self) -> bool:
         """Whether the worker was asked to cancel this run."""
-        return self.cancel_event.is_set()
+        return self._cancelled
 
     def raise_if_cancelled(self) -> None:
         """Raise JobCancelled if the worker was asked to cancel this run."""
-        if self.cancel_event.is_set():
+        if self._cancelled:
             raise JobCancelled(f"job {self.id} ({self.task}) was cancelled")
+
+    def mark_cancelled(self) -> None:
+        """The worker's side: a cancel was asked for (a flag read from any thread)."""
+        self._cancelled = True
 
     def report_progress(self, fraction: float, message: str = "") -> None:
         """Store how far the run got (0.0 to 1.0) and what it is doing: shown by
@@ -72,7 +129,11 @@ class JobContext:
             raise ConfigurationError(f"progress must be within 0..1, got {fraction!r}")
         if not isinstance(message, str):
             raise ConfigurationError(f"progress message must be text, got {message!r}")
-        self.progress_sink(float(fraction), message[:PROGRESS_MESSAGE_MAX])
+        self._sink(float(fraction), message[:PROGRESS_MESSAGE_MAX])
+
+
+def _moment(millis: int | None) -> datetime | None:
+    return None if millis is None else datetime.fromtimestamp(millis / 1000, tz=UTC)
 
 
 _CURRENT: ContextVar[JobContext] = ContextVar("chronoq_current_job")

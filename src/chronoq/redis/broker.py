@@ -501,12 +501,38 @@ def _claimed_jobs(queue: str, token: str, reply: list[Any]) -> list[ClaimedJob]:
     claim.lua checks every field it returns (whole numbers, reservations JSON) and
     dead-letters a bad record instead: nothing here can fail on a stored value. The
     arguments and options are decoded later, by `plan`, which never raises."""
-    return [_entry(queue, token, reply, i) for i in range(_CLAIM_HEADER, len(reply), ENTRY_SIZE)]
+    jobs = []
+    for i in range(_CLAIM_HEADER, len(reply), ENTRY_SIZE):
+        # Lua's numbers arrive as ints and its false as None: no conversion needed.
+        entry = reply[i : i + ENTRY_SIZE]
+        (job_id, task, payload, attempts, max_retries, options, reservations, enqueued,
+         run_at, started, schedule, due, account, fence, retry_base) = entry  # fmt: skip
+        jobs.append(
+            ClaimedJob(
+                id=job_id,
+                queue=queue,
+                task=task,
+                payload=payload,
+                attempts=attempts,
+                max_retries=max_retries,
+                options=options,
+                token=token,
+                reservations=reservations,
+                enqueued_ms=enqueued,
+                run_at_ms=run_at,
+                started_ms=started,
+                schedule=schedule,
+                schedule_due_ms=due,
+                account=account,
+                fence=fence,
+                retry_base=retry_base or 0,
+            )
+        )
+    return jobs
 
 
 def _entry(queue: str, token: str, v: Sequence[Any], i: int) -> ClaimedJob:
-    """One run entry from `v[i:]` (claim reply: absent values are None; hand-off JSON:
-    false)."""
+    """One run entry from `v[i:]` of a hand-off's JSON (absent values are false)."""
     return ClaimedJob(
         id=v[i],
         queue=queue,

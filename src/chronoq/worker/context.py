@@ -13,39 +13,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import threading
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from chronoq.core.claims import ClaimedJob
-from chronoq.core.context import JobContext, ProgressSink, bind, unbind
-from chronoq.core.job import from_millis
+from chronoq.core.context import JobContext
 from chronoq.redis.cancel import cancel_and_wait
-from chronoq.worker.execution import Outcome, RunPlan, execute
+from chronoq.worker.execution import RunPlan
 
 log = logging.getLogger("chronoq.worker")
 # (queue, job id, lease token, fraction, message) -> recorded: Broker.progress
 ProgressWrite = Callable[[str, str, str, float, str], Awaitable[bool]]
 SETTLE_PATIENCE = 2.0  # longest wait for a run's last progress write before its outcome
-
-
-async def execute_with(
-    context: JobContext,
-    job: ClaimedJob,
-    run: RunPlan,
-    threads: ThreadPoolExecutor,
-    *,
-    max_result_bytes: int,
-) -> Outcome:
-    """`execute` with `context` as the task's current job (a plain `def` task's thread
-    gets a copy of this asyncio task's context, see `execution._call`)."""
-    token = bind(context)
-    try:
-        return await execute(job, run, threads, max_result_bytes=max_result_bytes)
-    finally:
-        unbind(token)
 
 
 @dataclass(eq=False)
@@ -63,9 +45,13 @@ class RunContexts:
         self._write_progress = write
         self._runs: dict[str, _Run] = {}
         self._writers: set[asyncio.Task[None]] = set()
+        self._loop_thread: int | None = None  # the worker loop's, learnt at the first run
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def open(self, job: ClaimedJob, run: RunPlan) -> JobContext:
-        started = from_millis(job.started_ms)
+        if self._loop is None:  # runs open on the worker's loop: learn it once
+            self._loop = asyncio.get_running_loop()
+            self._loop_thread = threading.get_ident()
         entry = _Run(
             job,
             JobContext(
@@ -74,15 +60,14 @@ class RunContexts:
                 queue=job.queue,
                 attempt=job.attempts,
                 max_attempts=run.max_retries + 1,
-                enqueued_at=from_millis(job.enqueued_ms),
-                scheduled_at=from_millis(job.run_at_ms or job.enqueued_ms),
-                started_at=started,
+                enqueued_ms=job.enqueued_ms,
+                run_at_ms=job.run_at_ms,
+                started_ms=job.started_ms,
                 schedule=job.schedule,
-                schedule_due=from_millis(job.schedule_due_ms),
+                schedule_due_ms=job.schedule_due_ms,
                 account=job.account,
                 fence=job.fence,
-                cancel_event=threading.Event(),
-                progress_sink=self._sink(job),
+                progress_sink=functools.partial(self._from_any_thread, job),
             ),
         )
         self._runs[job.id] = entry
@@ -106,7 +91,7 @@ class RunContexts:
         entry = self._runs.get(job_id)
         if entry is None:
             return False
-        entry.context.cancel_event.set()
+        entry.context.mark_cancelled()
         return True
 
     async def stop(self) -> None:
@@ -114,18 +99,17 @@ class RunContexts:
 
     # -- progress ------------------------------------------------------------
 
-    def _sink(self, job: ClaimedJob) -> ProgressSink:
-        loop = asyncio.get_running_loop()
-        loop_thread = threading.get_ident()
-
-        def sink(fraction: float, message: str) -> None:
-            if threading.get_ident() == loop_thread:
-                self._report(job, fraction, message)
-                return
-            with contextlib.suppress(RuntimeError):  # closed: a thread outlived its worker
-                loop.call_soon_threadsafe(self._report, job, fraction, message)
-
-        return sink
+    def _from_any_thread(self, job: ClaimedJob, fraction: float, message: str) -> None:
+        """A report from the task: on the loop's thread it is taken at once; from a
+        plain `def` task's thread it is handed to the loop."""
+        if threading.get_ident() == self._loop_thread:
+            self._report(job, fraction, message)
+            return
+        loop = self._loop
+        if loop is None:
+            return  # no run was ever opened: nothing to report to
+        with contextlib.suppress(RuntimeError):  # closed: a thread outlived its worker
+            loop.call_soon_threadsafe(self._report, job, fraction, message)
 
     def _report(self, job: ClaimedJob, fraction: float, message: str) -> None:
         entry = self._runs.get(job.id)

@@ -44,8 +44,11 @@ class JobEvents:
     # -- the events ----------------------------------------------------------
 
     def started(self, job: ClaimedJob, run: RunPlan) -> None:
+        logged = log.isEnabledFor(logging.DEBUG)
+        if not (logged or self._hooks.wants(EventKind.STARTED)):
+            return  # the hot path: nobody listens, nothing is built
         event = _event(EventKind.STARTED, job, run, outcome="running")
-        if log.isEnabledFor(logging.DEBUG):
+        if logged:
             log.debug(
                 "job %s %s started (attempt %s)", job.id, job.task, _tries(event),
                 extra=_fields(event),
@@ -89,17 +92,22 @@ class JobEvents:
         self._fire(died)
 
     def _succeeded(self, outcome: Outcome, run: RunPlan | None, duration: float | None) -> None:
+        hooked = self._hooks.wants(EventKind.SUCCEEDED)
+        logged = log.isEnabledFor(logging.INFO)
+        if not (hooked or logged):
+            return  # the hot path: nobody listens, nothing is built
         job = outcome.job
         result = None
-        if outcome.result_json and self._hooks.wants(EventKind.SUCCEEDED):
+        if outcome.result_json and hooked:
             result = serialization.loads(outcome.result_json)
         event = _event(
             EventKind.SUCCEEDED, job, run, outcome="succeeded", result=result, duration=duration
         )
-        log.info(
-            "job %s %s succeeded in %s ms (attempt %s)",
-            job.id, job.task, _millis(duration), _tries(event), extra=_fields(event),
-        )  # fmt: skip
+        if logged:
+            log.info(
+                "job %s %s succeeded in %s ms (attempt %s)",
+                job.id, job.task, _millis(duration), _tries(event), extra=_fields(event),
+            )  # fmt: skip
         self._fire(event)
 
     def expired(self, queue: str, job: ExpiredJob) -> None:

@@ -37,7 +37,7 @@ _OPTIONS_DEPTH = 8  # options and reservations are shallow objects; anything dee
 _REASON_MAX = 200
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)  # not frozen: made per job, and frozen init costs ~1 µs
 class Outcome:
     """How a run ended. `retry_in` None with an error means dead-letter now;
     `deferred` (seconds) means the task raised RateLimited: run again later, no
@@ -57,7 +57,7 @@ class Outcome:
         return self.error is None and self.deferred is None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)  # not frozen: made per job, and frozen init costs ~1 µs
 class RunPlan:
     """A job ready to call: its function, arguments and effective options."""
 

@@ -29,14 +29,13 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from chronoq.app import App
 from chronoq.control.limiter import Limiter
 from chronoq.core.claims import ClaimedJob
-from chronoq.core.context import JobContext
 from chronoq.core.errors import ConfigurationError
 from chronoq.core.ids import new_job_id, new_token
 from chronoq.core.task import DEFAULT_MAX_RETRIES
@@ -45,10 +44,10 @@ from chronoq.redis.channels import READ_TIMEOUT
 from chronoq.redis.errors import RedisUnusable, server_label
 from chronoq.redis.server_check import check_server
 from chronoq.worker.cancels import CancelListener
-from chronoq.worker.context import RunContexts, execute_with
+from chronoq.worker.context import RunContexts
 from chronoq.worker.doorbell import Doorbell
 from chronoq.worker.events import JobEvents
-from chronoq.worker.execution import Outcome, RunPlan, plan
+from chronoq.worker.execution import Outcome, RunPlan, execute, plan
 from chronoq.worker.heartbeat import Description, Heartbeat
 from chronoq.worker.leases import LeaseKeeper
 from chronoq.worker.outcomes import OutcomeWriter
@@ -472,9 +471,9 @@ class Worker:
         """The throttle let a held job start."""
         self._runs.launch(job, run)
 
-    async def _execute(self, context: JobContext, job: ClaimedJob, run: RunPlan) -> Outcome:
+    def _execute(self, job: ClaimedJob, run: RunPlan) -> Awaitable[Outcome]:
         max_bytes = self.app.settings.max_payload_bytes
-        return await execute_with(context, job, run, self._threads, max_result_bytes=max_bytes)
+        return execute(job, run, self._threads, max_result_bytes=max_bytes)
 
     def _run_done(self, run: Run, outcome: Outcome) -> None:
         if outcome.deferred is not None:

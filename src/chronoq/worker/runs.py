@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from chronoq.core.claims import ClaimedJob
-from chronoq.core.context import JobContext
+from chronoq.core.context import bind, unbind
 from chronoq.redis.cancel import cancel_and_wait
 from chronoq.worker.context import RunContexts
 from chronoq.worker.events import JobEvents
@@ -33,7 +33,7 @@ from chronoq.worker.execution import Outcome, RunPlan, cancelled
 
 log = logging.getLogger("chronoq.worker")
 
-Execute = Callable[[JobContext, ClaimedJob, RunPlan], Awaitable[Outcome]]
+Execute = Callable[[ClaimedJob, RunPlan], Awaitable[Outcome]]
 
 
 class RunState(enum.StrEnum):
@@ -111,22 +111,15 @@ class Runs:
         return run
 
     async def _drive(self, run: Run) -> None:
-        context = self._contexts.open(run.job, run.plan)
-        self._events.started(run.job, run.plan)
+        """The run's one coroutine (a layer less per job is measurable at 20k jobs/s):
+        the task runs with its context bound (a plain `def` task's thread gets a copy)."""
+        job, plan = run.job, run.plan
+        context = self._contexts.open(job, plan)
+        self._events.started(job, plan)
         began = time.monotonic()
+        token = bind(context)
         try:
-            outcome = await self._outcome(run, context)
-        finally:
-            took = time.monotonic() - began
-            self._end(run)
-            last_report = self._contexts.close(context)
-        await self._contexts.settle(last_report)  # the outcome is written after it
-        self._events.finished(outcome, run.plan, took)
-        self._done(run, outcome)
-
-    async def _outcome(self, run: Run, context: JobContext) -> Outcome:
-        try:
-            outcome = await self._execute(context, run.job, run.plan)
+            outcome = self._after_cancel(run, await self._execute(job, plan))
         except asyncio.CancelledError:
             if not run.cut_off:
                 raise  # a lost lease or a shutdown: no outcome of ours to record
@@ -134,11 +127,25 @@ class Runs:
             if current is not None:
                 current.uncancel()
             why = f"cancelled: the run did not stop within {self._grace:g}s of the request"
-            return cancelled(run.job, why)
-        failed = not (outcome.succeeded or outcome.cancelled or outcome.deferred is not None)
-        if run.state is RunState.CANCELLING and failed:  # it stopped on the request
-            return cancelled(run.job, f"cancelled ({outcome.error})", outcome.traceback)
-        return outcome
+            outcome = cancelled(job, why)
+        finally:
+            unbind(token)
+            took = time.monotonic() - began
+            self._end(run)
+            last_report = self._contexts.close(context)
+        if last_report is not None:
+            await self._contexts.settle(last_report)  # the outcome is written after it
+        self._events.finished(outcome, plan, took)
+        self._done(run, outcome)
+
+    @staticmethod
+    def _after_cancel(run: Run, outcome: Outcome) -> Outcome:
+        """A failure once a cancel was asked for is the task stopping on it."""
+        if run.state is not RunState.CANCELLING or outcome.succeeded:
+            return outcome
+        if outcome.cancelled or outcome.deferred is not None:
+            return outcome
+        return cancelled(run.job, f"cancelled ({outcome.error})", outcome.traceback)
 
     def _end(self, run: Run) -> None:
         run.state = RunState.FINISHED
