@@ -15,6 +15,7 @@ from chronoq.control.sync_locks import SyncLock
 from chronoq.core.errors import ConfigurationError
 from chronoq.core.events import EventKind, HookRegistry
 from chronoq.core.events import Hook as EventHook
+from chronoq.core.failures import ErrorClass, ErrorClassifier
 from chronoq.core.job import GatePolicy
 from chronoq.core.limits import Limit, WindowsSpec, quota, rate_limit
 from chronoq.core.names import validate_limit_name
@@ -159,6 +160,7 @@ class App:
         self.on_schedule_error: ScheduleErrorHandler | None = None
         self.declared_limits: dict[str, Limit] = {}
         self.hooks = HookRegistry()  # job events: see `on`
+        self.error_classes = ErrorClassifier()  # see `error_class`
 
     @overload
     def task(self, func: F, /) -> Task: ...
@@ -371,6 +373,15 @@ class App:
         when told no queues."""
         names = {task.defaults.queue for task in self.registry} | {DEFAULT_QUEUE}
         return [DEFAULT_QUEUE, *sorted(names - {DEFAULT_QUEUE})]
+
+    def error_class(self, exc_type: type[BaseException], cls: ErrorClass | str) -> None:
+        """Classify failures raising `exc_type` (and its subclasses) as `cls`: one of
+        network, timeout, rate_limited, parse, resource, application. Beats the
+        built-in mapping (ConnectionError/OSError -> network, TimeoutError -> timeout,
+        ValueError -> parse, ...). `chronoq process-dlq` requeues the dead jobs of
+        recoverable classes (`app.error_classes.set_recoverable(...)`; by default
+        network, timeout and rate_limited)."""
+        self.error_classes.register(exc_type, cls)
 
     def on(self, kind: EventKind | str) -> Callable[[H], H]:
         """Register a hook for every task's `kind` events: `@app.on("dead")`.

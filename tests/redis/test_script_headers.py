@@ -173,6 +173,7 @@ async def drive_every_script(app: App, proxy: RecordingProxy) -> None:
         await broker.complete("default", [(a, "tok", "1")], retention_ms=1, result_ttl_ms=1)
         for dead in (b, c):
             await broker.fail("default", dead, "tok", error="e", traceback="", retry_in_ms=None)
+        await client.backend.history.resolve("default", "job", b, "handled")
         later = int(time.time() * 1000) + 60_000
         await broker.defer("default", [(d, "tok", later, '{"lim": 1}')])
         await broker.undefer("default", "lim", [d])

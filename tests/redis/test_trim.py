@@ -102,7 +102,7 @@ async def test_trim_works_in_bounded_batches(client: Client, raw: redis.Redis) -
     while done < total:
         done += len(await finish(broker, BATCH_LIMIT))
     await asyncio.sleep(0.05)
-    keys, args = [q.done, q.job_prefix, q.result_prefix], [10, BATCH_LIMIT]
+    keys, args = [q.done, q.job_prefix, q.result_prefix, q.index_prefix], [10, BATCH_LIMIT]
     assert await SCRIPTS.trim(broker.redis, keys, args) == BATCH_LIMIT  # one full batch
     assert raw.zcard(q.done) == total - BATCH_LIMIT
     assert await broker.trim("default", retention_ms=10) == total - BATCH_LIMIT  # loops
@@ -126,7 +126,7 @@ async def test_bad_arguments_are_refused_before_anything_is_removed(
     await client.submit(JobRequest("t", force=True))
     await finish(client.broker, 1)
     await asyncio.sleep(0.02)
-    keys = [q.done, q.job_prefix, q.result_prefix]
+    keys = [q.done, q.job_prefix, q.result_prefix, q.index_prefix]
     with pytest.raises(redis.ResponseError, match=message):
         await SCRIPTS.trim(client.broker.redis, keys, args)
     assert raw.zcard(q.done) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Annotated
 
@@ -16,11 +17,15 @@ from chronoq.cli.common import (
     Target,
     console,
     emit_json,
+    flush_quietly,
 )
 from chronoq.cli.jobs import emit_readable_json, readable
-from chronoq.cli.render import job_table, jobs_table
+from chronoq.cli.render import groups_table, job_table, jobs_table
 from chronoq.core.errors import ConfigurationError
+from chronoq.core.failures import ErrorClass
 from chronoq.core.job import JobStatus
+from chronoq.observe.failures import FailureGroups
+from chronoq.observe.failures import process_dlq as run_process_dlq
 from chronoq.schedule.spec import parse_duration
 
 dlq = typer.Typer(help="The dead-letter queue: jobs out of retries.", no_args_is_help=True)
@@ -34,19 +39,65 @@ AllOption = Annotated[bool, typer.Option("--all", help="Every dead job (of --que
 def list_dead(
     queue: QueueOption = None,
     limit: Annotated[int, typer.Option("--limit", help="At most this many.", min=1)] = 50,
+    group: Annotated[
+        bool, typer.Option("--group", help="Failure groups instead of jobs (by fingerprint).")
+    ] = False,
     app: AppOption = None,
     redis_url: RedisUrlOption = None,
     prefix: PrefixOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """List dead jobs, newest first, with their last error."""
-    found = Target.resolve(app, redis_url, prefix).with_client(
-        lambda c: c.dead_jobs(queue=queue, limit=limit)
-    )
+    """List dead jobs, newest first, with their last error; --group: failures grouped
+    by fingerprint (task, exception type, masked message), with their class, count,
+    dead jobs, first and last seen, the accounts affected and whether resolved."""
+    target = Target.resolve(app, redis_url, prefix)
+    if group:
+        groups = target.with_client(lambda c: FailureGroups(c.backend).list(queue=queue))
+        groups = groups[:limit]
+        if json_out:
+            emit_json([g.to_dict() for g in groups])
+        else:
+            console().print(groups_table(groups))
+        return
+    found = target.with_client(lambda c: c.dead_jobs(queue=queue, limit=limit))
     if json_out:
         emit_json([j.to_dict() for j in found])
     else:
         console().print(jobs_table(found, title="dead jobs"))
+
+
+@dlq.command("resolve")
+def resolve(
+    job_id: OptionalId = None,
+    group: Annotated[
+        str | None,
+        typer.Option("--group", help="A failure group's fingerprint (dlq list --group)."),
+    ] = None,
+    note: Annotated[str, typer.Option("--note", help="Why, or what was done.")] = "",
+    queue: QueueOption = None,
+    app: AppOption = None,
+    redis_url: RedisUrlOption = None,
+    prefix: PrefixOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Mark a dead job, or a failure group, handled (a group failing again reopens)."""
+    if (job_id is None) == (group is None):
+        raise CliError("give a dead job ID or --group G (one of them)")
+    target = Target.resolve(app, redis_url, prefix)
+    if group is not None:
+        fingerprint = group
+        target.with_client(
+            lambda c: FailureGroups(c.backend).resolve_group(fingerprint, note, queue)
+        )
+        what = {"group": group, "resolved": True, "note": note}
+    else:
+        one = job_id or ""
+        target.with_client(lambda c: FailureGroups(c.backend).resolve_job(one, note, queue))
+        what = {"id": job_id, "resolved": True, "note": note}
+    if json_out:
+        emit_json(what)
+    else:
+        console().print(f"{group or job_id} resolved" + (f": {note}" if note else ""))
 
 
 @dlq.command("show")
@@ -142,3 +193,55 @@ def _report(count: int, verb: str, job_id: str | None, json_out: bool) -> None:
         emit_json({verb: count})
     else:
         console().print(f"{count} job(s) {verb}")
+
+
+def process_dlq(
+    queue: QueueOption = None,
+    classes: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--class",
+            help="A class to requeue (repeat; default: the app's recoverable ones, "
+            "network, timeout and rate_limited unless it says otherwise).",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what would be requeued; change nothing.")
+    ] = False,
+    every: Annotated[
+        str | None,
+        typer.Option("--every", help="Run again at this interval (30m, 1h) until stopped."),
+    ] = None,
+    app: AppOption = None,
+    redis_url: RedisUrlOption = None,
+    prefix: PrefixOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Requeue the dead jobs whose error class is recoverable and leave the rest,
+    saying what it did by class. With --every it keeps doing so on that schedule."""
+    target = Target.resolve(app, redis_url, prefix)
+    chosen = (
+        [ErrorClass.parse(c) for c in classes]
+        if classes
+        else sorted(target.app.error_classes.recoverable)
+    )
+    interval = None
+    if every is not None:
+        try:
+            interval = parse_duration(every).total_seconds()
+        except ConfigurationError:
+            raise CliError(
+                f"--every {every!r} is not a duration; write it like 30m or 1h"
+            ) from None
+    while True:
+        report = target.with_client(
+            lambda c: run_process_dlq(c.backend, recoverable=chosen, queue=queue, dry_run=dry_run)
+        )
+        if json_out:
+            emit_json(report.to_dict())
+        else:
+            console().print(report.summary())
+        flush_quietly()
+        if interval is None:
+            return
+        time.sleep(interval)

@@ -32,6 +32,7 @@ from chronoq.client import JobRequest
 from chronoq.core.errors import ChronoqError
 from chronoq.core.job import JobStatus
 from chronoq.core.serialization import NestingTooDeep
+from chronoq.observe.search import PAGE_MAX, JobFilter, JobSearch, parse_moment
 
 T = TypeVar("T")
 STATUSES = ", ".join(s.value for s in JobStatus)
@@ -156,21 +157,68 @@ def parse_status(text: str | None) -> JobStatus | None:
 def jobs(
     status: Annotated[str | None, typer.Option("--status", help=f"One of: {STATUSES}.")] = None,
     queue: Annotated[str | None, typer.Option("--queue", help="Only this queue.")] = None,
+    task: Annotated[str | None, typer.Option("--task", help="Only jobs of this task.")] = None,
+    account: Annotated[
+        str | None, typer.Option("--account", help="Only jobs of this account.")
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since", help="Finished at or after: 2h, 30m (ago) or ISO 8601 with offset."
+        ),
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="Finished before: 1h (ago) or ISO 8601.")
+    ] = None,
+    error_contains: Annotated[
+        str | None,
+        typer.Option("--error-contains", help="Only jobs whose error contains this text."),
+    ] = None,
+    cursor: Annotated[
+        str | None, typer.Option("--cursor", help="The next page: the cursor a search printed.")
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", help="At most this many.", min=1)] = 50,
     app: AppOption = None,
     redis_url: RedisUrlOption = None,
     prefix: PrefixOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """List jobs, newest first."""
+    """List jobs, newest first. With --task, --account, --since, --until or
+    --error-contains, search the history of finished and dead jobs (by their
+    indexes, in pages: --cursor continues where a page ended)."""
     wanted = parse_status(status)
-    found = Target.resolve(app, redis_url, prefix).with_client(
-        lambda c: readable(c.jobs(status=wanted, queue=queue, limit=limit), "a job record")
+    target = Target.resolve(app, redis_url, prefix)
+    searching = any(v is not None for v in (task, account, since, until, error_contains, cursor))
+    if not searching:
+        found = target.with_client(
+            lambda c: readable(c.jobs(status=wanted, queue=queue, limit=limit), "a job record")
+        )
+        if json_out:
+            emit_readable_json([j.to_dict() for j in found], "the jobs")
+        else:
+            console().print(jobs_table(found))
+        return
+    where = JobFilter(
+        task=task,
+        status=wanted,
+        queue=queue,
+        account=account,
+        since=parse_moment(since, "--since") if since is not None else None,
+        until=parse_moment(until, "--until") if until is not None else None,
+        error_contains=error_contains,
+    )
+    page = target.with_client(
+        lambda c: readable(
+            JobSearch(c.backend).search(where, limit=min(limit, PAGE_MAX), cursor=cursor),
+            "a job record",
+        )
     )
     if json_out:
-        emit_readable_json([j.to_dict() for j in found], "the jobs")
-    else:
-        console().print(jobs_table(found))
+        emit_readable_json(page.to_dict(), "the jobs")
+        return
+    console().print(jobs_table(page.jobs))
+    if page.next_cursor:
+        console().print(f"more: --cursor {page.next_cursor}")
 
 
 def cancel(

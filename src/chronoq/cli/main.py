@@ -15,7 +15,7 @@ import typer
 
 from chronoq.cli import jobs, observe, serve
 from chronoq.cli.common import CliError
-from chronoq.cli.dlq import dlq
+from chronoq.cli.dlq import dlq, process_dlq
 from chronoq.cli.limits import limits, quotas
 from chronoq.cli.schedules import cron, schedules
 from chronoq.cli.server import server
@@ -64,6 +64,7 @@ cli.command()(jobs.cancel)
 cli.command()(jobs.queues)
 cli.command()(jobs.workers)
 cli.add_typer(dlq, name="dlq")
+cli.command("process-dlq")(process_dlq)
 cli.add_typer(server, name="server")
 cli.add_typer(schedules, name="schedules")
 cli.add_typer(cron, name="cron")

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from chronoq.client import EnqueuedJob
 from chronoq.core.job import Job, JobStatus
+from chronoq.observe.failures import FailureGroup
 from chronoq.redis.inspector import QueueCounts
 
 STATUS_STYLE = {
@@ -60,6 +61,29 @@ def jobs_table(jobs: Iterable[Job], title: str = "jobs") -> Table:
     return table
 
 
+def groups_table(groups: Iterable[FailureGroup]) -> Table:
+    table = Table(title="failure groups", title_justify="left")
+    columns = ("group", "class", "task", "dead", "failures", "accounts", "first seen (UTC)",
+               "last seen (UTC)", "state", "error")  # fmt: skip
+    for column in columns:
+        table.add_column(column, no_wrap=column in ("group", "last seen (UTC)"))
+    for g in groups:
+        accounts = ", ".join(g.accounts[:3]) + (" ..." if g.account_count > 3 else "")
+        table.add_row(
+            g.fingerprint,
+            g.error_class,
+            g.task,
+            str(g.dead),
+            str(g.count),
+            f"{g.account_count}: {accounts}" if g.account_count else "-",
+            when(g.first_seen),
+            when(g.last_seen),
+            g.state,
+            short(g.title, 60),
+        )
+    return table
+
+
 def job_table(job: Job) -> Table:
     table = Table(title=f"job {job.id}", title_justify="left", show_header=False)
     table.add_column("field", style="bold")
@@ -84,12 +108,25 @@ def job_table(job: Job) -> Table:
         ("worker", _or_dash(job.worker_id)),
         ("result", _json_text(job.result) if job.status is JobStatus.SUCCEEDED else "-"),
         ("error", _clip(_or_dash(job.error))),
+        ("failure", _failure_text(job)),
     ]
     for name, value in rows:
         table.add_row(name, value)
     if job.traceback:
         table.add_row("traceback", _clip_start(job.traceback.rstrip()))
     return table
+
+
+def _failure_text(job: Job) -> str:
+    """'network, group 3f2a...; resolved 2026-... (note)': the last failure's class."""
+    if job.error_class is None and job.resolved_at is None:
+        return "-"
+    text = f"{job.error_class or 'unclassified'}, group {job.error_group or '-'}"
+    if job.resolved_at is not None:
+        text += f"; resolved {when(job.resolved_at)}" + (
+            f" ({job.resolution})" if job.resolution else ""
+        )
+    return text
 
 
 def progress_text(job: Job) -> str:

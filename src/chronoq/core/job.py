@@ -78,6 +78,10 @@ class Field:
     SCHEDULE_DUE = "sdue"  # ms: the due time that schedule run was meant for
     RETRY_BASE = "rbase"  # attempts made before the job was last requeued from the DLQ
     CANCEL_REQUESTED = "cxl"  # ms: when a cancel of the running job was asked for
+    ERROR_GROUP = "fp"  # fingerprint of the last failure's group (chronoq.core.failures)
+    ERROR_CLASS = "ecls"  # that failure's class: network, timeout, ...
+    RESOLVED = "rsv"  # ms: when an operator marked this dead job handled
+    RESOLUTION = "rnote"  # the note they left
 
 
 class GatePolicy(enum.StrEnum):
@@ -307,6 +311,10 @@ class Job:
     progress_message: str | None = None
     schedule: str | None = None  # the schedule that made this job, if any
     schedule_due: datetime | None = None  # the due time of that schedule's run
+    error_group: str | None = None  # fingerprint of the last failure's group
+    error_class: str | None = None  # that failure's class (network, timeout, ...)
+    resolved_at: datetime | None = None  # a dead job an operator marked handled
+    resolution: str | None = None  # their note
 
     @property
     def duration(self) -> float | None:
@@ -357,6 +365,10 @@ class Job:
             progress_message=fields.get(Field.PROGRESS_MESSAGE) or None,
             schedule=fields.get(Field.SCHEDULE),
             schedule_due=millis(Field.SCHEDULE_DUE),
+            error_group=fields.get(Field.ERROR_GROUP) or None,
+            error_class=fields.get(Field.ERROR_CLASS) or None,
+            resolved_at=millis(Field.RESOLVED),
+            resolution=fields.get(Field.RESOLUTION) or None,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -394,6 +406,10 @@ class Job:
             "progress_message": self.progress_message,
             "schedule": self.schedule,
             "schedule_due": iso(self.schedule_due),
+            "error_group": self.error_group,
+            "error_class": self.error_class,
+            "resolved_at": iso(self.resolved_at),
+            "resolution": self.resolution,
         }
 
 

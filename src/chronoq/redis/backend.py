@@ -23,6 +23,7 @@ from chronoq.core.settings import Settings
 from chronoq.redis.broker import Broker
 from chronoq.redis.connector import AsyncRedis, Connector
 from chronoq.redis.durability import Durability
+from chronoq.redis.history import HistoryStore
 from chronoq.redis.inspector import Inspector
 from chronoq.redis.keys import DEFAULT_PREFIX, Keyspace
 from chronoq.redis.limits import LimitStore
@@ -69,6 +70,11 @@ class Backend:
     @property
     def is_cluster(self) -> bool:
         return self.connector.is_cluster
+
+    @cached_property
+    def history(self) -> HistoryStore:
+        """The history's indexes and failure groups (chronoq.observe reads them)."""
+        return HistoryStore(self.redis, self.keys)
 
     @cached_property
     def schedules(self) -> ScheduleStore:

@@ -30,7 +30,7 @@ from chronoq.core.job import Field, JobSpec, JobStatus
 from chronoq.redis.durability import Durability, run_acked
 from chronoq.redis.keys import Keyspace, QueueKeys
 from chronoq.redis.liveness import beat_fields
-from chronoq.redis.scripts import SCRIPTS, Script, ScriptArgs
+from chronoq.redis.scripts import SCRIPTS, Script, ScriptArgs, ScriptCall, pipelined
 
 log = logging.getLogger("chronoq.redis")
 
@@ -184,6 +184,7 @@ class Broker:
             q.ready,
             q.wake,
             *_gate_keys(q),
+            q.index_prefix,
         ]
         return list(await self._record(SCRIPTS.complete, keys, args))
 
@@ -206,9 +207,11 @@ class Broker:
         retry_in_ms: int | None,
         cancelled: bool = False,
         retention_ms: int = 0,
+        failure: str = "",
     ) -> JobStatus | None:
         """Record a failed attempt: retry after `retry_in_ms`, or dead-letter (None);
         or a run ended by a cancel (`cancelled`: finished, kept `retention_ms`).
+        `failure`: the attempt's group and class (`Failure.wire`), '' for none.
 
         Returns the new status, or None when the lease was no longer ours.
         """
@@ -224,9 +227,10 @@ class Broker:
             q.ready,
             *_gate_keys(q),
             q.done,
+            q.index_prefix,
         ]
         delay = -2 if cancelled else -1 if retry_in_ms is None else max(0, retry_in_ms)
-        args: list[str | int] = [job_id, token, error, traceback, delay, retention_ms]
+        args: list[str | int] = [job_id, token, error, traceback, delay, retention_ms, failure]
         reply = await self._record(SCRIPTS.fail, keys, args)
         return JobStatus(reply) if reply else None
 
@@ -282,6 +286,7 @@ class Broker:
             q.stats,
             *_gate_keys(q),
             q.fair,
+            q.index_prefix,
         ]
         reply = await SCRIPTS.recover(self.redis, keys, [default_max_retries, BATCH_LIMIT])
         requeued, dead, unparked = reply
@@ -292,7 +297,7 @@ class Broker:
         and results. Completions trim too, but only while jobs complete: this keeps an
         idle queue trimmed. Dead jobs are kept. Returns how many were forgotten."""
         q = self.keys.queue(queue)
-        keys = [q.done, q.job_prefix, q.result_prefix]
+        keys = [q.done, q.job_prefix, q.result_prefix, q.index_prefix]
         total = 0
         while True:
             removed = int(await SCRIPTS.trim(self.redis, keys, [retention_ms, BATCH_LIMIT]))
@@ -337,6 +342,7 @@ class Broker:
             q.unique_prefix,
             q.parked_prefix,
             q.blocked,
+            q.index_prefix,
         ]
         args: list[str | int] = [job_id, retention_ms, self.keys.cancel_channel]
         reply = await self._record(SCRIPTS.cancel, keys, args)
@@ -354,7 +360,7 @@ class Broker:
         """Requeue dead jobs (one, or every one `select` picks), keeping their attempt
         history. Returns how many were requeued."""
         q = self.keys.queue(queue)
-        keys = [q.dead, q.ready, q.seq, q.wake, q.job_prefix, q.fair]
+        keys = [q.dead, q.ready, q.seq, q.wake, q.job_prefix, q.fair, q.index_prefix]
         total, offset = 0, 0
         while offset >= 0:
             args: list[str | int] = [job_id or "*", BATCH_LIMIT, *select.wire, offset]
@@ -362,9 +368,23 @@ class Broker:
             total += moved
         return total
 
+    async def requeue_dead_ids(self, queue: str, job_ids: Sequence[str]) -> int:
+        """Requeue these dead jobs (ids no longer dead are skipped), up to BATCH_LIMIT
+        script calls per round trip. Returns how many were requeued."""
+        q = self.keys.queue(queue)
+        keys = [q.dead, q.ready, q.seq, q.wake, q.job_prefix, q.fair, q.index_prefix]
+        total = 0
+        for start in range(0, len(job_ids), BATCH_LIMIT):
+            calls: list[ScriptCall] = [
+                (SCRIPTS.requeue_dead, keys, [job_id, 1, *ANY_DEAD.wire, 0])
+                for job_id in job_ids[start : start + BATCH_LIMIT]
+            ]
+            total += sum(int(reply[0]) for reply in await pipelined(self.redis, calls))
+        return total
+
     async def purge_dead(self, queue: str, job_id: str | None = None) -> int:
         q = self.keys.queue(queue)
-        keys = [q.dead, q.job_prefix, q.result_prefix]
+        keys = [q.dead, q.job_prefix, q.result_prefix, q.index_prefix]
         total = 0
         while True:
             deleted = int(await SCRIPTS.purge_dead(self.redis, keys, [job_id or "*", BATCH_LIMIT]))
@@ -487,6 +507,7 @@ def _claim_keys(q: QueueKeys) -> list[str]:
         q.dead,
         q.inbox_prefix,
         q.fence_prefix,
+        q.index_prefix,
     ]
 
 

@@ -128,6 +128,37 @@ class QueueKeys:
         """Prefix of unique-key claims: unique_prefix + key -> job id."""
         return self._key("uniq:")
 
+    @property
+    def index_prefix(self) -> str:
+        """Prefix of the history's secondary indexes and failure groups (the scripts
+        build the names below from it, `index_*` in _lib.lua; so do these methods):
+
+        - `d:t:<task>`, `d:a:<account>`, `d:g:<fingerprint>`: ZSETs of dead ids by time
+          of death, kept exactly (requeue and purge remove their entries);
+        - `f:t:<task>`, `f:a:<account>`, `f:s:<status>` (statuses other than
+          succeeded, which `done` indexes): ZSETs of finished ids by finish ms,
+          trimmed with the records by trim.lua; `f:keys` ZSET of those suffixes,
+          score = a lower bound of their oldest entry (what the trimmer walks);
+        - `g:<fingerprint>` HASH of a failure group (task, cls, title, count,
+          first, last, resolved, note), `g:<fingerprint>:a` ZSET of its accounts by
+          last failure, `groups` ZSET of fingerprints by last failure."""
+        return self._key("ix:")
+
+    def index(self, family: str, kind: str, value: str) -> str:
+        """A secondary index: family 'd' (dead) or 'f' (finished), kind 't' (task),
+        'a' (account), 'g' (group, dead only) or 's' (status, finished only)."""
+        return f"{self.index_prefix}{family}:{kind}:{value}"
+
+    @property
+    def groups(self) -> str:
+        return self.index_prefix + "groups"
+
+    def group(self, fingerprint: str) -> str:
+        return f"{self.index_prefix}g:{fingerprint}"
+
+    def group_accounts(self, fingerprint: str) -> str:
+        return f"{self.index_prefix}g:{fingerprint}:a"
+
     def job(self, job_id: str) -> str:
         return self.job_prefix + job_id
 

@@ -202,6 +202,7 @@ class Scripts:
         self.cancel = Script("cancel")
         self.requeue_dead = Script("requeue_dead")
         self.purge_dead = Script("purge_dead")
+        self.resolve = Script("resolve")
         self.retire = Script("retire")
         self.schedule_put = Script("schedule_put")
         self.schedule_remove = Script("schedule_remove")

@@ -51,6 +51,7 @@ class Outcome:
     retry_in: float | None = None
     deferred: float | None = None
     cancelled: bool = False
+    exc_type: type[BaseException] | None = None  # what failed: its class and group come from it
 
     @property
     def succeeded(self) -> bool:
@@ -81,7 +82,7 @@ def plan(job: ClaimedJob, registry: TaskRegistry) -> RunPlan | Outcome:
     try:
         task = registry.get(job.task)
     except UnknownTask as exc:
-        return Outcome(job, error=str(exc))
+        return Outcome(job, error=str(exc), exc_type=UnknownTask)
     try:
         args, kwargs = serialization.decode_call(job.payload)
     except Exception as exc:  # any decode failure is this job's fault, not the worker's
@@ -213,7 +214,7 @@ def _succeeded(job: ClaimedJob, run: RunPlan, value: Any, max_bytes: int | None)
         if max_bytes is not None:
             serialization.check_size(result_json, "the task's result would", max_bytes)
     except PayloadTooLarge as exc:
-        return Outcome(job, error=f"PayloadTooLarge: {exc}")
+        return Outcome(job, error=f"PayloadTooLarge: {exc}", exc_type=PayloadTooLarge)
     except SerializationError as exc:
         return _failed(job, run, f"SerializationError: {exc}", "", exc)
     return Outcome(job, result_json=result_json)
@@ -260,10 +261,11 @@ def _retryable(run: RunPlan, exc: BaseException) -> bool:
 
 def _failed(job: ClaimedJob, run: RunPlan, error: str, tb: str, exc: BaseException) -> Outcome:
     retry_number = job.attempts - job.retry_base  # attempts since its last requeue
+    kind = type(exc)
     if not _retryable(run, exc) or retry_number - 1 >= run.max_retries:
-        return Outcome(job, error=error, traceback=tb, retry_in=None)
+        return Outcome(job, error=error, traceback=tb, retry_in=None, exc_type=kind)
     delay = exc.seconds if isinstance(exc, RetryAfter) else _retry_delay(run, retry_number)
-    return Outcome(job, error=error, traceback=tb, retry_in=delay)
+    return Outcome(job, error=error, traceback=tb, retry_in=delay, exc_type=kind)
 
 
 def _retry_delay(run: RunPlan, retry_number: int) -> float:

@@ -18,6 +18,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable
 
+from chronoq.core.failures import ErrorClassifier, failure
 from chronoq.redis.broker import Broker
 from chronoq.redis.errors import RedisUnusable
 from chronoq.worker.execution import Outcome
@@ -35,8 +36,10 @@ class OutcomeWriter:
         result_ttl_ms: int,
         on_written: Callable[[Outcome], None],
         outages: Outages,
+        classifier: ErrorClassifier | None = None,
     ) -> None:
         self._broker = broker
+        self._classifier = classifier or ErrorClassifier()
         self._outages = outages
         self._retention_ms = retention_ms
         self._result_ttl_ms = result_ttl_ms
@@ -79,6 +82,14 @@ class OutcomeWriter:
         """Wait until every outcome added so far is written."""
         await self._idle.wait()
 
+    def _failure(self, outcome: Outcome) -> str:
+        """The attempt's group and class, from the exception that failed it ('' when
+        nothing raised: a bad record; or a cancel, which is no failure)."""
+        if outcome.exc_type is None or outcome.cancelled:
+            return ""
+        found = failure(outcome.job.task, outcome.exc_type, outcome.error or "", self._classifier)
+        return found.wire
+
     async def _write(self, batch: list[Outcome]) -> None:
         successes: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
         for outcome in batch:
@@ -95,6 +106,7 @@ class OutcomeWriter:
                 retry_in_ms=None if outcome.retry_in is None else int(outcome.retry_in * 1000),
                 cancelled=outcome.cancelled,
                 retention_ms=self._retention_ms,
+                failure=self._failure(outcome),
             )
             if status is None:
                 log.warning("chronoq: job %s lost its lease; its failure was not recorded", job.id)

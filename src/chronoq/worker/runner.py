@@ -282,6 +282,7 @@ class Worker:
             result_ttl_ms=int(min(settings.keep_result, settings.retention) * 1000),
             on_written=self._written,
             outages=self._outages,
+            classifier=self.app.error_classes,
         )
         self._limiter = Limiter(self.backend.limits)
         self._publication = Publication(

@@ -138,14 +138,108 @@ local function release_unique(unique_prefix, job_key, id)
   end
 end
 
+-- History indexes (keys.py QueueKeys.index_prefix names them): sorted sets by time
+-- per task, account and status, written once per job when it finishes or dies (never
+-- for intermediate states), so a filtered history query walks the smallest one.
+-- Dead ones ('d:') are kept exact: requeue and purge take their entries out.
+-- Finished ones ('f:') are trimmed by time with the records (trim_indexes).
+local INDEXED_STATUS = {cancelled = true, expired = true, skipped = true}  -- 'done' has the rest
+local INDEX_FIELDS = {'task', 'acct', 'fp'}
+
+local function index_note_key(ix, suffix, now)
+  redis.call('ZADD', ix .. 'f:keys', 'NX', now, suffix)  -- the trimmer's list of f: keys
+end
+
+-- A job just finished (succeeded, cancelled, expired, skipped) at `now`.
+local function index_finished(ix, job_key, id, status, now)
+  local f = redis.call('HMGET', job_key, 'task', 'acct')
+  local names = {}
+  if f[1] then names[#names + 1] = 'f:t:' .. f[1] end
+  if f[2] then names[#names + 1] = 'f:a:' .. f[2] end
+  if INDEXED_STATUS[status] then names[#names + 1] = 'f:s:' .. status end
+  for _, suffix in ipairs(names) do
+    redis.call('ZADD', ix .. suffix, now, id)
+    index_note_key(ix, suffix, now)
+  end
+end
+
+-- A job just died at `now` (the 'dead' ZSET is its status index).
+local function index_dead(ix, job_key, id, now)
+  local f = redis.call('HMGET', job_key, 'task', 'acct')
+  if f[1] then redis.call('ZADD', ix .. 'd:t:' .. f[1], now, id) end
+  if f[2] then redis.call('ZADD', ix .. 'd:a:' .. f[2], now, id) end
+end
+
+-- A dead job leaves the dead-letter queue (requeued or purged): out of its indexes.
+local function unindex_dead(ix, job_key, id)
+  local f = redis.call('HMGET', job_key, unpack(INDEX_FIELDS))
+  if f[1] then redis.call('ZREM', ix .. 'd:t:' .. f[1], id) end
+  if f[2] then redis.call('ZREM', ix .. 'd:a:' .. f[2], id) end
+  if f[3] then redis.call('ZREM', ix .. 'd:g:' .. f[3], id) end
+end
+
+-- Failure groups. The worker sends a failed attempt's group as one argument:
+-- '<16 hex fingerprint>\t<class>\t<title>' ('' when it has none). Checked before
+-- the script writes anything: returns {fp, cls, title}, false ('') or nil and why.
+local ERROR_CLASSES = {network = true, timeout = true, rate_limited = true, parse = true,
+  resource = true, application = true}
+local function parse_failure(value)
+  if value == nil or value == '' then return false end
+  local fp, cls, title = string.match(value, '^(%x+)\t([a-z_]+)\t(.*)$')
+  if not fp or #fp ~= 16 or not ERROR_CLASSES[cls] then
+    return nil, "failure group must be '<16 hex digits>\t<class>\t<title>', got '"
+      .. string.sub(value, 1, SHOWN_VALUE_MAX) .. "'"
+  end
+  return {fp, cls, title}
+end
+
+-- Record a failed attempt in its group (`failure` from parse_failure, or false) and
+-- on the job; `dead`: the job just died, so it joins the group's dead index.
+local function note_failure(ix, job_key, id, now, failure, dead)
+  if not failure then return end
+  local fp, group = failure[1], ix .. 'g:' .. failure[1]
+  redis.call('HSET', job_key, 'fp', fp, 'ecls', failure[2])
+  local acct = redis.call('HGET', job_key, 'acct')
+  if redis.call('HSETNX', group, 'first', now) == 1 then
+    redis.call('HSET', group, 'task', redis.call('HGET', job_key, 'task') or '', 'cls', failure[2])
+  end
+  redis.call('HSET', group, 'last', now, 'title', failure[3])
+  redis.call('HINCRBY', group, 'count', 1)
+  redis.call('ZADD', ix .. 'groups', now, fp)
+  if acct then redis.call('ZADD', group .. ':a', now, acct) end
+  if dead then redis.call('ZADD', ix .. 'd:g:' .. fp, now, id) end
+end
+
+-- Trim the finished indexes by time (trim.lua): up to `batch` entries older than
+-- `cutoff` from each of up to 100 keys due. Returns true when more may be due.
+local function trim_indexes(ix, cutoff, batch)
+  local due = redis.call('ZRANGEBYSCORE', ix .. 'f:keys', '-inf', cutoff, 'LIMIT', 0, 100)
+  local more = #due == 100
+  for _, suffix in ipairs(due) do
+    local key = ix .. suffix
+    local old = redis.call('ZRANGEBYSCORE', key, '-inf', cutoff, 'LIMIT', 0, batch)
+    if #old > 0 then redis.call('ZREMRANGEBYRANK', key, 0, #old - 1) end
+    local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    if #first == 0 then
+      redis.call('ZREM', ix .. 'f:keys', suffix)
+    else
+      redis.call('ZADD', ix .. 'f:keys', 'XX', first[2], suffix)
+      if #old == batch then more = true end
+    end
+  end
+  return more
+end
+
 -- End a job in the dead-letter queue with its reason (the caller took it out of the
--- index it was in). D: {dead = ZSET, stats = HASH, unique = unique key prefix}.
+-- index it was in). D: {dead = ZSET, stats = HASH, unique = unique key prefix,
+-- ix = index prefix}. Its failure group, if any, is the caller's (note_failure).
 local function dead_letter(D, job_key, id, now, why, tb)
   release_unique(D.unique, job_key, id)
   redis.call('HSET', job_key, 'status', 'dead', 'fin', now, 'err', why, 'tb', tb or '')
-  redis.call('HDEL', job_key, 'lease')
+  redis.call('HDEL', job_key, 'lease', 'fp', 'ecls', 'rsv', 'rnote')
   redis.call('ZADD', D.dead, now, id)
   redis.call('HINCRBY', D.stats, 'dead', 1)
+  if D.ix then index_dead(D.ix, job_key, id, now) end
 end
 
 -- Lease a job to a worker: it runs from `now` as attempt `att`, until `lease_until`.
@@ -274,12 +368,14 @@ local function gate_leave(G, gates, id)
   return woken
 end
 
--- Record a finished job: time, index for listing, record TTL.
-local function finish(job_key, done_key, id, status, now, retention_ms)
+-- Record a finished job: time, index for listing, record TTL; with `ix` (the index
+-- prefix), the history indexes too.
+local function finish(job_key, done_key, id, status, now, retention_ms, ix)
   redis.call('HSET', job_key, 'status', status, 'fin', now)
   redis.call('HDEL', job_key, 'lease')
   redis.call('ZADD', done_key, now, id)
   redis.call('PEXPIRE', job_key, retention_ms)
+  if ix then index_finished(ix, job_key, id, status, now) end
 end
 
 -- Idle registrations older than this are ignored: a live idle worker renews its

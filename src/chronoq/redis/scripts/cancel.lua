@@ -7,6 +7,7 @@
 -- KEYS[5] unique_prefix  unique key prefix (+ unique key, or 'idem:' + idempotency key)
 -- KEYS[6] parked_prefix  parked jobs LIST key prefix (+ gate key)
 -- KEYS[7] blocked        ZSET of parked ids; score = parked ms
+-- KEYS[8] index_prefix   history index key prefix (+ name, keys.py QueueKeys.index_prefix)
 -- ARGV[1] id
 -- ARGV[2] retention ms
 -- ARGV[3] cancel channel (pub/sub, not a key): the id of a running job goes there
@@ -37,5 +38,5 @@ if redis.call('ZREM', KEYS[7], id) == 1 and type(f.gate) == 'table' then
   end
 end
 release_unique(KEYS[5], job_key, id)
-finish(job_key, KEYS[3], id, 'cancelled', now, tonumber(ARGV[2]))
+finish(job_key, KEYS[3], id, 'cancelled', now, tonumber(ARGV[2]), KEYS[8])
 return 'cancelled'

@@ -20,6 +20,7 @@
 -- KEYS[16] dead           ZSET of dead-lettered ids; score = time of death ms
 -- KEYS[17] inbox_prefix   per-worker inbox LIST key prefix (+ worker id)
 -- KEYS[18] fence_prefix   lock keys' fencing counter prefix (+ gate key)
+-- KEYS[19] index_prefix   history index key prefix (+ name, keys.py QueueKeys.index_prefix)
 -- ARGV[1] max jobs
 -- ARGV[2] lease ms
 -- ARGV[3] lease token
@@ -40,7 +41,7 @@
 local now = now_ms()
 local G = {gate = KEYS[12], parked = KEYS[13], blocked = KEYS[14], active = KEYS[3],
   ready = KEYS[1], wake = KEYS[5], job = KEYS[6]}
-local D = {dead = KEYS[16], stats = KEYS[9], unique = KEYS[8]}
+local D = {dead = KEYS[16], stats = KEYS[9], unique = KEYS[8], ix = KEYS[19]}
 local retention = tonumber(ARGV[5])
 local missing = 0  -- ids whose record is gone entirely: dropped, counted
 local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 1000)
@@ -61,7 +62,7 @@ local function refuse(job_key, id, gate, seq)
   if gate[3] == 'skip' then
     release_unique(KEYS[8], job_key, id)
     redis.call('HSET', job_key, 'err', why, 'tb', '')
-    finish(job_key, KEYS[7], id, 'skipped', now, retention)
+    finish(job_key, KEYS[7], id, 'skipped', now, retention, KEYS[19])
     redis.call('HINCRBY', KEYS[9], 'skipped', 1)
   else
     dead_letter(D, job_key, id, now, why)
@@ -99,12 +100,12 @@ while claimed < want do
         release_unique(KEYS[8], job_key, id)
         redis.call('HSET', job_key, 'err', 'cancelled while it ran; not run again')
         redis.call('HDEL', job_key, 'cxl')
-        finish(job_key, KEYS[7], id, 'cancelled', now, retention)
+        finish(job_key, KEYS[7], id, 'cancelled', now, retention, KEYS[19])
         redis.call('HINCRBY', KEYS[9], 'cancelled', 1)
       elseif f.dl and f.dl < now then
         release_unique(KEYS[8], job_key, id)
         redis.call('HSET', job_key, 'err', 'deadline passed before the job could start')
-        finish(job_key, KEYS[7], id, 'expired', now, retention)
+        finish(job_key, KEYS[7], id, 'expired', now, retention, KEYS[19])
         redis.call('HINCRBY', KEYS[9], 'expired', 1)
         local n = #expired
         expired[n + 1], expired[n + 2], expired[n + 3] = id, f.task, f.att or 0

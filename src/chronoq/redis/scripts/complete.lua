@@ -10,6 +10,7 @@
 -- KEYS[9]  gate_prefix    gate holders SET key prefix (+ gate key)
 -- KEYS[10] parked_prefix  parked jobs LIST key prefix (+ gate key)
 -- KEYS[11] blocked        ZSET of parked ids; score = parked ms
+-- KEYS[12] index_prefix   history index key prefix (+ name, keys.py QueueKeys.index_prefix)
 -- ARGV[1] retention ms
 -- ARGV[2] result TTL ms (0: keep no result)
 -- ARGV[3] number of jobs
@@ -35,7 +36,7 @@ for i = 4, 3 + 3 * tonumber(ARGV[3]), 3 do
     else
       gate_leave(G, f.gate, id)
     end
-    finish(job_key, KEYS[2], id, 'succeeded', now, retention)
+    finish(job_key, KEYS[2], id, 'succeeded', now, retention, KEYS[12])
     if result ~= '' and result_ttl > 0 then
       redis.call('SET', KEYS[4] .. id, result, 'PX', result_ttl)
     end

@@ -11,6 +11,7 @@
 -- KEYS[10] parked_prefix  parked jobs LIST key prefix (+ gate key)
 -- KEYS[11] blocked        ZSET of parked ids; score = parked ms
 -- KEYS[12] done           ZSET of finished ids; score = finish ms
+-- KEYS[13] index_prefix   history index key prefix (+ name, keys.py QueueKeys.index_prefix)
 -- ARGV[1] id
 -- ARGV[2] lease token
 -- ARGV[3] error
@@ -18,12 +19,15 @@
 -- ARGV[5] retry delay ms, or -1 to dead-letter the job, or -2: the run was cancelled
 --   (a cancel was asked for): it ends 'cancelled', neither retried nor dead-lettered
 -- ARGV[6] retention ms of a finished record (for -2)
+-- ARGV[7] failure group: '<fingerprint>\t<class>\t<title>', or '' (see parse_failure)
 -- Returns the new status ('retrying' | 'dead' | 'cancelled'), or false when the lease
 -- was lost.
+local failure, bad_failure = parse_failure(ARGV[7])
+if failure == nil then return redis.error_reply('fail: ' .. bad_failure) end
 local now = now_ms()
 local G = {gate = KEYS[9], parked = KEYS[10], blocked = KEYS[11], active = KEYS[1],
   ready = KEYS[8], wake = KEYS[7], job = KEYS[4]}
-local D = {dead = KEYS[3], stats = KEYS[6], unique = KEYS[5]}
+local D = {dead = KEYS[3], stats = KEYS[6], unique = KEYS[5], ix = KEYS[13]}
 local id, delay = ARGV[1], tonumber(ARGV[5])
 local job_key = KEYS[4] .. id
 if redis.call('HGET', job_key, 'lease') ~= ARGV[2] then return false end
@@ -39,7 +43,7 @@ if delay == -2 then
   release_unique(KEYS[5], job_key, id)
   redis.call('HSET', job_key, 'err', ARGV[3], 'tb', ARGV[4])
   redis.call('HDEL', job_key, 'cxl')
-  finish(job_key, KEYS[12], id, 'cancelled', now, tonumber(ARGV[6]))
+  finish(job_key, KEYS[12], id, 'cancelled', now, tonumber(ARGV[6]), KEYS[13])
   redis.call('HINCRBY', KEYS[6], 'cancelled', 1)
   return 'cancelled'
 end
@@ -50,7 +54,9 @@ if delay >= 0 then
   redis.call('ZADD', KEYS[2], now + delay, id)
   redis.call('HINCRBY', KEYS[6], 'retried', 1)
   wake(KEYS[7])
+  note_failure(KEYS[13], job_key, id, now, failure, false)
   return 'retrying'
 end
 dead_letter(D, job_key, id, now, ARGV[3], ARGV[4])
+note_failure(KEYS[13], job_key, id, now, failure, true)
 return 'dead'

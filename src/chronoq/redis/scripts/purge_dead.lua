@@ -2,6 +2,7 @@
 -- KEYS[1] dead           ZSET of dead-lettered ids; score = time of death ms
 -- KEYS[2] job_prefix     job HASH key prefix (+ id)
 -- KEYS[3] result_prefix  result STRING key prefix (+ id)
+-- KEYS[4] index_prefix   history index key prefix (+ name, keys.py QueueKeys.index_prefix)
 -- ARGV[1] '*' for every dead job (up to ARGV[2]), or a job id
 -- ARGV[2] max jobs per call
 -- Returns the number of jobs deleted.
@@ -14,6 +15,7 @@ end
 local deleted = 0
 for _, id in ipairs(ids) do
   if redis.call('ZREM', KEYS[1], id) == 1 then
+    unindex_dead(KEYS[4], KEYS[2] .. id, id)
     redis.call('DEL', KEYS[2] .. id, KEYS[3] .. id)
     deleted = deleted + 1
   end

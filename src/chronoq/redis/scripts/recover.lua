@@ -15,13 +15,14 @@
 -- KEYS[10] parked_prefix  parked jobs LIST key prefix (+ gate key)
 -- KEYS[11] blocked        ZSET of parked ids; score = parked ms
 -- KEYS[12] fair           fair-sharing HASH ('vt', 'a:<account>')
+-- KEYS[13] index_prefix   history index key prefix (+ name, keys.py QueueKeys.index_prefix)
 -- ARGV[1] default max retries (for jobs that store none)
 -- ARGV[2] max jobs per call
 -- Returns {requeued count, dead-lettered count, unparked count}.
 local now = now_ms()
 local G = {gate = KEYS[9], parked = KEYS[10], blocked = KEYS[11], active = KEYS[1],
   ready = KEYS[2], wake = KEYS[5], job = KEYS[6]}
-local D = {dead = KEYS[4], stats = KEYS[8], unique = KEYS[7]}
+local D = {dead = KEYS[4], stats = KEYS[8], unique = KEYS[7], ix = KEYS[13]}
 local SWEEP_AFTER_MS = 5000
 local RECOVER_FIELDS = {'status', 'att', 'maxr', 'gate', 'prio', 'rbase'}
 local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))

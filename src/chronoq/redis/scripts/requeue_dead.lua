@@ -7,6 +7,7 @@
 -- KEYS[4] wake        doorbell LIST
 -- KEYS[5] job_prefix  job HASH key prefix (+ id)
 -- KEYS[6] fair        fair-sharing HASH ('vt', 'a:<account>')
+-- KEYS[7] index_prefix   history index key prefix (+ name, keys.py QueueKeys.index_prefix)
 -- ARGV[1] '*' for every dead job (up to ARGV[2]), or a job id
 -- ARGV[2] max jobs per call
 -- ARGV[3] only jobs of this task ('' for any)
@@ -44,6 +45,7 @@ local function requeue(id)
     return false
   end
   redis.call('ZREM', KEYS[1], id)
+  unindex_dead(KEYS[7], job_key, id)
   redis.call('HSET', job_key, 'rbase', f.att or 0)
   redis.call('HDEL', job_key, 'fin', 'st', 'wid')
   push_ready(KEYS[2], KEYS[3], KEYS[6], job_key, id)  -- its fields are checked above

@@ -8,9 +8,11 @@
 -- KEYS[1] done           ZSET of finished ids; score = finish ms
 -- KEYS[2] job_prefix     job HASH key prefix (+ id)
 -- KEYS[3] result_prefix  result STRING key prefix (+ id)
+-- KEYS[4] index_prefix   history index key prefix (+ name, keys.py QueueKeys.index_prefix)
 -- ARGV[1] retention ms (> 0)
 -- ARGV[2] most entries per call (> 0)
--- Returns the number of entries removed; ARGV[2] means more may be due: call again.
+-- Returns the number of entries removed; ARGV[2] means more may be due: call again
+-- (also when the history indexes, trimmed by the same cutoff, have more due).
 local retention, batch = tonumber(ARGV[1]), tonumber(ARGV[2])
 if not retention or retention <= 0 then
   return redis.error_reply('trim: retention ms must be a positive number, got ' .. tostring(ARGV[1]))
@@ -21,7 +23,6 @@ end
 local FINISHED = {succeeded = true, cancelled = true, expired = true, skipped = true}
 local cutoff = now_ms() - retention
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', cutoff, 'LIMIT', 0, batch)
-if #ids == 0 then return 0 end
 -- Read everything first: a failing read must not leave half a batch written.
 local doomed = {}
 for _, id in ipairs(ids) do
@@ -31,8 +32,9 @@ for _, id in ipairs(ids) do
     if status then doomed[#doomed + 1] = KEYS[2] .. id end
   end
 end
-redis.call('ZREMRANGEBYRANK', KEYS[1], 0, #ids - 1)
+if #ids > 0 then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, #ids - 1) end
 for i = 1, #doomed, 500 do
   redis.call('DEL', unpack(doomed, i, math.min(i + 499, #doomed)))
 end
+if trim_indexes(KEYS[4], cutoff, batch) then return batch end
 return #ids

@@ -1,0 +1,342 @@
+"""Job search: finished and dead jobs by task, status, queue, account, error group,
+time window and error text, newest first, in pages with an opaque cursor.
+
+How a query stays O(log N + page) at any history size: the outcome scripts write
+each job, once, into sorted sets by time (per task, account and status, dead and
+finished apart; see `QueueKeys.index_prefix`). A query walks, per queue and per
+family (dead, finished), the *smallest* index its filters name (ZCARD, O(1)), by
+time with ZRANGE BYSCORE REV LIMIT, and checks the other filters per id with one
+HMGET each, pipelined. Per-combination indexes would make every write pay for
+every combination; this keeps a write at two or three ZADDs. Queues and families
+merge by (time, id), so the cursor (the last position returned, with the filters'
+digest and the resolved window) resumes at any depth without duplicates or gaps.
+A page examines at most `budget` ids: a very unselective filter returns a short
+page with a cursor rather than a slow one.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+import time
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from chronoq.core.errors import ConfigurationError
+from chronoq.core.job import Field, Job, JobStatus
+from chronoq.redis.backend import Backend
+from chronoq.redis.history import Entry, RangeRead
+from chronoq.redis.keys import QueueKeys
+from chronoq.schedule.spec import parse_duration
+
+PAGE_MAX = 1000
+BUDGET = 20_000  # ids one page may examine
+FETCH = 256  # entries read per index per round trip
+_CHECKED = (Field.STATUS, Field.TASK, Field.ACCOUNT, Field.ERROR, Field.ERROR_GROUP)
+_FINISHED = tuple(s for s in JobStatus if s.is_finished)
+_FINISHED_ALIVE = frozenset(s.value for s in _FINISHED if s is not JobStatus.DEAD)
+_RELATIVE = re.compile(r"^[0-9.]+[a-z]+([0-9.]+[a-z]+)*$")
+
+
+def parse_moment(text: str, what: str = "--since", now: float | None = None) -> datetime:
+    """`2h`, `30m`, `1h30m` (that long before now) or an ISO 8601 time with its offset."""
+    compact = text.strip().replace(" ", "").lower()
+    if _RELATIVE.match(compact):
+        try:
+            ago = parse_duration(compact)
+        except ConfigurationError:
+            ago = None
+        if ago is not None:
+            base = time.time() if now is None else now
+            return datetime.fromtimestamp(base, UTC) - ago
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ConfigurationError(
+            f"{what} {text!r} is neither a duration (30m, 2h, 1d) nor an ISO 8601 time"
+        ) from None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ConfigurationError(f"{what} {text!r} has no UTC offset; add one, e.g. {text}+00:00")
+    return moment
+
+
+@dataclass(frozen=True, slots=True)
+class JobFilter:
+    """What to search. Every filter given must hold (they combine with AND)."""
+
+    task: str | None = None
+    status: JobStatus | None = None  # a finished status (succeeded, dead, ...) or None
+    queue: str | None = None
+    account: str | None = None
+    since: datetime | None = None  # finished (or died) at or after
+    until: datetime | None = None  # ... and before
+    error_contains: str | None = None  # ASCII case ignored
+    error_group: str | None = None  # a failure group's fingerprint: dead jobs only
+
+    def __post_init__(self) -> None:
+        if self.status is not None and not self.status.is_finished:
+            names = ", ".join(s.value for s in _FINISHED)
+            raise ConfigurationError(
+                f"job search covers finished jobs ({names}); "
+                f"list {self.status.value} jobs with --status alone"
+            )
+        for moment, what in ((self.since, "since"), (self.until, "until")):
+            if moment is not None and moment.utcoffset() is None:
+                raise ConfigurationError(f"{what} must be a time-zone-aware datetime")
+
+    def digest(self) -> str:
+        """What a cursor must match (the window travels in the cursor itself)."""
+        parts = [self.task, self.status, self.queue, self.account, self.error_contains,
+                 self.error_group]  # fmt: skip
+        return hashlib.sha1(json.dumps([str(p) for p in parts]).encode()).hexdigest()[:12]
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {k: v for k, v in asdict(self).items() if v is not None}
+        for k in ("since", "until"):
+            if k in out:
+                out[k] = out[k].isoformat()
+        if "status" in out:
+            out["status"] = out["status"].value
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class JobPage:
+    """One page of results, newest first; `next_cursor` None: nothing more."""
+
+    jobs: list[Job]
+    next_cursor: str | None
+    examined: int = 0
+    filters: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "jobs": [job.to_dict() for job in self.jobs],
+            "next_cursor": self.next_cursor,
+            "examined": self.examined,
+            "filters": self.filters,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _Cursor:
+    score: float
+    id: str
+    low: float | None  # the window's bounds in ms, fixed by the first page
+    high: float | None
+    digest: str
+
+    def encode(self) -> str:
+        raw = json.dumps([1, self.score, self.id, self.low, self.high, self.digest])
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str, digest: str) -> _Cursor:
+        try:
+            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+            version, score, job_id, low, high, found = json.loads(raw)
+            if version != 1 or not isinstance(job_id, str):
+                raise ValueError
+            cursor = cls(float(score), job_id, _opt(low), _opt(high), str(found))
+        except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+            raise ConfigurationError(
+                f"bad cursor {text[:40]!r}: not one a search returned"
+            ) from None
+        if cursor.digest != digest:
+            raise ConfigurationError("this cursor belongs to a search with other filters")
+        return cursor
+
+
+def _opt(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+@dataclass(eq=False)
+class _Source:
+    """One index of one queue, read newest first below `upper` (score, id)."""
+
+    queue: str
+    key: str
+    family: str  # 'd' dead, 'f' finished
+    upper: Entry | None
+    buffer: deque[Entry] = field(default_factory=deque)
+    exhausted: bool = False
+
+
+class JobSearch:
+    """`await JobSearch(backend).search(JobFilter(task="t", status=JobStatus.DEAD))`."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self.history = backend.history
+
+    async def search(
+        self, where: JobFilter, *, limit: int = 50, cursor: str | None = None, budget: int = BUDGET
+    ) -> JobPage:
+        if not 1 <= limit <= PAGE_MAX:
+            raise ConfigurationError(f"limit must be within 1..{PAGE_MAX}, got {limit}")
+        digest = where.digest()
+        if cursor:
+            at = _Cursor.decode(cursor, digest)
+            low, high, upper = at.low, at.high, (at.score, at.id)
+        else:
+            low = _ms(where.since)
+            high = _ms(where.until)
+            upper = None
+        sources = await self._sources(where, upper)
+        found: list[tuple[str, str]] = []
+        examined, last = 0, upper
+        while len(found) < limit and examined < budget:
+            await self._refill(sources, low, high)
+            batch = _merge(sources, min(FETCH, budget - examined))
+            if not batch:
+                last = None  # every index is read to its end
+                break
+            records = await self.history.fields([(s.queue, e[1]) for s, e in batch], _CHECKED)
+            for (source, entry), record in zip(batch, records, strict=True):
+                examined += 1
+                last = entry
+                if _matches(where, source.family, record):
+                    found.append((source.queue, entry[1]))
+                    if len(found) == limit:
+                        break
+            else:
+                continue
+            break
+        jobs = await self._jobs(found)
+        next_cursor = None
+        if last is not None:
+            next_cursor = _Cursor(last[0], last[1], low, high, digest).encode()
+        return JobPage(jobs, next_cursor, examined, where.to_dict())
+
+    async def _sources(self, where: JobFilter, upper: Entry | None) -> list[_Source]:
+        """Per queue and family, the smallest index the filters name."""
+        names = [where.queue] if where.queue else await self.backend.inspector.queues()
+        candidates: list[tuple[str, str, list[str]]] = []
+        for name in names:
+            q = self.backend.keys.queue(name)
+            for family in _families(where):
+                keys = [q.dead if family == "d" else _status_index(q, where.status)]
+                if where.task is not None:
+                    keys.append(q.index(family, "t", where.task))
+                if where.account is not None:
+                    keys.append(q.index(family, "a", where.account))
+                if where.error_group is not None:
+                    keys.append(q.index("d", "g", where.error_group))
+                candidates.append((name, family, keys))
+        sizes = await self.history.sizes([k for _, _, keys in candidates for k in keys])
+        sources, i = [], 0
+        for name, family, keys in candidates:
+            own = sizes[i : i + len(keys)]
+            i += len(keys)
+            if min(own) > 0:
+                smallest = keys[own.index(min(own))]
+                sources.append(_Source(name, smallest, family, upper))
+        return sources
+
+    async def _refill(self, sources: list[_Source], low: float | None, high: float | None) -> None:
+        """Read the next entries of every source whose buffer ran dry."""
+        while True:
+            dry = [s for s in sources if not s.buffer and not s.exhausted]
+            if not dry:
+                return
+            reads = [_read(s, low, high, 0) for s in dry]
+            replies = await self.history.ranges(reads)
+            for source, reply in zip(dry, replies, strict=True):
+                kept = [e for e in reply if not _at_or_above(e, source.upper)]
+                source.buffer.extend(kept)
+                if len(reply) < FETCH:
+                    source.exhausted = True
+                elif not kept:  # a full batch of ties above the position: look further
+                    await self._skip_ties(source, low, high)
+
+    async def _skip_ties(self, source: _Source, low: float | None, high: float | None) -> None:
+        offset = FETCH
+        while not source.buffer and not source.exhausted:
+            (reply,) = await self.history.ranges([_read(source, low, high, offset)])
+            source.buffer.extend(e for e in reply if not _at_or_above(e, source.upper))
+            source.exhausted = len(reply) < FETCH
+            offset += FETCH
+
+    async def _jobs(self, found: list[tuple[str, str]]) -> list[Job]:
+        """Full records in the order found (one pipeline per queue)."""
+        by_queue: dict[str, list[str]] = {}
+        for queue, job_id in found:
+            by_queue.setdefault(queue, []).append(job_id)
+        read: dict[tuple[str, str], Job] = {}
+        for queue, ids in by_queue.items():
+            for job in await self.backend.inspector.get_jobs(queue, ids):
+                read[(queue, job.id)] = job
+        return [read[item] for item in found if item in read]
+
+
+def _families(where: JobFilter) -> tuple[str, ...]:
+    if where.status is JobStatus.DEAD or where.error_group is not None:
+        return ("d",)
+    if where.status is not None:
+        return ("f",)
+    return ("d", "f")
+
+
+def _status_index(q: QueueKeys, status: JobStatus | None) -> str:
+    """'done' holds every finished job (mostly successes); rarer ones have their own."""
+    if status is None or status is JobStatus.SUCCEEDED:
+        return q.done
+    return q.index("f", "s", status.value)
+
+
+def _ms(moment: datetime | None) -> float | None:
+    return None if moment is None else float(int(moment.timestamp() * 1000))
+
+
+def _read(source: _Source, low: float | None, high: float | None, offset: int) -> RangeRead:
+    top = "+inf" if high is None else f"({high:.0f}"  # until: exclusive
+    if source.upper is not None and (high is None or source.upper[0] < high):
+        top = f"{source.upper[0]:.0f}"  # ties at the position are filtered by id
+    bottom = "-inf" if low is None else f"{low:.0f}"
+    return RangeRead(source.key, top, bottom, offset, FETCH)
+
+
+def _at_or_above(entry: Entry, upper: Entry | None) -> bool:
+    """Whether `entry` comes at or before `upper` in (time, id) descending order."""
+    return upper is not None and (
+        entry[0] > upper[0] or (entry[0] == upper[0] and entry[1] >= upper[1])
+    )
+
+
+def _merge(sources: list[_Source], most: int) -> list[tuple[_Source, Entry]]:
+    """The next entries in (time, id) descending order across sources, stopping
+    where a source that may have more runs dry (it must be read before going on)."""
+    out: list[tuple[_Source, Entry]] = []
+    while len(out) < most:
+        live = [s for s in sources if s.buffer]
+        if not live or any(not s.buffer and not s.exhausted for s in sources):
+            break
+        best = max(live, key=lambda s: s.buffer[0])
+        entry = best.buffer.popleft()
+        best.upper = entry
+        if out and out[-1][1] == entry:
+            continue  # the same id in two sources cannot happen; be safe anyway
+        out.append((best, entry))
+    return out
+
+
+def _matches(where: JobFilter, family: str, record: list[str | None]) -> bool:
+    status, task, account, error, group = record
+    if status is None:  # gone (expired, purged) since it was indexed
+        return False
+    in_family = status == JobStatus.DEAD if family == "d" else status in _FINISHED_ALIVE
+    needle = where.error_contains
+    return (
+        in_family
+        and (where.status is None or status == where.status)
+        and (where.task is None or task == where.task)
+        and (where.account is None or account == where.account)
+        and (where.error_group is None or group == where.error_group)
+        and (not needle or needle.lower() in (error or "").lower())
+    )

@@ -1,0 +1,168 @@
+"""Job search: each filter alone and together, cursor paging, the time window, and
+index consistency with the records (requeue, purge, trimming)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import redis
+
+from chronoq import Client, JobStatus
+from chronoq.client import JobRequest
+from chronoq.core.errors import ConfigurationError
+from chronoq.observe.search import JobFilter, JobSearch, parse_moment
+from tests.observe.history import run_jobs
+
+
+async def ids_of(client: Client, where: JobFilter, limit: int = 1000) -> list[str]:
+    page = await JobSearch(client.backend).search(where, limit=limit)
+    return [job.id for job in page.jobs]
+
+
+@pytest.fixture
+async def history(client: Client) -> dict[str, set[str]]:
+    made = {
+        "a_ok": await run_jobs(client, "a", 5),
+        "a_net_x": await run_jobs(client, "a", 4, account="x", error=ConnectionError("refused 1")),
+        "b_parse_y": await run_jobs(client, "b", 3, account="y", error=ValueError("bad 7")),
+        "b_ok_x": await run_jobs(client, "b", 2, account="x"),
+        "c_mail": await run_jobs(client, "c", 3, queue="mail", error=OSError("disk 5")),
+    }
+    return {k: set(v) for k, v in made.items()}
+
+
+async def test_each_filter_alone(client: Client, history: dict[str, set[str]]) -> None:
+    h = history
+    everything = set().union(*h.values())
+    assert set(await ids_of(client, JobFilter())) == everything
+    assert set(await ids_of(client, JobFilter(task="a"))) == h["a_ok"] | h["a_net_x"]
+    dead = h["a_net_x"] | h["b_parse_y"] | h["c_mail"]
+    assert set(await ids_of(client, JobFilter(status=JobStatus.DEAD))) == dead
+    assert set(await ids_of(client, JobFilter(status=JobStatus.SUCCEEDED))) == (
+        h["a_ok"] | h["b_ok_x"]
+    )
+    assert set(await ids_of(client, JobFilter(queue="mail"))) == h["c_mail"]
+    assert set(await ids_of(client, JobFilter(account="x"))) == h["a_net_x"] | h["b_ok_x"]
+    assert set(await ids_of(client, JobFilter(error_contains="BAD 7"))) == h["b_parse_y"]
+    assert await ids_of(client, JobFilter(status=JobStatus.CANCELLED)) == []
+
+
+async def test_filters_combined(client: Client, history: dict[str, set[str]]) -> None:
+    h = history
+    found = await ids_of(client, JobFilter(task="a", status=JobStatus.DEAD, account="x"))
+    assert set(found) == h["a_net_x"]
+    assert await ids_of(client, JobFilter(task="a", account="y")) == []
+    both = JobFilter(task="b", account="x", status=JobStatus.SUCCEEDED, queue="default")
+    assert set(await ids_of(client, both)) == h["b_ok_x"]
+    assert set(await ids_of(client, JobFilter(queue="mail", error_contains="disk"))) == h["c_mail"]
+    assert await ids_of(client, JobFilter(queue="mail", task="a")) == []
+
+
+async def test_the_time_window(client: Client) -> None:
+    old = set(await run_jobs(client, "t", 3, error=KeyError("k")))
+    await asyncio.sleep(0.05)
+    middle = datetime.now(UTC)
+    await asyncio.sleep(0.05)
+    new = set(await run_jobs(client, "t", 2, error=KeyError("k")))
+    assert set(await ids_of(client, JobFilter(since=middle))) == new
+    assert set(await ids_of(client, JobFilter(until=middle, task="t"))) == old
+    window = JobFilter(since=middle - timedelta(hours=1), until=middle)
+    assert set(await ids_of(client, window)) == old
+
+
+async def test_cursor_pages_through_thousands_without_duplicates_or_gaps(client: Client) -> None:
+    # complete() writes a batch in one script call: up to 1,000 jobs share one ms.
+    made = set(await run_jobs(client, "p", 2500))
+    made |= set(await run_jobs(client, "p", 600, queue="other", error=ConnectionError("x")))
+    search = JobSearch(client.backend)
+    seen: list[str] = []
+    times: list[tuple[datetime, str]] = []
+    cursor = None
+    while True:
+        page = await search.search(JobFilter(task="p"), limit=137, cursor=cursor)
+        seen += [job.id for job in page.jobs]
+        times += [(job.finished_at or datetime.min, job.id) for job in page.jobs]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert len(seen) == len(set(seen)) == len(made)
+    assert set(seen) == made
+    assert times == sorted(times, reverse=True)  # newest first, ties by id
+
+
+async def test_a_page_stops_at_its_budget_and_the_cursor_goes_on(client: Client) -> None:
+    await run_jobs(client, "q", 50)
+    wanted = set(await run_jobs(client, "q", 3, error=ConnectionError("needle")))
+    search = JobSearch(client.backend)
+    where = JobFilter(error_contains="needle")
+    page = await search.search(where, limit=10, budget=10)
+    assert page.examined == 10 and page.next_cursor is not None
+    found = {job.id for job in page.jobs}
+    while page.next_cursor:
+        page = await search.search(where, limit=10, cursor=page.next_cursor, budget=10)
+        found |= {job.id for job in page.jobs}
+    assert found == wanted
+
+
+async def test_bad_cursors_and_filters_are_one_line_errors(client: Client) -> None:
+    search = JobSearch(client.backend)
+    with pytest.raises(ConfigurationError, match="bad cursor"):
+        await search.search(JobFilter(), cursor="nonsense!")
+    await run_jobs(client, "r", 3)
+    page = await search.search(JobFilter(task="r"), limit=1)
+    assert page.next_cursor
+    with pytest.raises(ConfigurationError, match="other filters"):
+        await search.search(JobFilter(task="s"), cursor=page.next_cursor)
+    with pytest.raises(ConfigurationError, match="covers finished jobs"):
+        JobFilter(status=JobStatus.QUEUED)
+
+
+def test_since_and_until_parse_durations_and_iso_times() -> None:
+    now = 1_800_000_000.0
+    at = datetime.fromtimestamp(now, UTC)
+    assert parse_moment("2h", now=now) == at - timedelta(hours=2)
+    assert parse_moment("30m", now=now) == at - timedelta(minutes=30)
+    assert parse_moment("1h30m", now=now) == at - timedelta(minutes=90)
+    iso = parse_moment("2026-03-01T09:30:00+01:00")
+    assert iso == datetime(2026, 3, 1, 8, 30, tzinfo=UTC)
+    assert parse_moment("2026-03-01T08:30:00Z") == iso
+    with pytest.raises(ConfigurationError, match="no UTC offset"):
+        parse_moment("2026-03-01T09:30:00", "--until")
+    with pytest.raises(ConfigurationError, match="--since 'soon' is neither a duration"):
+        parse_moment("soon")
+
+
+def index_members(raw: redis.Redis, prefix: str) -> dict[str, list[str]]:
+    out = {}
+    for key in raw.scan_iter(match=f"{prefix}*", count=1000):
+        if raw.type(key) == "zset" and not key.endswith(("f:keys", "groups", ":a")):
+            out[key] = list(raw.zrange(key, 0, -1))
+    return out
+
+
+async def test_no_index_entry_outlives_its_record(client: Client, raw: redis.Redis) -> None:
+    keys = client.broker.keys.queue("default")
+    short = await run_jobs(client, "z", 30, account="acct", retention_ms=100)
+    await run_jobs(client, "z", 5, account="acct")  # kept an hour
+    dead = await run_jobs(client, "z", 4, account="acct", error=TimeoutError("t"))
+    await client.cancel((await client.submit(JobRequest("z", force=True))).id)
+    await asyncio.sleep(0.2)  # trim forgets finished jobs older than its retention
+    await client.broker.trim("default", retention_ms=100)
+    members = index_members(raw, keys.index_prefix)
+    assert members, "the indexes were not written"
+    for key, ids in members.items():
+        for job_id in ids:
+            assert raw.exists(keys.job(job_id)), f"{job_id} in {key} has no record"
+    assert not any(job_id in ids for ids in members.values() for job_id in short)
+    # Requeue and purge take dead jobs out of every index.
+    assert await client.requeue_dead(job_id=dead[0]) == 1
+    assert await client.purge_dead(job_id=dead[1]) == 1
+    members = index_members(raw, keys.index_prefix)
+    for job_id in dead[:2]:
+        assert not any(job_id in ids for key, ids in members.items() if ":d:" in key)
+    assert set(await ids_of(client, JobFilter(status=JobStatus.DEAD))) == set(dead[2:])
+    cancelled = (await client.submit(JobRequest("z", force=True))).id
+    await client.cancel(cancelled)
+    assert await ids_of(client, JobFilter(status=JobStatus.CANCELLED)) == [cancelled]
