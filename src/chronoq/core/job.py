@@ -78,6 +78,8 @@ class Field:
     SCHEDULE_DUE = "sdue"  # ms: the due time that schedule run was meant for
     RETRY_BASE = "rbase"  # attempts made before the job was last requeued from the DLQ
     CANCEL_REQUESTED = "cxl"  # ms: when a cancel of the running job was asked for
+    HISTORY = "hist"  # JSON list of the attempts (and marks) before the current one
+    MEMORY = "mem"  # bytes: the worker process's RSS when the latest attempt ended
 
 
 class GatePolicy(enum.StrEnum):

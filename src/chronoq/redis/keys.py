@@ -49,8 +49,30 @@ class QueueKeys:
 
     @property
     def done(self) -> str:
-        """ZSET of finished (succeeded, cancelled, expired) ids; score = finish ms."""
+        """ZSET of succeeded ids; score = finish ms. The other finished states have
+        their own (`finished`), so each state is kept by its own age and count."""
         return self._key("done")
+
+    @property
+    def done_prefix(self) -> str:
+        """Prefix of the ZSETs of ids finished otherwise (done_prefix + status:
+        cancelled, expired, skipped); score = finish ms. Scripts name them from the
+        done key (done .. ':' .. status: the same slot)."""
+        return self._key("done:")
+
+    def finished(self, status: str) -> str:
+        """The index of jobs finished in `status` ('dead': the dead-letter queue)."""
+        if status == "succeeded":
+            return self.done
+        if status == "dead":
+            return self.dead
+        return self.done_prefix + status
+
+    @property
+    def events(self) -> str:
+        """STREAM of the queue's state changes (fields job, status), capped near
+        CHRONOQ_EVENTS_MAXLEN entries (XADD MAXLEN ~)."""
+        return self._key("events")
 
     @property
     def seq(self) -> str:
