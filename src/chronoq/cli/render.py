@@ -11,6 +11,8 @@ from rich.table import Table
 
 from chronoq.client import EnqueuedJob
 from chronoq.core.job import Job, JobStatus
+from chronoq.core.sizes import megabytes
+from chronoq.observe.jobs import JobHistory
 from chronoq.redis.inspector import QueueCounts
 
 STATUS_STYLE = {
@@ -89,6 +91,29 @@ def job_table(job: Job) -> Table:
         table.add_row(name, value)
     if job.traceback:
         table.add_row("traceback", _clip_start(job.traceback.rstrip()))
+    return table
+
+
+def timeline_table(history: JobHistory) -> Table:
+    """Every attempt of the job and what became of it, oldest first."""
+    table = Table(title="timeline", title_justify="left")
+    columns = ("#", "outcome", "started (UTC)", "ended (UTC)", "took", "worker", "RSS", "error")
+    for column in columns:
+        table.add_column(column, no_wrap=column in ("started (UTC)", "ended (UTC)"))
+    for entry in history.timeline:
+        number = "-" if entry.number is None else str(entry.number)
+        if entry.number is not None and not entry.counted:
+            number += " (not counted)"
+        table.add_row(
+            number,
+            entry.outcome,
+            when(entry.started_at),
+            when(entry.finished_at),
+            f"{entry.duration:.3f}s" if entry.duration is not None else "-",
+            _or_dash(entry.worker),
+            "-" if entry.peak_memory is None else f"{megabytes(entry.peak_memory)} MB",
+            short(entry.error, 50),
+        )
     return table
 
 
