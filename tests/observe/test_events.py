@@ -95,7 +95,7 @@ async def _succeeded(client: Client, job_id: str) -> bool:
 
 
 def test_the_settings_come_from_the_environment(monkeypatch: object) -> None:
-    import pytest  # noqa: PLC0415
+    import pytest
 
     assert isinstance(monkeypatch, pytest.MonkeyPatch)
     monkeypatch.setenv("CHRONOQ_EVENTS", "0")
