@@ -23,7 +23,7 @@ WORKER = (
     "+hget +hset +hsetnx +hdel +hmget +hincrby +hkeys +hexists +hgetall "
     "+lpop +rpush +llen +lrem +sadd +srem +smembers +scard "
     "+zadd +zrem +zcard +zscore +zmscore +zrange +zrevrange +zrangebyscore "
-    "+zrevrangebyscore +zremrangebyscore +zremrangebyrank +zpopmin"
+    "+zrevrangebyscore +zremrangebyscore +zremrangebyrank +zpopmin +xadd"
 )
 """A worker, with the scheduler loop it runs (and `chronoq scheduler` alone). `+info`:
 its start-up check reads INFO (CONFIG GET is optional: refused, it is skipped)."""
@@ -32,7 +32,7 @@ PRODUCER = (
     "resetkeys ~{prefix}:* resetchannels &{prefix}:cancel -@all "
     f"{_CONNECTION} {_SCRIPTS} +wait +time +publish +sadd +smembers +exists +get +set "
     "+hget +hset +hsetnx +hdel +hmget +hgetall +llen +rpush +pexpire "
-    "+zadd +zrem +zcard +zrevrangebyscore"
+    "+zadd +zrem +zcard +zrevrangebyscore +xadd"
 )
 """An application that enqueues jobs (the async and the sync client), reads their
 state and results, and cancels them (a running job's cancel is published on

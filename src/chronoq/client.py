@@ -122,6 +122,7 @@ class Client:
             prefix,
             replica_acks=self.settings.replica_acks,
             replica_ack_timeout=self.settings.replica_ack_timeout,
+            events_cap=self.settings.events_cap,
         )
         self.broker = self.backend.broker
         self.inspector = self.backend.inspector
@@ -233,7 +234,7 @@ class Client:
         queue = request.queue or (defaults.queue if defaults else DEFAULT_QUEUE)
         payload = serialization.encode_call(request.args, request.kwargs)
         serialization.check_size(payload, "job arguments", self.settings.max_payload_bytes)
-        spec = JobSpec(new_job_id(), name, queue, payload, options)
+        spec = JobSpec(new_job_id(queue), name, queue, payload, options)
         placement = (
             NOW
             if request.delay is None and request.at is None
@@ -305,7 +306,7 @@ class Client:
         `current_job().cancelled`, and after the worker's cancel grace its run is
         cancelled outright; it then ends `cancelled`. InvalidJobState if finished."""
         queue = await self.inspector.find_queue(job_id)
-        retention_ms = int(self.settings.retention * 1000)
+        retention_ms = self.settings.retention_policy().age_ms(JobStatus.CANCELLED)
         if await self.broker.cancel(queue, job_id, retention_ms=retention_ms) is None:
             return "cancelling"  # its worker fires the hook when the run ends
         if self.hooks.wants(EventKind.CANCELLED):
@@ -479,7 +480,9 @@ class SyncClient:
         self._thread = LoopThread("chronoq-sync-client")
         self._client = self._run(_make(client_factory))
         backend = self._client.backend
-        self._enqueuer = SyncEnqueuer(backend.connector, backend.keys, backend.durability)
+        self._enqueuer = SyncEnqueuer(
+            backend.connector, backend.keys, backend.durability, backend.events_cap
+        )
 
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
         return self._thread.run(coro)

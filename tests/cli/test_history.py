@@ -1,95 +1,88 @@
-"""`chronoq jobs` searching the history, `dlq list --group`, `dlq resolve` and
-`process-dlq`, on jobs a real worker ran (its classes and groups)."""
+"""`chronoq job ID` shows the job's whole timeline (text and --json); `chronoq cleanup
+--days N` trims by hand and reports what it trimmed."""
 
 from __future__ import annotations
 
-import json
-from typing import Any
+import asyncio
 
+from chronoq import App, JobStatus
+from chronoq.client import JobRequest
 from tests.cli.helpers import Cli
-
-APP = "tests.observe_app:app"
-T = "tests.observe_app."
+from tests.worker.helpers import running_worker, wait_until
 
 
-def enqueue(cli: Cli, task: str, *args: Any) -> str:
-    made = cli("enqueue", "--app", APP, T + task, "--args", json.dumps(args), "--json").json()
-    return str(made["id"])
+def a_job_that_died(redis_url: str, prefix: str) -> str:
+    """A job that failed once, was retried, and died on its second attempt."""
+    app = App("history-cli", redis_url=redis_url, prefix=prefix)
+
+    @app.task(max_retries=1, retry_delays=[0.02])
+    async def broken() -> None:
+        raise LookupError("no such row")
+
+    async def go() -> str:
+        async with app.client() as client:
+            job = await client.enqueue(broken)
+
+            async def dead() -> bool:
+                return (await client.job(job.id)).status is JobStatus.DEAD
+
+            async with running_worker(app):
+                await wait_until(dead)
+            return job.id
+
+    return asyncio.run(go())
 
 
-def groups_by_task(cli: Cli) -> dict[str, dict[str, Any]]:
-    return {g["task"]: g for g in cli("dlq", "list", "--group", "--json").json()}
+def test_job_shows_the_timeline(cli: Cli, redis_url: str, prefix: str) -> None:
+    job_id = a_job_that_died(redis_url, prefix)
+    shown = cli("job", job_id)
+    assert shown.code == 0, shown.err
+    assert "timeline" in shown.out
+    rows = [line for line in shown.out.splitlines() if "LookupError" in line]
+    assert len(rows) >= 2  # the table's error row, then one per attempt
+    assert "retrying" in shown.out and "dead" in shown.out
+    assert shown.out.index("retrying") < shown.out.rindex("dead")
+
+    data = cli("job", job_id, "--json").json()
+    assert data["id"] == job_id and data["status"] == "dead"
+    timeline = data["timeline"]
+    assert [(e["attempt"], e["outcome"]) for e in timeline] == [(1, "retrying"), (2, "dead")]
+    for entry in timeline:
+        assert entry["error_class"] == "LookupError"
+        assert "no such row" in entry["traceback"]
+        assert entry["worker"] and entry["peak_memory"] > 0 and entry["duration"] >= 0
+        assert entry["started_at"] <= entry["finished_at"]
+    assert timeline[0]["finished_at"] <= timeline[1]["started_at"]
 
 
-def test_search_groups_resolve_and_process_dlq(cli: Cli) -> None:
-    flaky = [enqueue(cli, "flaky", acct, n) for acct, n in (("acme", 1), ("acme", 2), ("beta", 3))]
-    parse = [enqueue(cli, "parse", "acme", n) for n in (1, 2)]
-    quota = enqueue(cli, "quota", 5)
-    fine = [enqueue(cli, "fine", n) for n in range(3)]
-    assert cli("worker", APP, "--burst").code == 0
+def test_a_job_that_is_not_there_is_one_line(cli: Cli) -> None:
+    shown = cli("job", "01a231fc57c800df94fad44905")
+    assert shown.code == 2 and "no job with id" in shown.err and "Traceback" not in shown.err
 
-    # Search: filters alone and together, pages with a cursor.
-    dead_acme = cli(
-        "jobs", "--task", T + "flaky", "--status", "dead", "--account", "acme",
-        "--since", "1h", "--json",
-    ).json()  # fmt: skip
-    assert {j["id"] for j in dead_acme["jobs"]} == set(flaky[:2])
-    assert dead_acme["jobs"][0]["error_class"] == "network"
-    ok = cli("jobs", "--status", "succeeded", "--since", "1h", "--json").json()
-    assert {j["id"] for j in ok["jobs"]} == set(fine)
-    assert cli("jobs", "--until", "1h", "--json").json()["jobs"] == []
-    first = cli("jobs", "--error-contains", "BAD ROW", "--limit", "1", "--json").json()
-    assert len(first["jobs"]) == 1 and first["next_cursor"]
-    rest = cli("jobs", "--error-contains", "BAD ROW", "--cursor", first["next_cursor"], "--json")
-    assert {j["id"] for j in first["jobs"] + rest.json()["jobs"]} == set(parse)
-    table = cli("jobs", "--task", T + "parse", "--limit", "1")
-    assert table.code == 0 and "more: --cursor " in table.out
-    bad = cli("jobs", "--since", "yesterday")
-    assert bad.code == 2 and bad.err.count("\n") == 1 and "neither a duration" in bad.err
 
-    # Groups: one per task here (messages differ only in masked numbers).
-    groups = groups_by_task(cli)
-    assert set(groups) == {T + "flaky", T + "parse", T + "quota"}
-    g = groups[T + "flaky"]
-    assert (g["error_class"], g["count"], g["dead"], g["state"]) == ("network", 3, 3, "open")
-    assert sorted(g["accounts"]) == ["acme", "beta"] and g["account_count"] == 2
-    assert g["title"] == "ConnectionError: refused by <n> after <n> tries"
-    assert g["first_seen"] <= g["last_seen"]
-    assert groups[T + "parse"]["error_class"] == "parse"
-    assert groups[T + "quota"]["error_class"] == "timeout"  # the app's own rule
-    shown = cli("dlq", "list", "--group")
-    assert shown.code == 0 and g["fingerprint"] in shown.out and "network" in shown.out
+def test_cleanup_trims_by_hand_and_counts(cli: Cli, redis_url: str, prefix: str) -> None:
+    app = App("cleanup-cli", redis_url=redis_url, prefix=prefix)
 
-    # Resolve a group and a job; a new failure reopens the group.
-    fp = groups[T + "parse"]["fingerprint"]
-    assert cli("dlq", "resolve", "--group", fp, "--note", "bad export", "--json").json() == {
-        "group": fp, "resolved": True, "note": "bad export",
-    }  # fmt: skip
-    assert groups_by_task(cli)[T + "parse"]["state"] == "resolved"
-    assert groups_by_task(cli)[T + "parse"]["note"] == "bad export"
-    assert cli("dlq", "resolve", parse[0], "--note", "ignored").code == 0
-    job = cli("job", parse[0], "--json").json()
-    assert job["resolved_at"] and job["resolution"] == "ignored"
-    assert cli("dlq", "resolve", fine[0]).code == 1  # not dead
-    assert cli("dlq", "resolve", "--group", "0123456789abcdef").code == 2
-    assert cli("dlq", "resolve").code == 2
-    enqueue(cli, "parse", "acme", 9)
-    assert cli("worker", APP, "--burst").code == 0
-    assert groups_by_task(cli)[T + "parse"]["state"] == "open"
+    @app.task
+    async def noop(n: int) -> int:
+        return n
 
-    # process-dlq: network and timeout requeued, parse left; --dry-run changes nothing.
-    dry = cli("process-dlq", "--app", APP, "--dry-run", "--json").json()
-    assert (dry["requeued"], dry["left"], dry["dry_run"]) == (4, 3, True)
-    assert dry["requeued_by_class"] == {"network": 3, "timeout": 1}
-    assert dry["left_by_class"] == {"parse": 3}
-    assert cli("job", quota, "--json").json()["status"] == "dead"
-    done = cli("process-dlq", "--app", APP)
-    assert done.code == 0, done.err
-    assert "requeued 4 dead job(s) (network 3, timeout 1); left 3 (parse 3)" in done.out
-    for job_id in [*flaky, quota]:
-        assert cli("job", job_id, "--json").json()["status"] == "queued"
-    assert cli("job", parse[1], "--json").json()["status"] == "dead"
-    assert groups_by_task(cli)[T + "flaky"]["dead"] == 0
-    only_parse = cli("process-dlq", "--class", "parse", "--json").json()
-    assert only_parse["requeued_by_class"] == {"parse": 3}
-    assert cli("process-dlq", "--class", "nope").code == 2
+    async def go() -> None:
+        async with app.client() as client:
+            made = await client.enqueue_many(JobRequest(noop, [n]) for n in range(5))
+            async with running_worker(app):
+                for job in made:
+                    await client.result(job.id, timeout=10)
+
+    asyncio.run(go())
+    kept = cli("cleanup", "--days", "1", "--json").json()
+    assert kept["trimmed"] == 0  # nothing finished a day ago
+    done = cli("cleanup", "--days", "0", "--json").json()
+    assert done["trimmed"] == 5
+    assert done["queues"]["default"]["removed"]["succeeded"] == 5
+    assert done["queues"]["default"]["trimmed_total"] == 5
+    assert cli("jobs", "--status", "succeeded", "--json").json() == []
+    text = cli("cleanup", "--days", "0")
+    assert text.code == 0 and "trimmed 0 job(s)" in text.out and "trimmed so far: 5" in text.out
+    bad = cli("cleanup", "--days", "-1")
+    assert bad.code == 2 and "--days" in bad.err

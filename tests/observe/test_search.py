@@ -12,6 +12,7 @@ import redis
 from chronoq import Client, JobStatus
 from chronoq.client import JobRequest
 from chronoq.core.errors import ConfigurationError
+from chronoq.core.retention import Keep
 from chronoq.observe.search import JobFilter, JobSearch, parse_moment
 from tests.observe.history import run_jobs
 
@@ -166,3 +167,37 @@ async def test_no_index_entry_outlives_its_record(client: Client, raw: redis.Red
     cancelled = (await client.submit(JobRequest("z", force=True))).id
     await client.cancel(cancelled)
     assert await ids_of(client, JobFilter(status=JobStatus.CANCELLED)) == [cancelled]
+
+
+async def test_retention_by_count_takes_trimmed_jobs_out_of_every_index(
+    client: Client, raw: redis.Redis
+) -> None:
+    """The per-state indexes the search reads are the ones the retention trims: a job
+    trimmed by count (records still there) leaves the task, account and group indexes
+    too, and a search with no status spans every finished state and the dead."""
+    keys, broker = client.broker.keys.queue("default"), client.broker
+    ok = await run_jobs(client, "z", 6, account="acct")
+    dead = await run_jobs(client, "z", 4, account="acct", error=TimeoutError("t"))
+    cancelled = set()
+    for _ in range(2):
+        job = await client.submit(JobRequest("z", account="acct", force=True))
+        await client.cancel(job.id)
+        cancelled.add(job.id)
+    assert raw.zcard(keys.finished("cancelled")) == 2 and raw.zcard(keys.done) == 6
+    assert await broker.trim_state("default", JobStatus.SUCCEEDED, Keep(count=2)) == 4
+    assert await broker.trim_state("default", JobStatus.DEAD, Keep(count=1)) == 3
+    kept_ok = {i for i in ok if raw.exists(keys.job(i))}
+    kept_dead = {i for i in dead if raw.exists(keys.job(i))}
+    assert len(kept_ok) == 2 and len(kept_dead) == 1
+    for key, ids in index_members(raw, keys.index_prefix).items():
+        for job_id in ids:
+            assert raw.exists(keys.job(job_id)), f"{job_id} in {key} has no record"
+    kept = kept_ok | kept_dead | cancelled
+    assert set(await ids_of(client, JobFilter())) == kept
+    assert set(await ids_of(client, JobFilter(task="z"))) == kept
+    assert set(await ids_of(client, JobFilter(account="acct"))) == kept
+    finished = await ids_of(client, JobFilter(account="acct", status=JobStatus.CANCELLED))
+    assert set(finished) == cancelled
+    (fp,) = {raw.hget(keys.job(i), "fp") for i in kept_dead}
+    assert set(await ids_of(client, JobFilter(error_group=fp))) == kept_dead
+    assert raw.hget(keys.stats, "trimmed") == "7"

@@ -12,6 +12,7 @@ from chronoq.redis.keys import QueueKeys
 DEEP = 1000
 DEEP_JSON = "[" * DEEP + "]" * DEEP  # what cjson (and Python's parser) refuse to nest
 INDEXES = ("ready", "scheduled", "active", "dead", "done", "blocked")
+FINISHED = ("cancelled", "expired", "skipped")  # each has an index of its own
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,9 @@ WORKER_POISONS = [
 
 def indexes_of(raw: redis.Redis, q: QueueKeys, job_id: str) -> list[str]:
     """The queue indexes holding `job_id` (a live job is in exactly one)."""
-    return [name for name in INDEXES if raw.zscore(getattr(q, name), job_id) is not None]
+    found = [name for name in INDEXES if raw.zscore(getattr(q, name), job_id) is not None]
+    found += [f"done:{s}" for s in FINISHED if raw.zscore(q.finished(s), job_id) is not None]
+    return found
 
 
 def assert_dead(raw: redis.Redis, q: QueueKeys, job_id: str, reason: str) -> None:

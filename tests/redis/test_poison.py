@@ -243,7 +243,7 @@ async def test_cancel_and_undefer_read_a_bad_record_without_failing(
     raw.hset(q.job(parked.id), "gate", DEEP_JSON)
     await client.cancel(parked.id)
     assert (await client.job(parked.id)).status is JobStatus.CANCELLED
-    assert indexes_of(raw, q, parked.id) == ["done"]
+    assert indexes_of(raw, q, parked.id) == ["done:cancelled"]
 
 
 @pytest.mark.parametrize(

@@ -53,10 +53,11 @@ async def test_trim_forgets_finished_jobs_and_keeps_dead_and_waiting_ones(
     await asyncio.sleep(0.05)
 
     assert await broker.trim("default", retention_ms=HOUR_MS) == 0  # nothing that old yet
-    assert raw.zcard(q.done) == 3
+    assert raw.zcard(q.done) == 2  # succeeded; each other finished state has its own
+    assert raw.zrange(q.finished("cancelled"), 0, -1) == [cancelled]
 
     assert await broker.trim("default", retention_ms=10) == 3
-    assert raw.exists(q.done) == 0
+    assert raw.exists(q.done, q.finished("cancelled")) == 0
     for job_id in [*succeeded, cancelled]:
         assert raw.exists(q.job(job_id), q.result(job_id)) == 0, job_id
     # Dead jobs stay until requeued or purged; waiting jobs are not finished.
@@ -64,7 +65,9 @@ async def test_trim_forgets_finished_jobs_and_keeps_dead_and_waiting_ones(
     assert raw.hget(q.job(dead.id), "status") == "dead"
     assert raw.hget(q.job(waiting), "status") == "queued"
     assert raw.zscore(q.ready, waiting) is not None
-    assert raw.hgetall(q.stats) == stats  # lifetime counters are not records
+    trimmed = raw.hgetall(q.stats)
+    assert trimmed.pop("trimmed") == "3"  # what was trimmed is counted
+    assert trimmed == stats  # lifetime counters are not records
 
 
 async def test_a_result_outliving_its_record_is_deleted(client: Client, raw: redis.Redis) -> None:
@@ -102,7 +105,8 @@ async def test_trim_works_in_bounded_batches(client: Client, raw: redis.Redis) -
     while done < total:
         done += len(await finish(broker, BATCH_LIMIT))
     await asyncio.sleep(0.05)
-    keys, args = [q.done, q.job_prefix, q.result_prefix, q.index_prefix], [10, BATCH_LIMIT]
+    keys = [q.done, q.done_prefix, q.dead, q.job_prefix, q.result_prefix, q.stats, q.index_prefix]
+    args = ["succeeded", 10, 0, BATCH_LIMIT, 0]
     assert await SCRIPTS.trim(broker.redis, keys, args) == BATCH_LIMIT  # one full batch
     assert raw.zcard(q.done) == total - BATCH_LIMIT
     assert await broker.trim("default", retention_ms=10) == total - BATCH_LIMIT  # loops
@@ -114,9 +118,12 @@ async def test_trim_works_in_bounded_batches(client: Client, raw: redis.Redis) -
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["soon", 10], "retention ms must be a positive number, got soon"),
-        ([0, 10], "retention ms must be a positive number, got 0"),
-        ([10, "all"], "batch size must be a positive number, got all"),
+        (["succeeded", "soon", 0, 10, 0], "age ms must be a number >= 0, got soon"),
+        (["succeeded", -1, 0, 10, 0], "age ms must be a number >= 0, got -1"),
+        (["succeeded", 10, "x", 10, 0], "count must be a number >= 0, got x"),
+        (["succeeded", 10, 0, "all", 0], "batch size must be a positive number, got all"),
+        (["running", 10, 0, 10, 0], "unknown state running"),
+        (["succeeded", 10, 0, 10, "x"], "index age ms must be a number >= 0, got x"),
     ],
 )
 async def test_bad_arguments_are_refused_before_anything_is_removed(
@@ -126,7 +133,7 @@ async def test_bad_arguments_are_refused_before_anything_is_removed(
     await client.submit(JobRequest("t", force=True))
     await finish(client.broker, 1)
     await asyncio.sleep(0.02)
-    keys = [q.done, q.job_prefix, q.result_prefix, q.index_prefix]
+    keys = [q.done, q.done_prefix, q.dead, q.job_prefix, q.result_prefix, q.stats, q.index_prefix]
     with pytest.raises(redis.ResponseError, match=message):
         await SCRIPTS.trim(client.broker.redis, keys, args)
     assert raw.zcard(q.done) == 1

@@ -26,12 +26,15 @@ from chronoq.cli.render import (
     jobs_table,
     queue_counts_dict,
     queues_table,
+    timeline_table,
     workers_table,
 )
 from chronoq.client import JobRequest
 from chronoq.core.errors import ChronoqError
 from chronoq.core.job import JobStatus
 from chronoq.core.serialization import NestingTooDeep
+from chronoq.observe.cleanup import cleanup as run_cleanup
+from chronoq.observe.jobs import job_history
 from chronoq.observe.search import PAGE_MAX, JobFilter, JobSearch, parse_moment
 
 T = TypeVar("T")
@@ -115,14 +118,16 @@ def job(
     prefix: PrefixOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Show one job: its status, attempts, times, result or error with traceback."""
+    """Show one job: its status, times, result or error with traceback, and the
+    timeline of its attempts (retries, lost workers, hand-backs, deferrals, requeues)."""
     found = Target.resolve(app, redis_url, prefix).with_client(
-        lambda c: readable(c.job(job_id), f"job {job_id}")
+        lambda c: readable(job_history(c.inspector, job_id), f"job {job_id}")
     )
     if json_out:
         emit_readable_json(found.to_dict(), f"job {job_id}")
     else:
-        console().print(job_table(found))
+        console().print(job_table(found.job))
+        console().print(timeline_table(found))
 
 
 async def readable(read: Awaitable[T], what: str) -> T:
@@ -267,3 +272,32 @@ def workers(
         emit_json(found)
     else:
         console().print(workers_table(found))
+
+
+def cleanup(
+    days: Annotated[
+        float,
+        typer.Option("--days", help="Forget finished jobs older than this many days.", min=0),
+    ],
+    queue: Annotated[str | None, typer.Option("--queue", help="Only this queue.")] = None,
+    dead: Annotated[
+        bool, typer.Option("--dead", help="Dead jobs too (else kept until requeued or purged).")
+    ] = False,
+    app: AppOption = None,
+    redis_url: RedisUrlOption = None,
+    prefix: PrefixOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Trim by hand what workers trim on their own: finished jobs older than --days
+    (and those beyond each state's count in CHRONOQ_RETENTION_BY_STATE), with their
+    results and history. Each queue's 'trimmed' counter counts them."""
+    done = Target.resolve(app, redis_url, prefix).with_client(
+        lambda c: run_cleanup(c, days=days, queue=queue, dead=dead)
+    )
+    if json_out:
+        emit_json(done.to_dict())
+        return
+    for name, by_state in done.removed.items():
+        parts = ", ".join(f"{n} {s.value}" for s, n in by_state.items() if n) or "nothing"
+        console().print(f"{name}: trimmed {parts} (trimmed so far: {done.counters.get(name, 0)})")
+    console().print(f"trimmed {done.total} job(s)")

@@ -11,7 +11,9 @@ from rich.table import Table
 
 from chronoq.client import EnqueuedJob
 from chronoq.core.job import Job, JobStatus
+from chronoq.core.sizes import megabytes
 from chronoq.observe.failures import FailureGroup
+from chronoq.observe.jobs import JobHistory
 from chronoq.redis.inspector import QueueCounts
 
 STATUS_STYLE = {
@@ -127,6 +129,29 @@ def _failure_text(job: Job) -> str:
             f" ({job.resolution})" if job.resolution else ""
         )
     return text
+
+
+def timeline_table(history: JobHistory) -> Table:
+    """Every attempt of the job and what became of it, oldest first."""
+    table = Table(title="timeline", title_justify="left")
+    columns = ("#", "outcome", "started (UTC)", "ended (UTC)", "took", "worker", "RSS", "error")
+    for column in columns:
+        table.add_column(column, no_wrap=column in ("started (UTC)", "ended (UTC)"))
+    for entry in history.timeline:
+        number = "-" if entry.number is None else str(entry.number)
+        if entry.number is not None and not entry.counted:
+            number += " (not counted)"
+        table.add_row(
+            number,
+            entry.outcome,
+            when(entry.started_at),
+            when(entry.finished_at),
+            f"{entry.duration:.3f}s" if entry.duration is not None else "-",
+            _or_dash(entry.worker),
+            "-" if entry.peak_memory is None else f"{megabytes(entry.peak_memory)} MB",
+            short(entry.error, 50),
+        )
+    return table
 
 
 def progress_text(job: Job) -> str:

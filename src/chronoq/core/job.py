@@ -82,6 +82,8 @@ class Field:
     ERROR_CLASS = "ecls"  # that failure's class: network, timeout, ...
     RESOLVED = "rsv"  # ms: when an operator marked this dead job handled
     RESOLUTION = "rnote"  # the note they left
+    HISTORY = "hist"  # JSON list of the attempts (and marks) before the current one
+    MEMORY = "mem"  # bytes: the worker process's RSS when the latest attempt ended
 
 
 class GatePolicy(enum.StrEnum):

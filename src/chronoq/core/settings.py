@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from chronoq.core.retention import RetentionPolicy
 
 
 def _default_data_dir() -> Path:
@@ -51,6 +54,18 @@ class Settings(BaseSettings):
     prefix: str = "chronoq"
     lease: float = Field(default=10.0, gt=0.5, description="Job lease length.")
     retention: float = Field(default=7 * 86400, gt=0, description="Finished record TTL.")
+    retention_by_state: str = Field(
+        default="",
+        description="Retention per final state by age and count, e.g. "
+        "'succeeded=24h/100000,failed=7d,dead=30d' (see chronoq.core.retention); "
+        "finished states it does not name keep `retention`, dead jobs are kept.",
+    )
+    events: bool = Field(
+        default=True, description="Append every state change to the queue's event stream."
+    )
+    events_maxlen: int = Field(
+        default=10_000, ge=1, description="About how many entries each event stream keeps."
+    )
     keep_result: float = Field(default=86400, ge=0, description="Result TTL.")
     shutdown_timeout: float = Field(default=30.0, ge=0)
     cancel_grace: float = Field(
@@ -68,3 +83,21 @@ class Settings(BaseSettings):
     strict_server: bool = Field(
         default=False, description="Refuse to start on a server that can lose jobs."
     )
+
+    @model_validator(mode="after")
+    def _check_retention(self) -> Settings:
+        self.retention_policy()  # a bad CHRONOQ_RETENTION_BY_STATE fails at start-up
+        return self
+
+    def retention_policy(self) -> RetentionPolicy:
+        return _policy(self.retention_by_state, self.retention)
+
+    @property
+    def events_cap(self) -> int:
+        """The event streams' MAXLEN, 0 when events are off (what the scripts read)."""
+        return self.events_maxlen if self.events else 0
+
+
+@lru_cache(maxsize=16)
+def _policy(text: str, default_age: float) -> RetentionPolicy:
+    return RetentionPolicy.parse(text, default_age=default_age)

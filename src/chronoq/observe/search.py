@@ -2,8 +2,9 @@
 time window and error text, newest first, in pages with an opaque cursor.
 
 How a query stays O(log N + page) at any history size: the outcome scripts write
-each job, once, into sorted sets by time (per task, account and status, dead and
-finished apart; see `QueueKeys.index_prefix`). A query walks, per queue and per
+each job, once, into sorted sets by time: its final state's own index
+(`QueueKeys.finished`: done, done:<status>, dead), and per task and account, dead
+and finished apart (`QueueKeys.index_prefix`). A query walks, per queue and per
 family (dead, finished), the *smallest* index its filters name (ZCARD, O(1)), by
 time with ZRANGE BYSCORE REV LIMIT, and checks the other filters per id with one
 HMGET each, pipelined. Per-combination indexes would make every write pay for
@@ -215,28 +216,30 @@ class JobSearch:
         return JobPage(jobs, next_cursor, examined, where.to_dict())
 
     async def _sources(self, where: JobFilter, upper: Entry | None) -> list[_Source]:
-        """Per queue and family, the smallest index the filters name."""
+        """Per queue and family, the smallest index the filters name. The state's own
+        index may be several (no status: every finished state's), read as one union."""
         names = [where.queue] if where.queue else await self.backend.inspector.queues()
-        candidates: list[tuple[str, str, list[str]]] = []
+        candidates: list[tuple[str, str, list[list[str]]]] = []
         for name in names:
             q = self.backend.keys.queue(name)
             for family in _families(where):
-                keys = [q.dead if family == "d" else _status_index(q, where.status)]
+                options = [_state_indexes(q, family, where.status)]
                 if where.task is not None:
-                    keys.append(q.index(family, "t", where.task))
+                    options.append([q.index(family, "t", where.task)])
                 if where.account is not None:
-                    keys.append(q.index(family, "a", where.account))
+                    options.append([q.index(family, "a", where.account)])
                 if where.error_group is not None:
-                    keys.append(q.index("d", "g", where.error_group))
-                candidates.append((name, family, keys))
-        sizes = await self.history.sizes([k for _, _, keys in candidates for k in keys])
-        sources, i = [], 0
-        for name, family, keys in candidates:
-            own = sizes[i : i + len(keys)]
-            i += len(keys)
-            if min(own) > 0:
-                smallest = keys[own.index(min(own))]
-                sources.append(_Source(name, smallest, family, upper))
+                    options.append([q.index("d", "g", where.error_group)])
+                candidates.append((name, family, options))
+        keys = [k for _, _, options in candidates for option in options for k in option]
+        sizes = iter(await self.history.sizes(keys))
+        sources: list[_Source] = []
+        for name, family, options in candidates:
+            sized = [[(key, next(sizes)) for key in option] for option in options]
+            totals = [sum(n for _, n in option) for option in sized]
+            if min(totals) > 0:  # every filter must hold: an empty index means none
+                smallest = sized[totals.index(min(totals))]
+                sources += [_Source(name, key, family, upper) for key, n in smallest if n > 0]
         return sources
 
     async def _refill(self, sources: list[_Source], low: float | None, high: float | None) -> None:
@@ -283,11 +286,14 @@ def _families(where: JobFilter) -> tuple[str, ...]:
     return ("d", "f")
 
 
-def _status_index(q: QueueKeys, status: JobStatus | None) -> str:
-    """'done' holds every finished job (mostly successes); rarer ones have their own."""
-    if status is None or status is JobStatus.SUCCEEDED:
-        return q.done
-    return q.index("f", "s", status.value)
+def _state_indexes(q: QueueKeys, family: str, status: JobStatus | None) -> list[str]:
+    """The per-state indexes (`QueueKeys.finished`) of the family: dead, the status
+    asked for, or every finished state's."""
+    if family == "d":
+        return [q.dead]
+    if status is not None:
+        return [q.finished(status.value)]
+    return [q.finished(state) for state in sorted(_FINISHED_ALIVE)]
 
 
 def _ms(moment: datetime | None) -> float | None:

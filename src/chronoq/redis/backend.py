@@ -41,6 +41,7 @@ class Backend:
         *,
         replica_acks: int = 0,
         replica_ack_timeout: float = 2.0,
+        events_cap: int = 10_000,
     ) -> None:
         if replica_acks and connector.is_cluster:
             raise ConfigurationError(
@@ -51,7 +52,10 @@ class Backend:
         self.keys = Keyspace(prefix)
         self.durability = Durability(replica_acks, replica_ack_timeout)
         self.redis: AsyncRedis = connector.async_client()
-        self.broker = Broker(self.redis, self.keys, durability=self.durability)
+        self.events_cap = events_cap  # each queue's event stream MAXLEN; 0: no events
+        self.broker = Broker(
+            self.redis, self.keys, durability=self.durability, events_cap=events_cap
+        )
         self.inspector = Inspector(self.redis, self.keys)
 
     @classmethod
@@ -65,6 +69,7 @@ class Backend:
             settings.prefix,
             replica_acks=settings.replica_acks,
             replica_ack_timeout=settings.replica_ack_timeout,
+            events_cap=settings.events_cap,
         )
 
     @property

@@ -27,6 +27,7 @@ from chronoq.core.claims import (
 )
 from chronoq.core.errors import InvalidJobState, JobNotFound, NotReplicated
 from chronoq.core.job import Field, JobSpec, JobStatus
+from chronoq.core.retention import FINISHED_STATES, Keep, RetentionPolicy
 from chronoq.redis.durability import Durability, run_acked
 from chronoq.redis.keys import Keyspace, QueueKeys
 from chronoq.redis.liveness import beat_fields
@@ -43,11 +44,17 @@ class Broker:
     """Queue operations on one Redis, under one key prefix."""
 
     def __init__(
-        self, redis: Redis, keyspace: Keyspace, *, durability: Durability | None = None
+        self,
+        redis: Redis,
+        keyspace: Keyspace,
+        *,
+        durability: Durability | None = None,
+        events_cap: int = 10_000,
     ) -> None:
         self.redis = redis
         self.keys = keyspace
         self.durability = durability or Durability()
+        self.events_cap = events_cap  # MAXLEN of each queue's event stream; 0: no events
         self._registered: set[str] = set()
 
     async def close(self) -> None:
@@ -69,7 +76,7 @@ class Broker:
     async def _enqueue_batch(
         self, q: QueueKeys, jobs: Sequence[tuple[JobSpec, Placement]]
     ) -> list[Enqueued]:
-        script, keys, args = enqueue_command(q, jobs)
+        script, keys, args = enqueue_command(q, jobs, self.events_cap)
         if not self.durability.waits:
             return parse_enqueued(await script(self.redis, keys, args))
         reply, acked = await run_acked(self.redis, script, keys, args, self.durability)
@@ -129,6 +136,7 @@ class Broker:
             retention_ms,
             int(register_idle),
             count if free_slots is None else free_slots,
+            self.events_cap,
         ]
         reply = await SCRIPTS.claim(self.redis, _claim_keys(q), args)
         next_due = int(reply[1])
@@ -168,12 +176,16 @@ class Broker:
         *,
         retention_ms: int,
         result_ttl_ms: int,
+        memory: int | None = None,
     ) -> list[str]:
-        """Record successes: (id, token, result JSON or ''). Returns stale ids."""
+        """Record successes: (id, token, result JSON or ''), `memory` the worker's RSS
+        (bytes) when they ended. Returns stale ids."""
         q = self.keys.queue(queue)
-        args: list[str | int] = [retention_ms, result_ttl_ms, len(outcomes)]
+        args: list[str | int] = [retention_ms, result_ttl_ms, len(outcomes), self.events_cap]
+        mem = "" if memory is None else memory
         for outcome in outcomes:
             args.extend(outcome)
+            args.append(mem)
         keys = [
             q.active,
             q.done,
@@ -185,6 +197,7 @@ class Broker:
             q.wake,
             *_gate_keys(q),
             q.index_prefix,
+            q.events,
         ]
         return list(await self._record(SCRIPTS.complete, keys, args))
 
@@ -208,6 +221,7 @@ class Broker:
         cancelled: bool = False,
         retention_ms: int = 0,
         failure: str = "",
+        memory: int | None = None,
     ) -> JobStatus | None:
         """Record a failed attempt: retry after `retry_in_ms`, or dead-letter (None);
         or a run ended by a cancel (`cancelled`: finished, kept `retention_ms`).
@@ -228,9 +242,12 @@ class Broker:
             *_gate_keys(q),
             q.done,
             q.index_prefix,
+            q.events,
         ]
         delay = -2 if cancelled else -1 if retry_in_ms is None else max(0, retry_in_ms)
+        mem = "" if memory is None else memory
         args: list[str | int] = [job_id, token, error, traceback, delay, retention_ms, failure]
+        args += [mem, self.events_cap]
         reply = await self._record(SCRIPTS.fail, keys, args)
         return JobStatus(reply) if reply else None
 
@@ -238,10 +255,11 @@ class Broker:
         """Put leased jobs (id, token, run-at ms, reservations JSON) back to wait,
         the attempt not counted. Returns how many were still ours to defer."""
         q = self.keys.queue(queue)
-        args: list[str | int] = [len(jobs)]
+        args: list[str | int] = [len(jobs), self.events_cap]
         for job in jobs:
             args.extend(job)
         keys = [q.active, q.scheduled, q.job_prefix, q.stats, q.wake, q.ready, *_gate_keys(q)]
+        keys.append(q.events)
         return int(await self._record(SCRIPTS.defer, keys, args))
 
     async def undefer(self, queue: str, limit: str, job_ids: Sequence[str]) -> int:
@@ -265,10 +283,10 @@ class Broker:
     async def release(self, queue: str, leases: Sequence[tuple[str, str]]) -> int:
         """Hand jobs back to the queue without counting the attempt."""
         q = self.keys.queue(queue)
-        args: list[str | int] = [len(leases)]
+        args: list[str | int] = [len(leases), self.events_cap]
         for lease in leases:
             args.extend(lease)
-        keys = [q.active, q.ready, q.wake, q.job_prefix, *_gate_keys(q)]
+        keys = [q.active, q.ready, q.wake, q.job_prefix, *_gate_keys(q), q.events]
         return int(await SCRIPTS.release(self.redis, keys, args))
 
     async def recover(self, queue: str, *, default_max_retries: int) -> tuple[int, int, int]:
@@ -287,20 +305,51 @@ class Broker:
             *_gate_keys(q),
             q.fair,
             q.index_prefix,
+            q.events,
         ]
-        reply = await SCRIPTS.recover(self.redis, keys, [default_max_retries, BATCH_LIMIT])
+        args = [default_max_retries, BATCH_LIMIT, self.events_cap]
+        reply = await SCRIPTS.recover(self.redis, keys, args)
         requeued, dead, unparked = reply
         return int(requeued), int(dead), int(unparked)
 
     async def trim(self, queue: str, *, retention_ms: int) -> int:
-        """Forget finished jobs older than the retention: index entries, leftover records
-        and results. Completions trim too, but only while jobs complete: this keeps an
-        idle queue trimmed. Dead jobs are kept. Returns how many were forgotten."""
+        """Forget finished jobs (every finished state) older than the retention: index
+        entries (the search indexes' too), leftover records and results. Dead jobs are
+        kept. Returns how many were forgotten."""
+        total = 0
+        for status in FINISHED_STATES:
+            keep = Keep(age=retention_ms / 1000)
+            total += await self.trim_state(queue, status, keep, index_age_ms=keep.age_ms)
+        return total
+
+    async def trim_policy(self, queue: str, policy: RetentionPolicy) -> dict[JobStatus, int]:
+        """Forget each final state's jobs beyond what `policy` keeps (by age, by count).
+        Completions trim succeeded ones by age too, but only while jobs complete: this
+        keeps an idle queue trimmed. Returns how many were forgotten per state."""
+        out: dict[JobStatus, int] = {}
+        index_age_ms = policy.record_ttl_ms(*FINISHED_STATES)
+        for status, keep in policy.states:
+            if keep.age is not None or keep.count is not None:
+                out[status] = await self.trim_state(queue, status, keep, index_age_ms=index_age_ms)
+        return out
+
+    async def trim_state(
+        self, queue: str, status: JobStatus, keep: Keep, *, index_age_ms: int = 0
+    ) -> int:
+        """Forget the jobs of one final state beyond `keep` (counted in the queue's
+        'trimmed' counter), with their search index entries. `index_age_ms`: also drop
+        finished search index entries older than that (the longest retention of any
+        finished state: a record that expired on its own by then is gone before the
+        trimmer could read where it was indexed); 0 for none. Returns how many were
+        forgotten."""
         q = self.keys.queue(queue)
-        keys = [q.done, q.job_prefix, q.result_prefix, q.index_prefix]
+        keys = [q.done, q.done_prefix, q.dead, q.job_prefix, q.result_prefix, q.stats]
+        keys.append(q.index_prefix)
+        args: list[str | int] = [status.value, keep.age_ms, keep.count or 0, BATCH_LIMIT]
+        args.append(index_age_ms)
         total = 0
         while True:
-            removed = int(await SCRIPTS.trim(self.redis, keys, [retention_ms, BATCH_LIMIT]))
+            removed = int(await SCRIPTS.trim(self.redis, keys, args))
             total += removed
             if removed < BATCH_LIMIT:
                 return total
@@ -343,8 +392,9 @@ class Broker:
             q.parked_prefix,
             q.blocked,
             q.index_prefix,
+            q.events,
         ]
-        args: list[str | int] = [job_id, retention_ms, self.keys.cancel_channel]
+        args: list[str | int] = [job_id, retention_ms, self.keys.cancel_channel, self.events_cap]
         reply = await self._record(SCRIPTS.cancel, keys, args)
         if not reply:
             raise JobNotFound(f"no job with id {job_id!r}")
@@ -360,10 +410,11 @@ class Broker:
         """Requeue dead jobs (one, or every one `select` picks), keeping their attempt
         history. Returns how many were requeued."""
         q = self.keys.queue(queue)
-        keys = [q.dead, q.ready, q.seq, q.wake, q.job_prefix, q.fair, q.index_prefix]
+        keys = [q.dead, q.ready, q.seq, q.wake, q.job_prefix, q.fair, q.index_prefix, q.events]
         total, offset = 0, 0
         while offset >= 0:
             args: list[str | int] = [job_id or "*", BATCH_LIMIT, *select.wire, offset]
+            args.append(self.events_cap)
             moved, offset = (int(n) for n in await SCRIPTS.requeue_dead(self.redis, keys, args))
             total += moved
         return total
@@ -372,11 +423,11 @@ class Broker:
         """Requeue these dead jobs (ids no longer dead are skipped), up to BATCH_LIMIT
         script calls per round trip. Returns how many were requeued."""
         q = self.keys.queue(queue)
-        keys = [q.dead, q.ready, q.seq, q.wake, q.job_prefix, q.fair, q.index_prefix]
+        keys = [q.dead, q.ready, q.seq, q.wake, q.job_prefix, q.fair, q.index_prefix, q.events]
         total = 0
         for start in range(0, len(job_ids), BATCH_LIMIT):
             calls: list[ScriptCall] = [
-                (SCRIPTS.requeue_dead, keys, [job_id, 1, *ANY_DEAD.wire, 0])
+                (SCRIPTS.requeue_dead, keys, [job_id, 1, *ANY_DEAD.wire, 0, self.events_cap])
                 for job_id in job_ids[start : start + BATCH_LIMIT]
             ]
             total += sum(int(reply[0]) for reply in await pipelined(self.redis, calls))
@@ -410,7 +461,7 @@ class Broker:
 
 
 def enqueue_command(
-    q: QueueKeys, jobs: Sequence[tuple[JobSpec, Placement]]
+    q: QueueKeys, jobs: Sequence[tuple[JobSpec, Placement]], events_cap: int = 0
 ) -> tuple[Script, list[str], list[str | int]]:
     """The script, KEYS and ARGV that enqueue `jobs` (shared by the async broker and
     the sync enqueuer): enqueue_plain.lua for one plain job due now, the commonest
@@ -418,10 +469,11 @@ def enqueue_command(
     if len(jobs) == 1 and _is_plain(*jobs[0]):
         spec = jobs[0][0]
         args: list[str | int] = [spec.id, spec.task, spec.payload, spec.options.priority]
+        args.append(events_cap)
         args.extend(spec.extra_fields())
         return SCRIPTS.enqueue_plain, _plain_keys(q), args
     batch = serialization.dumps([_job_entry(spec, place) for spec, place in jobs])
-    return SCRIPTS.enqueue, enqueue_keys(q), [batch]
+    return SCRIPTS.enqueue, enqueue_keys(q), [batch, events_cap]
 
 
 def _is_plain(spec: JobSpec, place: Placement) -> bool:
@@ -439,7 +491,7 @@ def _is_plain(spec: JobSpec, place: Placement) -> bool:
 def _plain_key_tuple(q: QueueKeys) -> tuple[str, ...]:
     return (
         q.ready, q.seq, q.wake, q.job_prefix, q.active, q.idle, q.idle_leases,
-        q.inbox_prefix, q.fair,
+        q.inbox_prefix, q.fair, q.events,
     )  # fmt: skip
 
 
@@ -461,6 +513,7 @@ def _enqueue_keys(q: QueueKeys) -> tuple[str, ...]:
         q.idle_leases,
         q.inbox_prefix,
         q.fair,
+        q.events,
     )
 
 
@@ -508,6 +561,7 @@ def _claim_keys(q: QueueKeys) -> list[str]:
         q.inbox_prefix,
         q.fence_prefix,
         q.index_prefix,
+        q.events,
     ]
 
 

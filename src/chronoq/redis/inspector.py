@@ -9,14 +9,16 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 from redis.asyncio import Redis
 from redis.exceptions import NoPermissionError
 
 from chronoq.core.errors import JobNotFound
+from chronoq.core.ids import id_tag, queue_tag
 from chronoq.core.job import Job, JobStatus
-from chronoq.redis.keys import Keyspace
+from chronoq.core.retention import FINISHED_STATES
+from chronoq.redis.keys import Keyspace, QueueKeys
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,18 +43,38 @@ class Inspector:
         return sorted(cast(set[str], members))
 
     async def find_queue(self, job_id: str, queue: str | None = None) -> str:
-        """The queue holding `job_id` (one round trip over all queues)."""
-        candidates = [queue] if queue else await self.queues()
+        """The queue holding `job_id`. Its id carries its queue's tag (`chronoq.core.ids`):
+        only the queues with that tag are asked (almost always one); the others only
+        for an id without a matching tag (made before tags, or by hand)."""
+        found: str | None = None
+        if queue:
+            found = await self._holder(job_id, [queue])
+        else:
+            names = await self.queues()
+            tag = id_tag(job_id)
+            tagged = [name for name in names if queue_tag(name) == tag]
+            found = await self._holder(job_id, tagged)
+            if found is None:
+                found = await self._holder(job_id, [n for n in names if n not in tagged])
+        if found is None:
+            raise JobNotFound(f"no job with id {job_id!r}")
+        return found
+
+    async def _holder(self, job_id: str, candidates: Sequence[str]) -> str | None:
+        """The first of `candidates` holding the job (one round trip), or None."""
+        if not candidates:
+            return None
         async with self.redis.pipeline(transaction=False) as pipe:
             for name in candidates:
                 pipe.exists(self.keys.queue(name).job(job_id))
             found = await pipe.execute()
-        for name, exists in zip(candidates, found, strict=True):
-            if exists:
-                return name
-        raise JobNotFound(f"no job with id {job_id!r}")
+        return next((n for n, e in zip(candidates, found, strict=True) if e), None)
 
-    async def get_job(self, job_id: str, queue: str | None = None) -> Job:
+    async def job_record(
+        self, job_id: str, queue: str | None = None
+    ) -> tuple[str, dict[str, str], str | None]:
+        """(queue, every field of the job's hash, its result or None): one round trip
+        once its queue is known. JobNotFound when there is no such job."""
         name = await self.find_queue(job_id, queue)
         q = self.keys.queue(name)
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -61,7 +83,25 @@ class Inspector:
             fields, result = await pipe.execute()
         if not fields:
             raise JobNotFound(f"no job with id {job_id!r}")
+        return name, fields, result
+
+    async def get_job(self, job_id: str, queue: str | None = None) -> Job:
+        name, fields, result = await self.job_record(job_id, queue)
         return Job.from_fields(job_id, name, fields, result)
+
+    async def events(
+        self, queue: str, *, after: str = "0", count: int = 100, block: float | None = None
+    ) -> list[tuple[str, dict[str, str]]]:
+        """Entries of the queue's event stream after the entry id `after` ('0': from the
+        oldest kept, '$': only new ones), oldest first: (entry id, {job, status}). With
+        `block` (seconds), waits up to that long for one to arrive (XREAD BLOCK)."""
+        key = self.keys.queue(queue).events
+        wait = None if block is None else max(1, int(block * 1000))
+        reply: Any = await self.redis.xread({key: after}, count=count, block=wait)
+        if not reply:
+            return []
+        entries = reply[0][1] if isinstance(reply, list) else next(iter(reply.values()))[0]
+        return [(str(entry_id), dict(fields)) for entry_id, fields in entries]
 
     async def get_jobs(self, queue: str, ids: Sequence[str]) -> list[Job]:
         q = self.keys.queue(queue)
@@ -84,7 +124,7 @@ class Inspector:
         found: list[Job] = []
         for name in names:
             for index in _indexes_for(status):
-                key = getattr(self.keys.queue(name), index)
+                key = _index_key(self.keys.queue(name), index)
                 ids = cast(
                     list[str], await self.redis.zrange(key, 0, limit - 1, desc=index != "ready")
                 )
@@ -98,15 +138,19 @@ class Inspector:
         async with self.redis.pipeline(transaction=False) as pipe:
             for name in names:
                 q = self.keys.queue(name)
-                for key in (q.ready, q.scheduled, q.active, q.dead, q.done, q.blocked):
+                for key in (q.ready, q.scheduled, q.active, q.dead, q.blocked):
                     pipe.zcard(key)
+                for status in FINISHED_STATES:
+                    pipe.zcard(q.finished(status.value))
                 pipe.hgetall(q.stats)
             replies = await pipe.execute()
         out = []
+        width = 6 + len(FINISHED_STATES)
         for i, name in enumerate(names):
-            row = replies[i * 7 : i * 7 + 7]
-            stats = {k: int(v) for k, v in row[6].items()}
-            waiting, scheduled, running, dead, finished, blocked = (int(n) for n in row[:6])
+            row = replies[i * width : (i + 1) * width]
+            stats = {k: int(v) for k, v in row[-1].items()}
+            waiting, scheduled, running, dead, blocked = (int(n) for n in row[:5])
+            finished = sum(int(n) for n in row[5:-1])
             out.append(
                 QueueCounts(name, waiting, scheduled, running, dead, finished, stats, blocked)
             )
@@ -127,8 +171,9 @@ class Inspector:
         return [info for info in infos if info]
 
 
+_FINISHED = tuple(f"finished:{status.value}" for status in FINISHED_STATES)
 _INDEXES: dict[JobStatus | None, tuple[str, ...]] = {
-    None: ("ready", "scheduled", "blocked", "active", "dead", "done"),
+    None: ("ready", "scheduled", "blocked", "active", "dead", *_FINISHED),
     JobStatus.BLOCKED: ("blocked",),
     JobStatus.QUEUED: ("ready",),
     JobStatus.SCHEDULED: ("scheduled",),
@@ -139,5 +184,14 @@ _INDEXES: dict[JobStatus | None, tuple[str, ...]] = {
 
 
 def _indexes_for(status: JobStatus | None) -> tuple[str, ...]:
-    """The index ZSETs that hold jobs of `status` (finished ones share 'done')."""
-    return _INDEXES.get(status, ("done",))
+    """The index ZSETs that hold jobs of `status` (each finished state has its own)."""
+    found = _INDEXES.get(status)
+    if found is None:
+        assert status is not None  # None is in _INDEXES
+        return (f"finished:{status.value}",)
+    return found
+
+
+def _index_key(q: QueueKeys, index: str) -> str:
+    kind, _, status = index.partition(":")
+    return q.finished(status) if kind == "finished" else cast(str, getattr(q, index))

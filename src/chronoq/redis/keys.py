@@ -49,8 +49,30 @@ class QueueKeys:
 
     @property
     def done(self) -> str:
-        """ZSET of finished (succeeded, cancelled, expired) ids; score = finish ms."""
+        """ZSET of succeeded ids; score = finish ms. The other finished states have
+        their own (`finished`), so each state is kept by its own age and count."""
         return self._key("done")
+
+    @property
+    def done_prefix(self) -> str:
+        """Prefix of the ZSETs of ids finished otherwise (done_prefix + status:
+        cancelled, expired, skipped); score = finish ms. Scripts name them from the
+        done key (done .. ':' .. status: the same slot)."""
+        return self._key("done:")
+
+    def finished(self, status: str) -> str:
+        """The index of jobs finished in `status` ('dead': the dead-letter queue)."""
+        if status == "succeeded":
+            return self.done
+        if status == "dead":
+            return self.dead
+        return self.done_prefix + status
+
+    @property
+    def events(self) -> str:
+        """STREAM of the queue's state changes (fields job, status), capped near
+        CHRONOQ_EVENTS_MAXLEN entries (XADD MAXLEN ~)."""
+        return self._key("events")
 
     @property
     def seq(self) -> str:
@@ -130,23 +152,26 @@ class QueueKeys:
 
     @property
     def index_prefix(self) -> str:
-        """Prefix of the history's secondary indexes and failure groups (the scripts
-        build the names below from it, `index_*` in _lib.lua; so do these methods):
+        """Prefix of the search indexes and failure groups (the scripts build the
+        names below from it, `index_*` in _lib.lua; so do these methods). A job's
+        final state is indexed by `finished(status)` (done, done:<status>, dead), the
+        one per-state index every reader and trim.lua share; these index the rest:
 
         - `d:t:<task>`, `d:a:<account>`, `d:g:<fingerprint>`: ZSETs of dead ids by time
-          of death, kept exactly (requeue and purge remove their entries);
-        - `f:t:<task>`, `f:a:<account>`, `f:s:<status>` (statuses other than
-          succeeded, which `done` indexes): ZSETs of finished ids by finish ms,
-          trimmed with the records by trim.lua; `f:keys` ZSET of those suffixes,
-          score = a lower bound of their oldest entry (what the trimmer walks);
+          of death, kept exactly (requeue, purge and trim remove their entries);
+        - `f:t:<task>`, `f:a:<account>`: ZSETs of finished ids (any finished state)
+          by finish ms; trim.lua removes a trimmed job's entries, and entries older
+          than the longest finished retention (records that expired on their own);
+          `f:keys` ZSET of those suffixes, score = a lower bound of their oldest
+          entry (what the trimmer walks);
         - `g:<fingerprint>` HASH of a failure group (task, cls, title, count,
           first, last, resolved, note), `g:<fingerprint>:a` ZSET of its accounts by
           last failure, `groups` ZSET of fingerprints by last failure."""
         return self._key("ix:")
 
     def index(self, family: str, kind: str, value: str) -> str:
-        """A secondary index: family 'd' (dead) or 'f' (finished), kind 't' (task),
-        'a' (account), 'g' (group, dead only) or 's' (status, finished only)."""
+        """A search index: family 'd' (dead) or 'f' (finished), kind 't' (task),
+        'a' (account) or 'g' (group, dead only)."""
         return f"{self.index_prefix}{family}:{kind}:{value}"
 
     @property

@@ -48,6 +48,7 @@ QUEUE_COUNTERS = (
     "cancelled",
     "expired",
     "missing",
+    "trimmed",
 )
 _PER_QUEUE = len(SIZES) + 2  # the sizes, the stats hash, the head of the ready ZSET
 

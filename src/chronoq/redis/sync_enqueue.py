@@ -36,7 +36,11 @@ Command = tuple[str | int | float, ...]
 
 class SyncEnqueuer:
     def __init__(
-        self, connector: Connector, keyspace: Keyspace, durability: Durability | None = None
+        self,
+        connector: Connector,
+        keyspace: Keyspace,
+        durability: Durability | None = None,
+        events_cap: int = 10_000,
     ) -> None:
         self._connector = connector
         self._pool = connector.sync_pool()
@@ -45,6 +49,7 @@ class SyncEnqueuer:
         self._lock = threading.Lock()
         self.keys = keyspace
         self._durability = durability or Durability()
+        self._events_cap = events_cap
         self._registered: set[str] = set()
 
     def enqueue(self, queue: str, jobs: Sequence[tuple[JobSpec, Placement]]) -> list[Enqueued]:
@@ -59,7 +64,9 @@ class SyncEnqueuer:
 
         def batches() -> Iterator[Command]:
             for start in range(0, len(jobs), BATCH_LIMIT):
-                script, keys, args = enqueue_command(q, jobs[start : start + BATCH_LIMIT])
+                script, keys, args = enqueue_command(
+                    q, jobs[start : start + BATCH_LIMIT], self._events_cap
+                )
                 yield script.command(keys, args)
                 if waits:
                     yield wait
@@ -99,7 +106,9 @@ class SyncEnqueuer:
                 self._registered.add(queue)
             out: list[Enqueued] = []
             for start in range(0, len(jobs), BATCH_LIMIT):
-                script, keys, args = enqueue_command(q, jobs[start : start + BATCH_LIMIT])
+                script, keys, args = enqueue_command(
+                    q, jobs[start : start + BATCH_LIMIT], self._events_cap
+                )
                 out.extend(parse_enqueued(script.call_sync(client, keys, args)))
             return out
 

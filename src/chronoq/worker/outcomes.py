@@ -22,6 +22,7 @@ from chronoq.core.failures import ErrorClassifier, failure
 from chronoq.redis.broker import Broker
 from chronoq.redis.errors import RedisUnusable
 from chronoq.worker.execution import Outcome
+from chronoq.worker.recycling import resident_memory
 from chronoq.worker.resilience import Outages
 
 log = logging.getLogger("chronoq.worker")
@@ -37,11 +38,15 @@ class OutcomeWriter:
         on_written: Callable[[Outcome], None],
         outages: Outages,
         classifier: ErrorClassifier | None = None,
+        cancelled_retention_ms: int | None = None,
+        measure: Callable[[], int | None] = resident_memory,
     ) -> None:
         self._broker = broker
         self._classifier = classifier or ErrorClassifier()
         self._outages = outages
         self._retention_ms = retention_ms
+        self._cancelled_retention_ms = cancelled_retention_ms or retention_ms
+        self._measure = measure
         self._result_ttl_ms = result_ttl_ms
         self._on_written = on_written
         self._pending: list[Outcome] = []
@@ -91,6 +96,9 @@ class OutcomeWriter:
         return found.wire
 
     async def _write(self, batch: list[Outcome]) -> None:
+        # The process's RSS as these runs ended, recorded with each (one reading per
+        # batch: it costs microseconds, and a batch ends within milliseconds).
+        memory = self._measure()
         successes: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
         for outcome in batch:
             job = outcome.job
@@ -105,14 +113,19 @@ class OutcomeWriter:
                 traceback=outcome.traceback,
                 retry_in_ms=None if outcome.retry_in is None else int(outcome.retry_in * 1000),
                 cancelled=outcome.cancelled,
-                retention_ms=self._retention_ms,
+                retention_ms=self._cancelled_retention_ms,
                 failure=self._failure(outcome),
+                memory=memory,
             )
             if status is None:
                 log.warning("chronoq: job %s lost its lease; its failure was not recorded", job.id)
         for queue, items in successes.items():
             stale = await self._broker.complete(
-                queue, items, retention_ms=self._retention_ms, result_ttl_ms=self._result_ttl_ms
+                queue,
+                items,
+                retention_ms=self._retention_ms,
+                result_ttl_ms=self._result_ttl_ms,
+                memory=memory,
             )
             for job_id in stale:
                 log.warning("chronoq: job %s lost its lease; its result was discarded", job_id)

@@ -38,6 +38,7 @@ from chronoq.control.limiter import Limiter
 from chronoq.core.claims import ClaimedJob
 from chronoq.core.errors import ConfigurationError
 from chronoq.core.ids import new_job_id, new_token
+from chronoq.core.job import JobStatus
 from chronoq.core.task import DEFAULT_MAX_RETRIES
 from chronoq.redis.cancel import cancel_and_wait
 from chronoq.redis.channels import READ_TIMEOUT
@@ -67,6 +68,7 @@ UPKEEP = Restart()
 INTAKE_PATIENCE = 3.0  # how long a loop that ends on stop may take to end by itself
 REDIS_STEP = 5.0  # longest wait for one shutdown step needing Redis (1 s when it is down)
 TASK_THREADS = "chronoq-task"  # the names of the threads sync tasks run in
+CLAIM_FINISHES = (JobStatus.EXPIRED, JobStatus.SKIPPED, JobStatus.CANCELLED)  # a claim ends these
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,17 +274,18 @@ class Worker:
             on_cancel=self._cancel_requested,
             outages=self._outages,
         )
-        self._trimmer = Trimmer(
-            self.broker, self.order.queues, retention=settings.retention, outages=self._outages
-        )
+        policy = settings.retention_policy()
+        self._trimmer = Trimmer(self.broker, self.order.queues, policy, outages=self._outages)
+        succeeded_ms = policy.age_ms(JobStatus.SUCCEEDED)
         self._writer = OutcomeWriter(
             self.broker,
-            retention_ms=int(settings.retention * 1000),
+            retention_ms=succeeded_ms,
             # A result is read through its record: one outliving it would only leak.
-            result_ttl_ms=int(min(settings.keep_result, settings.retention) * 1000),
+            result_ttl_ms=min(int(settings.keep_result * 1000), succeeded_ms),
             on_written=self._written,
             outages=self._outages,
             classifier=self.app.error_classes,
+            cancelled_retention_ms=policy.age_ms(JobStatus.CANCELLED),
         )
         self._limiter = Limiter(self.backend.limits)
         self._publication = Publication(
@@ -417,7 +420,8 @@ class Worker:
             return 0, None
         token = new_token()
         claimed, next_due = 0, None
-        retention_ms = int(self.app.settings.retention * 1000)
+        # What the claim may finish: expired, skipped, cancelled (their records' TTL).
+        retention_ms = self.app.settings.retention_policy().record_ttl_ms(*CLAIM_FINISHES)
         # One queue: the registration may take every free slot, so a run of hand-offs
         # needs no claim in between. Several: one place per queue (each queue could
         # otherwise hand over all of them at once).

@@ -1,4 +1,5 @@
-"""Forgetting finished jobs past the retention, on queues that have gone quiet."""
+"""Forgetting jobs past their retention (per final state, by age and by count), on
+queues that have gone quiet too."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
+from chronoq.core.retention import RetentionPolicy
 from chronoq.redis.broker import Broker
 from chronoq.worker.resilience import Outages
 
@@ -18,8 +20,15 @@ MAX_INTERVAL = 60.0  # a week's retention needs no more than a pass a minute
 def trim_interval(retention: float) -> float:
     """A quarter of the retention, within [MIN_INTERVAL, MAX_INTERVAL]: a finished
     record outlives its retention by at most that, and a pass that finds nothing due
-    costs one sorted-set range read per queue."""
+    costs one sorted-set range read per queue and state."""
     return min(max(retention / 4, MIN_INTERVAL), MAX_INTERVAL)
+
+
+def policy_interval(policy: RetentionPolicy) -> float:
+    """The pass interval for the shortest age the policy keeps (a count limit alone is
+    checked every MAX_INTERVAL: counts are rarely overrun by much within a minute)."""
+    ages = [keep.age for _, keep in policy.states if keep.age is not None]
+    return trim_interval(min(ages)) if ages else MAX_INTERVAL
 
 
 class Trimmer:
@@ -32,15 +41,15 @@ class Trimmer:
         self,
         broker: Broker,
         queues: Sequence[str],
+        policy: RetentionPolicy,
         *,
-        retention: float,
         outages: Outages | None = None,
     ) -> None:
         self._broker = broker
         self._outages = outages or Outages("redis")
         self._queues = list(queues)
-        self._retention_ms = int(retention * 1000)
-        self.interval = trim_interval(retention)
+        self._policy = policy
+        self.interval = policy_interval(policy)
 
     async def run(self) -> None:
         while True:
@@ -50,7 +59,7 @@ class Trimmer:
     async def trim(self) -> int:
         total = 0
         for queue in self._queues:
-            removed = await self._broker.trim(queue, retention_ms=self._retention_ms)
+            removed = sum((await self._broker.trim_policy(queue, self._policy)).values())
             if removed:
                 log.debug("chronoq: forgot %d finished job(s) of %r", removed, queue)
             total += removed

@@ -138,12 +138,14 @@ local function release_unique(unique_prefix, job_key, id)
   end
 end
 
--- History indexes (keys.py QueueKeys.index_prefix names them): sorted sets by time
--- per task, account and status, written once per job when it finishes or dies (never
--- for intermediate states), so a filtered history query walks the smallest one.
--- Dead ones ('d:') are kept exact: requeue and purge take their entries out.
--- Finished ones ('f:') are trimmed by time with the records (trim_indexes).
-local INDEXED_STATUS = {cancelled = true, expired = true, skipped = true}  -- 'done' has the rest
+-- Search indexes (keys.py QueueKeys.index_prefix names them): sorted sets by time
+-- per task and account, written once per job when it finishes or dies (never for
+-- intermediate states), so a filtered search walks the smallest one. A job's state
+-- has its own index already (done, done:<status>, dead: QueueKeys.finished).
+-- Dead ones ('d:') are kept exact: requeue, purge and trim take their entries out.
+-- Finished ones ('f:') lose a trimmed job's entries (unindex_finished), and entries
+-- older than the longest finished retention by time (trim_indexes): a record that
+-- expired on its own is gone before the trimmer can read its task and account.
 local INDEX_FIELDS = {'task', 'acct', 'fp'}
 
 local function index_note_key(ix, suffix, now)
@@ -151,16 +153,22 @@ local function index_note_key(ix, suffix, now)
 end
 
 -- A job just finished (succeeded, cancelled, expired, skipped) at `now`.
-local function index_finished(ix, job_key, id, status, now)
+local function index_finished(ix, job_key, id, now)
   local f = redis.call('HMGET', job_key, 'task', 'acct')
   local names = {}
   if f[1] then names[#names + 1] = 'f:t:' .. f[1] end
   if f[2] then names[#names + 1] = 'f:a:' .. f[2] end
-  if INDEXED_STATUS[status] then names[#names + 1] = 'f:s:' .. status end
   for _, suffix in ipairs(names) do
     redis.call('ZADD', ix .. suffix, now, id)
     index_note_key(ix, suffix, now)
   end
+end
+
+-- A finished job is forgotten (trim.lua): out of its search indexes. `f`: its task
+-- and account, as HMGET read them before the script wrote anything.
+local function unindex_finished(ix, f, id)
+  if f[1] then redis.call('ZREM', ix .. 'f:t:' .. f[1], id) end
+  if f[2] then redis.call('ZREM', ix .. 'f:a:' .. f[2], id) end
 end
 
 -- A job just died at `now` (the 'dead' ZSET is its status index).
@@ -170,9 +178,10 @@ local function index_dead(ix, job_key, id, now)
   if f[2] then redis.call('ZADD', ix .. 'd:a:' .. f[2], now, id) end
 end
 
--- A dead job leaves the dead-letter queue (requeued or purged): out of its indexes.
-local function unindex_dead(ix, job_key, id)
-  local f = redis.call('HMGET', job_key, unpack(INDEX_FIELDS))
+-- A dead job leaves the dead-letter queue (requeued, purged or trimmed): out of its
+-- indexes. `f`: its task, account and fingerprint (INDEX_FIELDS) when already read.
+local function unindex_dead(ix, job_key, id, f)
+  f = f or redis.call('HMGET', job_key, unpack(INDEX_FIELDS))
   if f[1] then redis.call('ZREM', ix .. 'd:t:' .. f[1], id) end
   if f[2] then redis.call('ZREM', ix .. 'd:a:' .. f[2], id) end
   if f[3] then redis.call('ZREM', ix .. 'd:g:' .. f[3], id) end
@@ -368,20 +377,6 @@ local function gate_leave(G, gates, id)
   return woken
 end
 
--- Record a finished job: time, index for listing, record TTL; with `ix` (the index
--- prefix), the history indexes too.
-local function finish(job_key, done_key, id, status, now, retention_ms, ix)
-  redis.call('HSET', job_key, 'status', status, 'fin', now)
-  redis.call('HDEL', job_key, 'lease')
-  redis.call('ZADD', done_key, now, id)
-  redis.call('PEXPIRE', job_key, retention_ms)
-  if ix then index_finished(ix, job_key, id, status, now) end
-end
-
--- Idle registrations older than this are ignored: a live idle worker renews its
--- registration at least every 2 s (WorkerOptions.idle_wait is capped at 2 s).
-local IDLE_STALE_MS = 3000
-
 -- A whole number a run is told about (a time), or false: these fields are only
 -- shown to the task, so a bad one is dropped rather than failing the job.
 local function whole_or_false(value)
@@ -389,6 +384,92 @@ local function whole_or_false(value)
   if value and string.match(value, '^%-?%d+$') and #value <= 15 then return tonumber(value) end
   return false
 end
+
+-- Record a finished job: time, index for listing, record TTL. Succeeded jobs go to
+-- the done ZSET, the other finished states to done .. ':' .. status (same slot), so
+-- that each state is trimmed by its own age and count. `mem`: the worker's RSS when
+-- the run ended (bytes), when it ran.
+local function finish(job_key, done_key, id, status, now, retention_ms, ix, mem)
+  local m = whole_or_false(mem)
+  if m then
+    redis.call('HSET', job_key, 'status', status, 'fin', now, 'mem', m)
+  else
+    redis.call('HSET', job_key, 'status', status, 'fin', now)
+  end
+  redis.call('HDEL', job_key, 'lease')
+  local index = done_key
+  if status ~= 'succeeded' then index = done_key .. ':' .. status end
+  redis.call('ZADD', index, now, id)
+  redis.call('PEXPIRE', job_key, retention_ms)
+  if ix then index_finished(ix, job_key, id, now) end
+end
+
+-- The event stream: every state change appended to the queue's capped STREAM.
+-- E: {stream = STREAM key, cap = MAXLEN (0: events are off)}. One XADD, trimmed
+-- approximately (MAXLEN ~: whole nodes at a time, the cheap way).
+local function event_append(E, id, status)
+  if E.cap > 0 then
+    redis.call('XADD', E.stream, 'MAXLEN', '~', E.cap, '*', 'job', id, 'status', status)
+  end
+end
+
+-- The event stream settings a script got: KEYS events and ARGV cap (checked: a bad
+-- cap turns events off rather than failing the state change).
+local function events_of(stream, cap)
+  local n = tonumber(cap)
+  if not n or n < 0 or n ~= math.floor(n) then n = 0 end
+  return {stream = stream, cap = n}
+end
+
+-- Attempt history, kept in the job's 'hist' field as a JSON list. The common case
+-- (one attempt that ends the job) writes none: its attempt is the record itself
+-- (st, fin, wid, err, tb, mem, status). An entry is appended only when an attempt
+-- ends and the job goes on (a retry, a lost worker, a hand-back, a deferral), and
+-- when a dead job is requeued (its last attempt, then a 'requeued' mark), so the
+-- next attempt may overwrite the record's fields. Entries: n attempt, o outcome,
+-- st start ms, fin end ms, w worker, err, tb, m RSS bytes, at (marks: when).
+local HISTORY_MAX = 100  -- entries kept (the oldest go first)
+local HISTORY_TEXT_MAX = 4000  -- characters kept of an error or traceback (its end)
+local HISTORY_FIELDS = {'att', 'st', 'wid', 'hist'}
+
+local function clipped(text)
+  if not text or text == '' then return nil end
+  if #text > HISTORY_TEXT_MAX then return '...' .. string.sub(text, -HISTORY_TEXT_MAX) end
+  return text
+end
+
+-- One attempt's entry from the record's fields `f` (read with HISTORY_FIELDS).
+local function attempt_entry(f, outcome, now, err, tb, mem)
+  return {n = whole_or_false(f.att) or 0, o = outcome, st = whole_or_false(f.st) or nil,
+    fin = now, w = f.wid or nil, err = clipped(err), tb = clipped(tb),
+    m = whole_or_false(mem) or nil}
+end
+
+-- A mark without an attempt (a requeue from the dead-letter queue).
+local function mark_entry(outcome, now)
+  return {o = outcome, at = now}
+end
+
+-- Append entries to the history `f.hist` (as read). Never fails: a history that is
+-- not a JSON list is replaced by one that says so.
+local function history_append(job_key, f, ...)
+  local list = {}
+  if f.hist then
+    local ok, decoded = pcall(cjson.decode, f.hist)
+    if ok and type(decoded) == 'table' and (next(decoded) == nil or decoded[1]) then
+      list = decoded
+    else
+      list = {mark_entry('history lost', 0)}
+    end
+  end
+  for _, entry in ipairs({...}) do list[#list + 1] = entry end
+  while #list > HISTORY_MAX do table.remove(list, 1) end
+  redis.call('HSET', job_key, 'hist', cjson.encode(list))
+end
+
+-- Idle registrations older than this are ignored: a live idle worker renews its
+-- registration at least every 2 s (WorkerOptions.idle_wait is capped at 2 s).
+local IDLE_STALE_MS = 3000
 
 -- The fields a started run's entry carries (with task, args), as read_job reads them.
 local ENTRY_FIELDS = {'maxr', 'opts', 'lres', 'enq', 'run', 'sched', 'sdue', 'acct', 'rbase'}

@@ -8,7 +8,7 @@
 -- KEYS[4]  seq            FIFO counter of jobs naming no account
 -- KEYS[5]  wake           doorbell LIST
 -- KEYS[6]  job_prefix     job HASH key prefix (+ id)
--- KEYS[7]  done           ZSET of finished ids; score = finish ms
+-- KEYS[7]  done           ZSET of succeeded ids (done:<status>: finished otherwise)
 -- KEYS[8]  unique_prefix  unique key prefix (+ unique key, or 'idem:' + idempotency key)
 -- KEYS[9]  stats          HASH of lifetime counters
 -- KEYS[10] idle           ZSET of idle workers; score = registration ms
@@ -21,6 +21,7 @@
 -- KEYS[17] inbox_prefix   per-worker inbox LIST key prefix (+ worker id)
 -- KEYS[18] fence_prefix   lock keys' fencing counter prefix (+ gate key)
 -- KEYS[19] index_prefix   history index key prefix (+ name, keys.py QueueKeys.index_prefix)
+-- KEYS[20] events         STREAM of state changes (capped)
 -- ARGV[1] max jobs
 -- ARGV[2] lease ms
 -- ARGV[3] lease token
@@ -30,6 +31,7 @@
 --   idle (enqueue then hands new jobs straight to it, leased with ARGV[3])
 -- ARGV[7] the worker's free slots before this claim: the registration lets enqueue
 --   hand over that many jobs, less those claimed now and those still in its inbox
+-- ARGV[8] event stream cap (MAXLEN ~; 0: no events)
 -- Returns {now_ms, ms until the next scheduled job (-1: none), slots registered (0:
 --          not registered), {id, task, attempts} of each job found past its
 --          deadline (expired now), then per claimed job the 15 values of its
@@ -43,6 +45,7 @@ local G = {gate = KEYS[12], parked = KEYS[13], blocked = KEYS[14], active = KEYS
   ready = KEYS[1], wake = KEYS[5], job = KEYS[6]}
 local D = {dead = KEYS[16], stats = KEYS[9], unique = KEYS[8], ix = KEYS[19]}
 local retention = tonumber(ARGV[5])
+local E = events_of(KEYS[20], ARGV[8])
 local missing = 0  -- ids whose record is gone entirely: dropped, counted
 local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 1000)
 for _, id in ipairs(due) do
@@ -50,11 +53,15 @@ for _, id in ipairs(due) do
   local why = push_ready(KEYS[1], KEYS[4], KEYS[15], KEYS[6] .. id, id)
   if why == RECORD_GONE then missing = missing + 1
   elseif why then dead_letter(D, KEYS[6] .. id, id, now, why) end
+  if why ~= RECORD_GONE then event_append(E, id, why and 'dead' or 'queued') end
 end
 
 -- A full gate: park, skip or dead-letter the job, as its gate says.
 local function refuse(job_key, id, gate, seq)
-  if gate[3] == 'wait' then return park(G, job_key, id, gate[1], now, seq) end
+  if gate[3] == 'wait' then
+    park(G, job_key, id, gate[1], now, seq)
+    return event_append(E, id, 'blocked')
+  end
   local why = "lock key '" .. gate[1] .. "' is held by another running job"
   if gate[2] > 1 then
     why = "concurrency key '" .. gate[1] .. "' already has " .. gate[2] .. ' running jobs'
@@ -64,8 +71,10 @@ local function refuse(job_key, id, gate, seq)
     redis.call('HSET', job_key, 'err', why, 'tb', '')
     finish(job_key, KEYS[7], id, 'skipped', now, retention, KEYS[19])
     redis.call('HINCRBY', KEYS[9], 'skipped', 1)
+    event_append(E, id, 'skipped')
   else
     dead_letter(D, job_key, id, now, why)
+    event_append(E, id, 'dead')
   end
 end
 
@@ -96,17 +105,20 @@ while claimed < want do
       why = why or (not f.task and missing_field('task')) or (not f.args and missing_field('args'))
       if why then
         dead_letter(D, job_key, id, now, why)
+        event_append(E, id, 'dead')
       elseif f.cxl then  -- cancelled while running, then handed back or recovered
         release_unique(KEYS[8], job_key, id)
         redis.call('HSET', job_key, 'err', 'cancelled while it ran; not run again')
         redis.call('HDEL', job_key, 'cxl')
         finish(job_key, KEYS[7], id, 'cancelled', now, retention, KEYS[19])
         redis.call('HINCRBY', KEYS[9], 'cancelled', 1)
+        event_append(E, id, 'cancelled')
       elseif f.dl and f.dl < now then
         release_unique(KEYS[8], job_key, id)
         redis.call('HSET', job_key, 'err', 'deadline passed before the job could start')
         finish(job_key, KEYS[7], id, 'expired', now, retention, KEYS[19])
         redis.call('HINCRBY', KEYS[9], 'expired', 1)
+        event_append(E, id, 'expired')
         local n = #expired
         expired[n + 1], expired[n + 2], expired[n + 3] = id, f.task, f.att or 0
       else
@@ -119,6 +131,7 @@ while claimed < want do
           start_run(KEYS[3], job_key, id, att, now, lease_until, ARGV[3], ARGV[4])
           if f.lres then redis.call('HDEL', job_key, 'lres') end  -- bookings are used once
           claimed = claimed + 1
+          event_append(E, id, 'running')
           local fence = gate_fence(KEYS[18], f.gate)
           local n = #out
           for i, v in ipairs(run_entry(id, f.task, f.args, att, f, now, fence)) do out[n + i] = v end

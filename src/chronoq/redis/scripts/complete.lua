@@ -11,19 +11,24 @@
 -- KEYS[10] parked_prefix  parked jobs LIST key prefix (+ gate key)
 -- KEYS[11] blocked        ZSET of parked ids; score = parked ms
 -- KEYS[12] index_prefix   history index key prefix (+ name, keys.py QueueKeys.index_prefix)
--- ARGV[1] retention ms
+-- KEYS[13] events         STREAM of state changes (capped)
+-- ARGV[1] retention ms of succeeded records
 -- ARGV[2] result TTL ms (0: keep no result)
 -- ARGV[3] number of jobs
--- ARGV[4..] per job, 3 values: id, lease token, result JSON ('': none)
+-- ARGV[4] event stream cap (MAXLEN ~; 0: no events)
+-- ARGV[5..] per job, 4 values: id, lease token, result JSON ('': none), the worker's
+--   RSS in bytes when the run ended ('': unknown)
 -- Returns the ids whose lease was no longer theirs (their outcome was discarded).
+-- Index entries older than the retention are trimmed (counted in stats 'trimmed').
 local now = now_ms()
 local G = {gate = KEYS[9], parked = KEYS[10], blocked = KEYS[11], active = KEYS[1],
   ready = KEYS[7], wake = KEYS[8], job = KEYS[3]}
 local retention, result_ttl = tonumber(ARGV[1]), tonumber(ARGV[2])
+local E = events_of(KEYS[13], ARGV[4])
 local stale = {}
 local ok = 0
-for i = 4, 3 + 3 * tonumber(ARGV[3]), 3 do
-  local id, token, result = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+for i = 5, 4 + 4 * tonumber(ARGV[3]), 4 do
+  local id, token, result, mem = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local job_key = KEYS[3] .. id
   if redis.call('HGET', job_key, 'lease') == token then
     local f, why = read_job(job_key, {'gate'})
@@ -36,7 +41,8 @@ for i = 4, 3 + 3 * tonumber(ARGV[3]), 3 do
     else
       gate_leave(G, f.gate, id)
     end
-    finish(job_key, KEYS[2], id, 'succeeded', now, retention, KEYS[12])
+    finish(job_key, KEYS[2], id, 'succeeded', now, retention, KEYS[12], mem)
+    event_append(E, id, 'succeeded')
     if result ~= '' and result_ttl > 0 then
       redis.call('SET', KEYS[4] .. id, result, 'PX', result_ttl)
     end
@@ -46,5 +52,6 @@ for i = 4, 3 + 3 * tonumber(ARGV[3]), 3 do
   end
 end
 if ok > 0 then redis.call('HINCRBY', KEYS[6], 'succeeded', ok) end
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - retention)
+local trimmed = redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - retention)
+if trimmed > 0 then redis.call('HINCRBY', KEYS[6], 'trimmed', trimmed) end
 return stale

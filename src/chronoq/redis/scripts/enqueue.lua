@@ -10,12 +10,14 @@
 -- KEYS[9]  idle_leases    HASH worker id -> 'token|lease ms|slots'
 -- KEYS[10] inbox_prefix   per-worker inbox LIST key prefix (+ worker id)
 -- KEYS[11] fair           fair-sharing HASH ('vt', 'a:<account>')
+-- KEYS[12] events         STREAM of state changes (capped)
 -- ARGV[1] JSON array of jobs, each an array:
 --   [id, when, priority, unique key, task, args JSON, [field, value, ...]
 --    (, [idempotency key, ttl ms])]
 --   when: '' now | '+<ms>' after a delay | '@<ms>' at an epoch instant;
 --   unique key '' for none; the 7th element lists extra job hash fields
 --   (options, deadline, ...). One JSON argument keeps bulk packing cheap.
+-- ARGV[2] event stream cap (MAXLEN ~; 0: no events)
 -- A unique key dedupes while its job waits or runs; an idempotency key dedupes
 -- for its TTL whatever became of the job (scheduled runs, "once per recipient").
 -- Both are stored under the unique key prefix (idempotency keys as 'idem:<key>').
@@ -30,6 +32,7 @@
 -- exists already, so a client may resend a batch whose reply it lost).
 local now = now_ms()
 local jobs = cjson.decode(ARGV[1])
+local E = events_of(KEYS[12], ARGV[2])
 
 -- Every entry is checked before anything is written: a bad one fails the whole call
 -- with its reason, and no job of the batch is stored.
@@ -173,6 +176,7 @@ for _, job in ipairs(jobs) do
     -- out), or when a delayed job may be due before their timers.
     if status == 'scheduled' or (status == 'queued' and had_idle) then ring = true end
     out[#out + 1], out[#out + 2], out[#out + 3] = id, status, 1
+    event_append(E, id, status)
   end
 end
 if #ready > 0 then redis.call('ZADD', KEYS[1], unpack(ready)) end

@@ -11,11 +11,13 @@
 -- KEYS[7] idle_leases    HASH worker id -> 'token|lease ms|slots'
 -- KEYS[8] inbox_prefix   per-worker inbox LIST key prefix (+ worker id)
 -- KEYS[9] fair           fair-sharing HASH ('vt', 'a:<account>')
+-- KEYS[10] events        STREAM of state changes (capped)
 -- ARGV[1] job id
 -- ARGV[2] task name
 -- ARGV[3] args JSON
 -- ARGV[4] priority, a whole number within -1000..1000
--- ARGV[5..] extra job hash fields as name, value pairs (options, max retries, ...);
+-- ARGV[5] event stream cap (MAXLEN ~; 0: no events)
+-- ARGV[6..] extra job hash fields as name, value pairs (options, max retries, ...);
 --         not uniq, idem, gate or acct: those jobs go through enqueue.lua
 -- Returns {id, status, created}: as enqueue.lua for one job ('running' when handed
 -- off; created 0 with the stored status when the id exists: a resend).
@@ -25,7 +27,7 @@ local prio, why = check_priority('priority', ARGV[4])
 if prio == nil then return redis.error_reply('bad enqueue: ' .. why) end
 local PLAIN_ONLY = {uniq = true, idem = true, gate = true, acct = true}
 local fields = {'args', args, 'status', 'queued'}
-for i = 5, #ARGV, 2 do
+for i = 6, #ARGV, 2 do
   local name, value = ARGV[i], ARGV[i + 1]
   if value == nil or PLAIN_ONLY[name] then
     return redis.error_reply('bad enqueue: field ' .. tostring(name) .. ' needs enqueue.lua')
@@ -52,6 +54,7 @@ if redis.call('ZCARD', KEYS[6]) > 0 then
   local worker = take_idle_worker(I, now)
   if worker then
     hand_off(I, worker, job_key, id, task, args, now)
+    event_append(events_of(KEYS[10], ARGV[5]), id, 'running')
     return {id, 'running', 1}
   end
   wake(KEYS[3])  -- registered workers went stale: ring for whoever waits
@@ -60,4 +63,5 @@ local vt = tonumber(redis.call('HGET', KEYS[9], 'vt') or '0')
 local seq = math.max(tonumber(redis.call('GET', KEYS[2]) or '0'), vt) + 1
 redis.call('SET', KEYS[2], seq)
 redis.call('ZADD', KEYS[1], ready_score(prio, seq), id)
+event_append(events_of(KEYS[10], ARGV[5]), id, 'queued')
 return {id, 'queued', 1}

@@ -16,15 +16,19 @@
 -- KEYS[11] blocked        ZSET of parked ids; score = parked ms
 -- KEYS[12] fair           fair-sharing HASH ('vt', 'a:<account>')
 -- KEYS[13] index_prefix   history index key prefix (+ name, keys.py QueueKeys.index_prefix)
+-- KEYS[14] events         STREAM of state changes (capped)
 -- ARGV[1] default max retries (for jobs that store none)
 -- ARGV[2] max jobs per call
+-- ARGV[3] event stream cap (MAXLEN ~; 0: no events)
+-- A requeued job's lost attempt is appended to its history ('hist', 'worker lost').
 -- Returns {requeued count, dead-lettered count, unparked count}.
 local now = now_ms()
 local G = {gate = KEYS[9], parked = KEYS[10], blocked = KEYS[11], active = KEYS[1],
   ready = KEYS[2], wake = KEYS[5], job = KEYS[6]}
 local D = {dead = KEYS[4], stats = KEYS[8], unique = KEYS[7], ix = KEYS[13]}
 local SWEEP_AFTER_MS = 5000
-local RECOVER_FIELDS = {'status', 'att', 'maxr', 'gate', 'prio', 'rbase'}
+local E = events_of(KEYS[14], ARGV[3])
+local RECOVER_FIELDS = {'status', 'att', 'maxr', 'gate', 'prio', 'rbase', 'st', 'wid', 'hist'}
 local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
 local requeued, dead, missing = 0, 0, 0
 local reason = 'worker lost: lease expired while the job was running'
@@ -37,6 +41,7 @@ for _, id in ipairs(expired) do
   elseif why then
     if type(f.gate) == 'table' then gate_leave(G, f.gate, id) end
     dead_letter(D, job_key, id, now, why)
+    event_append(E, id, 'dead')
     dead = dead + 1
   else
     gate_leave(G, f.gate, id)
@@ -44,10 +49,13 @@ for _, id in ipairs(expired) do
     -- Attempts since its last requeue from the DLQ count against its retries.
     if (f.att or 0) - (f.rbase or 0) > (f.maxr or tonumber(ARGV[1])) then
       dead_letter(D, job_key, id, now, reason)
+      event_append(E, id, 'dead')
       dead = dead + 1
     else
+      history_append(job_key, f, attempt_entry(f, 'worker lost', now, reason))
       redis.call('HSET', job_key, 'err', reason, 'tb', '')
       push_ready(KEYS[2], KEYS[3], KEYS[12], job_key, id)  -- its fields are checked above
+      event_append(E, id, 'queued')
       requeued = requeued + 1
     end
   end
@@ -83,10 +91,12 @@ for _, id in ipairs(stuck) do
   elseif why then
     unblock(id, f.gate)
     dead_letter(D, job_key, id, now, why)
+    event_append(E, id, 'dead')
     dead = dead + 1
   elseif has_room(f.gate or {}) then
     unblock(id, f.gate)
     push_parked(G, job_key, id)  -- its fields are checked above
+    event_append(E, id, 'queued')
     unparked = unparked + 1
   end
 end

@@ -8,16 +8,28 @@
 -- KEYS[5] job_prefix  job HASH key prefix (+ id)
 -- KEYS[6] fair        fair-sharing HASH ('vt', 'a:<account>')
 -- KEYS[7] index_prefix   history index key prefix (+ name, keys.py QueueKeys.index_prefix)
+-- KEYS[8] events      STREAM of state changes (capped)
 -- ARGV[1] '*' for every dead job (up to ARGV[2]), or a job id
 -- ARGV[2] max jobs per call
 -- ARGV[3] only jobs of this task ('' for any)
 -- ARGV[4] only jobs whose error contains this text, ignoring ASCII case ('' for any)
 -- ARGV[5] only jobs dead since: '' (any time), '@<epoch ms>', or '-<ms>' before now
 -- ARGV[6] dead jobs to skip at the front: the next offset a previous call returned
+-- ARGV[7] event stream cap (MAXLEN ~; 0: no events)
 -- Returns {number of jobs requeued, offset for the next call (-1: no more to look at)}.
+-- The dead attempt (as the record held it) and a 'requeued' mark are appended to
+-- the job's history ('hist') before the record's run fields are cleared.
 
 -- A record the claim would dead-letter again stays dead; its error says why.
-local CHECKED = {'status', 'task', 'args', 'maxr', 'dl', 'gate', 'lres', 'prio', 'att', 'err'}
+local CHECKED = {'status', 'task', 'args', 'maxr', 'dl', 'gate', 'lres', 'prio', 'att', 'err',
+  'st', 'fin', 'wid', 'tb', 'mem', 'hist'}
+local E = events_of(KEYS[8], ARGV[7])
+
+-- How the attempt that left the job dead ended, as its error tells.
+local function dead_outcome(err)
+  if err and string.sub(err, 1, 11) == 'worker lost' then return 'worker lost' end
+  return 'dead'
+end
 local function problem(f, why)
   return why or (not f.task and missing_field('task')) or (not f.args and missing_field('args'))
 end
@@ -44,11 +56,14 @@ local function requeue(id)
     redis.call('HSET', job_key, 'err', why)
     return false
   end
+  local last = attempt_entry(f, dead_outcome(f.err), whole_or_false(f.fin), f.err, f.tb, f.mem)
+  history_append(job_key, f, last, mark_entry('requeued', now_ms()))
   redis.call('ZREM', KEYS[1], id)
   unindex_dead(KEYS[7], job_key, id)
   redis.call('HSET', job_key, 'rbase', f.att or 0)
-  redis.call('HDEL', job_key, 'fin', 'st', 'wid')
+  redis.call('HDEL', job_key, 'fin', 'st', 'wid', 'mem')
   push_ready(KEYS[2], KEYS[3], KEYS[6], job_key, id)  -- its fields are checked above
+  event_append(E, id, 'queued')
   return true
 end
 

@@ -1,0 +1,107 @@
+"""The event stream: every state change of a queue's jobs, in order, in a capped
+STREAM that consumers follow without polling job records; off with CHRONOQ_EVENTS=0."""
+
+from __future__ import annotations
+
+import asyncio
+
+import redis
+
+from chronoq import App, Client, JobStatus
+from chronoq.client import JobRequest
+from chronoq.core.settings import Settings
+from tests.worker.helpers import running_worker, wait_until
+
+
+def changes(raw: redis.Redis, client: Client, job_id: str, queue: str = "default") -> list[str]:
+    stream = client.broker.keys.queue(queue).events
+    return [fields["status"] for _, fields in raw.xrange(stream) if fields["job"] == job_id]
+
+
+async def test_every_state_change_is_appended_in_order(
+    app: App, client: Client, raw: redis.Redis
+) -> None:
+    calls: list[int] = []
+
+    @app.task(retry_delays=[0.05])
+    async def flaky() -> str:
+        calls.append(1)
+        if len(calls) == 1:
+            raise ValueError("once")
+        return "ok"
+
+    job = await client.enqueue(flaky)
+    later = await client.submit(JobRequest(flaky, delay=3600))
+    assert await client.cancel(later.id) == "cancelled"
+    async with running_worker(app):
+        assert await client.result(job.id, timeout=10) == "ok"
+    assert changes(raw, client, job.id) == [
+        "queued", "running", "retrying", "queued", "running", "succeeded",
+    ]  # fmt: skip
+    assert changes(raw, client, later.id) == ["scheduled", "cancelled"]
+
+
+async def test_a_consumer_follows_the_stream_live(app: App, client: Client) -> None:
+    @app.task
+    async def noop() -> None: ...
+
+    seen: list[tuple[str, str]] = []
+
+    async def follow() -> None:
+        after = "$"
+        while "succeeded" not in (status for _, status in seen):
+            for entry_id, fields in await client.inspector.events("default", after=after, block=5):
+                seen.append((fields["job"], fields["status"]))
+                after = entry_id
+
+    follower = asyncio.create_task(follow())
+    await asyncio.sleep(0.05)  # blocking on the stream before the job exists
+    async with running_worker(app):
+        job = await client.enqueue(noop)
+        await asyncio.wait_for(follower, 10)
+    assert {job_id for job_id, _ in seen} == {job.id}
+    statuses = [status for _, status in seen]
+    # Queued then claimed, or handed straight to the idle worker by the enqueue.
+    assert statuses in (["queued", "running", "succeeded"], ["running", "succeeded"])
+
+
+async def test_the_stream_is_capped(redis_url: str, prefix: str, raw: redis.Redis) -> None:
+    app = App("capped", redis_url=redis_url, prefix=prefix, settings=Settings(events_maxlen=100))
+    async with app.client() as client:
+        await client.enqueue_many(JobRequest("t", [i], force=True) for i in range(3000))
+        for i in range(300):
+            await client.submit(JobRequest("t", [i], force=True))  # the single-job script
+        length = raw.xlen(client.broker.keys.queue("default").events)
+    # MAXLEN ~ trims whole stream nodes (100 entries each by default): about the cap.
+    assert 100 <= length <= 300, length
+
+
+async def test_events_can_be_turned_off(redis_url: str, prefix: str, raw: redis.Redis) -> None:
+    settings = Settings(events=False)
+    app = App("quiet", redis_url=redis_url, prefix=prefix, settings=settings)
+
+    @app.task
+    async def noop() -> None: ...
+
+    async with app.client() as client:
+        job = await client.enqueue(noop)
+        async with running_worker(app):
+            await wait_until(lambda: _succeeded(client, job.id))
+        assert raw.exists(client.broker.keys.queue("default").events) == 0
+
+
+async def _succeeded(client: Client, job_id: str) -> bool:
+    return (await client.job(job_id)).status is JobStatus.SUCCEEDED
+
+
+def test_the_settings_come_from_the_environment(monkeypatch: object) -> None:
+    import pytest
+
+    assert isinstance(monkeypatch, pytest.MonkeyPatch)
+    monkeypatch.setenv("CHRONOQ_EVENTS", "0")
+    monkeypatch.setenv("CHRONOQ_EVENTS_MAXLEN", "500")
+    settings = Settings()
+    assert (settings.events, settings.events_maxlen, settings.events_cap) == (False, 500, 0)
+    monkeypatch.setenv("CHRONOQ_EVENTS", "1")
+    assert Settings().events_cap == 500
+    assert Settings(events_maxlen=10_000).events_cap == 10_000
