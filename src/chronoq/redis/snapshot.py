@@ -19,10 +19,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from redis.asyncio.cluster import RedisCluster
+
 from chronoq.redis.connector import AsyncRedis
 from chronoq.redis.errors import refused_command
 from chronoq.redis.keys import Keyspace
 from chronoq.redis.liveness import CLOCK_FIELD, TTL_FIELD
+from chronoq.redis.scripts import SCRIPTS
 
 CHUNK = 50  # queues per round trip
 INFO_SECTIONS = ("server", "memory", "persistence")
@@ -117,19 +120,27 @@ class SnapshotReader:
     async def read(self) -> Snapshot:
         seen = self._seen
         first = seen.queues[:CHUNK]
+        # A Cluster pipeline carries no keyless command (TIME, INFO): read them apart.
+        cluster = isinstance(self.redis, RedisCluster)
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.time()
+            if not cluster:
+                pipe.time()
             pipe.smembers(self.keys.queues)
             pipe.zrange(self.keys.workers, 0, -1, withscores=True)
             pipe.zrange(self.keys.schedulers, 0, -1, withscores=True)
             pipe.zcard(self.keys.schedules.due)
-            for section in INFO_SECTIONS:
-                pipe.info(section)
+            if not cluster:
+                for section in INFO_SECTIONS:
+                    pipe.info(section)
             self._queue_reads(pipe, first)
             self._beat_reads(pipe, self.keys.worker, seen.workers)
             self._beat_reads(pipe, self.keys.scheduler, seen.schedulers)
             replies = list(await pipe.execute(raise_on_error=False))
         trips = 1
+        if cluster:
+            replies = [await self._cluster_clock(), *replies[:4], *await self._cluster_info(),
+                       *replies[4:]]  # fmt: skip
+            trips += 1 + len(INFO_SECTIONS)
         head = [_allowed(r) for r in replies[: 5 + len(INFO_SECTIONS)]]
         rest = replies[5 + len(INFO_SECTIONS) :]
         clock, names, worker_index, loop_index, due = head[:5]
@@ -169,6 +180,29 @@ class SnapshotReader:
             info=info,
             round_trips=trips,
         )
+
+    async def _cluster_clock(self) -> Any:
+        """TIME through a script, on the node of the shared keys (`{~}`)."""
+        try:
+            seconds, micros, _ = await SCRIPTS.clock(self.redis, [self.keys.queues], [""])
+        except Exception as exc:
+            return exc
+        return [seconds, micros]
+
+    async def _cluster_info(self) -> list[Any]:
+        """Each INFO section of the busiest primary (most memory used): the node a
+        health check must worry about first."""
+        replies: list[Any] = []
+        for section in INFO_SECTIONS:
+            try:
+                by_node = await self.redis.info(section, target_nodes=RedisCluster.PRIMARIES)
+            except Exception as exc:
+                replies.append(exc)
+                continue
+            nodes = list(by_node.values()) if isinstance(by_node, dict) else [by_node]
+            nodes = [n for n in nodes if isinstance(n, dict)] or [{}]
+            replies.append(max(nodes, key=lambda n: int(n.get("used_memory", 0) or 0)))
+        return replies
 
     def _queue_reads(self, pipe: Any, names: Sequence[str]) -> None:
         for name in names:
