@@ -17,6 +17,7 @@ import enum
 import hashlib
 import hmac
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
@@ -156,11 +157,11 @@ DEFAULT_RULES: tuple[AlertRule, ...] = tuple(
 )
 
 
-def merge_rules(*layers: dict[str, AlertRule] | tuple[AlertRule, ...]) -> list[AlertRule]:
+def merge_rules(*layers: Mapping[str, AlertRule] | tuple[AlertRule, ...]) -> list[AlertRule]:
     """Rules by name, later layers replacing earlier ones (defaults, code, runtime)."""
     merged: dict[str, AlertRule] = {}
     for layer in layers:
-        for rule in layer.values() if isinstance(layer, dict) else layer:
+        for rule in layer if isinstance(layer, tuple) else layer.values():
             merged[rule.name] = rule
     return sorted(merged.values(), key=lambda r: r.name)
 
