@@ -14,7 +14,11 @@ from chronoq import App, Client
 # Real Cluster / Sentinel / TLS / ACL servers: redis_cluster, valkey_cluster,
 # sentinel_group, tls_server, tls_files, acl_server, server_pool; chronoq on a
 # cluster: raw_cluster, cluster_app, cluster_client.
-pytest_plugins = ["tests.servers.fixtures", "tests.worker.cluster_helpers"]
+pytest_plugins = [
+    "tests.servers.fixtures",
+    "tests.worker.cluster_helpers",
+    "tests.observe.alert_servers",  # receiver (HTTP), smtp (aiosmtpd)
+]
 
 REDIS_URL = os.environ.get("CHRONOQ_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 

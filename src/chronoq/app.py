@@ -12,6 +12,14 @@ from chronoq.control.coordinator import DEFAULT_ONCE_TTL, Coordinator
 from chronoq.control.lease import LostCallback
 from chronoq.control.locks import Lock
 from chronoq.control.sync_locks import SyncLock
+from chronoq.core.alerts import (
+    AlertRule,
+    Channel,
+    EmailChannel,
+    RuleKind,
+    WebhookChannel,
+    parse_kind,
+)
 from chronoq.core.errors import ConfigurationError
 from chronoq.core.events import EventKind, HookRegistry
 from chronoq.core.events import Hook as EventHook
@@ -30,6 +38,8 @@ from chronoq.core.task import (
 )
 from chronoq.core.zones import zone
 from chronoq.manage import (
+    AlertHandle,
+    Alerts,
     Handle,
     LimitHandle,
     Limits,
@@ -37,6 +47,7 @@ from chronoq.manage import (
     Quotas,
     ScheduleHandle,
     Schedules,
+    SyncAlerts,
     SyncLimits,
     SyncQuotas,
     SyncSchedules,
@@ -161,6 +172,8 @@ class App:
         self.declared_limits: dict[str, Limit] = {}
         self.hooks = HookRegistry()  # job events: see `on`
         self.error_classes = ErrorClassifier()  # see `error_class`
+        self.declared_alert_rules: dict[str, AlertRule] = {}
+        self.declared_alert_channels: dict[str, Channel] = {}
 
     @overload
     def task(self, func: F, /) -> Task: ...
@@ -367,6 +380,32 @@ class App:
         """The quotas stored in Redis: set, get, list, remove, usage per account,
         account zones. `async with app.quotas() as q:` or `with app.quotas() as q:`."""
         return Handle(self.client, self.timezone, Quotas, SyncQuotas)
+
+    # -- alerts (evaluated by every worker and scheduler: chronoq.observe.alerts) --
+
+    def alert_rule(self, name: str, kind: RuleKind | str, **options: Any) -> AlertRule:
+        """Declare an alert rule (options as `AlertRule`: threshold, level, pending,
+        cooldown, window, min_jobs, queues, channels, enabled). A rule named like a
+        default (`queue_length`, ...) replaces it; `enabled=False` turns one off."""
+        rule = AlertRule(name, parse_kind(kind, name), **options)
+        self.declared_alert_rules[name] = rule
+        return rule
+
+    def alert_channel(self, channel: WebhookChannel | EmailChannel) -> Channel:
+        """Declare where alerts are sent: a `WebhookChannel` or an `EmailChannel`."""
+        if not isinstance(channel, WebhookChannel | EmailChannel):
+            raise ConfigurationError(f"expected a WebhookChannel or EmailChannel, got {channel!r}")
+        self.declared_alert_channels[channel.name] = channel
+        return channel
+
+    def alerts(self) -> AlertHandle:
+        """Alert rules, channels, silences, states and deliveries stored in Redis.
+        `async with app.alerts() as alerts:` or `with app.alerts() as alerts:`."""
+
+        def opened(client: Client, timezone: str) -> Alerts:
+            return Alerts(client, timezone, self.declared_alert_rules, self.declared_alert_channels)
+
+        return Handle(self.client, self.timezone, opened, SyncAlerts)
 
     def queues(self) -> list[str]:
         """The queues this app's tasks use, `default` first: what a worker serves

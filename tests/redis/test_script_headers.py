@@ -28,7 +28,9 @@ import pytest
 from chronoq import App
 from chronoq.client import JobRequest
 from chronoq.control.limiter import Limiter, LimitRequest
+from chronoq.core.alerts import AlertRule, RuleKind
 from chronoq.core.registry import PublishedTask
+from chronoq.redis.alerts import Observation
 from chronoq.redis.keys import Keyspace
 from chronoq.redis.limits import LimitStore
 from chronoq.redis.registry import Publisher
@@ -213,6 +215,11 @@ async def drive_every_script(app: App, proxy: RecordingProxy) -> None:
         await backend.registry.live()
         await backend.registry.withdraw("p1")
 
+    async with app.backend() as backend:
+        rules = {"r": AlertRule("r", RuleKind.QUEUE_LENGTH, pending=0)}
+        seen = Observation("r", "default", True, 1.0, "m", "warning")
+        await backend.alerts.transition([seen], observed_ms=int(time.time() * 1000), rules=rules)
+
     # Each lock is held until its watcher has renewed it once (every ttl/3).
     before = renewals(proxy)
 
@@ -274,6 +281,7 @@ async def test_every_caller_passes_the_keys_and_arguments_its_script_declares(
         keyspace.limit("lim"),
         keyspace.lock("report"),
         keyspace.lock("report-sync"),
+        keyspace.alerts,
     )
     headers = {script: read_header(script) for script in script_files()}
     seen: set[str] = set()

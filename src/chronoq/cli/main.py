@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from chronoq.cli import jobs, observe, serve
+from chronoq.cli.alerts import alerts
 from chronoq.cli.common import CliError
 from chronoq.cli.dlq import dlq, process_dlq
 from chronoq.cli.limits import limits, quotas
@@ -74,6 +75,7 @@ cli.add_typer(quotas, name="quotas")
 cli.command()(serve.scheduler)
 cli.command()(observe.health)
 cli.add_typer(observe.metrics, name="metrics")
+cli.add_typer(alerts, name="alerts")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -16,6 +16,7 @@ from chronoq.cli.common import (
     console,
     emit_json,
 )
+from chronoq.observe.alerts import StoredAlerts
 from chronoq.observe.exposition import MetricsServer
 from chronoq.observe.health import HealthReport, Level, check_health
 from chronoq.observe.metrics import read_metrics, render
@@ -34,7 +35,9 @@ def health(
 ) -> None:
     """Check Redis, workers, scheduler loops and clocks. Exit status 0 ok, 1 warning,
     2 critical (for probes and cron)."""
-    report = Target.resolve(app, redis_url, prefix).with_client(lambda c: check_health(c.backend))
+    report = Target.resolve(app, redis_url, prefix).with_client(
+        lambda c: check_health(c.backend, alerts=[StoredAlerts(c.backend.alerts)])
+    )
     if json_out:
         emit_json(report.to_dict())
     else:

@@ -18,9 +18,10 @@ report's is the worst. What decides each level:
   active schedules and no live loop: warning.
 - clock: a process (worker, scheduler loop, this one) whose clock is off the Redis
   server's by `SKEW_WARNING` or more: warning; by `SKEW_CRITICAL`: critical.
-- alerts: chronoq has no alert rules yet. `AlertSource` is the extension point: the
-  sources passed to `check_health` are asked for their firing alerts; with none
-  passed the check says so (it never claims that rules were evaluated).
+- alerts: the firing alerts of the sources passed (`AlertSource`; `chronoq health`
+  passes the alert engine's states, `chronoq.observe.alerts.StoredAlerts`), at
+  their rule's level; with none passed the check says so (it never claims that
+  rules were evaluated).
 
 What this user may not read (a viewer ACL has no INFO, TIME or PTTL) is reported as
 unknown, a warning: never assumed fine.
@@ -111,8 +112,8 @@ class FiringAlert:
 
 
 class AlertSource(Protocol):
-    """Where firing alerts come from: the extension point for alert rules, which
-    chronoq does not have yet. Pass sources to `check_health`; each is asked once."""
+    """Where firing alerts come from (the alert engine's `StoredAlerts`, or your
+    own). Pass sources to `check_health`; each is asked once."""
 
     async def firing(self) -> Sequence[FiringAlert]: ...
 
@@ -311,7 +312,7 @@ async def _alerts_check(sources: Sequence[AlertSource]) -> Check:
         return Check(
             "alerts",
             Level.OK,
-            "no alert rules exist yet: nothing was evaluated",
+            "no alert source was given: nothing was evaluated",
             {"sources": 0, "firing": []},
         )
     firing = [alert for source in sources for alert in await source.firing()]

@@ -20,6 +20,7 @@ from functools import cached_property
 
 from chronoq.core.errors import ConfigurationError
 from chronoq.core.settings import Settings
+from chronoq.redis.alerts import AlertStore
 from chronoq.redis.broker import Broker
 from chronoq.redis.connector import AsyncRedis, Connector
 from chronoq.redis.durability import Durability
@@ -80,6 +81,11 @@ class Backend:
     def history(self) -> HistoryStore:
         """The history's indexes and failure groups (chronoq.observe reads them)."""
         return HistoryStore(self.redis, self.keys)
+
+    @cached_property
+    def alerts(self) -> AlertStore:
+        """The alert engine's rules, channels, silences, states and delivery log."""
+        return AlertStore(self.redis, self.keys)
 
     @cached_property
     def schedules(self) -> ScheduleStore:

@@ -259,6 +259,10 @@ class Keyspace:
         """The keys of one distributed lock (`chronoq.control.locks`)."""
         return LockKeys(self.prefix, validate_lock_name(name))
 
+    @cached_property
+    def alerts(self) -> AlertKeys:
+        return AlertKeys(self.prefix)
+
     def once(self, key: str) -> str:
         """STRING claimed by `App.once(key)` (SET NX PX); tag `{once:KEY}`."""
         return f"{self.prefix}:{{once:{validate_lock_name(key, what='once key')}}}"
@@ -401,3 +405,49 @@ class LimitKeys:
         """ZSET '<queue> <job id>' -> booked ms: jobs waiting for a future start, to be
         released (decided again) when the limit changes."""
         return self._key("booked")
+
+
+@dataclass(frozen=True)
+class AlertKeys:
+    """The alert engine's keys, all with the hash tag `{~alerts}` (one slot: a
+    transition reads the silences and writes the state in one script)."""
+
+    prefix: str
+
+    def _key(self, suffix: str) -> str:
+        return f"{self.prefix}:{{~alerts}}:{suffix}"
+
+    @cached_property
+    def rules(self) -> str:
+        """HASH rule name -> rule JSON (added at runtime; code's and defaults are merged)."""
+        return self._key("rules")
+
+    @cached_property
+    def channels(self) -> str:
+        """HASH channel name -> channel JSON (added at runtime)."""
+        return self._key("channels")
+
+    @cached_property
+    def silences(self) -> str:
+        """HASH 'rule' or 'rule<TAB>subject' -> JSON {until_ms, reason}."""
+        return self._key("silences")
+
+    @cached_property
+    def state(self) -> str:
+        """HASH 'rule<TAB>subject' -> JSON {state, since, updated, notified,
+        last_notified, value, message, level}: changed only by alert_transition.lua."""
+        return self._key("state")
+
+    @cached_property
+    def deliveries(self) -> str:
+        """LIST of delivery attempts' JSON, newest first, capped (LTRIM)."""
+        return self._key("deliveries")
+
+    @cached_property
+    def samples_prefix(self) -> str:
+        """Prefix of ZSETs (samples_prefix + queue) of the queue's counters as each
+        evaluation saw them (member JSON {t, c}, score = server ms), kept one window."""
+        return self._key("samples:")
+
+    def samples(self, queue: str) -> str:
+        return self.samples_prefix + queue

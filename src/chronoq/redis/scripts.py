@@ -219,6 +219,7 @@ class Scripts:
         self.lock_acquire = Script("lock_acquire")
         self.lock_release = Script("lock_release")
         self.lock_renew = Script("lock_renew")
+        self.alert_transition = Script("alert_transition")
 
 
 SCRIPTS = Scripts()

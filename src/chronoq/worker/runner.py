@@ -40,6 +40,8 @@ from chronoq.core.errors import ConfigurationError
 from chronoq.core.ids import new_job_id, new_token
 from chronoq.core.job import JobStatus
 from chronoq.core.task import DEFAULT_MAX_RETRIES
+from chronoq.observe.alerts import INTERVAL as ALERT_INTERVAL
+from chronoq.observe.alerts import AlertEngine
 from chronoq.redis.cancel import cancel_and_wait
 from chronoq.redis.channels import READ_TIMEOUT
 from chronoq.redis.errors import RedisUnusable, server_label
@@ -54,7 +56,7 @@ from chronoq.worker.leases import LeaseKeeper
 from chronoq.worker.outcomes import OutcomeWriter
 from chronoq.worker.publishing import Publication
 from chronoq.worker.queues import QueueOrder
-from chronoq.worker.recycling import Recycling
+from chronoq.worker.recycling import Recycling, resident_memory
 from chronoq.worker.resilience import Outages, Stopped, until_stopped
 from chronoq.worker.runs import Run, Runs
 from chronoq.worker.scheduling import run_scheduler
@@ -84,6 +86,8 @@ class WorkerOptions:
     scheduler: bool = True  # also run a scheduler loop (any number may run: HA)
     max_jobs: int | None = None  # retire after recording this many outcomes (recycling)
     max_memory: int | None = None  # bytes: retire once the RSS reaches it (recycling)
+    alerts: bool = True  # evaluate the alert rules (any number may: one notification)
+    alert_interval: float = ALERT_INTERVAL  # seconds between evaluation rounds
 
     def queue_order(self) -> QueueOrder:
         if isinstance(self.queues, str):
@@ -207,6 +211,8 @@ class Worker:
             supervisor.start("trimmer", self._trimmer.run, restart=UPKEEP),
             supervisor.start("cancel listener", self._cancel_listener.run, restart=UPKEEP),
         ]
+        if self.options.alerts:
+            upkeep.append(supervisor.start("alerts", self._alert_loop, restart=UPKEEP))
         if self.options.scheduler:  # ends by itself on stop: its clean-up is its own
             self._ends_on_stop.append(
                 supervisor.start("scheduler", self._scheduler_loop, restart=UPKEEP)
@@ -245,6 +251,16 @@ class Worker:
         self._stop.set()
         if isinstance(exc, RedisUnusable):
             self._force.set()
+
+    async def _alert_loop(self) -> None:
+        engine = AlertEngine(
+            self.backend,
+            rules=self.app.declared_alert_rules,
+            channels=self.app.declared_alert_channels,
+            app=self.app.name,
+            interval=self.options.alert_interval,
+        )
+        await engine.run(self._stop)
 
     async def _scheduler_loop(self) -> None:
         await run_scheduler(
@@ -518,4 +534,5 @@ class Worker:
             "jobs_done": self.jobs_done,
             "jobs_running": len(self._runs),
             "last_seen": round(time.time(), 3),
+            "rss": resident_memory() or "",  # bytes (the worker_memory alert rule)
         }

@@ -18,6 +18,8 @@ import time
 
 from chronoq.app import App
 from chronoq.core.ids import new_job_id
+from chronoq.observe.alerts import INTERVAL as ALERT_INTERVAL
+from chronoq.observe.alerts import AlertEngine
 from chronoq.redis.cancel import cancel_and_wait
 from chronoq.redis.errors import server_label
 from chronoq.redis.liveness import CLOCK_FIELD, SchedulerLoops
@@ -28,6 +30,7 @@ from chronoq.worker.heartbeat import BEATS_TO_EXPIRY
 from chronoq.worker.publishing import Publication
 from chronoq.worker.resilience import Outages, Stopped, until_stopped
 from chronoq.worker.scheduler import Scheduler
+from chronoq.worker.supervisor import Restart, Supervisor
 
 log = logging.getLogger("chronoq.scheduler")
 RETIRE_EVERY = 30.0  # seconds between looks for declared schedules no running app declares
@@ -155,8 +158,11 @@ async def _retire_loop(
             await asyncio.wait_for(stop.wait(), RETIRE_EVERY)
 
 
-async def serve_scheduler(app: App, stop: asyncio.Event) -> None:
-    """`chronoq scheduler`: check the server as a worker does, then run the loop."""
+async def serve_scheduler(
+    app: App, stop: asyncio.Event, *, alert_interval: float = ALERT_INTERVAL
+) -> None:
+    """`chronoq scheduler`: check the server as a worker does, then run the loop, and
+    evaluate the alert rules every `alert_interval` seconds beside it."""
     url = app.redis_url()
     outages = Outages(server_label(url), logger=log)
     async with app.client() as client:
@@ -187,10 +193,20 @@ async def serve_scheduler(app: App, stop: asyncio.Event) -> None:
         except Stopped:
             return
         heartbeat = asyncio.create_task(_keep_alive(publication, outages))
+        engine = AlertEngine(
+            client.backend,
+            rules=app.declared_alert_rules,
+            channels=app.declared_alert_channels,
+            app=app.name,
+            interval=alert_interval,
+        )
+        supervisor = Supervisor(on_fatal=lambda name, exc: stop.set())
+        alerting = supervisor.start("alerts", lambda: engine.run(stop), restart=Restart())
         try:
             log.info("chronoq scheduler running")
             await run_scheduler(app, stop, outages=outages)
         finally:
+            await cancel_and_wait(alerting)
             await cancel_and_wait(heartbeat)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(publication.withdraw(), 2.0)
