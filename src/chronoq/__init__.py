@@ -10,6 +10,7 @@ from chronoq.app import App, Task
 from chronoq.client import Client, EnqueuedJob, JobFailed, JobRequest, SyncClient
 from chronoq.control.locks import Lock
 from chronoq.control.sync_locks import SyncLock
+from chronoq.core.alerts import AlertRule, EmailChannel, RuleKind, Silence, WebhookChannel
 from chronoq.core.context import JobContext, current_job, report_progress
 from chronoq.core.errors import (
     ChronoqError,
@@ -47,11 +48,13 @@ from chronoq.schedule.model import Misfire, Overlap, ScheduleDef
 from chronoq.worker import Worker, WorkerFailed, WorkerOptions
 
 __all__ = [
+    "AlertRule",
     "App",
     "Backoff",
     "ChronoqError",
     "Client",
     "ConfigurationError",
+    "EmailChannel",
     "EnqueuedJob",
     "EventKind",
     "Gate",
@@ -86,6 +89,7 @@ __all__ = [
     "Quotas",
     "RateLimited",
     "RetryAfter",
+    "RuleKind",
     "ScheduleDef",
     "ScheduleExists",
     "ScheduleInfo",
@@ -94,6 +98,7 @@ __all__ = [
     "SerializationError",
     "ServerUnsafe",
     "Settings",
+    "Silence",
     "SoftTimeLimit",
     "SyncClient",
     "SyncLimits",
@@ -102,6 +107,7 @@ __all__ = [
     "SyncSchedules",
     "Task",
     "UnknownTask",
+    "WebhookChannel",
     "Window",
     "WindowRate",
     "Worker",

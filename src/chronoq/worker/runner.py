@@ -29,9 +29,8 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 from chronoq.app import App
 from chronoq.control.limiter import Limiter
@@ -40,7 +39,6 @@ from chronoq.core.errors import ConfigurationError
 from chronoq.core.ids import new_job_id, new_token
 from chronoq.core.job import JobStatus
 from chronoq.core.task import DEFAULT_MAX_RETRIES
-from chronoq.observe.alerts import INTERVAL as ALERT_INTERVAL
 from chronoq.observe.alerts import AlertEngine
 from chronoq.redis.cancel import cancel_and_wait
 from chronoq.redis.channels import READ_TIMEOUT
@@ -53,9 +51,9 @@ from chronoq.worker.events import JobEvents
 from chronoq.worker.execution import Outcome, RunPlan, execute, plan
 from chronoq.worker.heartbeat import Description, Heartbeat
 from chronoq.worker.leases import LeaseKeeper
+from chronoq.worker.options import WorkerOptions
 from chronoq.worker.outcomes import OutcomeWriter
 from chronoq.worker.publishing import Publication
-from chronoq.worker.queues import QueueOrder
 from chronoq.worker.recycling import Recycling, resident_memory
 from chronoq.worker.resilience import Outages, Stopped, until_stopped
 from chronoq.worker.runs import Run, Runs
@@ -71,28 +69,6 @@ INTAKE_PATIENCE = 3.0  # how long a loop that ends on stop may take to end by it
 REDIS_STEP = 5.0  # longest wait for one shutdown step needing Redis (1 s when it is down)
 TASK_THREADS = "chronoq-task"  # the names of the threads sync tasks run in
 CLAIM_FINISHES = (JobStatus.EXPIRED, JobStatus.SKIPPED, JobStatus.CANCELLED)  # a claim ends these
-
-
-@dataclass(frozen=True, slots=True)
-class WorkerOptions:
-    queues: str | Sequence[str] = "default"  # "a,b" strict or "a=3,b=1" weighted
-    concurrency: int = 32
-    batch: int = 64  # most jobs claimed per round trip
-    idle_wait: float = 1.0  # longest block on the doorbell before re-checking
-    heartbeat: float = 2.0
-    burst: bool = False  # exit once the queues are empty (scripts, tests, benchmarks)
-    lease: float | None = None  # default: settings.lease
-    shutdown_timeout: float | None = None  # default: settings.shutdown_timeout
-    scheduler: bool = True  # also run a scheduler loop (any number may run: HA)
-    max_jobs: int | None = None  # retire after recording this many outcomes (recycling)
-    max_memory: int | None = None  # bytes: retire once the RSS reaches it (recycling)
-    alerts: bool = True  # evaluate the alert rules (any number may: one notification)
-    alert_interval: float = ALERT_INTERVAL  # seconds between evaluation rounds
-
-    def queue_order(self) -> QueueOrder:
-        if isinstance(self.queues, str):
-            return QueueOrder.parse(self.queues)
-        return QueueOrder(list(self.queues))
 
 
 class Worker:
