@@ -19,6 +19,7 @@ from __future__ import annotations
 from functools import cached_property
 
 from chronoq.core.errors import ConfigurationError
+from chronoq.core.rollups import DAY_MS, Keep
 from chronoq.core.settings import Settings
 from chronoq.redis.broker import Broker
 from chronoq.redis.connector import AsyncRedis, Connector
@@ -29,6 +30,7 @@ from chronoq.redis.keys import DEFAULT_PREFIX, Keyspace
 from chronoq.redis.limits import LimitStore
 from chronoq.redis.liveness import SchedulerLoops
 from chronoq.redis.registry import RegistryStore
+from chronoq.redis.rollups import RollupStore
 from chronoq.redis.schedules import ScheduleStore
 from chronoq.redis.snapshot import SnapshotReader
 
@@ -42,6 +44,7 @@ class Backend:
         replica_acks: int = 0,
         replica_ack_timeout: float = 2.0,
         events_cap: int = 10_000,
+        metrics_days: float = 90,
     ) -> None:
         if replica_acks and connector.is_cluster:
             raise ConfigurationError(
@@ -57,6 +60,7 @@ class Backend:
             self.redis, self.keys, durability=self.durability, events_cap=events_cap
         )
         self.inspector = Inspector(self.redis, self.keys)
+        self.metrics_keep = Keep(day_ms=int(metrics_days * DAY_MS))
 
     @classmethod
     def from_settings(
@@ -70,6 +74,7 @@ class Backend:
             replica_acks=settings.replica_acks,
             replica_ack_timeout=settings.replica_ack_timeout,
             events_cap=settings.events_cap,
+            metrics_days=settings.metrics_days,
         )
 
     @property
@@ -80,6 +85,11 @@ class Backend:
     def history(self) -> HistoryStore:
         """The history's indexes and failure groups (chronoq.observe reads them)."""
         return HistoryStore(self.redis, self.keys)
+
+    @cached_property
+    def rollups(self) -> RollupStore:
+        """The metrics rollups (written by workers, read by chronoq.observe.rollups)."""
+        return RollupStore(self.redis, self.keys, self.metrics_keep)
 
     @cached_property
     def schedules(self) -> ScheduleStore:

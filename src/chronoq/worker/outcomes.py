@@ -9,23 +9,41 @@ raises `RedisUnusable` (fatal: the batch stays unrecorded, its leases expire and
 the jobs run again). A batch the server refuses for another reason is logged and
 dropped the same way. Any other error ends `run`, which the supervisor restarts
 with backoff; outcomes added meanwhile wait in `_pending`.
+
+Metrics rollups are counted here, where outcomes are written already: each batch's
+outcomes (as recorded: a lost lease counts nothing) are tallied per queue, task and
+minute in Python (`RollupBatch`, list arithmetic) and written after the batch in
+one more pipelined round trip (`RollupStore.write`). A rollup write that fails is
+kept for the next batch (up to `_MAX_CELLS` cells), never retried with the
+outcomes: it must not record a job twice.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable
 
 from chronoq.core.failures import ErrorClassifier, failure
+from chronoq.core.job import JobStatus
+from chronoq.core.rollups import RollupBatch
 from chronoq.redis.broker import Broker
 from chronoq.redis.errors import RedisUnusable
+from chronoq.redis.rollups import RollupStore
 from chronoq.worker.execution import Outcome
 from chronoq.worker.recycling import resident_memory
 from chronoq.worker.resilience import Outages
 
 log = logging.getLogger("chronoq.worker")
+
+_MAX_CELLS = 10_000  # rollup cells kept while their writes fail (then dropped, logged)
+_COUNTED = {
+    JobStatus.RETRYING: ("retried", "failed"),
+    JobStatus.DEAD: ("dead", "failed"),
+    JobStatus.CANCELLED: ("cancelled",),
+}
 
 
 class OutcomeWriter:
@@ -40,6 +58,7 @@ class OutcomeWriter:
         classifier: ErrorClassifier | None = None,
         cancelled_retention_ms: int | None = None,
         measure: Callable[[], int | None] = resident_memory,
+        rollups: RollupStore | None = None,
     ) -> None:
         self._broker = broker
         self._classifier = classifier or ErrorClassifier()
@@ -50,6 +69,8 @@ class OutcomeWriter:
         self._result_ttl_ms = result_ttl_ms
         self._on_written = on_written
         self._pending: list[Outcome] = []
+        self._rollups = rollups
+        self._tally = RollupBatch()
         self._ready = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -58,6 +79,13 @@ class OutcomeWriter:
         self._pending.append(outcome)
         self._idle.clear()
         self._ready.set()
+
+    def count(self, queue: str, task: str, name: str, at_ms: int | None = None) -> None:
+        """Count a job event no outcome carries (throttled, expired) into the rollups,
+        written with the next batch (one is started if none is pending)."""
+        if self._rollups is not None:
+            self._tally.count(queue, task, name, at_ms or int(time.time() * 1000))
+            self._ready.set()
 
     async def run(self) -> None:
         """Write pending outcomes forever (cancel to stop; call `drain` first)."""
@@ -99,11 +127,11 @@ class OutcomeWriter:
         # The process's RSS as these runs ended, recorded with each (one reading per
         # batch: it costs microseconds, and a batch ends within milliseconds).
         memory = self._measure()
-        successes: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
+        successes: dict[str, list[Outcome]] = defaultdict(list)
         for outcome in batch:
             job = outcome.job
             if outcome.succeeded:
-                successes[job.queue].append((job.id, job.token, outcome.result_json))
+                successes[job.queue].append(outcome)
                 continue
             status = await self._broker.fail(
                 job.queue,
@@ -119,13 +147,60 @@ class OutcomeWriter:
             )
             if status is None:
                 log.warning("chronoq: job %s lost its lease; its failure was not recorded", job.id)
-        for queue, items in successes.items():
+            elif self._rollups is not None:
+                self._tally_outcome(outcome, _COUNTED.get(status, ()))
+        for queue, outcomes in successes.items():
             stale = await self._broker.complete(
                 queue,
-                items,
+                [(o.job.id, o.job.token, o.result_json) for o in outcomes],
                 retention_ms=self._retention_ms,
                 result_ttl_ms=self._result_ttl_ms,
                 memory=memory,
             )
             for job_id in stale:
                 log.warning("chronoq: job %s lost its lease; its result was discarded", job_id)
+            if self._rollups is not None:
+                lost = set(stale)
+                for o in outcomes:
+                    if not lost or o.job.id not in lost:
+                        self._tally_outcome(o, ("succeeded",))
+        await self._write_rollups()
+
+    def _tally_outcome(self, outcome: Outcome, counts: tuple[str, ...]) -> None:
+        """One recorded attempt: started and its ending, in the minute it ended; its
+        wait and run time; the job's enqueue in its own minute on its first attempt."""
+        job, tally = outcome.job, self._tally
+        queue, task, started = job.queue, job.task, job.started_ms
+        took = outcome.duration
+        if started is not None and took is not None:
+            ended = started + int(took * 1000)
+        else:
+            ended = int(time.time() * 1000)
+        tally.count(queue, task, "started", ended)
+        for name in counts:
+            tally.count(queue, task, name, ended)
+        if took is not None:
+            tally.observe(queue, task, "run", ended, took * 1000)
+        if started is None:
+            return
+        due = job.run_at_ms or job.enqueued_ms
+        if due is not None:
+            tally.observe(queue, task, "wait", ended, max(0, started - due))
+        if job.attempts == 1:
+            if job.enqueued_ms is not None:
+                tally.count(queue, task, "enqueued", job.enqueued_ms)
+            if job.schedule_due_ms is not None:
+                tally.observe(queue, task, "late", ended, max(0, started - job.schedule_due_ms))
+
+    async def _write_rollups(self) -> None:
+        if self._rollups is None or not self._tally:
+            return
+        tally, self._tally = self._tally, RollupBatch()
+        try:
+            await self._rollups.write(tally)
+        except Exception as exc:
+            tally.merge(self._tally)
+            if len(tally.cells) > _MAX_CELLS:
+                log.warning("chronoq: dropped %d metrics rollup cell(s): %s", len(tally.cells), exc)
+                return
+            self._tally = tally
