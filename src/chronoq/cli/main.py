@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from chronoq.cli import jobs, observe, serve
+from chronoq.cli import jobs, observe, reports, serve
 from chronoq.cli.common import CliError
 from chronoq.cli.dlq import dlq, process_dlq
 from chronoq.cli.limits import limits, quotas
@@ -74,6 +74,7 @@ cli.add_typer(quotas, name="quotas")
 cli.command()(serve.scheduler)
 cli.command()(observe.health)
 cli.add_typer(observe.metrics, name="metrics")
+cli.command()(reports.report)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
