@@ -4,10 +4,12 @@ hour and day buckets and their retention; the Prometheus histograms."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 
 import redis
 
-from chronoq import App, Client
+from chronoq import App, Client, JobRequest
+from chronoq.core.errors import JobCancelled
 from chronoq.core.rollups import BUCKETS_MS, DAY_MS, HOUR_MS, MINUTE_MS, RollupBatch
 from chronoq.observe.metrics import read_metrics, render
 from chronoq.observe.rollups import window
@@ -138,3 +140,20 @@ async def test_metrics_off_writes_no_rollups(redis_url: str, prefix: str, raw: r
         await Worker(app, WorkerOptions(queues="mix", burst=True, scheduler=False)).run()
         assert (await window(client.backend, hours=1)).rows == []
     assert not list(raw.scan_iter(match=f"{prefix}:{{mix}}:m:*"))
+
+
+async def test_expired_and_cancelled_are_counted(app: App, client: Client) -> None:
+    @app.task(queue="mix", name="noop")
+    async def noop() -> None: ...
+
+    @app.task(queue="mix", name="stopped")
+    async def stopped() -> None:
+        raise JobCancelled("asked to stop")
+
+    past = datetime.now(UTC) - timedelta(seconds=5)
+    await client.submit(JobRequest(noop, deadline=past))
+    await client.enqueue(stopped)
+    await Worker(app, WorkerOptions(queues="mix", burst=True, scheduler=False)).run()
+    rows = {r.task: r.counts for r in (await window(client.backend, hours=1)).rows}
+    assert rows["noop"]["expired"] == 1 and rows["noop"]["started"] == 0
+    assert rows["stopped"]["cancelled"] == 1 and rows["stopped"]["failed"] == 0

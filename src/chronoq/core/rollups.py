@@ -86,7 +86,8 @@ class RollupBatch:
     def __bool__(self) -> bool:
         return bool(self.cells)
 
-    def _cell(self, queue: str, task: str, at_ms: int) -> list[int]:
+    def cell(self, queue: str, task: str, at_ms: int) -> list[int]:
+        """The cell of (queue, task, the minute of at_ms), to add to in place."""
         key = (queue, task, at_ms // MINUTE_MS)
         cell = self.cells.get(key)
         if cell is None:
@@ -94,13 +95,10 @@ class RollupBatch:
         return cell
 
     def count(self, queue: str, task: str, name: str, at_ms: int, n: int = 1) -> None:
-        self._cell(queue, task, at_ms)[COUNT_AT[name]] += n
+        self.cell(queue, task, at_ms)[COUNT_AT[name]] += n
 
     def observe(self, queue: str, task: str, histogram: str, at_ms: int, ms: float) -> None:
-        cell = self._cell(queue, task, at_ms)
-        base = HIST_AT[histogram]
-        cell[base + bisect.bisect_left(BUCKETS_MS, ms)] += 1
-        cell[base + _WIDTH - 1] += round(ms)
+        add_observation(self.cell(queue, task, at_ms), HIST_AT[histogram], ms)
 
     def merge(self, other: RollupBatch) -> None:
         for key, values in other.cells.items():
@@ -115,6 +113,12 @@ class RollupBatch:
         """(queue, task, minute, {field name: non-zero value}) per cell."""
         for (queue, task, minute), values in self.cells.items():
             yield queue, task, minute, {FIELD_NAMES[i]: v for i, v in enumerate(values) if v}
+
+
+def add_observation(cell: list[int], base: int, ms: float) -> None:
+    """Count `ms` into the histogram at `base` (`HIST_AT[name]`) of a cell."""
+    cell[base + bisect.bisect_left(BUCKETS_MS, ms)] += 1
+    cell[base + _WIDTH - 1] += round(ms)
 
 
 def parse_cells(raw: Iterable[Mapping[str, str]]) -> dict[str, list[int]]:

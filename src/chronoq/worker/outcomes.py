@@ -12,15 +12,18 @@ with backoff; outcomes added meanwhile wait in `_pending`.
 
 Metrics rollups are counted here, where outcomes are written already: each batch's
 outcomes (as recorded: a lost lease counts nothing) are tallied per queue, task and
-minute in Python (`RollupBatch`, list arithmetic) and written after the batch in
-one more pipelined round trip (`RollupStore.write`). A rollup write that fails is
-kept for the next batch (up to `_MAX_CELLS` cells), never retried with the
-outcomes: it must not record a job twice.
+minute in Python (`RollupBatch`, list arithmetic) and written in one pipelined
+round trip (`RollupStore.write`) at most every `FLUSH_EVERY` seconds (the cells
+are per minute: a busy worker sends one write a second, not one per batch), and
+by `drain` (a stopping worker). A rollup write that fails is kept for the next
+one (up to `_MAX_CELLS` cells), never retried with the outcomes: it must not
+record a job twice.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import defaultdict
@@ -28,7 +31,7 @@ from collections.abc import Callable
 
 from chronoq.core.failures import ErrorClassifier, failure
 from chronoq.core.job import JobStatus
-from chronoq.core.rollups import RollupBatch
+from chronoq.core.rollups import COUNT_AT, HIST_AT, RollupBatch, add_observation
 from chronoq.redis.broker import Broker
 from chronoq.redis.errors import RedisUnusable
 from chronoq.redis.rollups import RollupStore
@@ -38,7 +41,9 @@ from chronoq.worker.resilience import Outages
 
 log = logging.getLogger("chronoq.worker")
 
+FLUSH_EVERY = 1.0  # seconds between two rollup writes, at most (while counts wait)
 _MAX_CELLS = 10_000  # rollup cells kept while their writes fail (then dropped, logged)
+_STARTED, _RUN, _WAIT = COUNT_AT["started"], HIST_AT["run"], HIST_AT["wait"]
 _COUNTED = {
     JobStatus.RETRYING: ("retried", "failed"),
     JobStatus.DEAD: ("dead", "failed"),
@@ -71,6 +76,7 @@ class OutcomeWriter:
         self._pending: list[Outcome] = []
         self._rollups = rollups
         self._tally = RollupBatch()
+        self._next_flush = 0.0  # loop time of the next rollup write (0: the first at once)
         self._ready = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -92,7 +98,7 @@ class OutcomeWriter:
         if self._pending:  # restarted by the supervisor with outcomes waiting
             self._ready.set()
         while True:
-            await self._ready.wait()
+            await self._wait_ready()
             self._ready.clear()
             batch, self._pending = self._pending, []
             try:
@@ -111,9 +117,24 @@ class OutcomeWriter:
             if not self._pending:
                 self._idle.set()
 
+    async def _wait_ready(self) -> None:
+        """Until outcomes are pending; meanwhile write the rollups when they are due."""
+        loop = asyncio.get_running_loop()
+        while not self._ready.is_set():
+            if not self._tally:
+                await self._ready.wait()
+                return
+            delay = self._next_flush - loop.time()
+            if delay > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._ready.wait(), delay)
+            else:
+                await self._write_rollups()
+
     async def drain(self) -> None:
-        """Wait until every outcome added so far is written."""
+        """Wait until every outcome added so far is written, and the rollups counted."""
         await self._idle.wait()
+        await self._write_rollups(force=True)
 
     def _failure(self, outcome: Outcome) -> str:
         """The attempt's group and class, from the exception that failed it ('' when
@@ -176,25 +197,30 @@ class OutcomeWriter:
             ended = started + int(took * 1000)
         else:
             ended = int(time.time() * 1000)
-        tally.count(queue, task, "started", ended)
+        cell = tally.cell(queue, task, ended)  # one lookup for what happens in its minute
+        cell[_STARTED] += 1
         for name in counts:
-            tally.count(queue, task, name, ended)
+            cell[COUNT_AT[name]] += 1
         if took is not None:
-            tally.observe(queue, task, "run", ended, took * 1000)
+            add_observation(cell, _RUN, took * 1000)
         if started is None:
             return
         due = job.run_at_ms or job.enqueued_ms
         if due is not None:
-            tally.observe(queue, task, "wait", ended, max(0, started - due))
+            add_observation(cell, _WAIT, max(0, started - due))
         if job.attempts == 1:
             if job.enqueued_ms is not None:
                 tally.count(queue, task, "enqueued", job.enqueued_ms)
             if job.schedule_due_ms is not None:
                 tally.observe(queue, task, "late", ended, max(0, started - job.schedule_due_ms))
 
-    async def _write_rollups(self) -> None:
+    async def _write_rollups(self, *, force: bool = False) -> None:
         if self._rollups is None or not self._tally:
             return
+        now = asyncio.get_running_loop().time()
+        if not force and now < self._next_flush:
+            return
+        self._next_flush = now + FLUSH_EVERY
         tally, self._tally = self._tally, RollupBatch()
         try:
             await self._rollups.write(tally)
