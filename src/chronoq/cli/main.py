@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from chronoq.cli import jobs, observe, serve
+from chronoq.cli import jobs, observe, reports, serve
 from chronoq.cli.alerts import alerts
 from chronoq.cli.common import CliError
 from chronoq.cli.dlq import dlq, process_dlq
@@ -76,6 +76,7 @@ cli.command()(serve.scheduler)
 cli.command()(observe.health)
 cli.add_typer(observe.metrics, name="metrics")
 cli.add_typer(alerts, name="alerts")
+cli.command()(reports.report)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

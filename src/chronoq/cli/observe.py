@@ -1,4 +1,5 @@
-"""`chronoq health` and `chronoq metrics serve|show`: render the observe read models."""
+"""`chronoq health` and `chronoq metrics serve|show`: render the observe read models
+(`chronoq metrics --hours N` and `chronoq report`: `chronoq.cli.reports`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from chronoq.cli import reports
 from chronoq.cli.common import (
     AppOption,
     JsonOption,
@@ -24,7 +26,11 @@ from chronoq.observe.metrics import read_metrics, render
 DEFAULT_PORT = 9464
 _STYLES = {Level.OK: "green", Level.WARNING: "yellow", Level.CRITICAL: "bold red"}
 
-metrics = typer.Typer(help="Prometheus metrics.", no_args_is_help=True)
+metrics = typer.Typer(
+    help="Metrics over time (--hours N), and Prometheus (serve, show).",
+    invoke_without_command=True,
+)
+metrics.callback()(reports.metrics_over_time)
 
 
 def health(

@@ -66,6 +66,15 @@ class Settings(BaseSettings):
     events_maxlen: int = Field(
         default=10_000, ge=1, description="About how many entries each event stream keeps."
     )
+    metrics: bool = Field(
+        default=True,
+        description="Count outcomes per queue, task and minute, with wait and run time "
+        "buckets (what `chronoq metrics --hours`, `chronoq report` and the Prometheus "
+        "histograms read).",
+    )
+    metrics_days: float = Field(
+        default=90, gt=0, description="Days the daily metrics rollups are kept."
+    )
     keep_result: float = Field(default=86400, ge=0, description="Result TTL.")
     shutdown_timeout: float = Field(default=30.0, ge=0)
     cancel_grace: float = Field(

@@ -18,10 +18,12 @@ id.
 | `chronoq_queue_workers` | gauge | queue | live workers consuming the queue |
 | `chronoq_workers` | gauge | | live workers |
 | `chronoq_scheduler_loops` | gauge | | live scheduler loops |
+| `chronoq_job_wait_seconds` | histogram | queue, task | start - due (run-at, else enqueue) |
+| `chronoq_job_run_seconds` | histogram | queue, task | finish - start, per attempt |
 
-Not yet: histograms of wait and run time. They need per-job bucket counters
-written when a job ends (its outcome scripts); computing them from job records at
-scrape time would cost in proportion to the number of jobs, which a scrape must not.
+The histograms are the lifetime bucket counts workers add to each queue's
+`hist` hash with every outcome batch (`chronoq.redis.rollups`): one HGETALL per
+queue, bounded by tasks x buckets (`chronoq.core.rollups.BUCKETS_MS`).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from __future__ import annotations
 import platform
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -37,12 +39,14 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
+    HistogramMetricFamily,
     InfoMetricFamily,
     Metric,
 )
 from prometheus_client.registry import Collector
 
 from chronoq.core.ids import created_ms
+from chronoq.core.rollups import BUCKETS_MS, histogram
 from chronoq.observe.health import consumers
 from chronoq.redis.errors import REDIS_FAULTS, describe
 from chronoq.redis.snapshot import QUEUE_COUNTERS, SIZES, Snapshot, SnapshotReader
@@ -56,6 +60,9 @@ class QueueMetrics:
     jobs: dict[str, int]  # by state: queued, scheduled, running, dead, blocked
     totals: dict[str, int]  # lifetime counters by state (QUEUE_COUNTERS, 0 if never)
     oldest_waiting_seconds: float  # the job next in line; 0 when none waits
+    # Lifetime histograms per task: {task: {"wait"|"run": {"buckets": [counts per
+    # bucket of BUCKETS_MS, the last +Inf], "sum_seconds": float}}}.
+    histograms: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +102,8 @@ def from_snapshot(snapshot: Snapshot, read_seconds: float) -> MetricsSnapshot:
         born = created_ms(q.head_id) if q.head_id else None
         age = max(0.0, (now_ms - born) / 1000) if born is not None else 0.0
         totals = {state: q.counters.get(state, 0) for state in QUEUE_COUNTERS}
-        queues.append(QueueMetrics(q.name, dict(q.sizes), totals, age))
+        hists = {task: _histograms(cell) for task, cell in sorted(q.histograms.items())}
+        queues.append(QueueMetrics(q.name, dict(q.sizes), totals, age, hists))
     return MetricsSnapshot(
         version=_version(),
         up=True,
@@ -106,6 +114,36 @@ def from_snapshot(snapshot: Snapshot, read_seconds: float) -> MetricsSnapshot:
         scheduler_loops=sum(1 for s in snapshot.schedulers if s.alive),
         round_trips=snapshot.round_trips,
     )
+
+
+def _histograms(cell: list[int]) -> dict[str, dict[str, Any]]:
+    out = {}
+    for name in HISTOGRAM_FAMILIES:
+        buckets, total_ms = histogram(cell, name)
+        out[name] = {"buckets": buckets, "sum_seconds": total_ms / 1000}
+    return out
+
+
+HISTOGRAM_FAMILIES = {
+    "wait": ("chronoq_job_wait_seconds", "Seconds from due (run-at, else enqueue) to start."),
+    "run": ("chronoq_job_run_seconds", "Seconds from start to finish of each attempt."),
+}
+_BOUNDS = [f"{b / 1000:g}" for b in BUCKETS_MS]
+
+
+def _histogram_families(m: MetricsSnapshot) -> Iterator[Metric]:
+    for name, (family, help_text) in HISTOGRAM_FAMILIES.items():
+        metric = HistogramMetricFamily(family, help_text, labels=["queue", "task"])
+        for q in m.queues:
+            for task, hists in q.histograms.items():
+                h = hists[name]
+                cumulative, buckets = 0, []
+                for bound, n in zip([*_BOUNDS, "+Inf"], h["buckets"], strict=True):
+                    cumulative += n
+                    buckets.append((bound, cumulative))
+                if cumulative:
+                    metric.add_metric([q.queue, task], buckets, sum_value=h["sum_seconds"])
+        yield metric
 
 
 def families(m: MetricsSnapshot) -> Iterator[Metric]:
@@ -146,6 +184,7 @@ def families(m: MetricsSnapshot) -> Iterator[Metric]:
     for queue, count in m.queue_workers.items():
         workers.add_metric([queue], count)
     yield from (totals, jobs, oldest, workers)
+    yield from _histogram_families(m)
     yield GaugeMetricFamily("chronoq_workers", "Live workers.", value=m.workers)
     yield GaugeMetricFamily(
         "chronoq_scheduler_loops", "Live scheduler loops.", value=m.scheduler_loops

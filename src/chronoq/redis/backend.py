@@ -19,6 +19,7 @@ from __future__ import annotations
 from functools import cached_property
 
 from chronoq.core.errors import ConfigurationError
+from chronoq.core.rollups import DAY_MS, Keep
 from chronoq.core.settings import Settings
 from chronoq.redis.alerts import AlertStore
 from chronoq.redis.broker import Broker
@@ -30,6 +31,7 @@ from chronoq.redis.keys import DEFAULT_PREFIX, Keyspace
 from chronoq.redis.limits import LimitStore
 from chronoq.redis.liveness import SchedulerLoops
 from chronoq.redis.registry import RegistryStore
+from chronoq.redis.rollups import RollupStore
 from chronoq.redis.schedules import ScheduleStore
 from chronoq.redis.snapshot import SnapshotReader
 
@@ -43,6 +45,7 @@ class Backend:
         replica_acks: int = 0,
         replica_ack_timeout: float = 2.0,
         events_cap: int = 10_000,
+        metrics_days: float = 90,
     ) -> None:
         if replica_acks and connector.is_cluster:
             raise ConfigurationError(
@@ -58,6 +61,7 @@ class Backend:
             self.redis, self.keys, durability=self.durability, events_cap=events_cap
         )
         self.inspector = Inspector(self.redis, self.keys)
+        self.metrics_keep = Keep(day_ms=int(metrics_days * DAY_MS))
 
     @classmethod
     def from_settings(
@@ -71,6 +75,7 @@ class Backend:
             replica_acks=settings.replica_acks,
             replica_ack_timeout=settings.replica_ack_timeout,
             events_cap=settings.events_cap,
+            metrics_days=settings.metrics_days,
         )
 
     @property
@@ -86,6 +91,11 @@ class Backend:
     def alerts(self) -> AlertStore:
         """The alert engine's rules, channels, silences, states and delivery log."""
         return AlertStore(self.redis, self.keys)
+
+    @cached_property
+    def rollups(self) -> RollupStore:
+        """The metrics rollups (written by workers, read by chronoq.observe.rollups)."""
+        return RollupStore(self.redis, self.keys, self.metrics_keep)
 
     @cached_property
     def schedules(self) -> ScheduleStore:

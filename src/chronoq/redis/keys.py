@@ -135,6 +135,18 @@ class QueueKeys:
         """HASH of lifetime counters (succeeded, retried, dead, ...)."""
         return self._key("stats")
 
+    def rollup(self, resolution: str, slot: int) -> str:
+        """HASH of one metrics bucket: resolution 'm', 'h' or 'd' (minute, hour, day),
+        slot = epoch ms // its length; fields `<task>\t<name>` (chronoq.core.rollups).
+        Expires its resolution's keep after the slot ends."""
+        return self._key(f"{resolution}:{slot}")
+
+    @property
+    def histograms(self) -> str:
+        """HASH of the lifetime wait/run/lateness bucket counts (fields as `rollup`'s),
+        for Prometheus's cumulative histograms. Bounded: tasks x buckets; no TTL."""
+        return self._key("hist")
+
     @property
     def job_prefix(self) -> str:
         """Prefix of job hashes: job_prefix + id."""

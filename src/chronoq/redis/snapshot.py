@@ -2,8 +2,9 @@
 
 What a scrape or a health check costs must not grow with the number of jobs, and
 must stay a few round trips however many queues there are. So only O(1) reads
-(ZCARD, a small HGETALL, the head of a ZSET, INFO, TIME, PTTL), pipelined: per
-queue 7 commands, per live process 2, sent `CHUNK` queues per round trip. The
+(ZCARD, small HGETALLs, the head of a ZSET, INFO, TIME, PTTL), pipelined: per
+queue 8 commands (the sizes, the stats and lifetime histograms hashes, the head
+of the ready ZSET), per live process 2, sent `CHUNK` queues per round trip. The
 discovery reads (the queue set, the worker and scheduler indexes, the server's
 clock and INFO) ride in the first trip together with the queues and processes the
 previous read found, so a reader that is kept (the metrics endpoint's) reads in one
@@ -21,6 +22,7 @@ from typing import Any
 
 from redis.asyncio.cluster import RedisCluster
 
+from chronoq.core.rollups import parse_cells
 from chronoq.redis.connector import AsyncRedis
 from chronoq.redis.errors import refused_command
 from chronoq.redis.keys import Keyspace
@@ -53,7 +55,7 @@ QUEUE_COUNTERS = (
     "missing",
     "trimmed",
 )
-_PER_QUEUE = len(SIZES) + 2  # the sizes, the stats hash, the head of the ready ZSET
+_PER_QUEUE = len(SIZES) + 3  # the sizes, the stats and histograms hashes, the ready head
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +64,8 @@ class QueueState:
     sizes: dict[str, int]  # by job status (SIZES' keys)
     counters: dict[str, int]  # the queue's lifetime counters (its stats hash)
     head_id: str | None  # the job next in line, if any
+    # Lifetime wait/run/lateness bucket counts per task (cells of chronoq.core.rollups).
+    histograms: dict[str, list[int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +215,7 @@ class SnapshotReader:
                 pipe.zcard(getattr(q, index))
             pipe.hgetall(q.stats)
             pipe.zrange(q.ready, 0, 0)
+            pipe.hgetall(q.histograms)
 
     def _beat_reads(self, pipe: Any, key_of: Any, ids: Sequence[str]) -> None:
         for beat_id in ids:
@@ -232,9 +237,10 @@ def _queue_states(names: Sequence[str], replies: Sequence[Any]) -> dict[str, Que
     for i, name in enumerate(names):
         row = [_allowed(r) for r in replies[i * _PER_QUEUE : (i + 1) * _PER_QUEUE]]
         sizes = {status: int(n or 0) for status, n in zip(SIZES, row, strict=False)}
-        stats, head = row[len(SIZES)], row[len(SIZES) + 1]
+        stats, head, hist = row[len(SIZES)], row[len(SIZES) + 1], row[len(SIZES) + 2]
         counters = {str(k): int(v) for k, v in (stats or {}).items() if _is_int(v)}
-        states[name] = QueueState(name, sizes, counters, head[0] if head else None)
+        histograms = parse_cells([hist]) if hist else {}
+        states[name] = QueueState(name, sizes, counters, head[0] if head else None, histograms)
     return states
 
 

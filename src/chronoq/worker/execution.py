@@ -52,6 +52,7 @@ class Outcome:
     deferred: float | None = None
     cancelled: bool = False
     exc_type: type[BaseException] | None = None  # what failed: its class and group come from it
+    duration: float | None = None  # seconds the run took (monotonic); None: it never ran
 
     @property
     def succeeded(self) -> bool:

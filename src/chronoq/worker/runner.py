@@ -278,6 +278,7 @@ class Worker:
             outages=self._outages,
             classifier=self.app.error_classes,
             cancelled_retention_ms=policy.age_ms(JobStatus.CANCELLED),
+            rollups=self.backend.rollups if settings.metrics else None,
         )
         self._limiter = Limiter(self.backend.limits)
         self._publication = Publication(
@@ -432,6 +433,7 @@ class Worker:
             self._handoff_places[queue] = claim.registered
             for expired in claim.expired:
                 self._events.expired(queue, expired)
+                self._writer.count(queue, expired.task, "expired", claim.server_ms)
             for job in claim.jobs:
                 self._start(job)
             claimed += len(claim.jobs)
@@ -484,6 +486,7 @@ class Worker:
 
     def _deferred(self, job: ClaimedJob) -> None:
         """A limit deferred the job: it waits in Redis now, no longer ours."""
+        self._writer.count(job.queue, job.task, "throttled")
         self._leases.drop(job.id)
         self._runs.freed()
 

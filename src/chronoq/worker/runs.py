@@ -135,6 +135,7 @@ class Runs:
             last_report = self._contexts.close(context)
         if last_report is not None:
             await self._contexts.settle(last_report)  # the outcome is written after it
+        outcome.duration = took
         self._events.finished(outcome, plan, took)
         self._done(run, outcome)
 
