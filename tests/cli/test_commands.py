@@ -124,6 +124,8 @@ def test_worker_runs_jobs_and_dlq_round_trip(cli: Cli) -> None:
 
     dead = cli("dlq", "list", "--json").json()
     assert [j["id"] for j in dead] == [bad]
+    assert cli("dead-letters", "--json", "--limit", "5").json() == dead  # the operators' name
+    assert "no luck" in cli("dead-letters").out
     assert "RuntimeError: no luck" in dead[0]["error"]
     shown = cli("dlq", "show", bad)
     assert "Traceback" in shown.out and "no luck" in shown.out

@@ -16,7 +16,7 @@ import typer
 from chronoq.cli import jobs, observe, reports, serve
 from chronoq.cli.alerts import alerts
 from chronoq.cli.common import CliError
-from chronoq.cli.dlq import dlq, process_dlq
+from chronoq.cli.dlq import dlq, list_dead, process_dlq
 from chronoq.cli.limits import limits, quotas
 from chronoq.cli.schedules import cron, schedules
 from chronoq.cli.server import server
@@ -66,6 +66,9 @@ cli.command()(jobs.queues)
 cli.command()(jobs.workers)
 cli.command()(jobs.cleanup)
 cli.add_typer(dlq, name="dlq")
+cli.command("dead-letters", help="The dead-letter queue: `dlq list` under the name operators use.")(
+    list_dead
+)
 cli.command("process-dlq")(process_dlq)
 cli.add_typer(server, name="server")
 cli.add_typer(schedules, name="schedules")
@@ -77,6 +80,7 @@ cli.command()(observe.health)
 cli.add_typer(observe.metrics, name="metrics")
 cli.add_typer(alerts, name="alerts")
 cli.command()(reports.report)
+cli.command("generate-report", hidden=True)(reports.report)  # the seeds' name for `report`
 
 
 def main(argv: Sequence[str] | None = None) -> int:
