@@ -50,6 +50,11 @@ def busy_since(before: tuple[int, int]) -> float:
     return round((busy - before[0]) / max(1, total - before[1]), 3)
 
 
+# The bar's shapes (the brief: task + account + status dead, and with error_contains);
+# the others show what an unselective error_contains costs.
+BAR_QUERIES = ("task+account+dead", "task+account+dead+error_contains (10 % match)")
+
+
 def verdict(ok: bool) -> str:
     return "MET" if ok else "MISSED"
 
@@ -99,10 +104,12 @@ def bar_rows(r: dict[str, Any]) -> list[str]:
     rows = []
     if c := r.get("cost"):
         s = c["summary"]
+        paired = ", ".join(f"{x:.0%}" for x in s["paired_ratios"])
         rows.append(
             f"| throughput with history + events + metrics on vs off | >= 80 % |"
-            f" {s['ratio']:.0%} ({s['rate']['on']:,.0f} vs {s['rate']['off']:,.0f} jobs/s) |"
-            f" {verdict(s['ratio'] >= 0.8)} |"
+            f" {s['ratio']:.0%} = median on / median off ({s['rate']['on']:,.0f} vs"
+            f" {s['rate']['off']:,.0f} jobs/s); per round {paired}, median"
+            f" {s['paired_ratio_median']:.0%} | {verdict(s['ratio'] >= 0.8)} |"
         )
         rows.append(
             f"| extra Redis time and bytes per job | recorded | "
@@ -117,8 +124,9 @@ def bar_rows(r: dict[str, Any]) -> list[str]:
             f" {verdict(p95 < 50)} |"
         )
         for name, q in h["queries"].items():
+            what = "history query" if name in BAR_QUERIES else "(also measured) query"
             rows.append(
-                f"| history query `{name}`, {h['dead_jobs']:,} dead | p95 < 100 ms |"
+                f"| {what} `{name}`, {h['dead_jobs']:,} dead | p95 < 100 ms |"
                 f" p95 {q['p95_ms']} ms (p50 {q['p50_ms']}, max {q['max_ms']}) |"
                 f" {verdict(q['p95_ms'] < 100)} |"
             )

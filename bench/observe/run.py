@@ -229,6 +229,15 @@ def cost(port: int, jobs: int, rounds: int, seed: int) -> dict[str, Any]:
         on, off = med(True, get), med(False, get)
         summary[name] = {"on": on, "off": off, "extra": on - off}
     summary["ratio"] = summary["rate"]["on"] / summary["rate"]["off"]
+    # Each round's on / off (the two drains of a round run back to back): a slow drift
+    # of the shared machine cancels out of these, not out of the ratio of medians.
+    paired = [
+        next(r for r in rows[2 * n : 2 * n + 2] if r["on"])["rate"]
+        / next(r for r in rows[2 * n : 2 * n + 2] if not r["on"])["rate"]
+        for n in range(rounds)
+    ]
+    summary["paired_ratios"] = paired
+    summary["paired_ratio_median"] = statistics.median(paired)
     return {"jobs": jobs, "rounds": rounds, "order": order, "runs": rows, "summary": summary}
 
 
@@ -312,7 +321,7 @@ def memory(port: int, seconds: float, rate: float, retention: float) -> dict[str
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--jobs", type=int, default=20_000, help="jobs per cost drain")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--history", type=int, default=1_000_000, help="dead jobs written")
     parser.add_argument("--samples", type=int, default=50, help="scrapes and queries each")
     parser.add_argument("--minutes", type=float, default=3.0, help="steady-rate run length")
