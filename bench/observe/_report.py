@@ -204,7 +204,7 @@ def history_section(h: dict[str, Any] | None) -> list[str]:
         "",
         f"Written: {h['templates']} real dead jobs (10 tasks x 10 error kinds, max_retries=0, "
         "one burst Worker: fail.lua wrote them), then "
-        f"{h['dead_jobs']:,} dead jobs cloned from those records (own id, account of 1,000, "
+        f"{h['dead_jobs'] - h['templates']:,} dead jobs cloned from those records (own id, account of 1,000, "
         "times) with the index entries fail.lua writes for a death (dead, d:t, d:a, d:g, "
         "the group's accounts, groups; group counts and the stats counter raised), by "
         f"pipelined HSET/ZADD in {h['seed_seconds']} s (see bench/observe/_history.py). "
