@@ -49,12 +49,22 @@ class LeaseKeeper:
         self._on_lost = on_lost
         self._on_cancel = on_cancel  # renewal sees cancels a missed message did not bring
         self.held: dict[str, tuple[str, str]] = {}  # job id -> (queue, token)
+        # Runs that ended, their outcome not yet recorded: a renewal racing that write
+        # finds the lease gone because the outcome took it, not because it was lost.
+        self._settling: set[str] = set()
 
     def hold(self, job_id: str, queue: str, token: str) -> None:
         self.held[job_id] = (queue, token)
+        self._settling.discard(job_id)
+
+    def settling(self, job_id: str) -> None:
+        """The run ended; its outcome is on its way to Redis."""
+        if job_id in self.held:
+            self._settling.add(job_id)
 
     def drop(self, job_id: str) -> None:
         self.held.pop(job_id, None)
+        self._settling.discard(job_id)
 
     def by_queue(self) -> dict[str, list[tuple[str, str]]]:
         grouped: dict[str, list[tuple[str, str]]] = defaultdict(list)
@@ -85,7 +95,7 @@ class LeaseKeeper:
         for queue, leases in self.by_queue().items():
             lost, cancelling = await self._broker.renew(queue, leases, lease_ms=self._lease_ms)
             for job_id in lost:
-                if job_id in self.held:
+                if job_id in self.held and job_id not in self._settling:
                     log.warning("chronoq: job %s lost its lease; stopping its run", job_id)
                     self.drop(job_id)
                     self._on_lost(job_id)

@@ -475,6 +475,7 @@ class Worker:
         return execute(job, run, self._threads, max_result_bytes=max_bytes)
 
     def _run_done(self, run: Run, outcome: Outcome) -> None:
+        self._leases.settling(run.job.id)
         if outcome.deferred is not None:
             self._throttle.submit(run.job, run.plan, retry_after=outcome.deferred)
         else:
