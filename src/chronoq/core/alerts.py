@@ -1,8 +1,9 @@
 """Alert rules, channels and silences: the pure definitions (no I/O).
 
 A rule watches one measure (`RuleKind`) per subject (a queue, a worker, the Redis
-server) against a threshold. The engine (`chronoq.observe.alerts`) evaluates every
-rule in each worker and `chronoq scheduler`; the state of each (rule, subject)
+server, a schedule, a task, a limit) against a threshold. The engine
+(`chronoq.observe.alerts`) evaluates every rule in each worker and `chronoq
+scheduler`; the state of each (rule, subject)
 lives in Redis and changes only by compare-and-set (`alert_transition.lua`), so any
 number of evaluators notify once per firing and once per resolution.
 
@@ -37,6 +38,10 @@ class RuleKind(enum.StrEnum):
     WORKER_MEMORY = "worker_memory"  # per worker: resident memory in MB, over
     REDIS_MEMORY = "redis_memory"  # the server: used memory / maxmemory, over
     REDIS_EVICTION = "redis_eviction"  # the server: a maxmemory-policy other than noeviction
+    SCHEDULE_LATE = "schedule_late"  # per schedule: seconds its next due time is past, over
+    LONG_RUN = "long_run"  # per task: a running job's time / the task's p95 run time, over
+    RATE_LIMIT_UTILIZATION = "rate_limit_utilization"  # per rate limit: busiest key's use, over
+    QUOTA_EXHAUSTION = "quota_exhaustion"  # per quota: the most used account's share, at least
 
     @property
     def per_queue(self) -> bool:
@@ -44,8 +49,14 @@ class RuleKind(enum.StrEnum):
 
     @property
     def windowed(self) -> bool:
-        """Measured from the queue's counters' growth over `window` seconds."""
+        """Measured over the last `window` seconds."""
         return self in (RuleKind.SUCCESS_RATE, RuleKind.DEAD_GROWTH)
+
+    @property
+    def sampled(self) -> bool:
+        """Measured from the queue's lifetime counters' growth, against samples the
+        evaluators store (the rollups do not count claim-time dead-lettering)."""
+        return self is RuleKind.DEAD_GROWTH
 
     @property
     def below(self) -> bool:
@@ -79,6 +90,10 @@ DEFAULT_THRESHOLDS: dict[RuleKind, float] = {
     RuleKind.WORKER_MEMORY: 500,
     RuleKind.REDIS_MEMORY: 0.80,
     RuleKind.REDIS_EVICTION: 0,
+    RuleKind.SCHEDULE_LATE: 60,  # None on the rule: each schedule's own grace (default 60 s)
+    RuleKind.LONG_RUN: 5,  # times the task's p95 run time over the last 24 h
+    RuleKind.RATE_LIMIT_UTILIZATION: 0.90,
+    RuleKind.QUOTA_EXHAUSTION: 0.90,
 }
 LEVELS = ("warning", "critical")
 
@@ -91,6 +106,7 @@ class AlertRule:
     not page); `cooldown`: after a notification, seconds before this rule and
     subject may notify a new firing (flapping); `window`: the span of the windowed
     kinds; `min_jobs`: attempts a success rate needs within the window to count;
+    `min_run`: seconds a job must have run for `long_run` to judge it at all;
     `queues`: the queues a per-queue rule watches (empty: all); `channels`: the
     channels it notifies (empty: all)."""
 
@@ -102,6 +118,7 @@ class AlertRule:
     cooldown: float = 5 * MINUTE
     window: float = 15 * MINUTE
     min_jobs: int = 10
+    min_run: float = MINUTE
     queues: tuple[str, ...] = ()
     channels: tuple[str, ...] = ()
     enabled: bool = True
@@ -114,7 +131,7 @@ class AlertRule:
             raise ConfigurationError(
                 f"alert rule {self.name!r}: level must be warning or critical, got {self.level!r}"
             )
-        for what in ("pending", "cooldown"):
+        for what in ("pending", "cooldown", "min_run"):
             if getattr(self, what) < 0:
                 raise ConfigurationError(f"alert rule {self.name!r}: {what} must be >= 0")
         if self.window <= 0:
@@ -153,6 +170,10 @@ DEFAULT_RULES: tuple[AlertRule, ...] = tuple(
         (RuleKind.WORKER_MEMORY, "warning"),
         (RuleKind.REDIS_MEMORY, "warning"),
         (RuleKind.REDIS_EVICTION, "critical"),
+        (RuleKind.SCHEDULE_LATE, "warning"),
+        (RuleKind.LONG_RUN, "warning"),
+        (RuleKind.RATE_LIMIT_UTILIZATION, "warning"),
+        (RuleKind.QUOTA_EXHAUSTION, "warning"),
     )
 )
 

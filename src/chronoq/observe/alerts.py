@@ -11,9 +11,12 @@ caller to notify, so N evaluators give one notification per firing and one per
 resolution. A notification is sent after the state changed: an evaluator that
 dies in between loses that one (at most once).
 
-Success rate and dead-letter growth come from the queues' lifetime counters'
-growth over the rule's window, measured against samples the evaluators store
-(`AlertStore.sample`): success rate = succeeded / (succeeded + retried + dead).
+The success rate comes from the rollups (`chronoq.observe.rollups.window` over
+the rule's window: succeeded / (succeeded + failed) attempts), so one owner computes
+it. Dead-letter growth comes from the queues' lifetime `dead` counter's growth over
+the window, against samples the evaluators store (`AlertStore.sample`): the rollups
+do not count jobs dead-lettered by a claim (a bad record, `on_locked="fail"`). The
+schedule, long-run and limit rules' reads are `chronoq.observe.alert_inputs`.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from chronoq.core.alerts import (
     merge_rules,
 )
 from chronoq.core.ids import created_ms
+from chronoq.observe.alert_inputs import InputReader, Inputs, Reading, readings, success_rate
 from chronoq.observe.channels import deliver
 from chronoq.observe.health import FiringAlert, Level, consumers
 from chronoq.redis.alerts import AlertStore, Observation, Transition
@@ -48,25 +52,29 @@ Baselines = Mapping[tuple[str, float], Mapping[str, int]]
 
 
 def observe(
-    rules: Sequence[AlertRule], snapshot: Snapshot, baselines: Baselines
+    rules: Sequence[AlertRule], snapshot: Snapshot, baselines: Baselines, inputs: Inputs
 ) -> list[Observation]:
-    """Every enabled rule's observations in `snapshot` (pure)."""
+    """Every enabled rule's observations in `snapshot` and `inputs` (pure)."""
     found: list[Observation] = []
     for rule in rules:
         if rule.enabled:
-            found.extend(_observe(rule, snapshot, baselines))
+            found.extend(_observe(rule, snapshot, baselines, inputs))
     return found
 
 
-def _observe(rule: AlertRule, snapshot: Snapshot, baselines: Baselines) -> Iterator[Observation]:
+def _observe(
+    rule: AlertRule, snapshot: Snapshot, baselines: Baselines, inputs: Inputs
+) -> Iterator[Observation]:
     kind, limit = rule.kind, rule.limit
     if kind.per_queue:
         serving = consumers(snapshot)
-        now_ms = snapshot.server_ms or int(time.time() * 1000)
         for q in snapshot.queues:
             if not rule.watches(q.name):
                 continue
-            reading = _queue_reading(rule, q, serving.get(q.name, 0), now_ms, baselines)
+            if kind is RuleKind.SUCCESS_RATE:
+                reading = success_rate(rule, q.name, inputs)
+            else:
+                reading = _queue_reading(rule, q, serving.get(q.name, 0), inputs.now_ms, baselines)
             if reading is not None:
                 breached, value, message = reading
                 yield Observation(rule.name, q.name, breached, value, message, rule.level)
@@ -78,8 +86,10 @@ def _observe(rule: AlertRule, snapshot: Snapshot, baselines: Baselines) -> Itera
                 message = f"worker {worker.id} uses {mb:.0f} MB (limit {limit:g} MB)"
                 yield Observation(rule.name, worker.id, mb > limit, round(mb, 1), message,
                                   rule.level)  # fmt: skip
-    else:
+    elif kind in (RuleKind.REDIS_MEMORY, RuleKind.REDIS_EVICTION):
         yield from _server_readings(rule, snapshot)
+    else:
+        yield from readings(rule, inputs)
 
 
 def _server_readings(rule: AlertRule, snapshot: Snapshot) -> Iterator[Observation]:
@@ -102,9 +112,6 @@ def _server_readings(rule: AlertRule, snapshot: Snapshot) -> Iterator[Observatio
                               rule.level)  # fmt: skip
 
 
-Reading = tuple[bool, float | None, str]  # breached, value, message
-
-
 def _queue_reading(
     rule: AlertRule, q: QueueState, workers: int, now_ms: int, baselines: Baselines
 ) -> Reading | None:
@@ -120,27 +127,14 @@ def _queue_reading(
         message = f"{waiting} job(s) waiting in {q.name} and {workers} live worker(s) consume it"
         return bool(waiting) and not workers, workers, message
     base = baselines.get((q.name, rule.window))
-    return None if base is None else _windowed(rule, q, base)
+    return None if base is None else _dead_growth(rule, q, base)
 
 
-def _windowed(rule: AlertRule, q: QueueState, base: Mapping[str, int]) -> Reading:
-    """Success rate or dead-letter growth: the counters' growth since `base`."""
-    limit = rule.limit
-    grown = {
-        k: max(0, q.counters.get(k, 0) - base.get(k, 0)) for k in ("succeeded", "retried", "dead")
-    }
-    span = f"the last {rule.window / 60:g} min"
-    if rule.kind is RuleKind.DEAD_GROWTH:
-        dead = grown["dead"]
-        return dead > limit, dead, f"{dead} job(s) of {q.name} dead in {span} (limit {limit:g})"
-    attempts = sum(grown.values())
-    if attempts < rule.min_jobs:
-        return False, None, f"{attempts} attempt(s) in {q.name} in {span}: too few to judge"
-    rate = grown["succeeded"] / attempts
-    message = (
-        f"{rate:.0%} of {attempts} attempt(s) in {q.name} succeeded in {span} (limit {limit:.0%})"
-    )
-    return rate < limit, round(rate, 4), message
+def _dead_growth(rule: AlertRule, q: QueueState, base: Mapping[str, int]) -> Reading:
+    """Jobs dead-lettered since `base`: the lifetime counter's growth."""
+    limit, span = rule.limit, f"the last {rule.window / 60:g} min"
+    dead = max(0, q.counters.get("dead", 0) - base.get("dead", 0))
+    return dead > limit, dead, f"{dead} job(s) of {q.name} dead in {span} (limit {limit:g})"
 
 
 class AlertEngine:
@@ -163,6 +157,7 @@ class AlertEngine:
         self.app = app
         self.interval = interval
         self.sent: list[tuple[Transition, str]] = []  # what this evaluator notified, and where
+        self.inputs = InputReader(backend)
 
     async def rules(self) -> list[AlertRule]:
         return merge_rules(DEFAULT_RULES, self.declared_rules, await self.store.rules())
@@ -176,10 +171,11 @@ class AlertEngine:
         by_name = {r.name: r for r in rules}
         snapshot = await self.backend.snapshots.read()
         now_ms = snapshot.server_ms or int(time.time() * 1000)
-        windows = sorted({r.window for r in rules if r.enabled and r.kind.windowed})
+        windows = sorted({r.window for r in rules if r.enabled and r.kind.sampled})
         counters = {q.name: q.counters for q in snapshot.queues}
         baselines = await self.store.sample(counters, now_ms, windows)
-        observations = observe(rules, snapshot, baselines)
+        inputs = await self.inputs.read(rules, snapshot, now_ms)
+        observations = observe(rules, snapshot, baselines, inputs)
         seen = {(o.rule, o.subject) for o in observations}
         for state in await self.store.states():
             gone = (state.rule, state.subject) not in seen and state.state != "resolved"

@@ -35,6 +35,7 @@ from chronoq.core.rollups import (
 )
 from chronoq.observe.metrics import QueueMetrics, from_snapshot
 from chronoq.redis.backend import Backend
+from chronoq.redis.snapshot import Snapshot
 
 QUANTILES = (("p50", 0.50), ("p95", 0.95), ("p99", 0.99))
 
@@ -133,6 +134,7 @@ class MetricsWindow:
     total: Rollup  # everything selected
     rows: list[Rollup]  # per queue and task, by queue then task
     queues: list[QueueMetrics] = field(default_factory=list)  # selected queues, now
+    by_queue: dict[str, Rollup] = field(default_factory=dict)  # each queue's selected tasks
 
     # The alert engine's vocabulary: the totals' numbers.
     @property
@@ -197,12 +199,15 @@ async def window(
     task: str | None = None,
     *,
     now_ms: int | None = None,
+    snapshot: Snapshot | None = None,
 ) -> MetricsWindow:
     """The last `hours` hours (ending now, by the server's clock unless `now_ms`),
-    of one queue or all, one task or all."""
+    of one queue or all, one task or all. `snapshot`: one just read (the alert
+    engine's), else one is read."""
     check_hours(hours)
     started = time.perf_counter()
-    snapshot = await backend.snapshots.read()
+    if snapshot is None:
+        snapshot = await backend.snapshots.read()
     now = now_ms if now_ms is not None else snapshot.server_ms or int(time.time() * 1000)
     state = from_snapshot(snapshot, time.perf_counter() - started)
     names = [q.queue for q in state.queues]
@@ -218,6 +223,11 @@ async def window(
         if task is None or t == task
     ]
     total = add_cells([_cell_of(r, cells) for r in rows])
+    by_queue = {
+        q: Rollup.of(q, task, add_cells([_cell_of(r, cells) for r in rows if r.queue == q]),
+                     seconds)
+        for q in names
+    }  # fmt: skip
     return MetricsWindow(
         hours=hours,
         start=datetime.fromtimestamp(start_ms / 1000, UTC),
@@ -227,6 +237,7 @@ async def window(
         total=Rollup.of(queue, task, total, seconds),
         rows=rows,
         queues=[q for q in state.queues if q.queue in names],
+        by_queue=by_queue,
     )
 
 

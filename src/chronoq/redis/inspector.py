@@ -16,7 +16,7 @@ from redis.exceptions import NoPermissionError
 
 from chronoq.core.errors import JobNotFound
 from chronoq.core.ids import id_tag, queue_tag
-from chronoq.core.job import Job, JobStatus
+from chronoq.core.job import Field, Job, JobStatus
 from chronoq.core.retention import FINISHED_STATES
 from chronoq.redis.keys import Keyspace, QueueKeys
 
@@ -31,6 +31,19 @@ class QueueCounts:
     finished: int
     stats: dict[str, int]
     blocked: int = 0  # parked behind a full lock/concurrency key
+
+
+@dataclass(frozen=True, slots=True)
+class RunningJob:
+    """A leased job: its queue, id, task and when its attempt started (server ms)."""
+
+    queue: str
+    id: str
+    task: str
+    started_ms: int
+
+
+RUNNING_READ = 50  # leased jobs read per queue by `running`
 
 
 class Inspector:
@@ -115,6 +128,33 @@ class Inspector:
             if fields:
                 jobs.append(Job.from_fields(job_id, queue, fields, result))
         return jobs
+
+    async def running(
+        self, queues: Sequence[str], per_queue: int = RUNNING_READ
+    ) -> list[RunningJob]:
+        """Up to `per_queue` leased jobs of each queue (two pipelined round trips,
+        however many jobs run). The active set is ordered by lease expiry, so with
+        more running than that, the ones read are those renewed least recently."""
+        if not queues or per_queue <= 0:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for queue in queues:
+                pipe.zrange(self.keys.queue(queue).active, 0, per_queue - 1)
+            listed = await pipe.execute()
+        found = [(q, str(i)) for q, ids in zip(queues, listed, strict=True) for i in ids]
+        if not found:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for queue, job_id in found:
+                pipe.hmget(self.keys.queue(queue).job(job_id), [Field.TASK, Field.STARTED])
+            fields = await pipe.execute()
+        running = []
+        for (queue, job_id), (task, started) in zip(found, fields, strict=True):
+            if task is None:
+                continue
+            with contextlib.suppress(TypeError, ValueError):
+                running.append(RunningJob(queue, job_id, str(task), int(float(started))))
+        return running
 
     async def list_jobs(
         self, *, status: JobStatus | None = None, queue: str | None = None, limit: int = 50
