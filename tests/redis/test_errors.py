@@ -301,3 +301,16 @@ def test_server_label_hides_credentials() -> None:
     assert server_label("redis://user:secret@db.example:6380/2") == "db.example:6380"
     assert server_label("rediss://:pw@10.0.0.1") == "10.0.0.1:6379"
     assert server_label("unix:///run/redis.sock") == "unix:/run/redis.sock"
+
+
+async def test_a_closed_stream_inside_the_driver_is_a_lost_connection() -> None:
+    """What a Cluster client's command hits when the client closed its node's
+    connections mid-send: an AttributeError raised in redis-py, not a ConnectionError."""
+    connection = redis.asyncio.connection.Connection(host="127.0.0.1", port=1)  # never connected
+    with pytest.raises(AttributeError) as raised:
+        await connection._send_packed_command([b"PING\r\n"])
+    assert classify(raised.value) is Fault.TEMPORARY
+    stream: Any = None
+    with pytest.raises(AttributeError) as ours:  # the same error from our own code
+        stream.writelines([b"x"])
+    assert classify(ours.value) is Fault.OTHER  # a bug stays a bug

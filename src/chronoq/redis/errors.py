@@ -129,7 +129,24 @@ def classify(exc: BaseException) -> Fault:
         _CLUSTER_MAP_UNREADABLE
     ):
         return Fault.TEMPORARY
+    if _stream_gone_in_driver(exc):
+        return Fault.TEMPORARY
     return Fault.OTHER
+
+
+def _stream_gone_in_driver(exc: BaseException) -> bool:
+    """A Cluster client that fails to reach a node closes every connection it holds
+    to it; a command already sending on one then fails inside redis-py with an
+    AttributeError on the closed stream (`'NoneType' object has no attribute
+    'writelines'`), not a ConnectionError. Raised by the driver's own code, it is a
+    lost connection; an AttributeError anywhere else stays a bug."""
+    if not isinstance(exc, AttributeError) or "'NoneType' object has no attribute" not in str(exc):
+        return False
+    frame = exc.__traceback__
+    while frame is not None and frame.tb_next is not None:
+        frame = frame.tb_next
+    module = "" if frame is None else str(frame.tb_frame.f_globals.get("__name__", ""))
+    return module.startswith("redis.")
 
 
 def refused_command(exc: BaseException) -> bool:
