@@ -20,6 +20,7 @@ from chronoq.cli.dlq import dlq, list_dead, process_dlq
 from chronoq.cli.limits import limits, quotas
 from chronoq.cli.schedules import cron, schedules
 from chronoq.cli.server import server
+from chronoq.cli.tokens import tokens
 from chronoq.core.errors import ChronoqError, InvalidJobState
 from chronoq.redis.errors import RedisError, RedisUnusable, describe
 from chronoq.worker import WorkerFailed
@@ -79,6 +80,7 @@ cli.command()(serve.scheduler)
 cli.command()(observe.health)
 cli.add_typer(observe.metrics, name="metrics")
 cli.add_typer(alerts, name="alerts")
+cli.add_typer(tokens, name="tokens")
 cli.command()(reports.report)
 cli.command("generate-report", hidden=True)(reports.report)  # the seeds' name for `report`
 

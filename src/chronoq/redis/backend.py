@@ -21,6 +21,7 @@ from functools import cached_property
 from chronoq.core.errors import ConfigurationError
 from chronoq.core.rollups import DAY_MS, Keep
 from chronoq.core.settings import Settings
+from chronoq.redis.access import AccessStore
 from chronoq.redis.alerts import AlertStore
 from chronoq.redis.broker import Broker
 from chronoq.redis.connector import AsyncRedis, Connector
@@ -91,6 +92,11 @@ class Backend:
     def alerts(self) -> AlertStore:
         """The alert engine's rules, channels, silences, states and delivery log."""
         return AlertStore(self.redis, self.keys)
+
+    @cached_property
+    def access(self) -> AccessStore:
+        """API tokens and the audit log (the HTTP API, dashboard and CLI write it)."""
+        return AccessStore(self.redis, self.keys)
 
     @cached_property
     def rollups(self) -> RollupStore:

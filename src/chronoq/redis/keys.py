@@ -275,6 +275,10 @@ class Keyspace:
     def alerts(self) -> AlertKeys:
         return AlertKeys(self.prefix)
 
+    @cached_property
+    def access(self) -> AccessKeys:
+        return AccessKeys(self.prefix)
+
     def once(self, key: str) -> str:
         """STRING claimed by `App.once(key)` (SET NX PX); tag `{once:KEY}`."""
         return f"{self.prefix}:{{once:{validate_lock_name(key, what='once key')}}}"
@@ -463,3 +467,24 @@ class AlertKeys:
 
     def samples(self, queue: str) -> str:
         return self.samples_prefix + queue
+
+
+@dataclass(frozen=True)
+class AccessKeys:
+    """API tokens and the audit log, with the hash tag `{~access}`."""
+
+    prefix: str
+
+    def _key(self, suffix: str) -> str:
+        return f"{self.prefix}:{{~access}}:{suffix}"
+
+    @cached_property
+    def tokens(self) -> str:
+        """HASH token id -> token JSON (name, role, SHA-256 digest, created_ms)."""
+        return self._key("tokens")
+
+    @cached_property
+    def audit(self) -> str:
+        """STREAM of audit entries (field `e`: entry JSON), capped near
+        `AUDIT_MAXLEN` entries; the entry id's milliseconds are its time."""
+        return self._key("audit")

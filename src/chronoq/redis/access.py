@@ -1,0 +1,89 @@
+"""API tokens and the audit log in Redis (keys.py `AccessKeys`).
+
+Tokens are one HASH (id -> record JSON with the secret's digest): checking a
+request costs one HGET. The audit log is a capped STREAM: appends are O(1), the
+entry id is the server's time, and readers page backwards with an opaque cursor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import cast
+
+from chronoq.core.access import AuditEntry, Role, TokenRecord, matches, new_token, token_id_of
+from chronoq.redis.connector import AsyncRedis
+from chronoq.redis.keys import Keyspace
+
+AUDIT_MAXLEN = 100_000  # audit entries kept (the newest), trimmed approximately
+
+
+class AccessStore:
+    def __init__(self, redis: AsyncRedis, keyspace: Keyspace) -> None:
+        self.redis = redis
+        self.keys = keyspace.access
+
+    # -- tokens -------------------------------------------------------------
+
+    async def create_token(self, name: str, role: Role) -> tuple[TokenRecord, str]:
+        """Store a new token; returns its record and its visible form (shown once)."""
+        now_ms = await self._now_ms()
+        while True:  # a 48-bit id collides about never; HSETNX makes sure
+            record, visible = new_token(name, role, now_ms)
+            if await self.redis.hsetnx(self.keys.tokens, record.id, record.to_json()):
+                return record, visible
+
+    async def verify(self, visible: str) -> TokenRecord | None:
+        """The record of a presented token, or None when it is unknown, revoked or
+        malformed."""
+        token_id = token_id_of(visible)
+        if token_id is None:
+            return None
+        raw = await self.redis.hget(self.keys.tokens, token_id)
+        if raw is None:
+            return None
+        record = TokenRecord.from_json(token_id, raw)
+        return record if matches(record, visible) else None
+
+    async def tokens(self) -> list[TokenRecord]:
+        stored = await self.redis.hgetall(self.keys.tokens)
+        records = [TokenRecord.from_json(_text(k), v) for k, v in stored.items()]
+        return sorted(records, key=lambda r: (r.created_ms, r.id))
+
+    async def revoke(self, token_id_or_name: str) -> list[TokenRecord]:
+        """Revoke the token with this id (or every token with this name); returns
+        what was revoked."""
+        found = [r for r in await self.tokens() if token_id_or_name in (r.id, r.name)]
+        if found:
+            await self.redis.hdel(self.keys.tokens, *[r.id for r in found])
+        return found
+
+    # -- audit log ----------------------------------------------------------
+
+    async def record(self, entry: AuditEntry) -> str:
+        """Append an entry; returns its id (its time is the id's milliseconds)."""
+        entry_id = await self.redis.xadd(
+            self.keys.audit, {"e": entry.to_json()}, maxlen=AUDIT_MAXLEN, approximate=True
+        )
+        return _text(entry_id)
+
+    async def audit(self, *, limit: int = 50, before: str | None = None) -> list[AuditEntry]:
+        """The newest entries first; `before`: an entry id from the previous page."""
+        high = f"({before}" if before else "+"
+        rows = cast(
+            list[tuple[str, dict[str, str]]],
+            await self.redis.xrevrange(self.keys.audit, max=high, min="-", count=limit),
+        )
+        return [_entry(entry_id, fields) for entry_id, fields in rows]
+
+    async def _now_ms(self) -> int:
+        seconds, micros = await self.redis.time()
+        return int(seconds) * 1000 + int(micros) // 1000
+
+
+def _entry(entry_id: str, fields: dict[str, str]) -> AuditEntry:
+    entry = AuditEntry.from_json(entry_id, fields.get("e", "{}"))
+    return replace(entry, at_ms=int(entry_id.split("-", 1)[0]))
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

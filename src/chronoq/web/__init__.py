@@ -1,0 +1,1 @@
+"""The web dashboard (Jinja and htmx, server-rendered)."""
