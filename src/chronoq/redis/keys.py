@@ -488,3 +488,12 @@ class AccessKeys:
         """STREAM of audit entries (field `e`: entry JSON), capped near
         `AUDIT_MAXLEN` entries; the entry id's milliseconds are its time."""
         return self._key("audit")
+
+    def session(self, session_id: str) -> str:
+        """STRING: a dashboard session's JSON (token id, form token, created_ms),
+        expiring with the session (PX)."""
+        return self._key(f"session:{session_id}")
+
+    def sessions(self, token_id: str) -> str:
+        """SET of the session ids opened with one token (revoking it drops them)."""
+        return self._key(f"sessions:{token_id}")
