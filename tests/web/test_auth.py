@@ -7,6 +7,7 @@ import httpx
 from fastapi import FastAPI
 
 from chronoq import App
+from chronoq.web import create_dashboard
 from tests.web.conftest import ORIGIN, Tokens, client_for, log_in
 
 PAGES = ["/", "/jobs", "/failures", "/dead", "/schedules", "/limits", "/quotas", "/workers",
@@ -83,3 +84,22 @@ async def test_a_stolen_cookie_for_another_token_is_refused(
     forged = ("0" * len(token_id)) + "." + secret
     http.cookies.set("chronoq_session", forged)
     assert (await http.get("/")).status_code == 303
+
+
+async def test_mounted_under_a_path(web_app: App, tokens: Tokens) -> None:
+    site, dashboard = FastAPI(), create_dashboard(web_app)
+    site.mount("/ops", dashboard)  # a mounted app's lifespan never runs: closed below
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=site),
+                                 base_url=ORIGIN) as http:  # fmt: skip
+        first = await http.get("/ops/jobs")
+        assert first.headers["location"] == "/ops/login?next=%2Fjobs"
+        reply = await http.post(
+            "/ops/login", data={"token": tokens.read, "next": "/jobs"}, headers={"origin": ORIGIN}
+        )
+        assert reply.headers["location"] == "/ops/jobs"
+        assert "path=/ops/" in reply.headers["set-cookie"].lower()
+        page = await http.get("/ops/jobs")
+        assert page.status_code == 200
+        assert 'href="/ops/static/chronoq.css"' in page.text
+        assert (await http.get("/ops/static/chronoq.js")).status_code == 200
+    await dashboard.state.chronoq.close()
