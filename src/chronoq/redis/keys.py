@@ -489,6 +489,11 @@ class AccessKeys:
         `AUDIT_MAXLEN` entries; the entry id's milliseconds are its time."""
         return self._key("audit")
 
+    def reply(self, digest: str) -> str:
+        """STRING: the HTTP API's stored reply to the request sent with one
+        Idempotency-Key (`digest`: the key's SHA-256, hex), kept 24 h."""
+        return self._key(f"reply:{digest}")
+
     def session(self, session_id: str) -> str:
         """STRING: a dashboard session's JSON (token id, form token, created_ms),
         expiring with the session (PX)."""
