@@ -83,6 +83,24 @@ async def test_the_job_page_shows_attempts_and_redacts(
         listed = (await http.get("/jobs?status=dead&queue=mail")).text
         assert dead in listed and ok not in listed
         assert (await http.get("/jobs?status=bogus")).status_code == 400
+        negated = (await http.get("/jobs?filter=-status:succeeded")).text
+        assert dead in negated and ok not in negated
+        both = await http.get("/jobs?filter=task:add&task=add")
+        assert both.status_code == 400 and "given twice" in both.text
+
+
+async def test_edit_a_dead_payload_and_requeue(web_app: App, login: Login, tokens: Tokens) -> None:
+    _, dead = await made_jobs(web_app)
+    session = await login(tokens.operate)
+    bad = await session.post(f"/dead/{dead}/edit", {"payload": "{nope"})
+    assert bad.status_code == 400
+    payload = '{"args": ["alice@example.com"], "kwargs": {}}'
+    assert (await session.post(f"/dead/{dead}/edit", {"payload": payload})).status_code == 303
+    async with web_app.client() as client:
+        job = await client.job(dead)
+        (entry, *_) = await client.backend.access.audit(limit=1)
+    assert job.status is JobStatus.QUEUED and job.args == ["alice@example.com"]
+    assert (entry.action, entry.target, entry.count) == ("dead.requeue_edited", dead, 1)
 
 
 async def test_a_custom_redaction_hook(web_app: App, tokens: Tokens) -> None:

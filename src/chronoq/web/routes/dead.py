@@ -144,10 +144,7 @@ async def edit(
     client = await state_of(request).client()
     job = await client.inspector.get_job(job_id)
     args, kwargs = _edited(payload, job.kwargs)
-    requeue_edited = getattr(client, "requeue_dead_job", None)  # TODO(lead): direct call
-    if requeue_edited is None:
-        raise ConfigurationError("this chronoq cannot requeue with an edited payload yet")
-    moved = bool(await requeue_edited(job_id, args=args, kwargs=kwargs))
+    moved = await client.requeue_dead_job(job_id, args=args, kwargs=kwargs)
     await audit(request, who, "dead.requeue_edited", target=job_id, count=int(moved))
     return RedirectResponse(f"{base_of(request)}/jobs/{job_id}", status_code=303)
 

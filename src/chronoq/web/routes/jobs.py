@@ -14,6 +14,7 @@ from fastapi.responses import Response
 
 from chronoq.core.errors import ConfigurationError
 from chronoq.core.job import Job, JobStatus
+from chronoq.observe.filters import parse_filter
 from chronoq.observe.search import JobFilter, JobSearch, parse_moment
 from chronoq.web.auth import Reader, state_of
 from chronoq.web.live import Fragments, Tick, live_view
@@ -21,7 +22,7 @@ from chronoq.web.render import page, render_fragment
 from chronoq.web.state import DashboardState
 
 router = APIRouter()
-FIELDS = ("status", "queue", "task", "account", "error", "group", "since", "until")
+FIELDS = ("filter", "status", "queue", "task", "account", "error", "group", "since", "until")
 PAGE = 50
 
 
@@ -46,17 +47,21 @@ class Query:
             raise ConfigurationError(f"unknown status {text!r}: one of {names}") from None
 
     def job_filter(self) -> JobFilter:
+        """The shared grammar's text (`task:a -status:succeeded since:2h`, negation
+        included) and the form's fields, together (a field set both ways is an
+        error)."""
         v = self.values
-        return JobFilter(
-            task=v["task"] or None,
-            status=self.status(),
-            queue=v["queue"] or None,
-            account=v["account"] or None,
-            since=parse_moment(v["since"], "since") if v["since"] else None,
-            until=parse_moment(v["until"], "until") if v["until"] else None,
-            error_contains=v["error"] or None,
-            error_group=v["group"] or None,
-        )
+        given: dict[str, Any] = {
+            "task": v["task"] or None,
+            "status": self.status(),
+            "queue": v["queue"] or None,
+            "account": v["account"] or None,
+            "since": parse_moment(v["since"], "since") if v["since"] else None,
+            "until": parse_moment(v["until"], "until") if v["until"] else None,
+            "error_contains": v["error"] or None,
+            "error_group": v["group"] or None,
+        }
+        return parse_filter(v["filter"], **{k: x for k, x in given.items() if x is not None})
 
     def link(self, **changes: str) -> str:
         """This query string with `changes` (empty values left out)."""
@@ -68,7 +73,7 @@ async def find(state: DashboardState, query: Query, cursor: str | None) -> dict[
     backend = await state.backend()
     status = query.status()
     if status is not None and not status.is_finished:
-        others = [k for k in ("task", "account", "error", "group", "since", "until")
+        others = [k for k in ("filter", "task", "account", "error", "group", "since", "until")
                   if query.values[k]]  # fmt: skip
         if others:
             raise ConfigurationError(
