@@ -209,3 +209,17 @@ async def test_a_runner_serves_operations_as_they_are_created(
     finally:
         stop.set()
         await asyncio.wait_for(serving, timeout=10)
+
+
+async def test_a_filter_given_as_text_with_a_negation(
+    client: Client, ops: Operations, raw: redis.Redis, prefix: str
+) -> None:
+    sent = await make_dead(client, 4, task="send", error="connection reset")
+    billed = await make_dead(client, 3, task="bill", error="connection reset")
+    other = await make_dead(client, 2, task="send", error="bad address")
+    op = await ops.create("requeue", 'error:"connection reset" -task:bill')
+    assert op.spec.filter_text == 'status:dead error:"connection reset" -task:bill'
+    done = await ops.run(op.id)
+    assert done.counts == {"requeued": 4}
+    assert statuses(raw, prefix, sent) == {"queued"}
+    assert statuses(raw, prefix, billed + other) == {"dead"}

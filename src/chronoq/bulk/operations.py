@@ -2,6 +2,7 @@
 
 ```
 from chronoq.bulk import operations
+from chronoq.observe.filters import format_filter, parse_filter
 from chronoq.observe.search import JobFilter
 
 async with operations(app) as ops:
@@ -38,6 +39,7 @@ from chronoq.core.operations import (
 )
 from chronoq.loop_thread import LoopThread
 from chronoq.manage import Handle, _Opened, _SyncFacade
+from chronoq.observe.filters import format_filter, parse_filter
 from chronoq.observe.search import JobFilter
 from chronoq.redis.backend import Backend
 
@@ -71,23 +73,24 @@ class Operations(_Opened):
     async def create(
         self,
         kind: Kind,
-        where: JobFilter | None = None,
+        where: JobFilter | str | None = None,
         *,
         edits: EditsLike = None,
         actor: str = "",
         dry_run: bool = False,
         idempotency_key: str | None = None,
-        filter_text: str = "",
     ) -> Operation:
-        """Create an operation acting on every dead job `where` matches (every dead job
-        when None): pending until a runner claims it. The same `idempotency_key`
-        with the same request returns the operation it made (with another request:
-        OperationConflict)."""
+        """Create an operation acting on every dead job `where` matches (a JobFilter,
+        or its text in the filter grammar, e.g. 'task:send -account:acme'; every
+        dead job when None): pending until a runner claims it. The same
+        `idempotency_key` with the same request returns the operation it made (with
+        another request: OperationConflict)."""
         chosen = kind if isinstance(kind, OperationKind) else OperationKind.parse(kind)
         changes = edits if isinstance(edits, Edits) else Edits.from_dict(edits or {})
-        spec = OperationSpec(
-            chosen, dead_filter(where).to_dict(), changes, actor, dry_run, filter_text
-        )
+        parsed = parse_filter(where) if isinstance(where, str) else where
+        chosen_filter = dead_filter(parsed)
+        text = format_filter(chosen_filter)
+        spec = OperationSpec(chosen, chosen_filter.to_dict(), changes, actor, dry_run, text)
         key = check_idempotency_key(idempotency_key)
         made = await self.backend.operations.create(new_job_id("~ops"), spec, key)
         return await self.get(made.operation_id)
@@ -140,7 +143,7 @@ class Operations(_Opened):
 
 
 class SyncOperations(_SyncFacade[Operations]):
-    def create(self, kind: Kind, where: JobFilter | None = None, **options: Any) -> Operation:
+    def create(self, kind: Kind, where: JobFilter | str | None = None, **options: Any) -> Operation:
         return self._run(self._async.create(kind, where, **options))
 
     def get(self, operation_id: str) -> Operation:

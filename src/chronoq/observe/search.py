@@ -121,6 +121,9 @@ class JobFilter:
                 values[k] = parse_moment(str(values[k]), k)
         if values.get("status") is not None:
             values["status"] = JobStatus(values["status"])
+        for k in ("not_tasks", "not_queues", "not_accounts", "not_error_contains"):
+            values[k] = tuple(str(v) for v in values.get(k, ()))
+        values["not_statuses"] = tuple(JobStatus(v) for v in values.get("not_statuses", ()))
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
