@@ -24,7 +24,7 @@ from dataclasses import replace
 from typing import Any
 
 from chronoq.app import App
-from chronoq.bulk.runner import OperationRunner
+from chronoq.bulk.runner import OperationRunner, audit_entry
 from chronoq.client import Client
 from chronoq.core.errors import ConfigurationError, OperationNotFound
 from chronoq.core.ids import new_job_id
@@ -93,7 +93,13 @@ class Operations(_Opened):
         spec = OperationSpec(chosen, chosen_filter.to_dict(), changes, actor, dry_run, text)
         key = check_idempotency_key(idempotency_key)
         made = await self.backend.operations.create(new_job_id("~ops"), spec, key)
-        return await self.get(made.operation_id)
+        op = await self.get(made.operation_id)
+        if made.created:
+            await self._audit(op, "operations.create", actor)
+        return op
+
+    async def _audit(self, op: Operation, action: str, actor: str) -> None:
+        await self.backend.access.record(audit_entry(op, action, actor))
 
     async def get(self, operation_id: str) -> Operation:
         found = await self.backend.operations.get(operation_id)
@@ -109,17 +115,20 @@ class Operations(_Opened):
             raise ConfigurationError(f"limit must be within 1..{LIST_MAX}, got {limit}")
         return await self.backend.operations.recent(limit, before_ms)
 
-    async def cancel(self, operation_id: str) -> Operation:
+    async def cancel(self, operation_id: str, *, actor: str = "") -> Operation:
         """Cancel it: once this returns no more jobs are acted on for it (what was done
         stays done). A finished operation is returned as it is."""
         store = self.backend.operations
+        before = await self.get(operation_id)
         reply = await store.cancel(operation_id)
         if reply is None:
             raise OperationNotFound(f"no operation with id {operation_id!r}")
         state, capture, _ = reply
         op = await self.get(operation_id)
-        if capture and state is OperationState.CANCELLED:  # its counts, kept in the record
-            await store.keep_counts(operation_id, op.processed, op.counts)
+        if state is OperationState.CANCELLED and not before.state.is_final:
+            if capture:  # its counts, kept in the record
+                await store.keep_counts(operation_id, op.processed, op.counts)
+            await self._audit(op, "operations.cancel", actor)
         return op
 
     async def run(self, operation_id: str, **runner: Any) -> Operation:
@@ -152,8 +161,8 @@ class SyncOperations(_SyncFacade[Operations]):
     def list(self, *, limit: int = 50, before_ms: int | None = None) -> builtins.list[Operation]:
         return self._run(self._async.list(limit=limit, before_ms=before_ms))
 
-    def cancel(self, operation_id: str) -> Operation:
-        return self._run(self._async.cancel(operation_id))
+    def cancel(self, operation_id: str, *, actor: str = "") -> Operation:
+        return self._run(self._async.cancel(operation_id, actor=actor))
 
     def run(self, operation_id: str, **runner: Any) -> Operation:
         return self._run(self._async.run(operation_id, **runner))

@@ -22,11 +22,13 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from chronoq.bulk.capture import CaptureRefused, capture
+from chronoq.core.access import AuditEntry
 from chronoq.core.errors import ConfigurationError
 from chronoq.core.ids import new_token
-from chronoq.core.operations import OperationState
+from chronoq.core.operations import Operation, OperationState
 from chronoq.redis.backend import Backend
 from chronoq.redis.connector import AsyncRedis
 from chronoq.redis.errors import REDIS_FAULTS, Fault, classify, describe
@@ -73,6 +75,7 @@ class OperationRunner:
         batch_size: int = BATCH_SIZE,
         lease: float = LEASE,
         idle_wait: float = IDLE_WAIT,
+        pause: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not 1 <= batch_size <= 10_000:
@@ -84,6 +87,11 @@ class OperationRunner:
         self.batch_size = batch_size
         self.lease = lease
         self.idle_wait = min(idle_wait, lease)
+        if not 0 <= pause < lease / 3:
+            raise ConfigurationError(
+                f"pause between batches must be within 0..lease/3, got {pause}"
+            )
+        self.pause = pause  # seconds between batches: gentler on a busy Redis
         self.clock = clock
 
     @property
@@ -187,6 +195,8 @@ class OperationRunner:
                     return
                 if result.state == "done":
                     break
+                if self.pause:
+                    await asyncio.sleep(self.pause)
         processed, counts = await self.store.progress(op.id, part, op.queues)
         finished = await self.store.finish(
             op.id, token, OperationState.DONE, processed=processed, counts=counts
@@ -194,6 +204,17 @@ class OperationRunner:
         if finished:
             await self.store.drop_parts(op.id, part, op.queues)
             log.info("operation %s done: %s", op.id, counts)
+            done = replace(op, processed=processed, counts=counts)
+            await self.backend.access.record(audit_entry(done, "operations.done"))
+
+
+def audit_entry(op: Operation, action: str, actor: str = "") -> AuditEntry:
+    """The audit log's entry for an operation (who, what, filter, count), written by
+    the library for every surface (API, dashboard, CLI), so none records it twice."""
+    detail = {"kind": op.kind.value, "dry_run": op.spec.dry_run, "state": op.state.value,
+              "counts": op.counts}  # fmt: skip
+    return AuditEntry(actor or op.spec.actor or "python", action, target=op.id,
+                      filter=op.spec.filter_text, count=op.processed, detail=detail)  # fmt: skip
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
