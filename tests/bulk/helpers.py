@@ -13,6 +13,7 @@ from chronoq.redis.keys import QueueKeys
 
 DAY_MS = 86_400_000
 CHUNK = 1000
+CONCURRENT = 20
 
 
 async def make_dead(
@@ -32,12 +33,13 @@ async def make_dead(
             register_idle=False,
         )  # fmt: skip
         assert len(claim.jobs) == size
-        await asyncio.gather(
-            *(
-                broker.fail(queue, job.id, "tok", error=error, traceback="", retry_in_ms=None)
-                for job in claim.jobs
+        for at in range(0, size, CONCURRENT):  # within the client's connection pool
+            await asyncio.gather(
+                *(
+                    broker.fail(queue, job.id, "tok", error=error, traceback="", retry_in_ms=None)
+                    for job in claim.jobs[at : at + CONCURRENT]
+                )
             )
-        )
         ids += [job.id for job in made]
     return ids
 
