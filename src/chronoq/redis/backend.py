@@ -27,6 +27,7 @@ from chronoq.redis.broker import Broker
 from chronoq.redis.connector import AsyncRedis, Connector
 from chronoq.redis.durability import Durability
 from chronoq.redis.history import HistoryStore
+from chronoq.redis.idempotency import IdempotencyStore
 from chronoq.redis.inspector import Inspector
 from chronoq.redis.keys import DEFAULT_PREFIX, Keyspace
 from chronoq.redis.limits import LimitStore
@@ -103,6 +104,11 @@ class Backend:
     def operations(self) -> OperationStore:
         """Bulk operations' records and per-queue parts (chronoq.bulk runs them)."""
         return OperationStore(self.redis, self.keys, events_cap=self.events_cap)
+
+    @cached_property
+    def idempotency(self) -> IdempotencyStore:
+        """The HTTP API's replies to requests sent with an Idempotency-Key."""
+        return IdempotencyStore(self.redis, self.keys)
 
     @cached_property
     def rollups(self) -> RollupStore:

@@ -32,6 +32,11 @@ class QueueCounts:
     stats: dict[str, int]
     blocked: int = 0  # parked behind a full lock/concurrency key
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"queue": self.queue, "waiting": self.waiting, "scheduled": self.scheduled,
+                "blocked": self.blocked, "running": self.running, "dead": self.dead,
+                "finished": self.finished, "stats": dict(self.stats)}  # fmt: skip
+
 
 @dataclass(frozen=True, slots=True)
 class RunningJob:

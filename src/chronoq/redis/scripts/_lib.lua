@@ -568,7 +568,8 @@ end
 -- cleared; the next run is numbered after the last, and the job gets its retries
 -- again (attempts before the requeue are kept in 'rbase'). opts: `wanted` (a
 -- function of the fields read: false keeps the job dead), `prio` (a checked
--- priority to give it), `dry` (decide only: write nothing).
+-- priority to give it), `args` (new encoded arguments: an operator's edit), `dry`
+-- (decide only: write nothing).
 -- Returns 'requeued'; 'skipped' (not wanted); 'invalid' (a record the claim would
 -- dead-letter again: it stays dead, its error says why); or nil: not a dead job.
 local function requeue_dead_job(D, id, opts)
@@ -592,6 +593,7 @@ local function requeue_dead_job(D, id, opts)
   unindex_dead(D.ix, job_key, id)
   redis.call('HSET', job_key, 'rbase', f.att or 0)
   if opts.prio then redis.call('HSET', job_key, 'prio', opts.prio) end
+  if opts.args then redis.call('HSET', job_key, 'args', opts.args) end
   redis.call('HDEL', job_key, 'fin', 'st', 'wid', 'mem')
   push_ready(D.ready, D.seq, D.fair, job_key, id)  -- its fields are checked above
   event_append(D.E, id, 'queued')

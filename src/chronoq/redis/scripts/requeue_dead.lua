@@ -16,6 +16,8 @@
 -- ARGV[5] only jobs dead since: '' (any time), '@<epoch ms>', or '-<ms>' before now
 -- ARGV[6] dead jobs to skip at the front: the next offset a previous call returned
 -- ARGV[7] event stream cap (MAXLEN ~; 0: no events)
+-- ARGV[8] new job arguments (encoded call JSON) for the one job ARGV[1] names: the
+--   payload an operator edited before requeueing it ('' keeps the job's own)
 -- Returns {number of jobs requeued, offset for the next call (-1: no more to look at)}.
 -- The dead attempt (as the record held it) and a 'requeued' mark are appended to
 -- the job's history ('hist') before the record's run fields are cleared.
@@ -25,11 +27,12 @@ local D = {dead = KEYS[1], ready = KEYS[2], seq = KEYS[3], fair = KEYS[6], job_p
   ix = KEYS[7], E = E}
 
 local task, needle = ARGV[3], string.lower(ARGV[4])
+local edited = ARGV[1] ~= '*' and ARGV[8] or ''
 local function wanted(f)
   if task ~= '' and f.task ~= task then return false end
   return needle == '' or string.find(string.lower(f.err or ''), needle, 1, true) ~= nil
 end
-local OPTS = {wanted = wanted}
+local OPTS = {wanted = wanted, args = edited ~= '' and edited or nil}
 
 -- Returns true (requeued), false (kept dead: not selected, or a bad record), or nil
 -- (no longer a dead job: gone from the index). A record the claim would dead-letter
