@@ -96,7 +96,7 @@ def search_filter(
     error_group: str | None = None,
 ) -> JobFilter:
     """The history filters, each bad one a problem naming it."""
-    moments = {}
+    moments: dict[str, Any] = {}
     for name, text in (("since", since), ("until", until)):
         if text is not None:
             try:
