@@ -260,6 +260,24 @@ class JobSearch:
             next_cursor = _Cursor(last[0], last[1], low, high, digest).encode()
         return found, next_cursor, examined
 
+    async def count(self, where: JobFilter, *, most: int = 100_000) -> tuple[int, bool]:
+        """How many jobs match, counted up to `most` (a bulk action's dry run);
+        True with it: there may be more. A filter of state and queue alone is
+        the indexes' sizes (O(1)); others page through the search."""
+        plain = JobFilter(status=where.status, queue=where.queue)
+        if where == plain:
+            sources = await self._sources(where, None)
+            sizes = await self.history.sizes([s.key for s in sources])
+            return sum(sizes), False
+        total, cursor = 0, None
+        while total < most:
+            found = await self.search(where, limit=PAGE_MAX, cursor=cursor)
+            total += len(found.jobs)
+            if found.next_cursor is None:
+                return total, False
+            cursor = found.next_cursor
+        return total, True
+
     async def _sources(self, where: JobFilter, upper: Entry | None) -> list[_Source]:
         """Per queue and family, the smallest index the filters name. The state's own
         index may be several (no status: every finished state's), read as one union."""

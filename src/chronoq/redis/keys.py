@@ -518,6 +518,15 @@ class AccessKeys:
         Idempotency-Key (`digest`: the key's SHA-256, hex), kept 24 h."""
         return self._key(f"reply:{digest}")
 
+    def session(self, session_id: str) -> str:
+        """STRING: a dashboard session's JSON (token id, form token, created_ms),
+        expiring with the session (PX)."""
+        return self._key(f"session:{session_id}")
+
+    def sessions(self, token_id: str) -> str:
+        """SET of the session ids opened with one token (revoking it drops them)."""
+        return self._key(f"sessions:{token_id}")
+
 
 @dataclass(frozen=True)
 class OperationKeys:
