@@ -1,6 +1,7 @@
-"""The issue's bar: a bulk retry of 10,000 dead jobs whose runner process is
-SIGKILLed halfway ends, resumed by another process, with each job requeued exactly
-once: once in its attempt history, never twice in the ready queue, none left dead."""
+"""The issue's bar: a bulk retry of 10,000 dead jobs whose runner process (the API
+process, or `chronoq operations run`) is SIGKILLed halfway ends, resumed by another
+process, with each job requeued exactly once: once in its attempt history, never
+twice in the ready queue, none left dead."""
 
 from __future__ import annotations
 
@@ -20,24 +21,33 @@ from chronoq.bulk import Operations
 from chronoq.core.operations import Operation, OperationState
 from chronoq.redis.keys import Keyspace
 from tests.bulk.helpers import make_dead
-from tests.fault.helpers import ROOT
+from tests.fault.helpers import ROOT, free_port
 
 JOBS = 10_000
 
 
 class RunnerProcess:
-    """`python -m chronoq operations run` in its own process group, slowed down
-    (small batches, a pause between them) so that a kill lands halfway."""
+    """A process running bulk operations, in its own process group, slowed down
+    (small batches, a pause between them, a short lease) so that a kill lands
+    halfway: the API served by uvicorn (its lifespan runs the runner), or
+    `chronoq operations run`."""
 
-    def __init__(self, redis_url: str, prefix: str) -> None:
+    def __init__(self, kind: str, redis_url: str, prefix: str) -> None:
         self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed in stop)
             prefix="chronoq-ops-", suffix=".log", delete=False
         )
-        argv = [sys.executable, "-m", "chronoq", "operations", "run", "--redis-url", redis_url]
-        argv += ["--prefix", prefix, "--batch-size", "100", "--pause", "0.02", "--lease", "1"]
+        if kind == "api":
+            argv = [sys.executable, "-m", "uvicorn", "--factory", "tests.fault.bulk_api:make",
+                    "--host", "127.0.0.1", "--port", str(free_port())]  # fmt: skip
+        else:
+            argv = [sys.executable, "-m", "chronoq", "operations", "run"]
+        env = {**os.environ, "CHRONOQ_REDIS_URL": redis_url, "CHRONOQ_PREFIX": prefix,
+               "CHRONOQ_OPERATIONS_BATCH_SIZE": "100", "CHRONOQ_OPERATIONS_PAUSE": "0.02",
+               "CHRONOQ_OPERATIONS_LEASE": "1"}  # fmt: skip
         self.process = subprocess.Popen(
-            argv, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+            argv, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+            env=env,
+        )  # fmt: skip
 
     def kill(self) -> None:
         os.killpg(self.process.pid, signal.SIGKILL)
@@ -63,13 +73,14 @@ async def progress_reaches(ops: Operations, op_id: str, least: int, timeout: flo
 
 
 @pytest.mark.timeout(180)
+@pytest.mark.parametrize("kind", ["api", "cli"])
 async def test_a_bulk_retry_killed_halfway_requeues_each_job_exactly_once(
-    client: Client, raw: redis.Redis, redis_url: str, prefix: str
+    kind: str, client: Client, raw: redis.Redis, redis_url: str, prefix: str
 ) -> None:
     ids = await make_dead(client, JOBS)
     ops = Operations(client)
     op = await ops.create("requeue", actor="fault-test")
-    first = RunnerProcess(redis_url, prefix)
+    first = RunnerProcess(kind, redis_url, prefix)
     second: RunnerProcess | None = None
     try:
         await progress_reaches(ops, op.id, JOBS * 3 // 10, timeout=60)
@@ -79,7 +90,7 @@ async def test_a_bulk_retry_killed_halfway_requeues_each_job_exactly_once(
         assert 0 < halfway.processed < JOBS and halfway.total == JOBS
         await asyncio.sleep(0.2)
         assert (await ops.get(op.id)).processed == halfway.processed  # nobody runs it now
-        second = RunnerProcess(redis_url, prefix)
+        second = RunnerProcess(kind, redis_url, prefix)
         done = await ops.wait(op.id, timeout=90)
     finally:
         first.stop()

@@ -58,7 +58,11 @@ class ApiState:
 
     async def _run_operations(self, backend: Backend) -> None:
         try:
-            await OperationRunner(backend).run(self._stop)
+            settings = self.app.settings
+            runner = OperationRunner(backend, batch_size=settings.operations_batch_size,
+                                     lease=settings.operations_lease,
+                                     pause=settings.operations_pause)  # fmt: skip
+            await runner.run(self._stop)
         except Exception:  # a runner that cannot go on must not take the API down
             log.exception("bulk operations runner stopped")
 

@@ -12,7 +12,6 @@ import typer
 from rich.table import Table
 
 from chronoq.bulk import OperationRunner, Operations
-from chronoq.bulk.runner import BATCH_SIZE, LEASE
 from chronoq.cli.common import (
     AppOption,
     JsonOption,
@@ -33,11 +32,19 @@ operations = typer.Typer(
 )
 IdArgument = Annotated[str, typer.Argument(metavar="ID", help="Operation id.")]
 BatchOption = Annotated[
-    int, typer.Option("--batch-size", help="Jobs per script call.", min=1, max=10_000)
-]
+    int | None,
+    typer.Option(
+        "--batch-size", help="Jobs per script call (CHRONOQ_OPERATIONS_BATCH_SIZE).", min=1,
+        max=10_000, show_default=False,
+    ),
+]  # fmt: skip
 PauseOption = Annotated[
-    float, typer.Option("--pause", help="Seconds between batches (gentler on Redis).", min=0)
-]
+    float | None,
+    typer.Option(
+        "--pause", help="Seconds between batches (CHRONOQ_OPERATIONS_PAUSE).", min=0,
+        show_default=False,
+    ),
+]  # fmt: skip
 
 
 def with_operations(target: Target, action: Callable[[Operations], Awaitable[T]]) -> T:
@@ -98,11 +105,16 @@ def cancel(
 @operations.command()
 def run(
     once: Annotated[bool, typer.Option("--once", help="Run those waiting now, then exit.")] = False,
-    batch_size: BatchOption = BATCH_SIZE,
-    pause: PauseOption = 0.0,
+    batch_size: BatchOption = None,
+    pause: PauseOption = None,
     lease: Annotated[
-        float, typer.Option("--lease", help="Seconds before a killed runner's work is resumed.")
-    ] = LEASE,
+        float | None,
+        typer.Option(
+            "--lease",
+            help="Seconds before a killed runner's work is resumed (CHRONOQ_OPERATIONS_LEASE).",
+            show_default=False,
+        ),
+    ] = None,
     app: AppOption = None,
     redis_url: RedisUrlOption = None,
     prefix: PrefixOption = None,
@@ -110,12 +122,14 @@ def run(
     """Run operations as they are created, until SIGTERM or SIGINT (the API process
     runs them too: this is for deployments without one)."""
     target = Target.resolve(app, redis_url, prefix)
+    settings = target.app.settings
+    size = settings.operations_batch_size if batch_size is None else batch_size
+    gap = settings.operations_pause if pause is None else pause
+    held = settings.operations_lease if lease is None else lease
 
     async def go() -> None:
         async with target.app.client() as client:
-            runner = OperationRunner(
-                client.backend, batch_size=batch_size, lease=lease, pause=pause
-            )
+            runner = OperationRunner(client.backend, batch_size=size, lease=held, pause=gap)
             if once:
                 while await runner.run_next() is not None:
                     pass
@@ -145,7 +159,6 @@ def run_as_operation(
     detach: bool,
     dry_run: bool,
     json_out: bool,
-    batch_size: int = BATCH_SIZE,
 ) -> None:
     """`chronoq dlq requeue|purge --as-operation`: create the operation and, unless
     `detach`, run it here to its end (killed, any runner resumes it)."""
@@ -154,7 +167,9 @@ def run_as_operation(
         op = await ops.create(kind, where, actor="cli", dry_run=dry_run)
         if detach:
             return op
-        return await ops.run(op.id, batch_size=batch_size)
+        settings = target.app.settings
+        return await ops.run(op.id, batch_size=settings.operations_batch_size,
+                             lease=settings.operations_lease)  # fmt: skip
 
     _print(with_operations(target, go), json_out)
 
