@@ -301,6 +301,8 @@ def test_a_loading_phase_is_ridden_out(servers: list[PrivateServer], prefix: str
 
 
 def chronoq(*args: str) -> subprocess.Popen[str]:
+    if args and args[0] == "up":
+        args = (*args, "--no-dashboard")  # these tests are about its workers
     return subprocess.Popen(
         [sys.executable, "-m", "chronoq", *args], cwd=ROOT, text=True,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
