@@ -7,6 +7,7 @@ in docs/ documents exactly these names, and a test keeps the two equal).
 from importlib.metadata import PackageNotFoundError, version
 
 from chronoq.app import App, Task
+from chronoq.bulk import OperationRunner, Operations, SyncOperations, operations
 from chronoq.client import Client, EnqueuedJob, JobFailed, JobRequest, SyncClient
 from chronoq.control.locks import Lock
 from chronoq.control.sync_locks import SyncLock
@@ -24,6 +25,8 @@ from chronoq.core.errors import (
     LockTimeout,
     NotInJob,
     NotReplicated,
+    OperationConflict,
+    OperationNotFound,
     PayloadTooLarge,
     Permanent,
     RateLimited,
@@ -38,9 +41,11 @@ from chronoq.core.errors import (
 from chronoq.core.events import EventKind, JobEvent
 from chronoq.core.job import Gate, GatePolicy, Job, JobStatus, LimitRef
 from chronoq.core.limits import Kind, Limit, Period, Window, WindowRate
+from chronoq.core.operations import Edits, Operation, OperationKind, OperationState
 from chronoq.core.retry import Backoff
 from chronoq.core.settings import Settings
 from chronoq.manage import Limits, Quotas, Schedules, SyncLimits, SyncQuotas, SyncSchedules
+from chronoq.observe.search import JobFilter
 from chronoq.redis.inspector import QueueCounts
 from chronoq.redis.limits import KeyUsage
 from chronoq.redis.schedules import ScheduleInfo
@@ -54,6 +59,7 @@ __all__ = [
     "ChronoqError",
     "Client",
     "ConfigurationError",
+    "Edits",
     "EmailChannel",
     "EnqueuedJob",
     "EventKind",
@@ -65,6 +71,7 @@ __all__ = [
     "JobContext",
     "JobEvent",
     "JobFailed",
+    "JobFilter",
     "JobNotFound",
     "JobRequest",
     "JobStatus",
@@ -81,6 +88,13 @@ __all__ = [
     "Misfire",
     "NotInJob",
     "NotReplicated",
+    "Operation",
+    "OperationConflict",
+    "OperationKind",
+    "OperationNotFound",
+    "OperationRunner",
+    "OperationState",
+    "Operations",
     "Overlap",
     "PayloadTooLarge",
     "Period",
@@ -103,6 +117,7 @@ __all__ = [
     "SyncClient",
     "SyncLimits",
     "SyncLock",
+    "SyncOperations",
     "SyncQuotas",
     "SyncSchedules",
     "Task",
@@ -114,6 +129,7 @@ __all__ = [
     "WorkerFailed",
     "WorkerOptions",
     "current_job",
+    "operations",
     "report_progress",
 ]
 

@@ -19,6 +19,7 @@ from chronoq.cli.common import CliError
 from chronoq.cli.dashboard import dashboard
 from chronoq.cli.dlq import dlq, list_dead, process_dlq
 from chronoq.cli.limits import limits, quotas
+from chronoq.cli.operations import operations
 from chronoq.cli.schedules import cron, schedules
 from chronoq.cli.server import server
 from chronoq.cli.tokens import tokens
@@ -82,6 +83,7 @@ cli.command()(observe.health)
 cli.add_typer(observe.metrics, name="metrics")
 cli.add_typer(alerts, name="alerts")
 cli.add_typer(tokens, name="tokens")
+cli.add_typer(operations, name="operations")
 cli.command()(dashboard)
 cli.command()(reports.report)
 cli.command("generate-report", hidden=True)(reports.report)  # the seeds' name for `report`

@@ -220,6 +220,13 @@ class Scripts:
         self.lock_release = Script("lock_release")
         self.lock_renew = Script("lock_renew")
         self.alert_transition = Script("alert_transition")
+        self.operation_create = Script("operation_create")
+        self.operation_claim = Script("operation_claim")
+        self.operation_renew = Script("operation_renew")
+        self.operation_captured = Script("operation_captured")
+        self.operation_batch = Script("operation_batch")
+        self.operation_finish = Script("operation_finish")
+        self.operation_cancel = Script("operation_cancel")
 
 
 SCRIPTS = Scripts()
