@@ -1,7 +1,9 @@
 """The request body's gatekeeper, before any route runs: a body over the limit is
 refused with 413 without reading it all (Content-Length first, then as it
 streams), and a body that is not JSON with 415. Pure ASGI, so it holds for
-every route, mounted or not."""
+every route, mounted or not. The JSON rule is the API's own routes' (`JSON_PATHS`):
+an app mounted inside the API (the dashboard in `create_site`) posts its forms
+as form bodies, and only the size limit applies to it."""
 
 from __future__ import annotations
 
@@ -13,6 +15,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from chronoq.api.problems import PROBLEM_TYPE, problem_body
 
 _WITH_BODY = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+JSON_PATHS = ("/v1/", "/campaign/")  # the API's routes that take a body
+
+
+def _api_route(scope: Scope) -> bool:
+    """Whether the request goes to one of the API's own routes (the path relative
+    to where the API is mounted, if it is)."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root) :]
+    return path == "/v1" or path.startswith(JSON_PATHS)
 
 
 def _is_json(content_type: str) -> bool:
@@ -55,7 +68,7 @@ class BodyGate:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        if body and not _is_json(headers.get("content-type", "")):
+        if body and _api_route(scope) and not _is_json(headers.get("content-type", "")):
             shown = headers.get("content-type", "none")[:60]
             await _problem(send, 415, f"the body must be JSON (Content-Type: application/json), "
                            f"not {shown}")  # fmt: skip
