@@ -201,3 +201,62 @@ async def test_retention_by_count_takes_trimmed_jobs_out_of_every_index(
     (fp,) = {raw.hget(keys.job(i), "fp") for i in kept_dead}
     assert set(await ids_of(client, JobFilter(error_group=fp))) == kept_dead
     assert raw.hget(keys.stats, "trimmed") == "7"
+
+
+async def indexed(client: Client, where: JobFilter, page: int = 2) -> list[tuple[str, str]]:
+    return [
+        (queue, job_id)
+        async for queue, ids in JobSearch(client.backend).indexed_ids(where, page=page)
+        for job_id in ids
+    ]
+
+
+async def searched_by_queue(client: Client, where: JobFilter) -> list[tuple[str, str]]:
+    """The search's matches, newest first within each queue, queue after queue."""
+    page = await JobSearch(client.backend).search(where, limit=1000)
+    queues = await client.backend.inspector.queues()
+    return [(q, j.id) for q in queues for j in page.jobs if j.queue == q]
+
+
+async def test_an_exact_filter_reads_its_ids_straight_from_the_index(
+    client: Client, history: dict[str, set[str]]
+) -> None:
+    """Dead jobs with at most one of task, account, error group (and any queue and
+    window): the ids come from the one index, in pages, per queue in the search's
+    order."""
+    dead = JobStatus.DEAD
+    (group,) = {j.error_group for j in await client.jobs(status=dead, queue="mail")}
+    shapes = [
+        JobFilter(status=dead),
+        JobFilter(status=dead, queue="default"),
+        JobFilter(status=dead, task="b"),
+        JobFilter(status=dead, account="x", queue="default"),
+        JobFilter(status=dead, error_group=group),
+        JobFilter(status=dead, task="nobody"),
+        JobFilter(status=dead, until=datetime.now(UTC) - timedelta(hours=1)),
+    ]
+    for where in shapes:
+        assert await indexed(client, where) == await searched_by_queue(client, where), where
+    assert {i for _, i in await indexed(client, JobFilter(status=dead))} == (
+        history["a_net_x"] | history["b_parse_y"] | history["c_mail"]
+    )
+    assert len(await indexed(client, JobFilter(status=dead, task="b"))) == 3
+
+
+async def test_index_pages_step_over_ties_and_refuse_inexact_filters(
+    client: Client, raw: redis.Redis
+) -> None:
+    ids = await run_jobs(client, "t", 7, error=ValueError("no"))
+    dead_key = client.backend.keys.queue("default").dead
+    raw.zadd(dead_key, dict.fromkeys(ids, 1_000))  # seven deaths in one millisecond
+    for page in (1, 2, 3, 7, 50):
+        found = await indexed(client, JobFilter(status=JobStatus.DEAD), page)
+        assert found == [("default", i) for i in sorted(ids, reverse=True)]
+    for inexact in (
+        JobFilter(status=JobStatus.DEAD, task="t", account="x"),
+        JobFilter(status=JobStatus.DEAD, error_contains="no"),
+        JobFilter(status=JobStatus.DEAD, not_accounts=("x",)),
+        JobFilter(task="t"),
+    ):
+        with pytest.raises(ConfigurationError, match="needs the records checked"):
+            await indexed(client, inexact)

@@ -8,12 +8,12 @@ of its own (named by its token), and the dead one's expire.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
 from chronoq.core.operations import Operation
-from chronoq.observe.search import PAGE_MAX, JobFilter, JobSearch
+from chronoq.observe.search import PAGE_MAX, JobFilter, JobSearch, is_exact
 from chronoq.redis.backend import Backend
 
 
@@ -29,8 +29,31 @@ async def capture(
     between pages (it raises when the runner lost the operation)."""
     store = backend.operations
     where = capture_filter(op)
-    search = JobSearch(backend)
     sizes: dict[str, int] = {}
+    async for queue, ids in _pages(JobSearch(backend), where, check):
+        await store.write_part(queue, op.id, token, ids)
+        sizes[queue] = sizes.get(queue, 0) + len(ids)
+    queues = sorted(sizes)
+    await store.seal_parts(op.id, token, sizes)
+    total = sum(sizes.values())
+    if not await store.captured(op.id, token, total, queues):
+        await store.drop_parts(op.id, token, queues)
+        raise CaptureRefused(op.id)
+    return replace(op, total=total, queues=queues)
+
+
+async def _pages(
+    search: JobSearch, where: JobFilter, check: Callable[[], None]
+) -> AsyncIterator[tuple[str, list[str]]]:
+    """The matching ids, per queue, in pages. A filter one index answers alone
+    (dead jobs, at most one of task, account or error group, any queue and window;
+    no text, no negation) is read straight from that index; any other is walked
+    by the search, which checks each id's record."""
+    if is_exact(where):
+        async for queue, ids in search.indexed_ids(where):
+            check()
+            yield queue, ids
+        return
     cursor: str | None = None
     while True:
         check()
@@ -39,17 +62,9 @@ async def capture(
         for queue, job_id in found:
             by_queue.setdefault(queue, []).append(job_id)
         for queue, ids in by_queue.items():
-            await store.write_part(queue, op.id, token, ids)
-            sizes[queue] = sizes.get(queue, 0) + len(ids)
+            yield queue, ids
         if cursor is None:
-            break
-    queues = sorted(sizes)
-    await store.seal_parts(op.id, token, sizes)
-    total = sum(sizes.values())
-    if not await store.captured(op.id, token, total, queues):
-        await store.drop_parts(op.id, token, queues)
-        raise CaptureRefused(op.id)
-    return replace(op, total=total, queues=queues)
+            return
 
 
 def capture_filter(op: Operation) -> JobFilter:

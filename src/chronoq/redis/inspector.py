@@ -122,17 +122,25 @@ class Inspector:
         return [(str(entry_id), dict(fields)) for entry_id, fields in entries]
 
     async def get_jobs(self, queue: str, ids: Sequence[str]) -> list[Job]:
+        """The records of `ids` that exist, in order. Only a succeeded job has a
+        result (complete.lua writes it), so results are read in a second round
+        trip for those alone: a page of dead jobs costs one command per job."""
         q = self.keys.queue(queue)
         async with self.redis.pipeline(transaction=False) as pipe:
             for job_id in ids:
                 pipe.hgetall(q.job(job_id))
-                pipe.get(q.result(job_id))
-            replies = await pipe.execute()
-        jobs = []
-        for job_id, fields, result in zip(ids, replies[::2], replies[1::2], strict=True):
-            if fields:
-                jobs.append(Job.from_fields(job_id, queue, fields, result))
-        return jobs
+            records: list[dict[str, str]] = await pipe.execute()
+        found = [(job_id, fields) for job_id, fields in zip(ids, records, strict=True) if fields]
+        with_result = [job_id for job_id, fields in found
+                       if fields.get(Field.STATUS) == JobStatus.SUCCEEDED]  # fmt: skip
+        results: dict[str, str | None] = {}
+        if with_result:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for job_id in with_result:
+                    pipe.get(q.result(job_id))
+                results = dict(zip(with_result, await pipe.execute(), strict=True))
+        return [Job.from_fields(job_id, queue, fields, results.get(job_id))
+                for job_id, fields in found]  # fmt: skip
 
     async def running(
         self, queues: Sequence[str], per_queue: int = RUNNING_READ
