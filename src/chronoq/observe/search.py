@@ -221,13 +221,17 @@ class JobSearch:
             where, limit=limit, cursor=cursor, budget=budget
         )
         jobs = await self._jobs(found)
+        if is_exact(where):  # taken from the index unchecked: the records tell
+            jobs = [job for job in jobs if job.status is JobStatus.DEAD]
         return JobPage(jobs, next_cursor, examined, where.to_dict())
 
     async def matching(
         self, where: JobFilter, *, limit: int = 50, cursor: str | None = None, budget: int = BUDGET
     ) -> tuple[list[tuple[str, str]], str | None, int]:
         """The (queue, id) of the matches, without reading their records, with the
-        next cursor and the ids examined: what a bulk operation captures."""
+        next cursor and the ids examined: what a bulk operation captures. An exact
+        filter (`is_exact`) takes its index's entries as they are (the dead indexes
+        are kept exact); any other has each id's fields checked."""
         if not 1 <= limit <= PAGE_MAX:
             raise ConfigurationError(f"limit must be within 1..{PAGE_MAX}, got {limit}")
         digest = where.digest()
@@ -241,13 +245,21 @@ class JobSearch:
         sources = await self._sources(where, upper)
         found: list[tuple[str, str]] = []
         examined, last, rounds = 0, upper, 0
+        exact = is_exact(where)
         while len(found) < limit and examined < budget:
             await self._refill(sources, low, high)
-            batch = _merge(sources, min(_check_size(limit - len(found), rounds), budget - examined))
+            missing = limit - len(found)
+            size = missing if exact else _check_size(missing, rounds)
+            batch = _merge(sources, min(size, budget - examined))
             rounds += 1
             if not batch:
                 last = None  # every index is read to its end
                 break
+            if exact:  # the index holds the matches: no record read to check them
+                examined += len(batch)
+                last = batch[-1][1]
+                found += [(source.queue, entry[1]) for source, entry in batch]
+                continue
             records = await self.history.fields([(s.queue, e[1]) for s, e in batch], _CHECKED)
             for (source, entry), record in zip(batch, records, strict=True):
                 examined += 1
