@@ -260,3 +260,32 @@ async def test_index_pages_step_over_ties_and_refuse_inexact_filters(
     ):
         with pytest.raises(ConfigurationError, match="needs the records checked"):
             await indexed(client, inexact)
+
+
+async def test_dead_filters_naming_several_indexes_are_their_intersection(
+    client: Client, history: dict[str, set[str]]
+) -> None:
+    """Dead jobs of a task AND an account (AND a group): answered by the dead
+    indexes (each id read from the smallest, checked in the others), no record
+    read, so nothing outside the intersection may slip in."""
+    b_dead_x = set(await run_jobs(client, "b", 3, account="x", error=ValueError("bad 8")))
+    dead = JobStatus.DEAD
+    assert set(await ids_of(client, JobFilter(status=dead, task="a", account="x"))) == (
+        history["a_net_x"]
+    )
+    assert set(await ids_of(client, JobFilter(status=dead, task="b", account="x"))) == b_dead_x
+    assert set(await ids_of(client, JobFilter(status=dead, account="x"))) == (
+        history["a_net_x"] | b_dead_x
+    )
+    (group,) = {j.error_group for j in await client.jobs(status=dead) if j.id in b_dead_x}
+    both = JobFilter(status=dead, task="b", account="x", error_group=group)
+    assert set(await ids_of(client, both)) == b_dead_x
+    assert await ids_of(client, JobFilter(status=dead, task="a", error_group=group)) == []
+    assert await ids_of(client, JobFilter(status=dead, task="c", account="x")) == []
+    page = await JobSearch(client.backend).search(
+        JobFilter(status=dead, task="b", account="x"), limit=2
+    )
+    rest = await JobSearch(client.backend).search(
+        JobFilter(status=dead, task="b", account="x"), limit=2, cursor=page.next_cursor
+    )
+    assert {j.id for j in page.jobs + rest.jobs} == b_dead_x and len(page.jobs) == 2

@@ -39,6 +39,7 @@ from chronoq.schedule.spec import parse_duration
 PAGE_MAX = 1000
 BUDGET = 20_000  # ids one page may examine
 FETCH = 256  # entries read per index per round trip
+INDEX_FETCH = 1024  # ... when the indexes answer the filter (no record read per id)
 CHECK_MIN = 16  # fewest ids checked per round trip (see _check_size)
 ID_PAGE = 5000  # ids per round trip when an index answers a filter alone (indexed_ids)
 _CHECKED = (Field.STATUS, Field.TASK, Field.ACCOUNT, Field.ERROR, Field.ERROR_GROUP)
@@ -205,6 +206,7 @@ class _Source:
     upper: Entry | None
     buffer: deque[Entry] = field(default_factory=deque)
     exhausted: bool = False
+    fetch: int = FETCH  # entries per read
 
 
 class JobSearch:
@@ -221,7 +223,7 @@ class JobSearch:
             where, limit=limit, cursor=cursor, budget=budget
         )
         jobs = await self._jobs(found)
-        if is_exact(where):  # taken from the index unchecked: the records tell
+        if _index_answered(where):  # the records were not read to check them
             jobs = [job for job in jobs if job.status is JobStatus.DEAD]
         return JobPage(jobs, next_cursor, examined, where.to_dict())
 
@@ -229,9 +231,10 @@ class JobSearch:
         self, where: JobFilter, *, limit: int = 50, cursor: str | None = None, budget: int = BUDGET
     ) -> tuple[list[tuple[str, str]], str | None, int]:
         """The (queue, id) of the matches, without reading their records, with the
-        next cursor and the ids examined: what a bulk operation captures. An exact
-        filter (`is_exact`) takes its index's entries as they are (the dead indexes
-        are kept exact); any other has each id's fields checked."""
+        next cursor and the ids examined: what a bulk operation captures. A filter
+        the dead indexes answer (dead jobs, no text, no negation) is checked against
+        them (kept exact by the scripts), one command per index and batch; any
+        other has each id's fields read and checked."""
         if not 1 <= limit <= PAGE_MAX:
             raise ConfigurationError(f"limit must be within 1..{PAGE_MAX}, got {limit}")
         digest = where.digest()
@@ -244,27 +247,22 @@ class JobSearch:
             upper = None
         sources = await self._sources(where, upper)
         found: list[tuple[str, str]] = []
-        examined, last, rounds = 0, upper, 0
-        exact = is_exact(where)
+        examined, last = 0, upper
+        by_index = _index_answered(where)
+        most, exact = (INDEX_FETCH if by_index else FETCH), is_exact(where)
         while len(found) < limit and examined < budget:
             await self._refill(sources, low, high)
             missing = limit - len(found)
-            size = missing if exact else _check_size(missing, rounds)
+            size = missing if exact else _check_size(missing, len(found), examined, most)
             batch = _merge(sources, min(size, budget - examined))
-            rounds += 1
             if not batch:
                 last = None  # every index is read to its end
                 break
-            if exact:  # the index holds the matches: no record read to check them
-                examined += len(batch)
-                last = batch[-1][1]
-                found += [(source.queue, entry[1]) for source, entry in batch]
-                continue
-            records = await self.history.fields([(s.queue, e[1]) for s, e in batch], _CHECKED)
-            for (source, entry), record in zip(batch, records, strict=True):
+            check = self._in_indexes if by_index else self._in_records
+            for (source, entry), ok in zip(batch, await check(where, batch), strict=True):
                 examined += 1
                 last = entry
-                if _matches(where, source.family, record):
+                if ok:
                     found.append((source.queue, entry[1]))
                     if len(found) == limit:
                         break
@@ -293,6 +291,37 @@ class JobSearch:
                 return total, False
             cursor = found.next_cursor
         return total, True
+
+    async def _in_records(self, where: JobFilter, batch: list[tuple[_Source, Entry]]) -> list[bool]:
+        """Each id's fields read (one HMGET each) and checked against every filter."""
+        records = await self.history.fields([(s.queue, e[1]) for s, e in batch], _CHECKED)
+        return [
+            _matches(where, source.family, record)
+            for (source, _), record in zip(batch, records, strict=True)
+        ]
+
+    async def _in_indexes(self, where: JobFilter, batch: list[tuple[_Source, Entry]]) -> list[bool]:
+        """A filter the dead indexes answer (`_index_answered`): each id is in every
+        named index besides the one it was read from (one ZMSCORE per queue and
+        index, however many ids); none besides it: nothing to read."""
+        checks: list[tuple[str, list[str]]] = []
+        owners: list[list[int]] = []  # per check: the positions in the batch it covers
+        by_key: dict[tuple[str, str], list[int]] = {}
+        for at, (source, _) in enumerate(batch):
+            by_key.setdefault((source.queue, source.key), []).append(at)
+        for (queue, key), positions in by_key.items():
+            ids = [batch[i][1][1] for i in positions]
+            for other in _named_indexes(self.backend.keys.queue(queue), where):
+                if other != key:
+                    checks.append((other, ids))
+                    owners.append(positions)
+        keep = [True] * len(batch)
+        if checks:
+            replies = await self.history.memberships(checks)
+            for positions, reply in zip(owners, replies, strict=True):
+                for i, present in zip(positions, reply, strict=True):
+                    keep[i] = keep[i] and present
+        return keep
 
     async def indexed_ids(
         self, where: JobFilter, *, page: int = ID_PAGE
@@ -333,6 +362,7 @@ class JobSearch:
         index may be several (no status: every finished state's), read as one union."""
         names = [where.queue] if where.queue else await self.backend.inspector.queues()
         names = [n for n in names if n not in where.not_queues]
+        fetch = INDEX_FETCH if _index_answered(where) else FETCH
         candidates: list[tuple[str, str, list[list[str]]]] = []
         for name in names:
             q = self.backend.keys.queue(name)
@@ -353,7 +383,8 @@ class JobSearch:
             totals = [sum(n for _, n in option) for option in sized]
             if min(totals) > 0:  # every filter must hold: an empty index means none
                 smallest = sized[totals.index(min(totals))]
-                sources += [_Source(name, key, family, upper) for key, n in smallest if n > 0]
+                sources += [_Source(name, key, family, upper, fetch=fetch)
+                            for key, n in smallest if n > 0]  # fmt: skip
         return sources
 
     async def _refill(self, sources: list[_Source], low: float | None, high: float | None) -> None:
@@ -367,18 +398,18 @@ class JobSearch:
             for source, reply in zip(dry, replies, strict=True):
                 kept = [e for e in reply if not _at_or_above(e, source.upper)]
                 source.buffer.extend(kept)
-                if len(reply) < FETCH:
+                if len(reply) < source.fetch:
                     source.exhausted = True
                 elif not kept:  # a full batch of ties above the position: look further
                     await self._skip_ties(source, low, high)
 
     async def _skip_ties(self, source: _Source, low: float | None, high: float | None) -> None:
-        offset = FETCH
+        offset = source.fetch
         while not source.buffer and not source.exhausted:
             (reply,) = await self.history.ranges([_read(source, low, high, offset)])
             source.buffer.extend(e for e in reply if not _at_or_above(e, source.upper))
-            source.exhausted = len(reply) < FETCH
-            offset += FETCH
+            source.exhausted = len(reply) < source.fetch
+            offset += source.fetch
 
     async def _jobs(self, found: list[tuple[str, str]]) -> list[Job]:
         """Full records in the order found (one pipeline per queue)."""
@@ -406,6 +437,23 @@ def is_exact(where: JobFilter) -> bool:
     )
 
 
+def _index_answered(where: JobFilter) -> bool:
+    """Dead jobs, no text and no negation: the dead indexes (task, account, error
+    group) answer every filter, without a record read."""
+    return (
+        where.status is JobStatus.DEAD
+        and not where.error_contains
+        and not (where.not_tasks or where.not_statuses or where.not_queues)
+        and not (where.not_accounts or where.not_error_contains)
+    )
+
+
+def _named_indexes(q: QueueKeys, where: JobFilter) -> list[str]:
+    """The dead indexes of queue `q` that `where`'s task, account and group name."""
+    named = [("t", where.task), ("a", where.account), ("g", where.error_group)]
+    return [q.index("d", kind, value) for kind, value in named if value is not None]
+
+
 def exact_index(q: QueueKeys, where: JobFilter) -> str:
     """The one dead index of queue `q` holding exactly `where`'s matches."""
     if where.task is not None:
@@ -417,11 +465,14 @@ def exact_index(q: QueueKeys, where: JobFilter) -> str:
     return q.dead
 
 
-def _check_size(missing: int, rounds: int) -> int:
-    """How many ids to check next: what the page still misses, doubled per round
-    that did not fill it (sparse matches), at most FETCH. A filter every indexed id
-    matches checks a page's worth, not FETCH (a page of 50 read 256 records)."""
-    return min(FETCH, max(missing, CHECK_MIN) << min(rounds, 8))
+def _check_size(missing: int, found: int, examined: int, most: int) -> int:
+    """How many ids to check next: what the page still misses, divided by the share
+    of checked ids that matched so far (none checked yet: all of them match), at
+    most `most`. A page of 50 that every id matches checks 50 records, not 256; a
+    sparse one goes to the most at its second round trip."""
+    if examined == 0:
+        return min(most, max(missing, CHECK_MIN))
+    return min(most, max(CHECK_MIN, -(-missing * examined // max(found, 1))))
 
 
 def _families(where: JobFilter) -> tuple[str, ...]:
@@ -455,7 +506,7 @@ def _read(source: _Source, low: float | None, high: float | None, offset: int) -
     if source.upper is not None and (high is None or source.upper[0] < high):
         top = f"{source.upper[0]:.0f}"  # ties at the position are filtered by id
     bottom = "-inf" if low is None else f"{low:.0f}"
-    return RangeRead(source.key, top, bottom, offset, FETCH)
+    return RangeRead(source.key, top, bottom, offset, source.fetch)
 
 
 def _at_or_above(entry: Entry, upper: Entry | None) -> bool:

@@ -2,8 +2,8 @@
 failures handled). The indexes are written by the outcome scripts (`index_*` and
 `note_failure` in _lib.lua); `chronoq.observe` builds its read models on this.
 
-Reads use only ZRANGE, ZCARD, HMGET and HGETALL, which the read-only viewer user
-may run (see the README's ACL rules).
+Reads use only ZRANGE, ZCARD, ZMSCORE, HMGET and HGETALL, which the read-only
+viewer user may run (see the README's ACL rules).
 """
 
 from __future__ import annotations
@@ -77,6 +77,15 @@ class HistoryStore:
             for queue, job_id in items:
                 pipe.hmget(self.keys.queue(queue).job(job_id), list(names))
             return list(await pipe.execute())
+
+    async def memberships(self, checks: Sequence[tuple[str, Sequence[str]]]) -> list[list[bool]]:
+        """For each (index, ids): whether each id is in that index (one ZMSCORE
+        each, one round trip for all)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key, ids in checks:
+                pipe.zmscore(key, list(ids))
+            replies = await pipe.execute()
+        return [[score is not None for score in reply] for reply in replies]
 
     async def group_ids(self, queue: str) -> list[str]:
         """Fingerprints of the queue's failure groups, the latest failing first."""
