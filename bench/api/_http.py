@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
-from _wire import Wire
+from _wire import Wire, WireError
 from harness.resp import Resp
 
 TASKS = [f"task{i}" for i in range(10)]
@@ -129,12 +129,17 @@ async def steady(
     done: list[float] = []
 
     async def one(i: int, kind: str, planned: float) -> None:
-        if kind == "get":
-            status, _ = await wire.request("GET", f"/v1/jobs/{rng.choice(job_ids)}")
-        elif kind == "list":
-            status, _ = await wire.request("GET", f"/v1/jobs?status=dead&task={rng.choice(TASKS)}")
-        else:
-            status, _ = await wire.request("POST", "/v1/jobs", {"task": "noop", "args": [i]})
+        try:
+            if kind == "get":
+                status, _ = await wire.request("GET", f"/v1/jobs/{rng.choice(job_ids)}")
+            elif kind == "list":
+                path = f"/v1/jobs?status=dead&task={rng.choice(TASKS)}"
+                status, _ = await wire.request("GET", path)
+            else:
+                status, _ = await wire.request("POST", "/v1/jobs", {"task": "noop", "args": [i]})
+        except (OSError, asyncio.IncompleteReadError, WireError) as exc:
+            status = 0  # the connection failed: an error, with the time it took
+            errors.append(f"{kind} {type(exc).__name__}")
         ended = loop.time()
         if status >= 300:
             errors.append(f"{kind} {status}")

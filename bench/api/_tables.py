@@ -113,7 +113,7 @@ def bars(r: dict[str, Any]) -> list[str]:
             cap = [x["seconds"] for x in v["capture"]]
             walk = [x["seconds"] for x in v["walk"]]
             walked = f"; search walk {spread(walk)} s" if walk else ""
-            out.append(f"| bulk capture, {name} | recorded | {spread(cap)} s, {v['capture'][0]['ids']:,} ids{walked} | recorded |")  # fmt: skip
+            out.append(f"| bulk operation capture, {name} | recorded | {spread(cap)} s, {v['capture'][0]['ids']:,} ids{walked} | recorded |")  # fmt: skip
     return [*out, ""]
 
 
@@ -161,7 +161,7 @@ def tabs_section(rounds: list[dict[str, Any]]) -> list[str]:
 
 def capture_section(found: dict[str, Any]) -> list[str]:
     out = ["## 4. Bulk operation capture, 1,000,100 dead jobs", "",
-           "In-process: an operation created (a dry run), claimed as a runner claims it, then `chronoq.bulk.capture.capture` timed (it writes the frozen set's per-queue id lists); then cancelled and its parts dropped. The search walk: `JobSearch.matching` in pages of 1,000 over the same filter bounded the same way, ids only, nothing written (what every capture did before the index fast path).",
+           "In-process: an operation created (a dry run), claimed as a runner claims it, then `chronoq.bulk.capture.capture` timed (it writes the frozen set's per-queue id lists); then cancelled and its parts dropped. The search walk: `JobSearch.matching` in pages of 1,000 over the same filter bounded the same way, each id's record checked (forced by a negated text no job has, so an exact filter does not take the fast path), ids only, nothing written: what every capture did before the index fast path. A filter with text (`error:`) has no fast path: its capture is the walk.",
            "", "| filter | ids | capture s (median, min-max) | search walk s | load |", "| --- | --- | --- | --- | --- |"]  # fmt: skip
     for name, v in found.items():
         cap = [x["seconds"] for x in v["capture"]]
