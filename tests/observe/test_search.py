@@ -270,8 +270,9 @@ async def test_dead_filters_naming_several_indexes_are_their_intersection(
     read, so nothing outside the intersection may slip in."""
     b_dead_x = set(await run_jobs(client, "b", 3, account="x", error=ValueError("bad 8")))
     dead = JobStatus.DEAD
-    assert set(await ids_of(client, JobFilter(status=dead, task="a", account="x"))) == (
-        history["a_net_x"]
+    assert (
+        set(await ids_of(client, JobFilter(status=dead, task="a", account="x")))
+        == (history["a_net_x"])
     )
     assert set(await ids_of(client, JobFilter(status=dead, task="b", account="x"))) == b_dead_x
     assert set(await ids_of(client, JobFilter(status=dead, account="x"))) == (
