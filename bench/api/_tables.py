@@ -16,6 +16,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 LIST_BAR_MS = 100.0
 RATE_BAR_MS = 20.0
+# What a run's figures depend on (its own results files left out).
+CODE = ("--", "src", "bench/api", ":!bench/api/**results.json", ":!bench/api/**RESULTS.md")
 
 
 def meta(args: argparse.Namespace, phases: list[str]) -> dict[str, Any]:
@@ -34,7 +36,7 @@ def meta(args: argparse.Namespace, phases: list[str]) -> dict[str, Any]:
         "command": "PYTHONPATH=$PWD/src /work/venv/bin/python " + shlex.join([rel, *sys.argv[1:]]),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "commit": git("rev-parse", "HEAD").strip(),
-        "dirty": bool(git("status", "--porcelain", "--", "src", "bench/api").strip()),
+        "dirty": bool(git("status", "--porcelain", "--untracked-files=no", *CODE).strip()),
         "machine": f"{os.cpu_count()} CPU ({cpu}), {mem_kb / 2**20:.1f} GiB,"
         f" Linux {platform.release()}, Python {platform.python_version()}",
         "phases": phases,

@@ -178,9 +178,16 @@ def main() -> None:
     parser.add_argument("--phases", default=",".join(PHASES))
     parser.add_argument("--out", type=Path, default=HERE)
     parser.add_argument(
+        "--render", action="store_true", help="only rewrite OUT/RESULTS.md from OUT/results.json"
+    )
+    parser.add_argument(
         "--server-path", default="", help="folder first on the server's path (uvloop, httptools)"
     )
     args = parser.parse_args()
+    if args.render:
+        found = json.loads((args.out / "results.json").read_text())
+        (args.out / "RESULTS.md").write_text(_tables.render(found))
+        return
     phases = [p for p in args.phases.split(",") if p]
     unknown = set(phases) - set(PHASES)
     if unknown:
