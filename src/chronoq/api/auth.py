@@ -16,7 +16,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from chronoq.api.problems import ProblemError
-from chronoq.api.state import backend
+from chronoq.api.state import backend_of
 from chronoq.core.access import Role, TokenRecord
 
 bearer = HTTPBearer(auto_error=False, description="A chronoq API token: `chronoq tokens create`")
@@ -43,7 +43,7 @@ async def principal(request: Request, credentials: Credentials) -> Principal:
     if credentials is None or not credentials.credentials:
         raise ProblemError(401, "this needs a bearer token (Authorization: Bearer cq_...)",
                            headers={"WWW-Authenticate": REALM})  # fmt: skip
-    record = await backend(request).access.verify(credentials.credentials)
+    record = await backend_of(request).access.verify(credentials.credentials)
     if record is None:
         raise ProblemError(
             401,

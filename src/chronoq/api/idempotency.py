@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 
 from chronoq.api.auth import Principal
 from chronoq.api.problems import ProblemError
-from chronoq.api.state import backend
+from chronoq.api.state import backend_of
 
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 HEADER = "Idempotency-Key"
@@ -50,7 +50,7 @@ async def idempotent(
         raise ProblemError(
             422, "must be 1-255 printable ASCII characters", field=f"header.{HEADER}"
         )
-    store = backend(request).idempotency
+    store = backend_of(request).idempotency
     scoped = f"{who.token_id}:{key}"
     fingerprint = _fingerprint(request, await request.body())
     earlier = await store.claim(scoped, fingerprint)

@@ -245,7 +245,7 @@ class JobSearch:
             low = _ms(where.since)
             high = _ms(where.until)
             upper = None
-        sources = await self._sources(where, upper)
+        sources = await self._sources(where, upper, _fetch_size(where, limit))
         found: list[tuple[str, str]] = []
         examined, last = 0, upper
         by_index = _index_answered(where)
@@ -280,7 +280,7 @@ class JobSearch:
         the indexes' sizes (O(1)); others page through the search."""
         plain = JobFilter(status=where.status, queue=where.queue)
         if where == plain:
-            sources = await self._sources(where, None)
+            sources = await self._sources(where, None, FETCH)
             sizes = await self.history.sizes([s.key for s in sources])
             return sum(sizes), False
         total, cursor = 0, None
@@ -357,12 +357,11 @@ class JobSearch:
                 return kept
             offset += page  # a full page of ties above the position: look further
 
-    async def _sources(self, where: JobFilter, upper: Entry | None) -> list[_Source]:
+    async def _sources(self, where: JobFilter, upper: Entry | None, fetch: int) -> list[_Source]:
         """Per queue and family, the smallest index the filters name. The state's own
         index may be several (no status: every finished state's), read as one union."""
         names = [where.queue] if where.queue else await self.backend.inspector.queues()
         names = [n for n in names if n not in where.not_queues]
-        fetch = INDEX_FETCH if _index_answered(where) else FETCH
         candidates: list[tuple[str, str, list[list[str]]]] = []
         for name in names:
             q = self.backend.keys.queue(name)
@@ -463,6 +462,15 @@ def exact_index(q: QueueKeys, where: JobFilter) -> str:
     if where.error_group is not None:
         return q.index("d", "g", where.error_group)
     return q.dead
+
+
+def _fetch_size(where: JobFilter, limit: int) -> int:
+    """Index entries read per source and round trip: an exact filter's page of
+    entries (each one a match; a page of 50 read 50, not 1,024), INDEX_FETCH when
+    the other indexes check them (cheap per id), else FETCH (records are read)."""
+    if is_exact(where):
+        return min(INDEX_FETCH, max(limit, CHECK_MIN))
+    return INDEX_FETCH if _index_answered(where) else FETCH
 
 
 def _check_size(missing: int, found: int, examined: int, most: int) -> int:

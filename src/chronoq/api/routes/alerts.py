@@ -22,7 +22,7 @@ router = APIRouter(prefix="/v1", tags=["alerts"])
 Name = Annotated[str, Path(min_length=1, max_length=200)]
 
 
-def alerts(request: Request) -> Alerts:
+async def alerts(request: Request) -> Alerts:
     """The alert manager over the API's client (the app's declared rules and channels)."""
     state = api_state(request)
     app = state.app
