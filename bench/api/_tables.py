@@ -144,8 +144,10 @@ def rate_section(rounds: list[dict[str, Any]]) -> list[str]:
     for i, x in enumerate(rounds):
         k = x["by_kind"]
         out.append(f"| {i} | {x['achieved_rate']} | {x.get('unfinished', 0)} | {x['errors']} | {x['p50_ms']} | {x['p95_ms']} | {x['p99_ms']} | {x['max_ms']} | {k.get('get', {}).get('p99_ms')} | {k.get('list', {}).get('p99_ms')} | {k.get('enqueue', {}).get('p99_ms')} | {x['server_cpu_s']} | {x.get('client_cpu_s')} | {x.get('connections')} | {x['load_before']}-{x['load_after']} |")  # fmt: skip
+    per = statistics.median(x["server_cpu_s"] / x["requests"] * 1000 for x in rounds)
     meds = {k: statistics.median(x[k] for x in rounds) for k in ("p50_ms", "p95_ms", "p99_ms")}
     out.append(f"| median | {statistics.median(x['achieved_rate'] for x in rounds)} | | | {meds['p50_ms']} | {meds['p95_ms']} | {meds['p99_ms']} | | | | | | | | |")  # fmt: skip
+    out += ["", f"Server CPU per request of this mix: {per:.2f} ms (median of the rounds), {per * first['planned_rate'] / 1000:.2f} of a core at {first['planned_rate']:g}/s. Errors are 503s (the API's Redis connection pool, redis-py's default of 100, exhausted once that many requests wait) and connections reset; unfinished: cut after the grace time."]  # fmt: skip
     return [*out, ""]
 
 
