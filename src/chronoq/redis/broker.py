@@ -562,6 +562,7 @@ def _claim_keys(q: QueueKeys) -> list[str]:
         q.fence_prefix,
         q.index_prefix,
         q.events,
+        q.paused,
     ]
 
 

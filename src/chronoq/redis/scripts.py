@@ -220,6 +220,10 @@ class Scripts:
         self.lock_release = Script("lock_release")
         self.lock_renew = Script("lock_renew")
         self.alert_transition = Script("alert_transition")
+        self.queue_pause = Script("queue_pause")
+        self.queue_resume = Script("queue_resume")
+        self.queue_drain = Script("queue_drain")
+        self.lock_force_release = Script("lock_force_release")
 
 
 SCRIPTS = Scripts()
