@@ -160,14 +160,15 @@ def remove(
 @schedules.command("pause")
 def pause(
     name: NameArgument,
+    reason: Annotated[str | None, typer.Option("--reason", help="Why (stored, shown).")] = None,
     app: AppOption = None,
     redis_url: RedisUrlOption = None,
     prefix: PrefixOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Stop firing a schedule until it is resumed."""
-    _emit(_with_store(Target.resolve(app, redis_url, prefix), lambda s: s.pause(name)),
-          json_out, "paused")  # fmt: skip
+    _emit(_with_store(Target.resolve(app, redis_url, prefix),
+                      lambda s: s.pause(name, reason, by="cli")), json_out, "paused")  # fmt: skip
 
 
 @schedules.command("resume")
