@@ -14,7 +14,7 @@ from typing import Any, Literal, TypeVar
 
 from chronoq.core import serialization
 from chronoq.core.claims import NOW, DeadSelection, Enqueued, Placement
-from chronoq.core.errors import ChronoqError, ConfigurationError
+from chronoq.core.errors import ChronoqError, ConfigurationError, InvalidJobState
 from chronoq.core.events import EventKind, HookRegistry, JobEvent
 from chronoq.core.ids import new_job_id
 from chronoq.core.job import (
@@ -98,6 +98,10 @@ class EnqueuedJob:
     queue: str
     status: JobStatus
     created: bool  # False when the unique key returned an existing job
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "queue": self.queue, "status": self.status.value,
+                "created": self.created}  # fmt: skip
 
 
 class Client:
@@ -349,6 +353,45 @@ class Client:
             return await self.broker.requeue_dead(name, one, select=select)
 
         return await self._each_queue(queue, job_id, action)
+
+    async def requeue_dead_job(
+        self,
+        job_id: str,
+        *,
+        args: Sequence[Any] | None = None,
+        kwargs: dict[str, Any] | None = None,
+    ) -> bool:
+        """Requeue one dead job, its arguments replaced when `args` or `kwargs` is
+        given (the one not given keeps the job's own): an operator fixing the payload
+        that killed it. The new call is checked against the task's signature (when
+        this app or a worker knows the task) and the payload limit before anything is
+        written. False when the job is not dead (InvalidJobState when editing one
+        that is not)."""
+        queue = await self.inspector.find_queue(job_id)
+        payload = None
+        if args is not None or kwargs is not None:
+            job = await self.inspector.get_job(job_id, queue)
+            if job.status is not JobStatus.DEAD:
+                raise InvalidJobState(f"job {job_id} is {job.status.value}, not dead")
+            new_args = list(job.args if args is None else args)
+            new_kwargs = dict(job.kwargs if kwargs is None else kwargs)
+            task = await self.definition(job.task)
+            if task is not None:
+                bind_call(task, new_args, new_kwargs)
+            payload = serialization.encode_call(new_args, new_kwargs)
+            serialization.check_size(payload, "job arguments", self.settings.max_payload_bytes)
+        moved = await self.broker.requeue_dead(queue, job_id, payload=payload)
+        return moved == 1
+
+    async def definition(self, name: str) -> TaskLike | None:
+        """The task `name` as this app defines it, else as its workers published it
+        (read from the registry if not fresh), else None."""
+        await self.learn(self.unlearned([JobRequest(name)]))
+        found = self.registry.find(name)
+        if found is not None:
+            return found
+        published = self._published.get(name)
+        return published[0] if published else None
 
     async def purge_dead(self, *, queue: str | None = None, job_id: str | None = None) -> int:
         return await self._each_queue(queue, job_id, self.broker.purge_dead)

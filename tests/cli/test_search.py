@@ -38,6 +38,13 @@ def test_search_groups_resolve_and_process_dlq(cli: Cli) -> None:
     ok = cli("jobs", "--status", "succeeded", "--since", "1h", "--json").json()
     assert {j["id"] for j in ok["jobs"]} == set(fine)
     assert cli("jobs", "--until", "1h", "--json").json()["jobs"] == []
+    # The shared filter grammar, with negation, alone and beside the flags.
+    beta = cli("jobs", "--filter", f"task:{T}flaky -account:acme", "--json").json()
+    assert [j["id"] for j in beta["jobs"]] == [flaky[2]]
+    not_fine = cli("jobs", "--status", "dead", "--filter", f"-task:{T}flaky", "--json").json()
+    assert {j["id"] for j in not_fine["jobs"]} == {*parse, quota}
+    twice = cli("jobs", "--task", "x", "--filter", "task:y")
+    assert twice.code == 2 and "task is given twice" in twice.err
     first = cli("jobs", "--error-contains", "BAD ROW", "--limit", "1", "--json").json()
     assert len(first["jobs"]) == 1 and first["next_cursor"]
     rest = cli("jobs", "--error-contains", "BAD ROW", "--cursor", first["next_cursor"], "--json")

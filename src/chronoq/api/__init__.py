@@ -1,1 +1,5 @@
-"""The HTTP API (FastAPI, under /v1)."""
+"""chronoq's HTTP API: `chronoq.api.create_api(app) -> FastAPI`."""
+
+from chronoq.api.app import create_api
+
+__all__ = ["create_api"]

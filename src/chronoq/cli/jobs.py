@@ -34,8 +34,9 @@ from chronoq.core.errors import ChronoqError
 from chronoq.core.job import JobStatus
 from chronoq.core.serialization import NestingTooDeep
 from chronoq.observe.cleanup import cleanup as run_cleanup
+from chronoq.observe.filters import parse_filter
 from chronoq.observe.jobs import job_history
-from chronoq.observe.search import PAGE_MAX, JobFilter, JobSearch, parse_moment
+from chronoq.observe.search import PAGE_MAX, JobSearch, parse_moment
 
 T = TypeVar("T")
 STATUSES = ", ".join(s.value for s in JobStatus)
@@ -179,6 +180,13 @@ def jobs(
         str | None,
         typer.Option("--error-contains", help="Only jobs whose error contains this text."),
     ] = None,
+    filter_text: Annotated[
+        str | None,
+        typer.Option(
+            "--filter",
+            help='The shared filter grammar: task:T status:S -account:A since:2h error:"text".',
+        ),
+    ] = None,
     cursor: Annotated[
         str | None, typer.Option("--cursor", help="The next page: the cursor a search printed.")
     ] = None,
@@ -188,12 +196,14 @@ def jobs(
     prefix: PrefixOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """List jobs, newest first. With --task, --account, --since, --until or
-    --error-contains, search the history of finished and dead jobs (by their
+    """List jobs, newest first. With --task, --account, --since, --until,
+    --error-contains or --filter, search the history of finished and dead jobs (by their
     indexes, in pages: --cursor continues where a page ended)."""
     wanted = parse_status(status)
     target = Target.resolve(app, redis_url, prefix)
-    searching = any(v is not None for v in (task, account, since, until, error_contains, cursor))
+    searching = any(
+        v is not None for v in (task, account, since, until, error_contains, cursor, filter_text)
+    )
     if not searching:
         found = target.with_client(
             lambda c: readable(c.jobs(status=wanted, queue=queue, limit=limit), "a job record")
@@ -203,7 +213,8 @@ def jobs(
         else:
             console().print(jobs_table(found))
         return
-    where = JobFilter(
+    where = parse_filter(
+        filter_text or "",
         task=task,
         status=wanted,
         queue=queue,

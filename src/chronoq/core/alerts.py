@@ -20,6 +20,7 @@ import hmac
 import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from chronoq.core.errors import ConfigurationError
@@ -149,6 +150,13 @@ class AlertRule:
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form, with the threshold in force (the kind's default if unset)."""
+        data = asdict(self)
+        data.update(kind=self.kind.value, queues=list(self.queues),
+                    channels=list(self.channels), threshold=self.limit)  # fmt: skip
+        return data
+
     @classmethod
     def from_json(cls, text: str) -> AlertRule:
         return cls(**_known(cls, json.loads(text)))
@@ -252,6 +260,21 @@ def channel_to_json(channel: Channel) -> str:
     return json.dumps(asdict(channel), sort_keys=True)
 
 
+SECRET_FIELDS = ("secret", "password")
+REDACTED = "***"
+
+
+def channel_public(channel: Channel) -> dict[str, Any]:
+    """A channel's JSON form for listings: its secret and password redacted."""
+    data = asdict(channel)
+    for name in SECRET_FIELDS:
+        if data.get(name):
+            data[name] = REDACTED
+    if "to" in data:
+        data["to"] = list(data["to"])
+    return data
+
+
 def channel_from_json(text: str) -> Channel:
     data = json.loads(text)
     if data.get("kind") == "email":
@@ -275,6 +298,11 @@ class Silence:
 
     def to_json(self) -> str:
         return json.dumps({"until_ms": int(self.until * 1000), "reason": self.reason})
+
+    def to_dict(self) -> dict[str, Any]:
+        until = datetime.fromtimestamp(self.until, UTC).isoformat()
+        return {"rule": self.rule, "subject": self.subject, "until": until,
+                "reason": self.reason}  # fmt: skip
 
 
 def silence_field(rule: str, subject: str = "") -> str:

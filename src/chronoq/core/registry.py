@@ -50,8 +50,11 @@ class PublishedTask:
         return cls(task.name, task.defaults, task.signature, _version(body))
 
     def to_json(self) -> str:
-        body = _body(self.name, self.defaults, self.signature)
-        return serialization.dumps({**body, "version": self.version})
+        return serialization.dumps(self.to_dict())
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form: name, queue, options, key templates, parameters, version."""
+        return {**_body(self.name, self.defaults, self.signature), "version": self.version}
 
     @classmethod
     def from_json(cls, text: str) -> PublishedTask:

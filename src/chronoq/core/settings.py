@@ -89,6 +89,12 @@ class Settings(BaseSettings):
         description="Largest job arguments (refused at enqueue) and task result (the job "
         "fails with the reason instead of storing it), in bytes of JSON.",
     )
+    api_max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Largest request body the HTTP API accepts (bytes); a larger one gets "
+        "413 and is not read further.",
+    )
     strict_server: bool = Field(
         default=False, description="Refuse to start on a server that can lose jobs."
     )

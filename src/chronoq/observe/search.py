@@ -78,6 +78,12 @@ class JobFilter:
     until: datetime | None = None  # ... and before
     error_contains: str | None = None  # ASCII case ignored
     error_group: str | None = None  # a failure group's fingerprint: dead jobs only
+    # Negations: none of these may hold (`-task:x` in the filter grammar).
+    not_tasks: tuple[str, ...] = ()
+    not_statuses: tuple[JobStatus, ...] = ()
+    not_queues: tuple[str, ...] = ()
+    not_accounts: tuple[str, ...] = ()
+    not_error_contains: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.status is not None and not self.status.is_finished:
@@ -86,6 +92,11 @@ class JobFilter:
                 f"job search covers finished jobs ({names}); "
                 f"list {self.status.value} jobs with --status alone"
             )
+        unfinished = [s.value for s in self.not_statuses if not s.is_finished]
+        if unfinished:
+            raise ConfigurationError(
+                f"job search covers finished jobs; excluding {', '.join(unfinished)} means nothing"
+            )
         for moment, what in ((self.since, "since"), (self.until, "until")):
             if moment is not None and moment.utcoffset() is None:
                 raise ConfigurationError(f"{what} must be a time-zone-aware datetime")
@@ -93,16 +104,22 @@ class JobFilter:
     def digest(self) -> str:
         """What a cursor must match (the window travels in the cursor itself)."""
         parts = [self.task, self.status, self.queue, self.account, self.error_contains,
-                 self.error_group]  # fmt: skip
+                 self.error_group, self.not_tasks, self.not_statuses, self.not_queues,
+                 self.not_accounts, self.not_error_contains]  # fmt: skip
         return hashlib.sha1(json.dumps([str(p) for p in parts]).encode()).hexdigest()[:12]
 
     def to_dict(self) -> dict[str, Any]:
-        out = {k: v for k, v in asdict(self).items() if v is not None}
+        out = {k: v for k, v in asdict(self).items() if v is not None and v != ()}
         for k in ("since", "until"):
             if k in out:
                 out[k] = out[k].isoformat()
         if "status" in out:
             out["status"] = out["status"].value
+        if "not_statuses" in out:
+            out["not_statuses"] = [s.value for s in self.not_statuses]
+        for k in ("not_tasks", "not_queues", "not_accounts", "not_error_contains"):
+            if k in out:
+                out[k] = list(out[k])
         return out
 
 
@@ -219,11 +236,12 @@ class JobSearch:
         """Per queue and family, the smallest index the filters name. The state's own
         index may be several (no status: every finished state's), read as one union."""
         names = [where.queue] if where.queue else await self.backend.inspector.queues()
+        names = [n for n in names if n not in where.not_queues]
         candidates: list[tuple[str, str, list[list[str]]]] = []
         for name in names:
             q = self.backend.keys.queue(name)
             for family in _families(where):
-                options = [_state_indexes(q, family, where.status)]
+                options = [_state_indexes(q, family, where)]
                 if where.task is not None:
                     options.append([q.index(family, "t", where.task)])
                 if where.account is not None:
@@ -283,17 +301,21 @@ def _families(where: JobFilter) -> tuple[str, ...]:
         return ("d",)
     if where.status is not None:
         return ("f",)
-    return ("d", "f")
+    alive_left = _FINISHED_ALIVE - {s.value for s in where.not_statuses}
+    if JobStatus.DEAD in where.not_statuses:
+        return ("f",) if alive_left else ()
+    return ("d", "f") if alive_left else ("d",)
 
 
-def _state_indexes(q: QueueKeys, family: str, status: JobStatus | None) -> list[str]:
+def _state_indexes(q: QueueKeys, family: str, where: JobFilter) -> list[str]:
     """The per-state indexes (`QueueKeys.finished`) of the family: dead, the status
-    asked for, or every finished state's."""
+    asked for, or every finished state's not excluded."""
     if family == "d":
         return [q.dead]
-    if status is not None:
-        return [q.finished(status.value)]
-    return [q.finished(state) for state in sorted(_FINISHED_ALIVE)]
+    if where.status is not None:
+        return [q.finished(where.status.value)]
+    excluded = {s.value for s in where.not_statuses}
+    return [q.finished(state) for state in sorted(_FINISHED_ALIVE - excluded)]
 
 
 def _ms(moment: datetime | None) -> float | None:
@@ -338,11 +360,24 @@ def _matches(where: JobFilter, family: str, record: list[str | None]) -> bool:
         return False
     in_family = status == JobStatus.DEAD if family == "d" else status in _FINISHED_ALIVE
     needle = where.error_contains
+    text = (error or "").lower()
     return (
         in_family
         and (where.status is None or status == where.status)
         and (where.task is None or task == where.task)
         and (where.account is None or account == where.account)
         and (where.error_group is None or group == where.error_group)
-        and (not needle or needle.lower() in (error or "").lower())
+        and (not needle or needle.lower() in text)
+        and _excluded_none(where, status, task, account, text)
+    )
+
+
+def _excluded_none(
+    where: JobFilter, status: str, task: str | None, account: str | None, text: str
+) -> bool:
+    return not (
+        status in where.not_statuses
+        or task in where.not_tasks
+        or account in where.not_accounts
+        or any(n.lower() in text for n in where.not_error_contains)
     )

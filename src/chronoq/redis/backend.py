@@ -27,6 +27,7 @@ from chronoq.redis.broker import Broker
 from chronoq.redis.connector import AsyncRedis, Connector
 from chronoq.redis.durability import Durability
 from chronoq.redis.history import HistoryStore
+from chronoq.redis.idempotency import IdempotencyStore
 from chronoq.redis.inspector import Inspector
 from chronoq.redis.keys import DEFAULT_PREFIX, Keyspace
 from chronoq.redis.limits import LimitStore
@@ -99,6 +100,11 @@ class Backend:
     def access(self) -> AccessStore:
         """API tokens and the audit log (the HTTP API, dashboard and CLI write it)."""
         return AccessStore(self.redis, self.keys)
+
+    @cached_property
+    def idempotency(self) -> IdempotencyStore:
+        """The HTTP API's replies to requests sent with an Idempotency-Key."""
+        return IdempotencyStore(self.redis, self.keys)
 
     @cached_property
     def rollups(self) -> RollupStore:

@@ -405,16 +405,22 @@ class Broker:
         return JobStatus.CANCELLED
 
     async def requeue_dead(
-        self, queue: str, job_id: str | None = None, *, select: DeadSelection = ANY_DEAD
+        self,
+        queue: str,
+        job_id: str | None = None,
+        *,
+        select: DeadSelection = ANY_DEAD,
+        payload: str | None = None,
     ) -> int:
         """Requeue dead jobs (one, or every one `select` picks), keeping their attempt
-        history. Returns how many were requeued."""
+        history. Returns how many were requeued. `payload`: new arguments (an encoded
+        call, checked by the caller) for the one job `job_id` names."""
         q = self.keys.queue(queue)
         keys = [q.dead, q.ready, q.seq, q.wake, q.job_prefix, q.fair, q.index_prefix, q.events]
         total, offset = 0, 0
         while offset >= 0:
             args: list[str | int] = [job_id or "*", BATCH_LIMIT, *select.wire, offset]
-            args.append(self.events_cap)
+            args += [self.events_cap, payload or ""]
             moved, offset = (int(n) for n in await SCRIPTS.requeue_dead(self.redis, keys, args))
             total += moved
         return total
@@ -427,7 +433,7 @@ class Broker:
         total = 0
         for start in range(0, len(job_ids), BATCH_LIMIT):
             calls: list[ScriptCall] = [
-                (SCRIPTS.requeue_dead, keys, [job_id, 1, *ANY_DEAD.wire, 0, self.events_cap])
+                (SCRIPTS.requeue_dead, keys, [job_id, 1, *ANY_DEAD.wire, 0, self.events_cap, ""])
                 for job_id in job_ids[start : start + BATCH_LIMIT]
             ]
             total += sum(int(reply[0]) for reply in await pipelined(self.redis, calls))

@@ -55,6 +55,11 @@ class QueueCounts:
             "paused_by": pause.by if pause else None,
         }
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"queue": self.queue, "waiting": self.waiting, "scheduled": self.scheduled,
+                "blocked": self.blocked, "running": self.running, "dead": self.dead,
+                "finished": self.finished, "stats": dict(self.stats)}  # fmt: skip
+
 
 @dataclass(frozen=True, slots=True)
 class RunningJob:

@@ -521,3 +521,8 @@ class AccessKeys:
         """STREAM of audit entries (field `e`: entry JSON), capped near
         `AUDIT_MAXLEN` entries; the entry id's milliseconds are its time."""
         return self._key("audit")
+
+    def reply(self, digest: str) -> str:
+        """STRING: the HTTP API's stored reply to the request sent with one
+        Idempotency-Key (`digest`: the key's SHA-256, hex), kept 24 h."""
+        return self._key(f"reply:{digest}")

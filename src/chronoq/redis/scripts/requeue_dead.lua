@@ -16,6 +16,8 @@
 -- ARGV[5] only jobs dead since: '' (any time), '@<epoch ms>', or '-<ms>' before now
 -- ARGV[6] dead jobs to skip at the front: the next offset a previous call returned
 -- ARGV[7] event stream cap (MAXLEN ~; 0: no events)
+-- ARGV[8] new job arguments (encoded call JSON) for the one job ARGV[1] names: the
+--   payload an operator edited before requeueing it ('' keeps the job's own)
 -- Returns {number of jobs requeued, offset for the next call (-1: no more to look at)}.
 -- The dead attempt (as the record held it) and a 'requeued' mark are appended to
 -- the job's history ('hist') before the record's run fields are cleared.
@@ -35,6 +37,7 @@ local function problem(f, why)
 end
 
 local task, needle = ARGV[3], string.lower(ARGV[4])
+local edited = ARGV[1] ~= '*' and ARGV[8] or ''
 local function wanted(f)
   if task ~= '' and f.task ~= task then return false end
   return needle == '' or string.find(string.lower(f.err or ''), needle, 1, true) ~= nil
@@ -61,6 +64,7 @@ local function requeue(id)
   redis.call('ZREM', KEYS[1], id)
   unindex_dead(KEYS[7], job_key, id)
   redis.call('HSET', job_key, 'rbase', f.att or 0)
+  if edited ~= '' then redis.call('HSET', job_key, 'args', edited) end
   redis.call('HDEL', job_key, 'fin', 'st', 'wid', 'mem')
   push_ready(KEYS[2], KEYS[3], KEYS[6], job_key, id)  -- its fields are checked above
   event_append(E, id, 'queued')

@@ -1,0 +1,172 @@
+"""`POST /campaign/addScheduledCampaign`, the seeds' endpoint: a scheduled campaign.
+
+Until campaigns are their own resource, a campaign is a schedule of a campaign
+task: it runs `task` on `cron` (or `every`) in `timezone`, for `account`, under
+the task's rate limit and quota. The account reaches the task as its keyword
+argument `account` (declare the task `@app.task(account="{account}", ...)` so its
+jobs share queues fairly and count quotas per account). `rate_limit` and `quota`,
+when given, must exist and be limits the task asks (a schedule cannot add limits
+to its task's jobs): a mismatch is refused, not ignored. Everything is checked
+before the schedule is stored.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import AwareDatetime, Field
+
+from chronoq.api.audit import audit
+from chronoq.api.auth import Admin, Principal
+from chronoq.api.idempotency import IdempotencyKey, Made, idempotent
+from chronoq.api.models import Body
+from chronoq.api.problems import ProblemError
+from chronoq.api.state import api_state, client
+from chronoq.client import Client
+from chronoq.core.errors import ConfigurationError, LimitNotFound
+from chronoq.core.limits import Kind
+from chronoq.core.registry import unknown_task
+from chronoq.core.task import TaskLike, bind_call
+from chronoq.core.zones import zone
+from chronoq.manage import Schedules
+from chronoq.schedule.model import Misfire, Overlap, ScheduleDef
+from chronoq.schedule.spec import parse_spec
+
+router = APIRouter(tags=["campaigns"])
+ClientDep = Annotated[Client, Depends(client)]
+NEXT_RUNS = 5
+
+
+class CampaignBody(Body):
+    """A scheduled campaign: what runs, when, for whom, under which limits."""
+
+    name: str = Field(min_length=1, max_length=128, description="The schedule's name.")
+    task: str = Field(min_length=1, max_length=200, description="The campaign task.")
+    cron: str | None = Field(None, max_length=200, examples=["0 9 * * mon-fri"])
+    every: str | None = Field(None, max_length=50, description="An interval: 15m, 2h, 1d.")
+    timezone: str = Field("UTC", min_length=1, max_length=64, examples=["Europe/Paris"])
+    account: str = Field(min_length=1, max_length=200)
+    args: list[Any] = Field(default_factory=list)
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+    rate_limit: str | None = Field(None, max_length=200, description="A rate limit the task asks.")
+    quota: str | None = Field(None, max_length=200, description="A quota the task asks.")
+    queue: str | None = Field(None, max_length=200)
+    start: AwareDatetime | None = None
+    end: AwareDatetime | None = None
+    max_runs: int | None = Field(None, ge=1, le=10**9)
+    misfire: Misfire = Misfire.ONCE
+    overlap: Overlap = Overlap.ALLOW
+    force: bool = Field(False, description="Schedule a task no worker has registered yet.")
+
+
+class CampaignOut(Body):
+    name: str
+    task: str
+    spec: str
+    timezone: str
+    account: str
+    rate_limit: str | None
+    quota: str | None
+    next_runs: list[datetime]
+    schedule: dict[str, Any] = Field(description="The stored schedule with its state.")
+
+
+def _spec(body: CampaignBody) -> str:
+    if (body.cron is None) == (body.every is None):
+        raise ProblemError(422, "give either cron or every (one of them)", field="body.cron")
+    field, spec = ("body.cron", body.cron) if body.cron is not None else (
+        "body.every", f"@every {body.every}")  # fmt: skip
+    assert spec is not None
+    try:
+        parse_spec(spec)
+    except ConfigurationError as exc:
+        raise ProblemError(422, str(exc), field=field) from None
+    return spec
+
+
+def _kwargs(body: CampaignBody, task: TaskLike | None) -> dict[str, Any]:
+    given = body.kwargs.get("account", body.account)
+    if given != body.account:
+        raise ProblemError(422, f"kwargs.account {given!r} is not the campaign's account "
+                           f"{body.account!r}", field="body.kwargs")  # fmt: skip
+    kwargs = {**body.kwargs, "account": body.account}
+    if task is not None:
+        try:
+            bind_call(task, body.args, kwargs)
+        except ConfigurationError as exc:
+            raise ProblemError(422, f"{exc} (a campaign task takes its account as the keyword "
+                               "argument `account`)", field="body.kwargs") from None  # fmt: skip
+    return kwargs
+
+
+async def _check_limit(
+    request: Request, c: Client, task: TaskLike | None, name: str | None, kind: Kind
+) -> None:
+    if name is None:
+        return
+    field = "body.rate_limit" if kind is Kind.RATE else "body.quota"
+    declared = api_state(request).app.declared_limits.get(name)
+    try:
+        limit = declared or await c.backend.limits.get(name)
+    except LimitNotFound:
+        raise ProblemError(422, f"no {kind.value} limit named {name!r}", field=field) from None
+    if limit.kind is not kind:
+        raise ProblemError(422, f"{name!r} is a {limit.kind.value} limit, not a {kind.value}",
+                           field=field)  # fmt: skip
+    asked = {limit_name for limit_name, _ in task.defaults.limits} if task else set()
+    if task is not None and name not in asked:
+        asks = sorted(asked) or "none"
+        detail = f"task {task.name!r} does not ask limit {name!r} (it asks {asks}): declare it"
+        raise ProblemError(422, detail + " on the task", field=field)
+
+
+@router.post(
+    "/campaign/addScheduledCampaign",
+    status_code=201,
+    summary="Schedule a campaign",
+    response_model=CampaignOut,
+)
+async def add_scheduled_campaign(
+    body: CampaignBody,
+    request: Request,
+    c: ClientDep,
+    who: Principal = Admin,
+    idempotency_key: str | None = IdempotencyKey,
+) -> Response:
+    """Creates the campaign's schedule and answers with its next runs. 422 naming
+    the field for a bad cron field, an unknown zone or task, a naive datetime, a
+    limit the task does not ask; 409 if a schedule of that name exists."""
+    spec = _spec(body)
+    try:
+        tz = zone(body.timezone).key
+    except ConfigurationError as exc:
+        raise ProblemError(422, str(exc), field="body.timezone") from None
+    task = await c.definition(body.task)
+    if task is None and not body.force:
+        raise ProblemError(422, str(unknown_task(body.task)), field="body.task")
+    kwargs = _kwargs(body, task)
+    await _check_limit(request, c, task, body.rate_limit, Kind.RATE)
+    await _check_limit(request, c, task, body.quota, Kind.QUOTA)
+    try:
+        definition = ScheduleDef(
+            name=body.name, task=body.task, spec=spec, tz=tz, args=list(body.args),
+            kwargs=kwargs, queue=body.queue, start=body.start, end=body.end,
+            max_runs=body.max_runs, misfire=body.misfire, overlap=body.overlap,
+        )  # fmt: skip
+    except ConfigurationError as exc:
+        raise ProblemError(422, str(exc)) from None
+
+    async def make() -> Made:
+        schedules = Schedules(c, tz)
+        info = await schedules.add(definition)
+        runs = await schedules.next_runs(body.name, NEXT_RUNS)
+        out = CampaignOut(name=body.name, task=body.task, spec=spec, timezone=tz,
+                          account=body.account, rate_limit=body.rate_limit, quota=body.quota,
+                          next_runs=runs, schedule=info.to_dict())  # fmt: skip
+        await audit(c.backend, who, "campaigns.add", body.name, task=body.task,
+                    account=body.account, spec=spec)  # fmt: skip
+        return 201, out.model_dump(mode="json"), {"Location": f"/v1/schedules/{body.name}"}
+
+    return await idempotent(request, who, idempotency_key, make)

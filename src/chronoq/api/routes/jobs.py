@@ -1,0 +1,204 @@
+"""Jobs: enqueue by task name, list with the history filters, read one with every
+attempt, cancel, retry (a dead job, requeued), delete (a dead job, purged)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from pydantic import AwareDatetime, Field
+
+from chronoq.api.audit import audit
+from chronoq.api.auth import Admin, Operator, Principal, Reader
+from chronoq.api.etags import check_if_match, tagged
+from chronoq.api.idempotency import IdempotencyKey, Made, idempotent
+from chronoq.api.models import Body, Done, JobPageOut
+from chronoq.api.problems import ProblemError
+from chronoq.api.reads import field_error, readable
+from chronoq.api.state import client
+from chronoq.client import Client, JobRequest
+from chronoq.core.errors import ConfigurationError, InvalidJobState, UnknownTask
+from chronoq.core.job import JobStatus
+from chronoq.observe.jobs import job_history
+from chronoq.observe.search import PAGE_MAX, JobFilter, JobSearch, parse_moment
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+JobId = Annotated[str, Path(min_length=1, max_length=200, description="A job id.")]
+ClientDep = Annotated[Client, Depends(client)]
+
+
+class EnqueueBody(Body):
+    """One job of a task, by name, checked against the task's registered signature."""
+
+    task: str = Field(min_length=1, max_length=200, description="The task's registered name.")
+    args: list[Any] = Field(default_factory=list)
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+    queue: str | None = Field(None, description="Default: the task's queue.")
+    priority: int | None = Field(None, ge=-(2**31), le=2**31)
+    delay: float | None = Field(None, ge=0, le=366 * 86400, description="Run after this many s.")
+    at: AwareDatetime | None = Field(None, description="Run at this time (with its offset).")
+    unique_key: str | None = Field(None, min_length=1, max_length=512)
+    max_retries: int | None = Field(None, ge=0, le=10_000)
+    timeout: float | None = Field(None, gt=0, le=366 * 86400)
+    deadline: AwareDatetime | None = None
+    force: bool = Field(False, description="Enqueue a task no worker has registered yet.")
+
+
+class EnqueuedOut(Body):
+    id: str
+    queue: str
+    status: str
+    created: bool = Field(description="False when the unique key returned an existing job.")
+
+
+@router.post("", status_code=201, summary="Enqueue a job", response_model=EnqueuedOut)
+async def enqueue(
+    body: EnqueueBody,
+    request: Request,
+    c: ClientDep,
+    who: Principal = Operator,
+    idempotency_key: str | None = IdempotencyKey,
+) -> Response:
+    """Enqueue one job with the task's own options (queue, retries, lock, quota, ...)
+    as the app or its workers registered them. An unknown task is refused (422
+    naming it) unless `force`."""
+    if body.delay is not None and body.at is not None:
+        raise ProblemError(422, "give either delay or at, not both", field="body.at")
+
+    async def make() -> Made:
+        request_ = JobRequest(
+            body.task, body.args, body.kwargs, queue=body.queue, priority=body.priority,
+            delay=body.delay, at=body.at, unique_key=body.unique_key,
+            max_retries=body.max_retries, timeout=body.timeout, deadline=body.deadline,
+            force=body.force,
+        )  # fmt: skip
+        try:
+            job = await c.submit(request_)
+        except UnknownTask as exc:
+            raise field_error(exc, "body.task") from None
+        except ConfigurationError as exc:
+            raise ProblemError(422, str(exc)) from None
+        await audit(c.backend, who, "jobs.enqueue", job.id, task=body.task, queue=job.queue)
+        return 201, job.to_dict(), {"Location": f"/v1/jobs/{job.id}"}
+
+    return await idempotent(request, who, idempotency_key, make)
+
+
+def search_filter(
+    *,
+    task: str | None,
+    status: JobStatus | None,
+    queue: str | None,
+    account: str | None,
+    since: str | None,
+    until: str | None,
+    error_contains: str | None,
+    error_group: str | None = None,
+) -> JobFilter:
+    """The history filters, each bad one a problem naming it."""
+    moments = {}
+    for name, text in (("since", since), ("until", until)):
+        if text is not None:
+            try:
+                moments[name] = parse_moment(text, name)
+            except ConfigurationError as exc:
+                raise field_error(exc, f"query.{name}") from None
+    try:
+        return JobFilter(task=task, status=status, queue=queue, account=account,
+                         error_contains=error_contains, error_group=error_group,
+                         **moments)  # fmt: skip
+    except ConfigurationError as exc:
+        raise field_error(exc, "query.status") from None
+
+
+async def search(c: Client, where: JobFilter, limit: int, cursor: str | None) -> JobPageOut:
+    try:
+        page = await readable(
+            JobSearch(c.backend).search(where, limit=limit, cursor=cursor), "a job record"
+        )
+    except ConfigurationError as exc:
+        raise field_error(exc, "query.cursor") from None
+    return JobPageOut(**page.to_dict())
+
+
+Text = Annotated[str | None, Query(min_length=1, max_length=500)]
+Limit = Annotated[int, Query(ge=1, le=PAGE_MAX)]
+
+
+@router.get("", summary="List jobs", response_model=JobPageOut)
+async def list_jobs(
+    c: ClientDep,
+    _: Principal = Reader,
+    task: Text = None,
+    status: JobStatus | None = None,
+    queue: Text = None,
+    account: Text = None,
+    since: Annotated[str | None, Query(description="30m, 2h (ago) or ISO 8601 with offset")] = None,
+    until: Annotated[str | None, Query(description="Finished before; as since")] = None,
+    error_contains: Text = None,
+    cursor: Annotated[str | None, Query(max_length=2000)] = None,
+    limit: Limit = 50,
+) -> JobPageOut:
+    """Newest first. With task, account, since, until, error_contains, a finished
+    status or a cursor: a search of the finished and dead jobs' history, in pages
+    (`next_cursor`). Otherwise (or for a waiting or running status): the jobs
+    each queue holds now, one page."""
+    searching = any(v is not None for v in (task, account, since, until, error_contains, cursor))
+    if status is not None and not status.is_finished:
+        if searching:
+            detail = f"the history filters cover finished jobs; list {status.value} jobs"
+            raise ProblemError(422, detail + " with status (and queue) alone", field="query.status")
+        found = await readable(c.jobs(status=status, queue=queue, limit=limit), "a job record")
+        return JobPageOut(jobs=[j.to_dict() for j in found], examined=len(found))
+    if not searching and status is None:
+        found = await readable(c.jobs(queue=queue, limit=limit), "a job record")
+        return JobPageOut(jobs=[j.to_dict() for j in found], examined=len(found))
+    where = search_filter(task=task, status=status, queue=queue, account=account, since=since,
+                          until=until, error_contains=error_contains)  # fmt: skip
+    return await search(c, where, limit, cursor)
+
+
+async def _history(c: Client, job_id: str) -> dict[str, Any]:
+    found = await readable(job_history(c.inspector, job_id), f"job {job_id}")
+    return found.to_dict()
+
+
+@router.get("/{job_id}", summary="One job with every attempt")
+async def get_job(job_id: JobId, response: Response, c: ClientDep, _: Principal = Reader) -> Any:
+    """The job and its timeline (every attempt, retry, lost worker, requeue), with
+    an ETag (send it as If-Match to DELETE only what you saw)."""
+    return tagged(response, await _history(c, job_id))
+
+
+@router.post("/{job_id}/cancel", summary="Cancel a job", response_model=Done)
+async def cancel(job_id: JobId, c: ClientDep, who: Principal = Operator) -> Done:
+    """A waiting job ends cancelled at once; a running one is stopped by its worker
+    (`cancelling`). 409 for a finished job."""
+    reply = await c.cancel(job_id)
+    await audit(c.backend, who, "jobs.cancel", job_id, outcome=reply)
+    return Done(id=job_id, status=reply)
+
+
+@router.post("/{job_id}/retry", summary="Retry a dead job", response_model=Done)
+async def retry(job_id: JobId, c: ClientDep, who: Principal = Operator) -> Done:
+    """Put a dead job back on its queue (its attempts kept, its retries renewed).
+    409 for a job that is not dead."""
+    if not await c.requeue_dead_job(job_id):
+        status = (await readable(c.job(job_id), f"job {job_id}")).status.value
+        raise InvalidJobState(f"job {job_id} is {status}; only a dead job can be retried")
+    await audit(c.backend, who, "jobs.retry", job_id)
+    return Done(id=job_id, status="queued")
+
+
+@router.delete("/{job_id}", summary="Delete a dead job", response_model=Done)
+async def delete(request: Request, job_id: JobId, c: ClientDep, who: Principal = Admin) -> Done:
+    """Delete a dead job for good (If-Match: only if unchanged since read). 409 for
+    a job that is not dead: cancel a waiting one; finished ones expire."""
+    current = await _history(c, job_id)
+    check_if_match(request, current)
+    if current["status"] != JobStatus.DEAD.value:
+        raise InvalidJobState(f"job {job_id} is {current['status']}; only a dead job is deleted")
+    if not await c.purge_dead(job_id=job_id):
+        raise InvalidJobState(f"job {job_id} is no longer dead")
+    await audit(c.backend, who, "jobs.delete", job_id)
+    return Done(id=job_id, status="deleted")
