@@ -17,11 +17,27 @@ from fastapi.openapi.utils import get_openapi
 
 from chronoq.api import problems
 from chronoq.api.body import BodyGate
-from chronoq.api.routes import alerts, audit, campaign, dead, health, jobs, metrics, queues, tasks
+from chronoq.api.routes import (
+    alerts,
+    audit,
+    campaign,
+    dead,
+    fleet,
+    health,
+    jobs,
+    limits,
+    locks,
+    metrics,
+    queue_control,
+    queues,
+    schedules,
+    tasks,
+)
 from chronoq.api.state import ApiState
 from chronoq.app import App
 
-ROUTERS = (jobs, tasks, queues, dead, metrics, health, alerts, audit, campaign)
+ROUTERS = (jobs, tasks, queues, dead, metrics, health, alerts, audit, campaign,
+           schedules, limits, locks, fleet, queue_control)  # fmt: skip
 
 
 def create_api(app: App, *, max_body_bytes: int | None = None) -> FastAPI:

@@ -48,17 +48,12 @@ class QueueCounts:
             "running": self.running,
             "dead": self.dead,
             "finished": self.finished,
-            "stats": self.stats,
+            "stats": dict(self.stats),
             "paused": pause is not None,
             "paused_reason": pause.reason if pause else None,
             "paused_since": pause.since.isoformat() if pause else None,
             "paused_by": pause.by if pause else None,
         }
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"queue": self.queue, "waiting": self.waiting, "scheduled": self.scheduled,
-                "blocked": self.blocked, "running": self.running, "dead": self.dead,
-                "finished": self.finished, "stats": dict(self.stats)}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
