@@ -3,6 +3,7 @@ attempt, cancel, retry (a dead job, requeued), delete (a dead job, purged)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
@@ -96,7 +97,7 @@ def search_filter(
     error_group: str | None = None,
 ) -> JobFilter:
     """The history filters, each bad one a problem naming it."""
-    moments = {}
+    moments: dict[str, datetime] = {}
     for name, text in (("since", since), ("until", until)):
         if text is not None:
             try:
@@ -106,7 +107,7 @@ def search_filter(
     try:
         return JobFilter(task=task, status=status, queue=queue, account=account,
                          error_contains=error_contains, error_group=error_group,
-                         **moments)  # fmt: skip
+                         since=moments.get("since"), until=moments.get("until"))  # fmt: skip
     except ConfigurationError as exc:
         raise field_error(exc, "query.status") from None
 
