@@ -9,7 +9,7 @@ from typing import Any
 
 from chronoq.client import EnqueuedJob, JobRequest
 from chronoq.core.errors import ConfigurationError
-from chronoq.core.job import to_millis
+from chronoq.core.job import require_aware, to_millis
 from chronoq.manage.base import Opened, SyncFacade, TaskName, task_name
 from chronoq.manage.schedule_models import BACKFILL_TTL, Backfill, BackfilledRun, RunView
 from chronoq.redis.schedules import ScheduleInfo, ScheduleStore
@@ -176,6 +176,12 @@ class Schedules(Opened):
         info = await self.store.get(name)
         d = info.definition
         now = await self.store.server_now()
+        require_aware(start, "backfill start")
+        require_aware(end, "backfill end")
+        if end < start:
+            raise ConfigurationError(
+                f"a backfill range ends ({end.isoformat()}) before it starts ({start.isoformat()})"
+            )
         until = min(end, now)
         times = runs_between(d, start, until) if until >= start else []
         requests = [self._run_request(d, due) for due in times]

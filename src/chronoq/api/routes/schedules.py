@@ -67,7 +67,7 @@ class ScheduleFields(Body):
 class ScheduleBody(ScheduleFields):
     name: str = Field(min_length=1, max_length=128)
     task: str = Field(min_length=1, max_length=200)
-    spec: str = Field(min_length=1, max_length=200, examples=["0 9 * * mon-fri"])  # type: ignore[assignment]
+    spec: str = Field(min_length=1, max_length=200, examples=["0 9 * * mon-fri"])
     force: bool = Field(False, description="Schedule a task no worker has registered yet.")
 
 
