@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from chronoq import App
@@ -50,3 +52,25 @@ def test_schedules_pause_takes_a_reason(cli: Cli) -> None:
     assert cli("schedules", "add", "s", "--task", "t", "--spec", "@daily").code == 0
     body = cli("schedules", "pause", "s", "--reason", "quarter close", "--json").json()
     assert body["paused"] is True and body["pause_reason"] == "quarter close"
+
+
+def test_schedule_history_and_backfill_from_the_command_line(cli: Cli) -> None:
+    assert cli("schedules", "add", "h", "--task", "t", "--spec", "@hourly").code == 0
+    now = datetime.now(UTC)
+    window = [
+        "--start",
+        (now - timedelta(hours=2)).isoformat(),
+        "--end",
+        now.isoformat(),
+        "--force",
+    ]
+    done = cli("schedules", "backfill", "h", *window, "--json").json()
+    assert done["enqueued"] == 2
+    assert "0 enqueued, 2 enqueued before" in cli("schedules", "backfill", "h", *window).out
+    assert "has no UTC offset" in cli("schedules", "backfill", "h", "--start", "2026-01-01T00:00",
+                                      "--end", now.isoformat()).err  # fmt: skip
+    cli("schedules", "pause", "h", "--reason", "audit")
+    records = cli("schedules", "history", "h", "--json").json()
+    assert [r["kind"] for r in records] == ["paused", "backfilled", "backfilled"]
+    out = cli("schedules", "history", "h").out
+    assert "audit (by cli)" in out and "backfilled" in out

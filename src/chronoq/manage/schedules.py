@@ -168,7 +168,13 @@ class Schedules(Opened):
         return found
 
     async def backfill(
-        self, name: str, start: datetime, end: datetime, *, by: str | None = None
+        self,
+        name: str,
+        start: datetime,
+        end: datetime,
+        *,
+        by: str | None = None,
+        force: bool = False,
     ) -> Backfill:
         """Enqueue the runs that would have happened in [start, end] (end at most
         now). Idempotent per run time: a run time enqueued before (by the scheduler
@@ -184,7 +190,7 @@ class Schedules(Opened):
             )
         until = min(end, now)
         times = runs_between(d, start, until) if until >= start else []
-        requests = [self._run_request(d, due) for due in times]
+        requests = [self._run_request(d, due, force) for due in times]
         made = await self.client.enqueue_many(requests) if requests else []
         runs = [BackfilledRun(due, job.id, job.queue, job.created)
                 for due, job in zip(times, made, strict=True)]  # fmt: skip
@@ -196,7 +202,7 @@ class Schedules(Opened):
         return result
 
     @staticmethod
-    def _run_request(d: ScheduleDef, due: datetime) -> JobRequest:
+    def _run_request(d: ScheduleDef, due: datetime, force: bool = False) -> JobRequest:
         """The job of the run due at `due`, keyed as the scheduler keys it."""
         jitter = d.jitter_for(due)
         return JobRequest(
@@ -204,7 +210,7 @@ class Schedules(Opened):
             max_retries=d.max_retries, timeout=d.timeout,
             at=due + timedelta(seconds=jitter) if jitter else None,
             idempotency_key=f"sched:{d.name}:{to_millis(due)}",
-            idempotency_ttl=BACKFILL_TTL, schedule=d.name, schedule_due=due,
+            idempotency_ttl=BACKFILL_TTL, schedule=d.name, schedule_due=due, force=force,
         )  # fmt: skip
 
     async def calendar(
@@ -276,9 +282,15 @@ class SyncSchedules(SyncFacade[Schedules]):
         return self._run(self._async.history(name, limit))
 
     def backfill(
-        self, name: str, start: datetime, end: datetime, *, by: str | None = None
+        self,
+        name: str,
+        start: datetime,
+        end: datetime,
+        *,
+        by: str | None = None,
+        force: bool = False,
     ) -> Backfill:
-        return self._run(self._async.backfill(name, start, end, by=by))
+        return self._run(self._async.backfill(name, start, end, by=by, force=force))
 
     def calendar(
         self, days: int = 7, *, tz: str | None = None, now: datetime | None = None
