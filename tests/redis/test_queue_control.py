@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from chronoq import App, Client, JobStatus
+from chronoq import App, Client, Gate, JobStatus
 from chronoq.client import JobRequest
 
 HOUR_MS = 3_600_000
@@ -84,3 +84,20 @@ async def test_drain_cancels_every_waiting_job_and_leaves_running_ones(
     async with app.queue_admin() as admin:
         assert (await admin.drain("q")).cancelled == 1
         assert (await admin.drain("q")).cancelled == 0
+
+
+async def test_drain_takes_parked_jobs_off_their_gate(client: Client) -> None:
+    control, broker = client.backend.queue_control, client.broker
+    gate = [Gate("acct-7")]
+    first, second = await client.enqueue_many(
+        [JobRequest("t", [i], queue="q", gates=gate, force=True) for i in range(2)]
+    )
+    held = await broker.claim("q", 2, **claim_args())  # type: ignore[arg-type]
+    assert [j.id for j in held.jobs] == [first.id]  # the second parks behind the lock key
+    assert (await client.job(second.id)).status is JobStatus.BLOCKED
+    result = await control.drain("q", retention_ms=HOUR_MS, reason="maintenance")
+    assert (result.ready, result.scheduled, result.blocked) == (0, 0, 1)
+    parked = broker.keys.queue("q").parked_prefix + "acct-7"
+    assert await broker.redis.llen(parked) == 0
+    job = await client.job(second.id)
+    assert job.status is JobStatus.CANCELLED and job.error == "maintenance"

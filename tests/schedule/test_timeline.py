@@ -119,3 +119,12 @@ def test_a_spec_check_names_the_field_at_fault() -> None:
     assert (zone.ok, zone.field) == (False, "tz") and "Mars/Olympus" in (zone.error or "")
     every = check_spec("@every 90m", "UTC", now)
     assert every.kind == "every" and every.next_runs[0].at == now + timedelta(minutes=90)
+
+
+def test_runs_past_the_end_of_the_calendar_are_none_not_errors() -> None:
+    end_of_time = datetime(9999, 12, 31, 23, tzinfo=UTC)
+    hourly = ScheduleDef("h", "t", "@every 1h", anchor=datetime(2026, 1, 1, tzinfo=UTC))
+    assert plan_runs(hourly, end_of_time, 3) == []
+    assert check_spec("0 0 * * *", "UTC", end_of_time).next_runs == []
+    start_of_time = datetime(1, 1, 1, tzinfo=UTC)
+    assert runs_between(hourly, start_of_time, start_of_time) == []

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
@@ -75,7 +76,7 @@ def plan_runs(
     times: list[datetime] = []
     moment = after
     while len(times) < count:
-        following = definition.next_run_after(moment, runs_so_far + len(times))
+        following = _next(definition, moment, runs_so_far + len(times))
         if following is None:
             break
         times.append(following)
@@ -105,9 +106,9 @@ def runs_between(definition: ScheduleDef, start: datetime, end: datetime) -> lis
             f"a backfill range ends ({end.isoformat()}) before it starts ({start.isoformat()})"
         )
     times: list[datetime] = []
-    moment = start - timedelta(microseconds=1)
+    moment = _safe(lambda: start - timedelta(microseconds=1)) or start
     while True:
-        following = definition.next_run_after(moment)
+        following = _next(definition, moment)
         if following is None or following > end:
             return times
         if len(times) >= RANGE_RUNS_MAX:
@@ -192,7 +193,7 @@ def _runs_per_day(
         return _every_per_day(d, spec, now, bounds), False
     moment, seen = now, 0
     while True:
-        following = d.next_run_after(moment, runs + seen)
+        following = _next(d, moment, runs + seen)
         if following is None or following >= bounds[-1]:
             return per_day, False
         if seen >= CALENDAR_RUNS_MAX:
@@ -273,7 +274,29 @@ def check_spec(spec: str, tz: str, now: datetime, *, count: int = 5) -> SpecChec
 
 def _first_runs(spec: Spec, where: ZoneInfo, now: datetime, count: int) -> list[datetime]:
     runs = upcoming(spec, where, now, anchor=now)
-    return [next(runs) for _ in range(max(0, min(count, NEXT_RUNS_MAX)))]
+    out: list[datetime] = []
+    for _ in range(max(0, min(count, NEXT_RUNS_MAX))):
+        found = _safe(lambda: next(runs))
+        if found is None:
+            break
+        out.append(found)
+    return out
+
+
+def _next(d: ScheduleDef, moment: datetime, runs: int = 0) -> datetime | None:
+    """`d.next_run_after`, None past the end of the calendar (year 9999)."""
+    try:
+        return d.next_run_after(moment, runs)
+    except (OverflowError, ValueError):
+        return None
+
+
+def _safe(compute: Callable[[], datetime | None]) -> datetime | None:
+    """A run time, or None past the end of the calendar (year 9999): no more runs."""
+    try:
+        return compute()
+    except (OverflowError, ValueError):
+        return None
 
 
 def _part(message: str) -> str | None:

@@ -200,6 +200,7 @@ async def trigger_schedule(
 class BackfillBody(Body):
     start: AwareDatetime
     end: AwareDatetime = Field(description="Inclusive; a time after now counts as now.")
+    force: bool = Field(False, description="Even if no worker has registered its task.")
 
 
 @router.post("/schedules/{name}/backfill", summary="Enqueue the runs of a past range")
@@ -208,7 +209,7 @@ async def backfill_schedule(
 ) -> Any:
     """Idempotent per run time: backfilling a range twice enqueues each run once."""
     try:
-        done = await s.backfill(name, body.start, body.end, by=who.name)
+        done = await s.backfill(name, body.start, body.end, by=who.name, force=body.force)
     except ConfigurationError as exc:
         raise ProblemError(422, str(exc), field="body.end") from None
     await audit(s.client.backend, who, "schedules.backfill", name, count=done.enqueued,
