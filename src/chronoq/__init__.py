@@ -7,6 +7,7 @@ in docs/ documents exactly these names, and a test keeps the two equal).
 from importlib.metadata import PackageNotFoundError, version
 
 from chronoq.app import App, Task
+from chronoq.bulk import OperationRunner, Operations, SyncOperations, operations
 from chronoq.client import Client, EnqueuedJob, JobFailed, JobRequest, SyncClient
 from chronoq.control.locks import Lock
 from chronoq.control.sync_locks import SyncLock
@@ -24,6 +25,8 @@ from chronoq.core.errors import (
     LockTimeout,
     NotInJob,
     NotReplicated,
+    OperationConflict,
+    OperationNotFound,
     PayloadTooLarge,
     Permanent,
     RateLimited,
@@ -38,6 +41,7 @@ from chronoq.core.errors import (
 from chronoq.core.events import EventKind, JobEvent
 from chronoq.core.job import Gate, GatePolicy, Job, JobStatus, LimitRef
 from chronoq.core.limits import Kind, Limit, Period, Window, WindowRate
+from chronoq.core.operations import Edits, Operation, OperationKind, OperationState
 from chronoq.core.retry import Backoff
 from chronoq.core.settings import Settings
 from chronoq.manage import (
@@ -55,6 +59,7 @@ from chronoq.manage import (
     SyncSchedules,
 )
 from chronoq.manage.schedule_models import Backfill, RunView
+from chronoq.observe.search import JobFilter
 from chronoq.redis.inspector import QueueCounts
 from chronoq.redis.limit_state import LimitState
 from chronoq.redis.limits import KeyUsage
@@ -77,6 +82,7 @@ __all__ = [
     "Client",
     "ConfigurationError",
     "DrainResult",
+    "Edits",
     "EmailChannel",
     "EnqueuedJob",
     "EventKind",
@@ -90,6 +96,7 @@ __all__ = [
     "JobContext",
     "JobEvent",
     "JobFailed",
+    "JobFilter",
     "JobNotFound",
     "JobRequest",
     "JobStatus",
@@ -110,6 +117,13 @@ __all__ = [
     "Misfire",
     "NotInJob",
     "NotReplicated",
+    "Operation",
+    "OperationConflict",
+    "OperationKind",
+    "OperationNotFound",
+    "OperationRunner",
+    "OperationState",
+    "Operations",
     "Overlap",
     "PayloadTooLarge",
     "Period",
@@ -141,6 +155,7 @@ __all__ = [
     "SyncLimits",
     "SyncLock",
     "SyncLockAdmin",
+    "SyncOperations",
     "SyncQueueAdmin",
     "SyncQuotas",
     "SyncSchedules",
@@ -154,6 +169,7 @@ __all__ = [
     "WorkerInfo",
     "WorkerOptions",
     "current_job",
+    "operations",
     "report_progress",
 ]
 

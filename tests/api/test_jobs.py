@@ -106,6 +106,16 @@ async def test_search_the_history_in_pages(
         "/v1/jobs", params={"status": "succeeded", "cursor": page["next_cursor"]}, headers=headers
     )
     assert_problem(wrong, 422, field="query.cursor")
+    grammar = await http.get(
+        "/v1/jobs", params={"filter": "status:dead -task:send error:boom"}, headers=headers
+    )
+    assert len(grammar.json()["jobs"]) == 5
+    negated = await http.get("/v1/jobs", params={"filter": "-task:flaky"}, headers=headers)
+    assert {j["task"] for j in negated.json()["jobs"]} == {"send"}
+    twice = await http.get("/v1/jobs", params={"filter": "task:a", "task": "b"}, headers=headers)
+    assert "given twice" in assert_problem(twice, 422, field="query.filter")["detail"]
+    unclosed = await http.get("/v1/jobs", params={"filter": 'error:"x'}, headers=headers)
+    assert_problem(unclosed, 422, field="query.filter")
     garbage = await http.get("/v1/jobs?cursor=zzz", headers=headers)
     assert_problem(garbage, 422, field="query.cursor")
 

@@ -63,6 +63,7 @@ def test_chronoq_up_prints_a_line_per_job_outcome(redis_url: str, prefix: str) -
     app = App("logs", redis_url=redis_url, prefix=prefix)
     command = [sys.executable, "-m", "chronoq", "up", "tests.sample_app:app"]
     command += ["--redis-url", redis_url, "--prefix", prefix, "--concurrency", "4"]
+    command += ["--no-dashboard"]  # about the workers' lines (tests/cli/test_dashboard.py)
     up = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     try:
         with app.sync_client() as client:

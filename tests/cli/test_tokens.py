@@ -31,7 +31,8 @@ def test_create_prints_the_token_once_and_stores_its_digest(cli: Cli, app: App) 
 def test_plain_create_prints_the_token_on_its_own_line(cli: Cli) -> None:
     result = cli("tokens", "create", "--role", "read")
     assert result.code == 0
-    assert result.out.splitlines()[0].startswith("cq_")
+    assert result.out.strip().startswith("cq_") and len(result.out.splitlines()) == 1
+    assert "not shown again" in result.err
 
 
 def test_a_bad_role_is_refused(cli: Cli) -> None:

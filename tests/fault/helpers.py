@@ -41,6 +41,8 @@ class WorkerProcess:
         )
         argv = [sys.executable, "-m", "chronoq", command, app, "--redis-url", redis_url]
         argv += ["--prefix", prefix, "--log-level", "debug", *options]
+        if command == "up":
+            argv.append("--no-dashboard")  # these tests are about its workers
         self.process = subprocess.Popen(
             argv,
             cwd=ROOT,

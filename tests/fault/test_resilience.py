@@ -123,15 +123,21 @@ def test_sigterm_stops_scheduler_and_up_reconnecting_to_an_unreachable_server(
 ) -> None:
     label = f"127.0.0.1:{free_port()}"
     process = chronoq(*command, "--redis-url", f"redis://{label}/0", "--prefix", prefix)
+    said = f"cannot reach Redis at {label}"
     try:
-        time.sleep(2.0)
-        assert process.poll() is None
+        assert process.stderr is not None
+        seen = ""  # wait for it to be waiting (its signal handlers are in place by then)
+        while said not in seen:
+            line = process.stderr.readline()
+            assert line, f"exited before waiting for Redis: {seen}"
+            seen += line
         process.send_signal(signal.SIGTERM)
         _, err = process.communicate(timeout=EXIT_WITHIN)
     finally:
         process.kill()
+    err = seen + err
     assert process.returncode == 0, err
-    assert err.count(f"cannot reach Redis at {label}") == 1, err
+    assert err.count(said) == 1, err
 
 
 # -- permanent faults: one line, non-zero, within seconds ------------------------
@@ -301,6 +307,8 @@ def test_a_loading_phase_is_ridden_out(servers: list[PrivateServer], prefix: str
 
 
 def chronoq(*args: str) -> subprocess.Popen[str]:
+    if args and args[0] == "up":
+        args = (*args, "--no-dashboard")  # these tests are about its workers
     return subprocess.Popen(
         [sys.executable, "-m", "chronoq", *args], cwd=ROOT, text=True,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,

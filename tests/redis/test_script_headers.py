@@ -29,6 +29,7 @@ from chronoq import App
 from chronoq.client import JobRequest
 from chronoq.control.limiter import Limiter, LimitRequest
 from chronoq.core.alerts import AlertRule, RuleKind
+from chronoq.core.operations import OperationKind, OperationSpec, OperationState
 from chronoq.core.registry import PublishedTask
 from chronoq.redis.alerts import Observation
 from chronoq.redis.keys import Keyspace
@@ -224,6 +225,20 @@ async def drive_every_script(app: App, proxy: RecordingProxy) -> None:
         seen = Observation("r", "default", True, 1.0, "m", "warning")
         await backend.alerts.transition([seen], observed_ms=int(time.time() * 1000), rules=rules)
 
+    async with app.backend() as backend:
+        ops = backend.operations
+        spec = OperationSpec(OperationKind.REQUEUE, {"status": "dead"})
+        await ops.create("op1", spec, "idem")
+        await ops.claim("tok", 60_000, "op1")
+        await ops.renew("op1", "tok", 60_000)
+        await ops.write_part("default", "op1", "tok", [b])
+        await ops.seal_parts("op1", "tok", {"default": 1})
+        await ops.captured("op1", "tok", 1, ["default"])
+        await ops.batch("default", "op1", "tok", spec, 10)
+        await ops.finish("op1", "tok", OperationState.DONE)
+        await ops.create("op2", spec)
+        await ops.cancel("op2")
+
     # Each lock is held until its watcher has renewed it once (every ttl/3).
     before = renewals(proxy)
 
@@ -288,6 +303,7 @@ async def test_every_caller_passes_the_keys_and_arguments_its_script_declares(
         keyspace.lock("report"),
         keyspace.lock("report-sync"),
         keyspace.alerts,
+        keyspace.operations,
     )
     headers = {script: read_header(script) for script in script_files()}
     seen: set[str] = set()

@@ -28,6 +28,7 @@ from chronoq.api.routes import (
     limits,
     locks,
     metrics,
+    operations,
     queue_control,
     queues,
     schedules,
@@ -36,20 +37,25 @@ from chronoq.api.routes import (
 from chronoq.api.state import ApiState
 from chronoq.app import App
 
-ROUTERS = (jobs, tasks, queues, dead, metrics, health, alerts, audit, campaign,
+ROUTERS = (jobs, tasks, queues, dead, operations, metrics, health, alerts, audit, campaign,
            schedules, limits, locks, fleet, queue_control)  # fmt: skip
 
 
-def create_api(app: App, *, max_body_bytes: int | None = None) -> FastAPI:
+def create_api(
+    app: App, *, max_body_bytes: int | None = None, run_operations: bool = True
+) -> FastAPI:
     """The API of `app`'s deployment. Its Redis connections open on first use and
     close with the lifespan (mounted in another app, close them with
     `await api.state.chronoq.close()`). `max_body_bytes`: the largest request
-    body (default CHRONOQ_API_MAX_BODY_BYTES, 1 MiB)."""
+    body (default CHRONOQ_API_MAX_BODY_BYTES, 1 MiB). `run_operations`: this
+    process runs bulk operations (from its lifespan's start, or from its first
+    request when mounted); any number of API processes may."""
     limit = max_body_bytes if max_body_bytes is not None else app.settings.api_max_body_bytes
-    state = ApiState(app, limit)
+    state = ApiState(app, limit, run_operations=run_operations)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        state.start_runner()
         yield
         await state.close()
 
@@ -64,6 +70,7 @@ def create_api(app: App, *, max_body_bytes: int | None = None) -> FastAPI:
     problems.install(api)
     for module in ROUTERS:
         api.include_router(module.router)
+    api.include_router(operations.dead_router)
     api.add_middleware(BodyGate, max_bytes=limit)
     api.openapi = lambda: _openapi(api)  # type: ignore[method-assign]
     return api

@@ -110,6 +110,7 @@ STATUS: Sequence[tuple[type[BaseException], int]] = (
     (errors.JobNotFound, 404),
     (errors.ScheduleNotFound, 404),
     (errors.LimitNotFound, 404),
+    (errors.OperationNotFound, 404),
     (errors.ScheduleExists, 409),
     (errors.InvalidJobState, 409),
     (errors.PayloadTooLarge, 413),

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
-from datetime import timedelta
-from typing import Annotated
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
 
 import typer
 
@@ -20,12 +20,16 @@ from chronoq.cli.common import (
     flush_quietly,
 )
 from chronoq.cli.jobs import emit_readable_json, readable
+from chronoq.cli.operations import run_as_operation
 from chronoq.cli.render import groups_table, job_table, jobs_table
 from chronoq.core.errors import ConfigurationError
 from chronoq.core.failures import ErrorClass
 from chronoq.core.job import JobStatus
+from chronoq.core.operations import OperationKind
 from chronoq.observe.failures import FailureGroups
 from chronoq.observe.failures import process_dlq as run_process_dlq
+from chronoq.observe.filters import parse_filter
+from chronoq.observe.search import JobFilter
 from chronoq.schedule.spec import parse_duration
 
 dlq = typer.Typer(help="The dead-letter queue: jobs out of retries.", no_args_is_help=True)
@@ -33,6 +37,24 @@ dlq = typer.Typer(help="The dead-letter queue: jobs out of retries.", no_args_is
 QueueOption = Annotated[str | None, typer.Option("--queue", help="Only this queue.")]
 OptionalId = Annotated[str | None, typer.Argument(metavar="[ID]", help="One dead job.")]
 AllOption = Annotated[bool, typer.Option("--all", help="Every dead job (of --queue, if given).")]
+FilterOption = Annotated[
+    str | None,
+    typer.Option("--filter", help="With --as-operation: a filter, e.g. 'task:send -account:a'."),
+]
+AsOperationOption = Annotated[
+    bool,
+    typer.Option(
+        "--as-operation",
+        help="Run as a bulk operation: a frozen set, progress, resumable if killed.",
+    ),
+]
+DetachOption = Annotated[
+    bool,
+    typer.Option("--detach", help="With --as-operation: leave it to the API's runner."),
+]
+DryRunOption = Annotated[
+    bool, typer.Option("--dry-run", help="With --as-operation: count what it would do.")
+]
 
 
 @dlq.command("list")
@@ -150,16 +172,29 @@ def requeue(
     since: Annotated[
         str | None, typer.Option("--since", help="Only jobs dead within this long: 30m, 1h, 2d.")
     ] = None,
+    filter_text: FilterOption = None,
+    as_operation: AsOperationOption = False,
+    detach: DetachOption = False,
+    dry_run: DryRunOption = False,
     app: AppOption = None,
     redis_url: RedisUrlOption = None,
     prefix: PrefixOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Put dead jobs back on their queue. Attempts are kept (a job dead after 4 runs
-    next as attempt 5) and it gets its retries again."""
+    next as attempt 5) and it gets its retries again. --as-operation: as a bulk
+    operation over the set frozen now, with progress, resumable (chronoq operations)."""
     filtered = task is not None or error_contains is not None or since is not None
+    filtered = filtered or filter_text is not None
     _selection(job_id, every, "requeue", filtered)
     within = _since(since)
+    if as_operation or detach or dry_run or filter_text is not None:
+        where = _operation_filter(job_id, as_operation, filter_text, queue, task, error_contains,
+                                  within)  # fmt: skip
+        target = Target.resolve(app, redis_url, prefix)
+        run_as_operation(target, OperationKind.REQUEUE, where, detach=detach, dry_run=dry_run,
+                         json_out=json_out)  # fmt: skip
+        return
     count = Target.resolve(app, redis_url, prefix).with_client(
         lambda c: c.requeue_dead(
             queue=queue, job_id=job_id, task=task, error_contains=error_contains, since=within
@@ -173,17 +208,50 @@ def purge(
     job_id: OptionalId = None,
     every: AllOption = False,
     queue: QueueOption = None,
+    filter_text: FilterOption = None,
+    as_operation: AsOperationOption = False,
+    detach: DetachOption = False,
+    dry_run: DryRunOption = False,
     app: AppOption = None,
     redis_url: RedisUrlOption = None,
     prefix: PrefixOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Delete dead jobs for good."""
-    _selection(job_id, every, "purge")
+    """Delete dead jobs for good. --as-operation: as a bulk operation (see requeue)."""
+    _selection(job_id, every, "purge", filter_text is not None)
+    if as_operation or detach or dry_run or filter_text is not None:
+        where = _operation_filter(job_id, as_operation, filter_text, queue, None, None, None)
+        target = Target.resolve(app, redis_url, prefix)
+        run_as_operation(target, OperationKind.PURGE, where, detach=detach, dry_run=dry_run,
+                         json_out=json_out)  # fmt: skip
+        return
     count = Target.resolve(app, redis_url, prefix).with_client(
         lambda c: c.purge_dead(queue=queue, job_id=job_id)
     )
     _report(count, "purged", job_id, json_out)
+
+
+def _operation_filter(
+    job_id: str | None,
+    as_operation: bool,
+    text: str | None,
+    queue: str | None,
+    task: str | None,
+    error_contains: str | None,
+    within: timedelta | None,
+) -> JobFilter:
+    """The filter of `--as-operation` (with `--filter` text, the flags add to it)."""
+    if not as_operation:
+        raise CliError("--filter, --detach and --dry-run go with --as-operation")
+    if job_id is not None:
+        raise CliError("an operation acts on a filter: give filters or --all, not a job ID")
+    since = None if within is None else datetime.now(UTC) - within
+    given: dict[str, Any] = {"queue": queue, "task": task, "error_contains": error_contains,
+                             "since": since}  # fmt: skip
+    try:
+        return parse_filter(text or "", **given)
+    except ConfigurationError as exc:
+        raise CliError(str(exc)) from None
 
 
 def _report(count: int, verb: str, job_id: str | None, json_out: bool) -> None:

@@ -16,9 +16,11 @@ import typer
 from chronoq.cli import jobs, observe, reports, serve
 from chronoq.cli.alerts import alerts
 from chronoq.cli.common import CliError
+from chronoq.cli.dashboard import dashboard
 from chronoq.cli.dlq import dlq, list_dead, process_dlq
 from chronoq.cli.limits import limits, quotas
 from chronoq.cli.locks import locks
+from chronoq.cli.operations import operations
 from chronoq.cli.queues import queues
 from chronoq.cli.schedules import cron, schedules
 from chronoq.cli.server import server
@@ -84,6 +86,8 @@ cli.add_typer(observe.metrics, name="metrics")
 cli.add_typer(alerts, name="alerts")
 cli.add_typer(tokens, name="tokens")
 cli.add_typer(locks, name="locks")
+cli.add_typer(operations, name="operations")
+cli.command()(dashboard)
 cli.command()(reports.report)
 cli.command("generate-report", hidden=True)(reports.report)  # the seeds' name for `report`
 

@@ -23,6 +23,7 @@ import typer
 
 from chronoq.app import App
 from chronoq.cli.common import CliError, PrefixOption, RedisUrlOption, Target, console
+from chronoq.cli.dashboard import DEFAULT_HOST, DEFAULT_PORT, start_site
 from chronoq.cli.logs import configure_logging
 from chronoq.cli.pool import WorkerPool, spawner, stop_children
 from chronoq.core.sizes import parse_size
@@ -191,8 +192,21 @@ def up(
     prefix: PrefixOption = None,
     log_level: LogLevelOption = "info",
     log_format: LogFormatOption = "text",
+    dashboard: Annotated[
+        bool,
+        typer.Option(
+            "--dashboard/--no-dashboard", help="Serve the dashboard and HTTP API beside them."
+        ),
+    ] = True,
+    dashboard_host: Annotated[
+        str, typer.Option("--dashboard-host", help="The dashboard's address.")
+    ] = DEFAULT_HOST,
+    dashboard_port: Annotated[
+        int, typer.Option("--dashboard-port", help="The dashboard's port.", min=0, max=65535)
+    ] = DEFAULT_PORT,
 ) -> None:
-    """Run everything for APP: its workers, on the configured or the embedded server.
+    """Run everything for APP: its workers, on the configured or the embedded server,
+    and the dashboard with the HTTP API (a process of its own, at the URL printed).
     Each process logs one line per job outcome at INFO. With --max-jobs-per-process
     or --max-memory-per-process every worker runs in a child process, replaced when
     it reaches either."""
@@ -209,16 +223,35 @@ def up(
         f"chronoq up: {app} on {where} {url} (prefix {settings.prefix!r}), "
         f"{processes} worker process(es) x {concurrency}{each}, queues {queues}. Ctrl-C to stop."
     )
+    common = ["--redis-url", url, "--prefix", settings.prefix, "--log-level", log_level]
+    site = []
+    if dashboard:
+        target.app.settings = settings.model_copy(update={"redis_url": url})
+        site = [start_site(target.app, app, dashboard_host, dashboard_port, common)]
     command = [sys.executable, "-m", "chronoq", "worker", app, "--queues", queues]
-    command += ["--concurrency", str(concurrency), "--redis-url", url]
-    command += ["--prefix", settings.prefix, "--log-level", log_level, "--log-format", log_format]
+    command += ["--concurrency", str(concurrency), *common, "--log-format", log_format]
+    try:
+        _run_workers(target.app, command, processes, recycle, queues, concurrency, url)
+    finally:
+        stop_children(site)
+
+
+def _run_workers(
+    app: App,
+    command: list[str],
+    processes: int,
+    recycle: list[str],
+    queues: str,
+    concurrency: int,
+    url: str,
+) -> None:
     if recycle:
         _run_pool([*command, *recycle], processes)
         return
     spawn = spawner(command)
     siblings = [spawn() for _ in range(processes - 1)]
-    target.app.settings = settings.model_copy(update={"redis_url": url})
-    main = Worker(target.app, WorkerOptions(queues=queues, concurrency=concurrency))
+    app.settings = app.settings.model_copy(update={"redis_url": url})
+    main = Worker(app, WorkerOptions(queues=queues, concurrency=concurrency))
 
     def forward(sig: signal.Signals) -> None:
         for child in siblings:

@@ -68,12 +68,8 @@ def create(
             {"token": visible, "id": token_id, "role": chosen.value, "name": name or token_id}
         )
         return
-    out = console()
-    out.print(visible, highlight=False, soft_wrap=True)
-    out.print(
-        f"[dim]token {token_id} ({chosen.value}); store it now: it is not shown again[/dim]",
-        highlight=False,
-    )
+    typer.echo(visible)  # stdout holds the token alone: TOKEN=$(chronoq tokens create ...)
+    typer.echo(f"token {token_id} ({chosen.value}); store it now: it is not shown again", err=True)
 
 
 @tokens.command("list")

@@ -125,3 +125,39 @@ class AuditEntry:
     def from_json(cls, entry_id: str, text: str | bytes) -> AuditEntry:
         data = json.loads(text)
         return cls(id=entry_id, **data)
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A dashboard login: the token it was opened with and the form token every
+    unsafe request of the session must carry (CSRF). The id starts with the token's
+    id, so one round trip reads the session and checks the token still exists."""
+
+    id: str
+    token_id: str
+    csrf: str
+    created_ms: int
+
+    def to_json(self) -> str:
+        data = {"token": self.token_id, "csrf": self.csrf}
+        return json.dumps({**data, "created_ms": self.created_ms})
+
+    @classmethod
+    def from_json(cls, session_id: str, text: str | bytes) -> Session:
+        data = json.loads(text)
+        return cls(session_id, str(data["token"]), str(data["csrf"]), int(data["created_ms"]))
+
+
+def new_session(token_id: str, now_ms: int) -> Session:
+    secret = os.urandom(_SECRET_BYTES).hex()
+    return Session(f"{token_id}.{secret}", token_id, os.urandom(_SECRET_BYTES).hex(), now_ms)
+
+
+def session_token_id(session_id: str) -> str | None:
+    """The token id a session id starts with, or None when it is not shaped like one."""
+    token_id, sep, secret = session_id.partition(".")
+    if not sep or len(token_id) != _ID_BYTES * 2 or len(secret) != _SECRET_BYTES * 2:
+        return None
+    if not all(c in "0123456789abcdef" for c in token_id + secret):
+        return None
+    return token_id

@@ -126,6 +126,20 @@ class LimitNotFound(ChronoqError, LookupError):
     """No rate limit or quota with that name exists."""
 
 
+class OperationNotFound(ChronoqError, LookupError):
+    """No bulk operation with that id exists (never did, or its record expired)."""
+
+
+class OperationConflict(ConfigurationError):
+    """An idempotency key reused with another request than the one it first came with."""
+
+    def __init__(self, key: str, operation_id: str) -> None:
+        super().__init__(
+            f"idempotency key {key!r} was used for another request (operation {operation_id})"
+        )
+        self.operation_id = operation_id
+
+
 class NotReplicated(ChronoqError):
     """A write reached the primary, but fewer replicas than `replica_acks` confirmed
     it in time: a failover now could lose it. Safe to retry (enqueue skips job ids

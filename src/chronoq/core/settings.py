@@ -95,6 +95,25 @@ class Settings(BaseSettings):
         description="Largest request body the HTTP API accepts (bytes); a larger one gets "
         "413 and is not read further.",
     )
+    operations_batch_size: int = Field(
+        default=500,
+        ge=1,
+        le=10_000,
+        description="Jobs a bulk operation acts on per script call (chronoq.bulk).",
+    )
+    operations_lease: float = Field(
+        default=10.0,
+        ge=0.1,
+        description="Seconds a bulk operation's runner holds it between renewals; a killed "
+        "runner's operation is resumed by another after this long.",
+    )
+    operations_pause: float = Field(
+        default=0.0,
+        ge=0,
+        le=3.0,
+        description="Seconds a bulk operation's runner waits between batches (gentler "
+        "on a busy Redis); under a third of the lease.",
+    )
     strict_server: bool = Field(
         default=False, description="Refuse to start on a server that can lose jobs."
     )

@@ -26,6 +26,10 @@ from chronoq.manage.locks import Fleet, LockAdmin, SyncFleet, SyncLockAdmin
 from chronoq.manage.queues import QueueAdmin, SyncQueueAdmin
 from chronoq.manage.schedules import Schedules, SyncSchedules
 
+# The names before manage.py became a package (chronoq.bulk imports them).
+_Opened = Opened
+_SyncFacade = SyncFacade
+
 ScheduleHandle = Handle[Schedules, SyncSchedules]
 AlertHandle = Handle[Alerts, SyncAlerts]
 LimitHandle = Handle[Limits, SyncLimits]

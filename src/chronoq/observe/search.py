@@ -24,7 +24,7 @@ import json
 import re
 import time
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -107,6 +107,24 @@ class JobFilter:
                  self.error_group, self.not_tasks, self.not_statuses, self.not_queues,
                  self.not_accounts, self.not_error_contains]  # fmt: skip
         return hashlib.sha1(json.dumps([str(p) for p in parts]).encode()).hexdigest()[:12]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JobFilter:
+        """The inverse of `to_dict` (a stored filter, e.g. a bulk operation's)."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigurationError(f"unknown filter field {unknown[0]!r}")
+        values = dict(data)
+        for k in ("since", "until"):
+            if values.get(k) is not None:
+                values[k] = parse_moment(str(values[k]), k)
+        if values.get("status") is not None:
+            values["status"] = JobStatus(values["status"])
+        for k in ("not_tasks", "not_queues", "not_accounts", "not_error_contains"):
+            values[k] = tuple(str(v) for v in values.get(k, ()))
+        values["not_statuses"] = tuple(JobStatus(v) for v in values.get("not_statuses", ()))
+        return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
         out = {k: v for k, v in asdict(self).items() if v is not None and v != ()}
@@ -196,6 +214,17 @@ class JobSearch:
     async def search(
         self, where: JobFilter, *, limit: int = 50, cursor: str | None = None, budget: int = BUDGET
     ) -> JobPage:
+        found, next_cursor, examined = await self.matching(
+            where, limit=limit, cursor=cursor, budget=budget
+        )
+        jobs = await self._jobs(found)
+        return JobPage(jobs, next_cursor, examined, where.to_dict())
+
+    async def matching(
+        self, where: JobFilter, *, limit: int = 50, cursor: str | None = None, budget: int = BUDGET
+    ) -> tuple[list[tuple[str, str]], str | None, int]:
+        """The (queue, id) of the matches, without reading their records, with the
+        next cursor and the ids examined: what a bulk operation captures."""
         if not 1 <= limit <= PAGE_MAX:
             raise ConfigurationError(f"limit must be within 1..{PAGE_MAX}, got {limit}")
         digest = where.digest()
@@ -226,11 +255,28 @@ class JobSearch:
             else:
                 continue
             break
-        jobs = await self._jobs(found)
         next_cursor = None
         if last is not None:
             next_cursor = _Cursor(last[0], last[1], low, high, digest).encode()
-        return JobPage(jobs, next_cursor, examined, where.to_dict())
+        return found, next_cursor, examined
+
+    async def count(self, where: JobFilter, *, most: int = 100_000) -> tuple[int, bool]:
+        """How many jobs match, counted up to `most` (a bulk action's dry run);
+        True with it: there may be more. A filter of state and queue alone is
+        the indexes' sizes (O(1)); others page through the search."""
+        plain = JobFilter(status=where.status, queue=where.queue)
+        if where == plain:
+            sources = await self._sources(where, None)
+            sizes = await self.history.sizes([s.key for s in sources])
+            return sum(sizes), False
+        total, cursor = 0, None
+        while total < most:
+            found = await self.search(where, limit=PAGE_MAX, cursor=cursor)
+            total += len(found.jobs)
+            if found.next_cursor is None:
+                return total, False
+            cursor = found.next_cursor
+        return total, True
 
     async def _sources(self, where: JobFilter, upper: Entry | None) -> list[_Source]:
         """Per queue and family, the smallest index the filters name. The state's own

@@ -10,7 +10,17 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import cast
 
-from chronoq.core.access import AuditEntry, Role, TokenRecord, matches, new_token, token_id_of
+from chronoq.core.access import (
+    AuditEntry,
+    Role,
+    Session,
+    TokenRecord,
+    matches,
+    new_session,
+    new_token,
+    session_token_id,
+    token_id_of,
+)
 from chronoq.redis.connector import AsyncRedis
 from chronoq.redis.keys import Keyspace
 
@@ -55,7 +65,55 @@ class AccessStore:
         found = [r for r in await self.tokens() if token_id_or_name in (r.id, r.name)]
         if found:
             await self.redis.hdel(self.keys.tokens, *[r.id for r in found])
+            for record in found:  # its sessions end with it (they check it anyway)
+                await self._drop_sessions(record.id)
         return found
+
+    # -- dashboard sessions -------------------------------------------------
+
+    async def create_session(self, record: TokenRecord, ttl: float) -> Session:
+        """Open a session for a verified token, expiring after `ttl` seconds."""
+        session = new_session(record.id, await self._now_ms())
+        ttl_ms = max(1, int(ttl * 1000))
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(self.keys.session(session.id), session.to_json(), px=ttl_ms)
+            pipe.sadd(self.keys.sessions(record.id), session.id)
+            pipe.pexpire(self.keys.sessions(record.id), ttl_ms, gt=True)
+            pipe.pexpire(self.keys.sessions(record.id), ttl_ms, nx=True)
+            await pipe.execute()
+        return session
+
+    async def session(self, session_id: str) -> tuple[Session, TokenRecord] | None:
+        """The session and its token, or None when it expired, was dropped, or its
+        token was revoked: one round trip (the id names its token)."""
+        token_id = session_token_id(session_id)
+        if token_id is None:
+            return None
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.get(self.keys.session(session_id))
+            pipe.hget(self.keys.tokens, token_id)
+            raw_session, raw_token = await pipe.execute()
+        if raw_session is None or raw_token is None:
+            return None
+        session = Session.from_json(session_id, raw_session)
+        if session.token_id != token_id:
+            return None
+        return session, TokenRecord.from_json(token_id, raw_token)
+
+    async def drop_session(self, session_id: str) -> None:
+        """Log out: the session ends now."""
+        token_id = session_token_id(session_id)
+        if token_id is None:
+            return
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(self.keys.session(session_id))
+            pipe.srem(self.keys.sessions(token_id), session_id)
+            await pipe.execute()
+
+    async def _drop_sessions(self, token_id: str) -> None:
+        ids = [_text(i) for i in await self.redis.smembers(self.keys.sessions(token_id))]
+        keys = [self.keys.session(i) for i in ids]
+        await self.redis.delete(self.keys.sessions(token_id), *keys)
 
     # -- audit log ----------------------------------------------------------
 

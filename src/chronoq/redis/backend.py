@@ -33,6 +33,7 @@ from chronoq.redis.keys import DEFAULT_PREFIX, Keyspace
 from chronoq.redis.limits import LimitStore
 from chronoq.redis.liveness import SchedulerLoops
 from chronoq.redis.lock_registry import LockRegistry
+from chronoq.redis.operations import OperationStore
 from chronoq.redis.queue_control import QueueControl
 from chronoq.redis.registry import RegistryStore
 from chronoq.redis.rollups import RollupStore
@@ -100,6 +101,11 @@ class Backend:
     def access(self) -> AccessStore:
         """API tokens and the audit log (the HTTP API, dashboard and CLI write it)."""
         return AccessStore(self.redis, self.keys)
+
+    @cached_property
+    def operations(self) -> OperationStore:
+        """Bulk operations' records and per-queue parts (chronoq.bulk runs them)."""
+        return OperationStore(self.redis, self.keys, events_cap=self.events_cap)
 
     @cached_property
     def idempotency(self) -> IdempotencyStore:

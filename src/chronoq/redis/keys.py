@@ -202,6 +202,26 @@ class QueueKeys:
     def group_accounts(self, fingerprint: str) -> str:
         return f"{self.index_prefix}g:{fingerprint}:a"
 
+    @property
+    def op_progress_prefix(self) -> str:
+        """Prefix of a bulk operation's per-queue HASHes (+ '<operation id>:<capture
+        token>'): 'n' ids in its set, 'cursor' (ids done), 'o:<outcome>' counts,
+        'cancelled'. Next to the queue's jobs so one script moves a batch of them and
+        advances the cursor (chronoq.core.operations)."""
+        return self._key("op:")
+
+    def op_progress(self, part: str) -> str:
+        return self.op_progress_prefix + part
+
+    @property
+    def op_ids_prefix(self) -> str:
+        """Prefix of a bulk operation's frozen per-queue LISTs of job ids (+ the same
+        '<operation id>:<capture token>' as its progress hash)."""
+        return self._key("opids:")
+
+    def op_ids(self, part: str) -> str:
+        return self.op_ids_prefix + part
+
     def job(self, job_id: str) -> str:
         return self.job_prefix + job_id
 
@@ -296,6 +316,10 @@ class Keyspace:
     @cached_property
     def access(self) -> AccessKeys:
         return AccessKeys(self.prefix)
+
+    @cached_property
+    def operations(self) -> OperationKeys:
+        return OperationKeys(self.prefix)
 
     def once(self, key: str) -> str:
         """STRING claimed by `App.once(key)` (SET NX PX); tag `{once:KEY}`."""
@@ -526,3 +550,53 @@ class AccessKeys:
         """STRING: the HTTP API's stored reply to the request sent with one
         Idempotency-Key (`digest`: the key's SHA-256, hex), kept 24 h."""
         return self._key(f"reply:{digest}")
+
+    def session(self, session_id: str) -> str:
+        """STRING: a dashboard session's JSON (token id, form token, created_ms),
+        expiring with the session (PX)."""
+        return self._key(f"session:{session_id}")
+
+    def sessions(self, token_id: str) -> str:
+        """SET of the session ids opened with one token (revoking it drops them)."""
+        return self._key(f"sessions:{token_id}")
+
+
+@dataclass(frozen=True)
+class OperationKeys:
+    """Bulk operations' records, with the hash tag `{~ops}` (claims, leases and the
+    idempotency keys change in one script). Each operation's frozen set of ids and
+    its progress live in the queues' slots instead (`QueueKeys.op_ids`)."""
+
+    prefix: str
+
+    def _key(self, suffix: str) -> str:
+        return f"{self.prefix}:{{~ops}}:{suffix}"
+
+    @cached_property
+    def index(self) -> str:
+        """ZSET operation id -> created ms (listings, newest first)."""
+        return self._key("index")
+
+    @cached_property
+    def runnable(self) -> str:
+        """ZSET of operations not finished: id -> lease expiry ms (0: never claimed);
+        a runner claims the first whose lease has run out."""
+        return self._key("runnable")
+
+    @cached_property
+    def wake(self) -> str:
+        """LIST used as a doorbell: idle runners block on it for a new operation."""
+        return self._key("wake")
+
+    @cached_property
+    def op_prefix(self) -> str:
+        """Prefix of operation HASHes (+ id): spec, state, lease, capture, result."""
+        return self._key("op:")
+
+    def op(self, operation_id: str) -> str:
+        return self.op_prefix + operation_id
+
+    @cached_property
+    def idem_prefix(self) -> str:
+        """Prefix of STRINGs (+ idempotency key) -> operation id, expiring."""
+        return self._key("idem:")

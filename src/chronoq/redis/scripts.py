@@ -224,6 +224,13 @@ class Scripts:
         self.queue_resume = Script("queue_resume")
         self.queue_drain = Script("queue_drain")
         self.lock_force_release = Script("lock_force_release")
+        self.operation_create = Script("operation_create")
+        self.operation_claim = Script("operation_claim")
+        self.operation_renew = Script("operation_renew")
+        self.operation_captured = Script("operation_captured")
+        self.operation_batch = Script("operation_batch")
+        self.operation_finish = Script("operation_finish")
+        self.operation_cancel = Script("operation_cancel")
 
 
 SCRIPTS = Scripts()

@@ -11,7 +11,7 @@ from chronoq.api.audit import audit
 from chronoq.api.auth import Admin, Operator, Principal, Reader
 from chronoq.api.models import Body, Done, JobPageOut
 from chronoq.api.problems import ProblemError
-from chronoq.api.routes.jobs import Limit, Text, search, search_filter
+from chronoq.api.routes.jobs import FilterText, Limit, Text, search, search_filter
 from chronoq.api.state import client
 from chronoq.client import Client
 from chronoq.core.errors import ConfigurationError, InvalidJobState
@@ -35,15 +35,17 @@ async def list_dead(
     until: str | None = None,
     error_contains: Text = None,
     error_group: Annotated[str | None, Query(max_length=64)] = None,
+    filter_text: FilterText = None,
     cursor: Annotated[str | None, Query(max_length=2000)] = None,
     limit: Limit = 50,
 ) -> JobPageOut:
-    """Newest first, in pages; every filter given must hold."""
+    """Newest first, in pages; every filter given (and `filter`, the shared grammar)
+    must hold."""
     if error_group is not None:
         _fingerprint(error_group, "query.error_group")
     where = search_filter(task=task, status=JobStatus.DEAD, queue=queue, account=account,
                           since=since, until=until, error_contains=error_contains,
-                          error_group=error_group)  # fmt: skip
+                          error_group=error_group, text=filter_text)  # fmt: skip
     return await search(c, where, limit, cursor)
 
 

@@ -3,7 +3,6 @@ attempt, cancel, retry (a dead job, requeued), delete (a dead job, purged)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
@@ -20,6 +19,7 @@ from chronoq.api.state import client
 from chronoq.client import Client, JobRequest
 from chronoq.core.errors import ConfigurationError, InvalidJobState, UnknownTask
 from chronoq.core.job import JobStatus
+from chronoq.observe.filters import parse_filter
 from chronoq.observe.jobs import job_history
 from chronoq.observe.search import PAGE_MAX, JobFilter, JobSearch, parse_moment
 
@@ -95,19 +95,27 @@ def search_filter(
     until: str | None,
     error_contains: str | None,
     error_group: str | None = None,
+    text: str | None = None,
 ) -> JobFilter:
-    """The history filters, each bad one a problem naming it."""
-    moments: dict[str, datetime] = {}
-    for name, text in (("since", since), ("until", until)):
-        if text is not None:
+    """The history filters (query parameters, and `filter`: the shared grammar), each
+    bad one a problem naming it."""
+    given: dict[str, Any] = {"task": task, "status": status, "queue": queue,
+                             "account": account, "error_contains": error_contains,
+                             "error_group": error_group}  # fmt: skip
+    for name, moment in (("since", since), ("until", until)):
+        if moment is not None:
             try:
-                moments[name] = parse_moment(text, name)
+                given[name] = parse_moment(moment, name)
             except ConfigurationError as exc:
                 raise field_error(exc, f"query.{name}") from None
+    given = {k: v for k, v in given.items() if v is not None}
+    if text is not None:
+        try:
+            return parse_filter(text, **given)
+        except ConfigurationError as exc:
+            raise field_error(exc, "query.filter") from None
     try:
-        return JobFilter(task=task, status=status, queue=queue, account=account,
-                         error_contains=error_contains, error_group=error_group,
-                         since=moments.get("since"), until=moments.get("until"))  # fmt: skip
+        return JobFilter(**given)
     except ConfigurationError as exc:
         raise field_error(exc, "query.status") from None
 
@@ -124,6 +132,10 @@ async def search(c: Client, where: JobFilter, limit: int, cursor: str | None) ->
 
 Text = Annotated[str | None, Query(min_length=1, max_length=500)]
 Limit = Annotated[int, Query(ge=1, le=PAGE_MAX)]
+FilterText = Annotated[
+    str | None,
+    Query(alias="filter", max_length=2000, description="The shared grammar: task:T -account:A"),
+]
 
 
 @router.get("", summary="List jobs", response_model=JobPageOut)
@@ -137,14 +149,17 @@ async def list_jobs(
     since: Annotated[str | None, Query(description="30m, 2h (ago) or ISO 8601 with offset")] = None,
     until: Annotated[str | None, Query(description="Finished before; as since")] = None,
     error_contains: Text = None,
+    filter_text: FilterText = None,
     cursor: Annotated[str | None, Query(max_length=2000)] = None,
     limit: Limit = 50,
 ) -> JobPageOut:
-    """Newest first. With task, account, since, until, error_contains, a finished
-    status or a cursor: a search of the finished and dead jobs' history, in pages
+    """Newest first. With task, account, since, until, error_contains, `filter` (the
+    shared grammar: `task:send status:dead -account:acme since:2h error:"reset"`),
+    a finished status or a cursor: a search of the finished and dead jobs' history, in pages
     (`next_cursor`). Otherwise (or for a waiting or running status): the jobs
     each queue holds now, one page."""
-    searching = any(v is not None for v in (task, account, since, until, error_contains, cursor))
+    searched = (task, account, since, until, error_contains, cursor, filter_text)
+    searching = any(v is not None for v in searched)
     if status is not None and not status.is_finished:
         if searching:
             detail = f"the history filters cover finished jobs; list {status.value} jobs"
@@ -155,7 +170,8 @@ async def list_jobs(
         found = await readable(c.jobs(queue=queue, limit=limit), "a job record")
         return JobPageOut(jobs=[j.to_dict() for j in found], examined=len(found))
     where = search_filter(task=task, status=status, queue=queue, account=account, since=since,
-                          until=until, error_contains=error_contains)  # fmt: skip
+                          until=until, error_contains=error_contains,
+                          text=filter_text)  # fmt: skip
     return await search(c, where, limit, cursor)
 
 

@@ -548,3 +548,78 @@ local function hand_back(active_key, ready_key, job_key, id, f)
   redis.call('HINCRBY', job_key, 'att', -1)
   redis.call('HDEL', job_key, 'lease', 'st', 'wid')
 end
+
+-- Dead-letter actions on one job: requeue_dead.lua, purge_dead.lua and resolve.lua
+-- act on one job or on a selection; operation_batch.lua on a bulk operation's batch.
+-- One owner each, so a bulk requeue is exactly the requeue of one job.
+-- D: {dead = the dead ZSET, ready, seq, fair, job_prefix, ix = index_prefix,
+-- E = events_of(...)}.
+local DEAD_CHECKED = {'status', 'task', 'args', 'maxr', 'dl', 'gate', 'lres', 'prio', 'att',
+  'err', 'st', 'fin', 'wid', 'tb', 'mem', 'hist'}
+
+-- How the attempt that left the job dead ended, as its error tells.
+local function dead_outcome(err)
+  if err and string.sub(err, 1, 11) == 'worker lost' then return 'worker lost' end
+  return 'dead'
+end
+
+-- Requeue dead job `id`, keeping its attempt history: the dead attempt (as the record
+-- held it) and a 'requeued' mark are appended to 'hist' before the run fields are
+-- cleared; the next run is numbered after the last, and the job gets its retries
+-- again (attempts before the requeue are kept in 'rbase'). opts: `wanted` (a
+-- function of the fields read: false keeps the job dead), `prio` (a checked
+-- priority to give it), `args` (new encoded arguments: an operator's edit), `dry`
+-- (decide only: write nothing).
+-- Returns 'requeued'; 'skipped' (not wanted); 'invalid' (a record the claim would
+-- dead-letter again: it stays dead, its error says why); or nil: not a dead job.
+local function requeue_dead_job(D, id, opts)
+  local job_key = D.job_prefix .. id
+  if not redis.call('ZSCORE', D.dead, id) then return nil end
+  if redis.call('EXISTS', job_key) == 0 then
+    if not opts.dry then redis.call('ZREM', D.dead, id) end
+    return nil
+  end
+  local f, why = read_job(job_key, DEAD_CHECKED)
+  if opts.wanted and not opts.wanted(f) then return 'skipped' end
+  why = why or (not f.task and missing_field('task')) or (not f.args and missing_field('args'))
+  if why then
+    if not opts.dry then redis.call('HSET', job_key, 'err', why) end
+    return 'invalid'
+  end
+  if opts.dry then return 'requeued' end
+  local last = attempt_entry(f, dead_outcome(f.err), whole_or_false(f.fin), f.err, f.tb, f.mem)
+  history_append(job_key, f, last, mark_entry('requeued', now_ms()))
+  redis.call('ZREM', D.dead, id)
+  unindex_dead(D.ix, job_key, id)
+  redis.call('HSET', job_key, 'rbase', f.att or 0)
+  if opts.prio then redis.call('HSET', job_key, 'prio', opts.prio) end
+  if opts.args then redis.call('HSET', job_key, 'args', opts.args) end
+  redis.call('HDEL', job_key, 'fin', 'st', 'wid', 'mem')
+  push_ready(D.ready, D.seq, D.fair, job_key, id)  -- its fields are checked above
+  event_append(D.E, id, 'queued')
+  return 'requeued'
+end
+
+-- Delete dead job `id` for good (`dry`: decide only). Returns 'purged', or nil: it is
+-- not a dead job.
+local function purge_dead_job(D, id, dry)
+  if dry then
+    if redis.call('ZSCORE', D.dead, id) then return 'purged' end
+    return nil
+  end
+  if redis.call('ZREM', D.dead, id) == 0 then return nil end
+  unindex_dead(D.ix, D.job_prefix .. id, id)
+  redis.call('DEL', D.job_prefix .. id, D.result_prefix .. id)
+  return 'purged'
+end
+
+-- Mark dead job `id` handled at `now` with `note` (`dry`: decide only). Returns
+-- `now`; false when there is no such job; or the status of a job that is not dead.
+local function resolve_dead_job(job_prefix, id, note, now, dry)
+  local job_key = job_prefix .. id
+  local status = redis.call('HGET', job_key, 'status')
+  if not status then return false end
+  if status ~= 'dead' then return status end
+  if not dry then redis.call('HSET', job_key, 'rsv', now, 'rnote', note) end
+  return now
+end

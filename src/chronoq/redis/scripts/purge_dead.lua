@@ -12,12 +12,9 @@ if ARGV[1] == '*' then
 else
   ids = {ARGV[1]}
 end
+local D = {dead = KEYS[1], job_prefix = KEYS[2], result_prefix = KEYS[3], ix = KEYS[4]}
 local deleted = 0
 for _, id in ipairs(ids) do
-  if redis.call('ZREM', KEYS[1], id) == 1 then
-    unindex_dead(KEYS[4], KEYS[2] .. id, id)
-    redis.call('DEL', KEYS[2] .. id, KEYS[3] .. id)
-    deleted = deleted + 1
-  end
+  if purge_dead_job(D, id, false) then deleted = deleted + 1 end
 end
 return deleted

@@ -22,19 +22,9 @@
 -- The dead attempt (as the record held it) and a 'requeued' mark are appended to
 -- the job's history ('hist') before the record's run fields are cleared.
 
--- A record the claim would dead-letter again stays dead; its error says why.
-local CHECKED = {'status', 'task', 'args', 'maxr', 'dl', 'gate', 'lres', 'prio', 'att', 'err',
-  'st', 'fin', 'wid', 'tb', 'mem', 'hist'}
 local E = events_of(KEYS[8], ARGV[7])
-
--- How the attempt that left the job dead ended, as its error tells.
-local function dead_outcome(err)
-  if err and string.sub(err, 1, 11) == 'worker lost' then return 'worker lost' end
-  return 'dead'
-end
-local function problem(f, why)
-  return why or (not f.task and missing_field('task')) or (not f.args and missing_field('args'))
-end
+local D = {dead = KEYS[1], ready = KEYS[2], seq = KEYS[3], fair = KEYS[6], job_prefix = KEYS[5],
+  ix = KEYS[7], E = E}
 
 local task, needle = ARGV[3], string.lower(ARGV[4])
 local edited = ARGV[1] ~= '*' and ARGV[8] or ''
@@ -42,33 +32,15 @@ local function wanted(f)
   if task ~= '' and f.task ~= task then return false end
   return needle == '' or string.find(string.lower(f.err or ''), needle, 1, true) ~= nil
 end
+local OPTS = {wanted = wanted, args = edited ~= '' and edited or nil}
 
 -- Returns true (requeued), false (kept dead: not selected, or a bad record), or nil
--- (no longer a dead job: gone from the index).
+-- (no longer a dead job: gone from the index). A record the claim would dead-letter
+-- again stays dead; its error says why (requeue_dead_job in _lib.lua).
 local function requeue(id)
-  local job_key = KEYS[5] .. id
-  if not redis.call('ZSCORE', KEYS[1], id) then return nil end
-  if redis.call('EXISTS', job_key) == 0 then
-    redis.call('ZREM', KEYS[1], id)
-    return nil
-  end
-  local f, why = read_job(job_key, CHECKED)
-  if not wanted(f) then return false end
-  why = problem(f, why)
-  if why then
-    redis.call('HSET', job_key, 'err', why)
-    return false
-  end
-  local last = attempt_entry(f, dead_outcome(f.err), whole_or_false(f.fin), f.err, f.tb, f.mem)
-  history_append(job_key, f, last, mark_entry('requeued', now_ms()))
-  redis.call('ZREM', KEYS[1], id)
-  unindex_dead(KEYS[7], job_key, id)
-  redis.call('HSET', job_key, 'rbase', f.att or 0)
-  if edited ~= '' then redis.call('HSET', job_key, 'args', edited) end
-  redis.call('HDEL', job_key, 'fin', 'st', 'wid', 'mem')
-  push_ready(KEYS[2], KEYS[3], KEYS[6], job_key, id)  -- its fields are checked above
-  event_append(E, id, 'queued')
-  return true
+  local outcome = requeue_dead_job(D, id, OPTS)
+  if outcome == nil then return nil end
+  return outcome == 'requeued'
 end
 
 local now = now_ms()

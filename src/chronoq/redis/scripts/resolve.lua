@@ -9,12 +9,7 @@
 -- or the status of a job that is not dead.
 local now = now_ms()
 if ARGV[1] == 'job' then
-  local job_key = KEYS[1] .. ARGV[2]
-  local status = redis.call('HGET', job_key, 'status')
-  if not status then return false end
-  if status ~= 'dead' then return status end
-  redis.call('HSET', job_key, 'rsv', now, 'rnote', ARGV[3])
-  return now
+  return resolve_dead_job(KEYS[1], ARGV[2], ARGV[3], now, false)
 end
 if ARGV[1] ~= 'group' then
   return redis.error_reply("resolve: ARGV[1] must be 'job' or 'group', got " .. tostring(ARGV[1]))

@@ -1,0 +1,164 @@
+"""Dead letters: the dead-letter queue searched like the jobs view; requeue or mark
+handled one job, edit a job's payload and requeue it; requeue every job matching
+the filters, or purge a queue's, after a dry run shows how many and the operator
+types the queue's name (or `all`) to confirm."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from chronoq.core.access import Role
+from chronoq.core.errors import ConfigurationError
+from chronoq.core.job import JobStatus
+from chronoq.observe.search import JobFilter, JobSearch, parse_moment
+from chronoq.web.auth import (
+    Forbidden,
+    Operator,
+    Reader,
+    Viewer,
+    audit,
+    base_of,
+    state_of,
+)
+from chronoq.web.render import page
+from chronoq.web.routes.jobs import Query
+from chronoq.web.state import REDACTED
+
+router = APIRouter()
+FILTERS = ("queue", "task", "error", "since")
+
+
+def dead_filter(values: dict[str, str]) -> JobFilter:
+    return JobFilter(
+        status=JobStatus.DEAD,
+        queue=values.get("queue") or None,
+        task=values.get("task") or None,
+        error_contains=values.get("error") or None,
+        since=parse_moment(values["since"], "since") if values.get("since") else None,
+    )
+
+
+def confirm_word(values: dict[str, str]) -> str:
+    """What the operator types to confirm a bulk action: the queue's name, or `all`."""
+    return values.get("queue") or "all"
+
+
+@router.get("/dead")
+async def dead(request: Request, who: Reader, cursor: str = "") -> Response:
+    backend = await state_of(request).backend()
+    query = Query.of(request)
+    where = dead_filter(query.values)
+    found = await JobSearch(backend).search(where, limit=50, cursor=cursor or None)
+    return page(request, "dead.html", view="dead", jobs=found.jobs, query=query.values,
+                queues=await backend.inspector.queues(),
+                next_link=query.link(cursor=found.next_cursor) if found.next_cursor else "",
+                filter_link=query.link())  # fmt: skip
+
+
+@router.get("/dead/bulk")
+async def bulk_preview(request: Request, action: str, who: Reader) -> Response:
+    """The dry run: how many dead jobs the action would touch, and the typed
+    confirmation it needs."""
+    _check_action(action, who, request.query_params.get("queue", ""))
+    backend = await state_of(request).backend()
+    values = {k: request.query_params.get(k, "").strip() for k in FILTERS}
+    count, more = await JobSearch(backend).count(dead_filter(values))
+    return page(request, "dead_bulk.html", view="dead", action=action, values=values,
+                count=count, more=more, word=confirm_word(values))  # fmt: skip
+
+
+def _check_action(action: str, who: Viewer, queue: str) -> None:
+    if action not in ("requeue", "purge"):
+        raise ConfigurationError(f"unknown bulk action {action!r}: requeue or purge")
+    if action == "purge" and not who.can(Role.ADMIN):
+        raise Forbidden("purging dead jobs needs the admin role")
+    if action == "purge" and not queue:
+        raise ConfigurationError("purge one queue's dead jobs at a time: choose the queue")
+
+
+@router.post("/dead/bulk")
+async def bulk(
+    request: Request,
+    *,
+    action: str = Form(...),
+    confirm: str = Form(""),
+    queue: str = Form(""),
+    task: str = Form(""),
+    error: str = Form(""),
+    since: str = Form(""),
+    who: Operator,
+) -> Response:
+    _check_action(action, who, queue)
+    values = {"queue": queue, "task": task, "error": error, "since": since}
+    if confirm.strip() != confirm_word(values):
+        raise ConfigurationError(
+            f"not confirmed: type {confirm_word(values)!r} to {action} these dead jobs"
+        )
+    where = dead_filter(values)
+    client = await state_of(request).client()
+    if action == "purge":
+        if task or error or since:
+            raise ConfigurationError("purge takes a queue alone: requeue or filter first")
+        count = await client.purge_dead(queue=queue)
+    else:
+        count = await client.requeue_dead(
+            queue=queue or None, task=task or None, error_contains=error or None,
+            since=where.since,
+        )  # fmt: skip
+    described = " ".join(f"{k}={v}" for k, v in values.items() if v)
+    await audit(request, who, f"dead.{action}", filter=described, count=count)
+    return page(request, "dead_done.html", view="dead", action=action, count=count)
+
+
+@router.post("/dead/{job_id}/requeue")
+async def requeue(request: Request, job_id: str, who: Operator) -> Response:
+    client = await state_of(request).client()
+    moved = await client.requeue_dead(job_id=job_id)
+    await audit(request, who, "jobs.retry", target=job_id, count=moved)
+    return RedirectResponse(f"{base_of(request)}/dead", status_code=303)
+
+
+@router.get("/dead/{job_id}/edit")
+async def edit_page(request: Request, job_id: str, who: Reader) -> Response:
+    state = state_of(request)
+    job = await (await state.backend()).inspector.get_job(job_id)
+    args, kwargs = state.redact(job.task, list(job.args), dict(job.kwargs))
+    return page(request, "dead_edit.html", view="dead", job=job,
+                payload=json.dumps({"args": args, "kwargs": kwargs}, indent=2),
+                redacted=REDACTED)  # fmt: skip
+
+
+@router.post("/dead/{job_id}/edit")
+async def edit(
+    request: Request,
+    *,
+    job_id: str,
+    payload: str = Form(...),
+    who: Operator,
+) -> Response:
+    """Requeue with the payload as edited; values left `[redacted]` keep the job's."""
+    client = await state_of(request).client()
+    job = await client.inspector.get_job(job_id)
+    args, kwargs = _edited(payload, job.kwargs)
+    moved = await client.requeue_dead_job(job_id, args=args, kwargs=kwargs)
+    await audit(request, who, "dead.requeue_edited", target=job_id, count=int(moved))
+    return RedirectResponse(f"{base_of(request)}/jobs/{job_id}", status_code=303)
+
+
+def _edited(text: str, original: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ConfigurationError(f"the payload is not JSON: {exc}") from None
+    if not isinstance(data, dict) or set(data) - {"args", "kwargs"}:
+        raise ConfigurationError('the payload is {"args": [...], "kwargs": {...}}')
+    args, kwargs = data.get("args", []), data.get("kwargs", {})
+    if not isinstance(args, list) or not isinstance(kwargs, dict):
+        raise ConfigurationError("args must be a list and kwargs an object")
+    restored = {k: original[k] if v == REDACTED and k in original else v
+                for k, v in kwargs.items()}  # fmt: skip
+    return args, restored

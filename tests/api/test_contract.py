@@ -1,0 +1,101 @@
+"""schemathesis against /openapi.json on a live server: whatever it sends, valid
+or not (both generation modes), no 5xx, and every 4xx is a problem+json body.
+Bounded: a few examples per operation and mode."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+import redis
+import schemathesis
+import uvicorn
+from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
+
+from chronoq.api import create_api
+from chronoq.core.access import Role
+from tests.api.api_app import make_app
+
+EXAMPLES = 10  # per operation: the whole run stays well under a minute
+
+
+@dataclass(frozen=True)
+class Live:
+    url: str
+    token: str
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def live(redis_url: str) -> Iterator[Live]:
+    """The API of a fresh prefix under uvicorn, in a thread, with an admin token."""
+    prefix = f"test-{uuid.uuid4().hex[:12]}"
+    app = make_app(redis_url, prefix)
+
+    async def token() -> str:
+        async with app.backend() as backend:
+            return (await backend.access.create_token("contract", Role.ADMIN))[1]
+
+    visible = asyncio.run(token())
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_api(app), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    yield Live(f"http://127.0.0.1:{port}", visible)
+    server.should_exit = True
+    thread.join(10)
+    conn = redis.Redis.from_url(redis_url)
+    stale = list(conn.scan_iter(match=f"{prefix}:*", count=1000))
+    if stale:
+        conn.delete(*stale)
+    conn.close()
+
+
+def _check(case: schemathesis.Case, live: Live) -> None:
+    response = case.call(base_url=live.url, headers={"Authorization": f"Bearer {live.token}"})
+    where = (case.method, case.formatted_path, case.query, case.body)
+    assert response.status_code < 500, (where, response.text)
+    if 400 <= response.status_code < 500:
+        (content_type,) = response.headers.get("content-type", [""])
+        assert content_type.startswith("application/problem+json"), (where, response.text)
+        body = response.json()
+        assert body["status"] == response.status_code and body["detail"], body
+
+
+@pytest.mark.timeout(120)
+def test_no_5xx_and_every_4xx_is_a_problem(live: Live) -> None:
+    schema = schemathesis.openapi.from_url(f"{live.url}/openapi.json")
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) > 30
+    for operation, mode in itertools.product(operations, GenerationMode):
+
+        @given(operation.as_strategy(generation_mode=mode))
+        @settings(max_examples=EXAMPLES, deadline=None, database=None,
+                  suppress_health_check=list(HealthCheck))  # fmt: skip
+        def run(case: schemathesis.Case) -> None:
+            _check(case, live)
+
+        try:
+            run()
+        except Unsatisfiable:
+            assert mode is GenerationMode.NEGATIVE  # nothing of it can be made invalid
