@@ -114,3 +114,5 @@ async def test_queue_pause_resume_and_drain(
     async with app.client() as c:
         assert (await c.job(made[0].id)).status is JobStatus.CANCELLED
     assert_problem(await http.post("/v1/queues/mail/pause", json={"why": "x"}, headers=op), 422)
+    assert_problem(await http.post("/v1/queues/mial/pause", headers=op), 404)  # a typo
+    assert "mial" not in [row["queue"] for row in (await http.get("/v1/queues", headers=op)).json()]
