@@ -32,6 +32,8 @@ async def test_a_paused_queue_is_not_claimed_and_other_queues_are(client: Client
     body = counts["q1"].to_dict()
     assert body["paused"] is True and body["paused_reason"] == "still down"
     assert body["waiting"] == 3 and body["paused_since"] == pause.since.isoformat()
+    snapshot = await client.backend.snapshots.read()  # what the observe views read
+    assert {q.name: q.paused for q in snapshot.queues} == {"q1": True, "q2": False}
 
 
 async def test_a_pause_drops_idle_registrations_so_no_enqueue_hands_off(client: Client) -> None:
