@@ -99,7 +99,10 @@ class SyncLock(LeaseView):
     def try_acquire(self) -> bool:
         """Take the lock if it is free, without waiting. True when taken."""
         self._lease.check_idle()
-        return self._attempt(self._lease.new_token()) is None
+        if self._attempt(self._lease.new_token()) is None:
+            return True
+        self._clients.count(self._lease.event_call("contended"))
+        return False
 
     def acquire(self) -> None:
         """Take the lock, waiting up to the timeout (forever when None); LockTimeout
@@ -108,12 +111,17 @@ class SyncLock(LeaseView):
         lease.check_idle()
         token = lease.new_token()
         started = time.monotonic()
+        contended = False
         while (holder_ms := self._attempt(token)) is not None:
+            if not contended:  # counted once per acquire that found the lock taken
+                contended = True
+                self._clients.count(lease.event_call("contended"))
             if not lease.options.blocking:
                 raise lease.busy()
             waited = time.monotonic() - started
             block = lease.block_for(holder_ms, waited)
             if block is None:
+                self._clients.count(lease.event_call("timeout"))
                 raise lease.timed_out(waited)
             self._clients.wait(lease.keys.wake, block)
 
@@ -185,7 +193,9 @@ class SyncLock(LeaseView):
         error = self._lease.mark_lost(reason)
         if error is not None:
             log.warning("%s", error)
+            counted = self._lease.event_call("lost")
             self._lease.call_on_lost(error)
+            self._clients.count(counted)  # after telling the holder; best effort
 
 
 _WATCHERS = _Watchers()  # renewal threads, shared by every sync lock of the process

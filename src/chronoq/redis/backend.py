@@ -30,6 +30,7 @@ from chronoq.redis.inspector import Inspector
 from chronoq.redis.keys import DEFAULT_PREFIX, Keyspace
 from chronoq.redis.limits import LimitStore
 from chronoq.redis.liveness import SchedulerLoops
+from chronoq.redis.ops import OpsStore
 from chronoq.redis.registry import RegistryStore
 from chronoq.redis.rollups import RollupStore
 from chronoq.redis.schedules import ScheduleStore
@@ -96,6 +97,11 @@ class Backend:
     def rollups(self) -> RollupStore:
         """The metrics rollups (written by workers, read by chronoq.observe.rollups)."""
         return RollupStore(self.redis, self.keys, self.metrics_keep)
+
+    @cached_property
+    def ops(self) -> OpsStore:
+        """The operations rollups: schedules, limits, locks, worker processes."""
+        return OpsStore(self.redis, self.keys.ops, self.metrics_keep)
 
     @cached_property
     def schedules(self) -> ScheduleStore:

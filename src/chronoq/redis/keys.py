@@ -275,6 +275,10 @@ class Keyspace:
     def alerts(self) -> AlertKeys:
         return AlertKeys(self.prefix)
 
+    @cached_property
+    def ops(self) -> OpsKeys:
+        return OpsKeys(self.prefix)
+
     def once(self, key: str) -> str:
         """STRING claimed by `App.once(key)` (SET NX PX); tag `{once:KEY}`."""
         return f"{self.prefix}:{{once:{validate_lock_name(key, what='once key')}}}"
@@ -379,6 +383,11 @@ class LockKeys:
         """LIST: a release pushes one token (short expiry) that wakes one waiter."""
         return self._key("wake")
 
+    @property
+    def ops(self) -> OpsKeys:
+        """Where the lock's contention and losses are counted (per lock family)."""
+        return OpsKeys(self.prefix)
+
 
 @dataclass(frozen=True, slots=True)
 class LimitKeys:
@@ -463,3 +472,46 @@ class AlertKeys:
 
     def samples(self, queue: str) -> str:
         return self.samples_prefix + queue
+
+
+@dataclass(frozen=True)
+class OpsKeys:
+    """The operations rollups (`chronoq.core.ops`): schedules, limits, locks and
+    worker processes. All share the hash tag `{~ops}`: one script writes a minute's
+    buckets and the totals together."""
+
+    prefix: str
+
+    def _key(self, suffix: str) -> str:
+        return f"{self.prefix}:{{~ops}}:{suffix}"
+
+    @cached_property
+    def minute_prefix(self) -> str:
+        """Prefix of the minute bucket HASHes (minute_prefix + epoch ms // 60000);
+        fields `<kind><TAB><subject><TAB><name>`. Each resolution expires its keep
+        after the slot ends (like the queues' rollups)."""
+        return self._key("m:")
+
+    @cached_property
+    def hour_prefix(self) -> str:
+        return self._key("h:")
+
+    @cached_property
+    def day_prefix(self) -> str:
+        return self._key("d:")
+
+    def bucket(self, resolution: str, slot: int) -> str:
+        """The bucket of resolution 'm', 'h' or 'd' and its slot number."""
+        prefix = {"m": self.minute_prefix, "h": self.hour_prefix, "d": self.day_prefix}
+        return f"{prefix[resolution]}{slot}"
+
+    @cached_property
+    def totals(self) -> str:
+        """HASH of lifetime counts (same fields as the buckets'; no TTL, bounded by
+        schedules + limits + lock families)."""
+        return self._key("totals")
+
+    @cached_property
+    def lock_families(self) -> str:
+        """SET of the lock families counted by name (at most FAMILY_CAP)."""
+        return self._key("lockfam")

@@ -12,6 +12,7 @@ an unconfirmed acquire is released and reported (NotReplicated).
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ from chronoq.redis.scripts import SCRIPTS, ScriptArg
 
 ScriptCall = tuple[list[str], list[ScriptArg]]  # KEYS, ARGV of one lock script
 MAX_BLOCK = 60.0  # longest single blocking read; a longer wait blocks again
+COUNT_TIMEOUT = 2.0  # longest a lock event's count may hold up its caller
+log = logging.getLogger("chronoq.locks")
 
 
 def _not_replicated(keys: list[str], acked: int, durability: Durability) -> NotReplicated:
@@ -75,6 +78,15 @@ class LockClients:
 
     async def claim_once(self, key: str, ttl_ms: int) -> bool:
         return bool(await self.commands.set(key, "1", nx=True, px=ttl_ms))
+
+    async def count(self, call: ScriptCall) -> None:
+        """Count a lock event (ops_record.lua). Best effort: a lock whose Redis is
+        away must still tell its holder, so a failure is logged, never raised."""
+        try:
+            async with asyncio.timeout(COUNT_TIMEOUT):
+                await SCRIPTS.ops_record(self.commands, *call)
+        except Exception as exc:
+            log.debug("counting a lock event failed: %s", exc)
 
 
 @dataclass(eq=False)
@@ -171,6 +183,14 @@ class SyncLockClients:
     def claim_once(self, key: str, ttl_ms: int) -> bool:
         commands, _ = self._clients()
         return bool(commands.set(key, "1", nx=True, px=ttl_ms))
+
+    def count(self, call: ScriptCall) -> None:
+        """Count a lock event; best effort, as the async `LockClients.count`."""
+        try:
+            commands, _ = self._clients()
+            SCRIPTS.ops_record.call_sync(commands, *call)
+        except Exception as exc:
+            log.debug("counting a lock event failed: %s", exc)
 
     def close(self) -> None:
         with self._guard:

@@ -220,6 +220,7 @@ class Scripts:
         self.lock_release = Script("lock_release")
         self.lock_renew = Script("lock_renew")
         self.alert_transition = Script("alert_transition")
+        self.ops_record = Script("ops_record")
 
 
 SCRIPTS = Scripts()
