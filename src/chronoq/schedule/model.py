@@ -127,6 +127,11 @@ class ScheduleDef:
 
     def runs_to_fire(self, due: datetime, now: datetime) -> list[datetime]:
         """Which run times to enqueue now, given the earliest unfired one is `due`."""
+        return self.plan(due, now)[0]
+
+    def plan(self, due: datetime, now: datetime) -> tuple[list[datetime], int]:
+        """The runs to enqueue now, and how many due runs the misfire policy drops
+        (counted up to MAX_CATCH_UP: the metrics' "missed")."""
         pending = [due]
         while len(pending) < MAX_CATCH_UP:
             following = self.next_run_after(pending[-1])
@@ -137,14 +142,15 @@ class ScheduleDef:
         on_time = [run for run in pending if run >= horizon]
         missed = pending[: len(pending) - len(on_time)]
         if not missed:
-            return on_time
+            return on_time, 0
         match self.misfire:
             case Misfire.SKIP:
-                return on_time
+                return on_time, len(missed)
             case Misfire.ONCE:
-                return on_time or [missed[-1]]
+                runs = on_time or [missed[-1]]
+                return runs, len(pending) - len(runs)
             case Misfire.ALL:
-                return pending
+                return pending, 0
 
     def jitter_for(self, run: datetime) -> float:
         """A stable delay in [0, jitter): every scheduler computes the same one."""
