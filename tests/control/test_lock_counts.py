@@ -117,3 +117,17 @@ async def test_families_past_the_cap_count_as_other(
     assert raw.scard(Keyspace(prefix).ops.lock_families) == FAMILY_CAP
     for lock in holders:
         await lock.release()
+
+
+async def test_metrics_off_counts_no_lock_event(
+    redis_url: str, prefix: str, raw: redis.Redis
+) -> None:
+    app = App("off", redis_url=redis_url, prefix=prefix)
+    app.settings.metrics = False
+    holder = app.lock("quiet:1", ttl=0.15, renew=False)
+    await holder.acquire()
+    assert not await app.lock("quiet:1").try_acquire()
+    await asyncio.sleep(0.3)
+    with pytest.raises(LockLost):
+        await holder.release()
+    assert counts(raw, prefix) == {}

@@ -18,10 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from chronoq.core.errors import ConfigurationError, LockLost, LockTimeout
-from chronoq.core.ops import lock_family
 from chronoq.redis.keys import LockKeys
 from chronoq.redis.locks import MAX_BLOCK, ScriptCall
-from chronoq.redis.ops import lock_event_call
 
 log = logging.getLogger("chronoq.locks")
 
@@ -125,13 +123,6 @@ class Lease:
 
     def release_call(self, token: str) -> ScriptCall:
         return [self.keys.holder, self.keys.wake], [token, WAKE_TOKEN_MS]
-
-    def event_call(self, event: str) -> ScriptCall:
-        """Count `event` (contended, timeout, lost) for this lock's family: only the
-        paths that wait or fail pay this round trip, never a free acquire."""
-        return lock_event_call(
-            self.keys.ops, lock_family(self.name), event, int(time.time() * 1000)
-        )
 
     def check_idle(self) -> None:
         if self.token is not None:

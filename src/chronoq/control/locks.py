@@ -91,7 +91,7 @@ class Lock(LeaseView):
         clients = await self._clients.get()
         if await self._attempt(clients, self._lease.new_token()) is None:
             return True
-        await clients.count(self._lease.event_call("contended"))
+        await clients.count(self._lease.keys, "contended")
         return False
 
     async def acquire(self) -> None:
@@ -108,13 +108,13 @@ class Lock(LeaseView):
         while (holder_ms := await self._attempt(clients, token)) is not None:
             if not contended:  # counted once per acquire that found the lock taken
                 contended = True
-                await clients.count(lease.event_call("contended"))
+                await clients.count(lease.keys, "contended")
             if not lease.options.blocking:
                 raise lease.busy()
             waited = time.monotonic() - started
             block = lease.block_for(holder_ms, waited)
             if block is None:
-                await clients.count(lease.event_call("timeout"))
+                await clients.count(lease.keys, "timeout")
                 raise lease.timed_out(waited)
             await clients.wait(lease.keys.wake, block)
 
@@ -211,7 +211,6 @@ class Lock(LeaseView):
         if error is None:
             return
         log.warning("%s", error)
-        counted = self._lease.event_call("lost")
         result = self._lease.call_on_lost(error)
         if inspect.isawaitable(result):
             try:
@@ -219,4 +218,4 @@ class Lock(LeaseView):
             except Exception:
                 log.exception("on_lost callback of lock %r failed", self.name)
         clients = await self._clients.get()
-        await clients.count(counted)
+        await clients.count(self._lease.keys, "lost")

@@ -101,7 +101,7 @@ class SyncLock(LeaseView):
         self._lease.check_idle()
         if self._attempt(self._lease.new_token()) is None:
             return True
-        self._clients.count(self._lease.event_call("contended"))
+        self._clients.count(self._lease.keys, "contended")
         return False
 
     def acquire(self) -> None:
@@ -115,13 +115,13 @@ class SyncLock(LeaseView):
         while (holder_ms := self._attempt(token)) is not None:
             if not contended:  # counted once per acquire that found the lock taken
                 contended = True
-                self._clients.count(lease.event_call("contended"))
+                self._clients.count(lease.keys, "contended")
             if not lease.options.blocking:
                 raise lease.busy()
             waited = time.monotonic() - started
             block = lease.block_for(holder_ms, waited)
             if block is None:
-                self._clients.count(lease.event_call("timeout"))
+                self._clients.count(lease.keys, "timeout")
                 raise lease.timed_out(waited)
             self._clients.wait(lease.keys.wake, block)
 
@@ -193,9 +193,8 @@ class SyncLock(LeaseView):
         error = self._lease.mark_lost(reason)
         if error is not None:
             log.warning("%s", error)
-            counted = self._lease.event_call("lost")
             self._lease.call_on_lost(error)
-            self._clients.count(counted)  # after telling the holder; best effort
+            self._clients.count(self._lease.keys, "lost")  # after telling the holder
 
 
 _WATCHERS = _Watchers()  # renewal threads, shared by every sync lock of the process

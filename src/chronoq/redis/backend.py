@@ -19,7 +19,7 @@ from __future__ import annotations
 from functools import cached_property
 
 from chronoq.core.errors import ConfigurationError
-from chronoq.core.rollups import DAY_MS, Keep
+from chronoq.core.rollups import Keep
 from chronoq.core.settings import Settings
 from chronoq.redis.alerts import AlertStore
 from chronoq.redis.broker import Broker
@@ -62,7 +62,7 @@ class Backend:
             self.redis, self.keys, durability=self.durability, events_cap=events_cap
         )
         self.inspector = Inspector(self.redis, self.keys)
-        self.metrics_keep = Keep(day_ms=int(metrics_days * DAY_MS))
+        self.metrics_keep = Keep.days(metrics_days)
 
     @classmethod
     def from_settings(

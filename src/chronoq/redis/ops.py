@@ -40,11 +40,11 @@ def record_call(
     return [*buckets, keys.totals, keys.lock_families], args
 
 
-def lock_event_call(keys: OpsKeys, family: str, event: str, now_ms: int) -> Call:
+def lock_event_call(keys: OpsKeys, family: str, event: str, now_ms: int, keep: Keep) -> Call:
     """One lock event (contended, timeout, lost) of `family`, counted now."""
     if event not in LOCK_EVENTS:
         raise ValueError(f"unknown lock event {event!r}")
-    return record_call(keys, now_ms // MINUTE_MS, [(event, "a", 1)], Keep(), family)
+    return record_call(keys, now_ms // MINUTE_MS, [(event, "a", 1)], keep, family)
 
 
 class OpsStore:
