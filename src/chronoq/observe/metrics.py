@@ -20,6 +20,11 @@ id.
 | `chronoq_scheduler_loops` | gauge | | live scheduler loops |
 | `chronoq_job_wait_seconds` | histogram | queue, task | start - due (run-at, else enqueue) |
 | `chronoq_job_run_seconds` | histogram | queue, task | finish - start, per attempt |
+| `chronoq_lock_lost_total` | counter | family | locks lost before their release |
+| `chronoq_lock_contended_total` | counter | family | acquires that found the lock taken |
+
+A lock's family is its name up to the first ':' ("report:2024-06" -> "report"); at
+most 32 families are named, the rest count as `~other` (`chronoq.core.ops`).
 
 The histograms are the lifetime bucket counts workers add to each queue's
 `hist` hash with every outcome batch (`chronoq.redis.rollups`): one HGETALL per
@@ -46,6 +51,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from chronoq.core.ids import created_ms
+from chronoq.core.ops import LOCK_EVENTS
 from chronoq.core.rollups import BUCKETS_MS, histogram
 from chronoq.observe.health import consumers
 from chronoq.redis.errors import REDIS_FAULTS, describe
@@ -76,6 +82,7 @@ class MetricsSnapshot:
     scheduler_loops: int
     round_trips: int
     error: str | None = None  # why Redis could not be read (up is False)
+    locks: dict[str, dict[str, int]] = field(default_factory=dict)  # family -> event -> n
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -113,6 +120,10 @@ def from_snapshot(snapshot: Snapshot, read_seconds: float) -> MetricsSnapshot:
         workers=sum(1 for w in snapshot.workers if w.alive),
         scheduler_loops=sum(1 for s in snapshot.schedulers if s.alive),
         round_trips=snapshot.round_trips,
+        locks={
+            family: {event: n.get(event, 0) for event in LOCK_EVENTS}
+            for family, n in sorted(snapshot.ops.get("lock", {}).items())
+        },
     )
 
 
@@ -144,6 +155,21 @@ def _histogram_families(m: MetricsSnapshot) -> Iterator[Metric]:
                 if cumulative:
                     metric.add_metric([q.queue, task], buckets, sum_value=h["sum_seconds"])
         yield metric
+
+
+def _lock_families(m: MetricsSnapshot) -> Iterator[Metric]:
+    lost = CounterMetricFamily(
+        "chronoq_lock_lost", "Locks lost before their release, by family.", labels=["family"]
+    )
+    contended = CounterMetricFamily(
+        "chronoq_lock_contended",
+        "Lock acquires that found the lock taken, by family.",
+        labels=["family"],
+    )
+    for family, events in m.locks.items():
+        lost.add_metric([family], events["lost"])
+        contended.add_metric([family], events["contended"])
+    yield from (lost, contended)
 
 
 def families(m: MetricsSnapshot) -> Iterator[Metric]:
@@ -185,6 +211,7 @@ def families(m: MetricsSnapshot) -> Iterator[Metric]:
         workers.add_metric([queue], count)
     yield from (totals, jobs, oldest, workers)
     yield from _histogram_families(m)
+    yield from _lock_families(m)
     yield GaugeMetricFamily("chronoq_workers", "Live workers.", value=m.workers)
     yield GaugeMetricFamily(
         "chronoq_scheduler_loops", "Live scheduler loops.", value=m.scheduler_loops
