@@ -31,6 +31,7 @@ FAMILIES = {
     "chronoq_queue_jobs",
     "chronoq_queue_oldest_waiting_seconds",
     "chronoq_queue_workers",
+    "chronoq_queue_paused",
     "chronoq_workers",
     "chronoq_scheduler_loops",
 }
@@ -112,6 +113,7 @@ async def test_families_names_and_bounded_labels(app: App, client: Client) -> No
     assert all(s.name == "chronoq_jobs_total" for s in totals)
     workers = {s.labels["queue"]: s.value for s in found["chronoq_queue_workers"]}
     assert workers == {"mail": 0, "jobs": 1}
+    assert {s.labels["queue"]: s.value for s in found["chronoq_queue_paused"]} == {"mail": 0}
     oldest = {s.labels["queue"]: s.value for s in found["chronoq_queue_oldest_waiting_seconds"]}
     assert list(oldest) == ["mail"] and 0 <= oldest["mail"] < 60  # "jobs" never had one
     assert found["chronoq_scheduler_loops"][0].value == 1
