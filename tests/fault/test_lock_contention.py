@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.fault.helpers import ROOT
+from tests.fault.helpers import ONE_AT_A_TIME, ROOT
 
 PROCESSES = 4
 SECONDS = 30
@@ -95,6 +95,7 @@ def run_contenders(redis_url: str, prefix: str, port: int) -> list[dict[str, Any
     return holds
 
 
+@ONE_AT_A_TIME
 def test_fencing_refuses_every_superseded_holder(
     redis_url: str, prefix: str, recorder: Recorder
 ) -> None:

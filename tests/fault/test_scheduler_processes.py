@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from chronoq.redis.keys import Keyspace
-from tests.fault.helpers import ROOT
+from tests.fault.helpers import ONE_AT_A_TIME, ROOT
 from tests.servers.polling import wait_for
 
 SECONDS = 32
@@ -31,6 +31,7 @@ def run_times(raw: redis.Redis, prefix: str) -> list[int]:
     return sorted(int(str(raw.hget(k, "idem")).rsplit(":", 1)[1]) for k in keys)
 
 
+@ONE_AT_A_TIME
 @pytest.mark.timeout(90)  # 32 s of ticks, after a start-up that is slow under load
 def test_every_tick_once_while_one_of_three_schedulers_is_killed(
     raw: redis.Redis, redis_url: str, prefix: str
