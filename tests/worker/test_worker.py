@@ -130,9 +130,11 @@ async def test_unserializable_result_is_a_failed_attempt(app: App, client: Clien
 
 
 async def test_sync_tasks_do_not_block_the_loop(app: App, client: Client) -> None:
+    released = threading.Event()
+
     @app.task
     def sleeper() -> None:
-        time.sleep(0.5)
+        released.wait(10)  # blocks its thread until the test has seen the quick job run
 
     @app.task
     async def quick() -> float:
@@ -143,8 +145,11 @@ async def test_sync_tasks_do_not_block_the_loop(app: App, client: Client) -> Non
     async with running_worker(app, concurrency=4):
         await wait_until(lambda: client_status(client, slow.id, JobStatus.RUNNING))
         fast = await client.enqueue(quick)
-        await client.result(fast.id, timeout=2)
-        assert (await client.job(slow.id)).status is JobStatus.RUNNING
+        try:
+            await client.result(fast.id, timeout=5)
+            assert (await client.job(slow.id)).status is JobStatus.RUNNING
+        finally:
+            released.set()
         await client.result(slow.id, timeout=5)
 
 
