@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -76,7 +77,14 @@ async def test_a_scrape_costs_a_round_trip_per_50_queues_whatever_the_jobs(
         fuller = await reader.read()
         assert commands(admin) - before == per_scrape
         assert fuller.queues[0].sizes["queued"] == 2001
-        timings = [(await read_metrics(reader)).read_seconds for _ in range(3)]
+        # Our CPU time, not the wall clock: a loaded machine (xdist workers, other runs)
+        # stretches the wall time of a scrape however cheap it is; the round trips and
+        # commands, the cost on the server, are counted exactly above.
+        timings = []
+        for _ in range(3):
+            spent = time.process_time()
+            await read_metrics(reader)
+            timings.append(time.process_time() - spent)
     assert min(timings) < 0.05, timings
     admin.close()
 
