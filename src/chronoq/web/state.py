@@ -91,6 +91,12 @@ class SharedCache:
                 self.locks.pop(oldest, None)
             return made
 
+    def forget(self, prefix: str) -> None:
+        """Drop the values whose keys start with `prefix`: an action changed them,
+        and the page it goes back to must show the change."""
+        for key in [k for k in self.entries if k.startswith(prefix)]:
+            del self.entries[key]
+
 
 class DashboardState:
     """Held on the FastAPI app as `app.state.chronoq`."""

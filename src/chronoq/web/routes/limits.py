@@ -68,5 +68,5 @@ async def edit(
     after = await manager.update(name, rate=rate.strip(), burst=burst_n, min_gap=gap)
     await audit(request, who, "limits.update", target=name, count=1,
                 detail={"before": before.to_dict(), "after": after.to_dict()})  # fmt: skip
-    state.cache.entries.pop("limits", None)  # the page it goes back to shows the change
+    state.cache.forget("limits")  # the page it goes back to shows the change
     return RedirectResponse(f"{base_of(request)}/limits#limit-{name}", status_code=303)

@@ -59,7 +59,7 @@ async def cancel(request: Request, operation_id: str, who: Operator) -> Response
     library audits the cancel with the viewer's name."""
     state = state_of(request)
     await (await _ops(state)).cancel(operation_id, actor=who.name)
-    state.cache.entries.pop(f"operation:{operation_id}", None)
+    state.cache.forget(f"operation:{operation_id}")
     return back(request, f"/operations/{operation_id}")
 
 

@@ -46,6 +46,7 @@ async def pause(request: Request, *, name: str, reason: str = Form(""), who: Ope
     admin = await _admin(request)
     await _counts(admin, name)
     await admin.pause(name, reason.strip(), by=who.name)
+    state_of(request).cache.forget("paused:")
     await audit(request, who, "queues.pause", target=name, count=1,
                 detail={"reason": reason.strip()})  # fmt: skip
     return back(request, f"/queues/{name}")
@@ -56,6 +57,7 @@ async def resume(request: Request, name: str, who: Operator) -> Response:
     admin = await _admin(request)
     await _counts(admin, name)
     resumed = await admin.resume(name)
+    state_of(request).cache.forget("paused:")
     await audit(request, who, "queues.resume", target=name, count=int(resumed))
     return back(request, f"/queues/{name}")
 
