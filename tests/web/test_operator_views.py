@@ -66,6 +66,8 @@ async def test_a_schedule_page_history_calendar_and_backfill(
     # Paris, 0 3 * * *: the runs around the end of March cross a daylight-saving change.
     dst = (await session.http.get("/schedules/validate?spec=0+3+*+*+*&tz=Europe/Paris")).text
     assert 'data-spec-check="ok"' in dst
+    monthly = await session.http.get("/schedules/validate?spec=0+3+1+*/3+*&tz=Europe/Paris")
+    assert 'data-dst="forward"' in monthly.text and 'data-dst="back"' in monthly.text  # 5 quarters
     bad = (await session.http.get("/schedules/validate?spec=0+25+*+*+*")).text
     assert 'data-spec-check="bad"' in bad and "hour" in bad
     calendar = (await session.http.get("/schedules/calendar")).text
