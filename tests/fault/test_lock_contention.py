@@ -22,7 +22,7 @@ import pytest
 import redis
 
 from chronoq.redis.keys import Keyspace
-from tests.fault.helpers import ROOT
+from tests.fault.helpers import ONE_AT_A_TIME, ROOT
 
 PROCESSES = 4
 SECONDS = 30
@@ -97,6 +97,7 @@ def run_contenders(redis_url: str, prefix: str, port: int) -> list[dict[str, Any
     return holds
 
 
+@ONE_AT_A_TIME
 def test_fencing_refuses_every_superseded_holder(
     redis_url: str, prefix: str, recorder: Recorder
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ FAMILIES = {
     "chronoq_queue_jobs",
     "chronoq_queue_oldest_waiting_seconds",
     "chronoq_queue_workers",
+    "chronoq_queue_paused",
     "chronoq_workers",
     "chronoq_scheduler_loops",
 }
@@ -75,7 +77,14 @@ async def test_a_scrape_costs_a_round_trip_per_50_queues_whatever_the_jobs(
         fuller = await reader.read()
         assert commands(admin) - before == per_scrape
         assert fuller.queues[0].sizes["queued"] == 2001
-        timings = [(await read_metrics(reader)).read_seconds for _ in range(3)]
+        # Our CPU time, not the wall clock: a loaded machine (xdist workers, other runs)
+        # stretches the wall time of a scrape however cheap it is; the round trips and
+        # commands, the cost on the server, are counted exactly above.
+        timings = []
+        for _ in range(3):
+            spent = time.process_time()
+            await read_metrics(reader)
+            timings.append(time.process_time() - spent)
     assert min(timings) < 0.05, timings
     admin.close()
 
@@ -112,6 +121,7 @@ async def test_families_names_and_bounded_labels(app: App, client: Client) -> No
     assert all(s.name == "chronoq_jobs_total" for s in totals)
     workers = {s.labels["queue"]: s.value for s in found["chronoq_queue_workers"]}
     assert workers == {"mail": 0, "jobs": 1}
+    assert {s.labels["queue"]: s.value for s in found["chronoq_queue_paused"]} == {"mail": 0}
     oldest = {s.labels["queue"]: s.value for s in found["chronoq_queue_oldest_waiting_seconds"]}
     assert list(oldest) == ["mail"] and 0 <= oldest["mail"] < 60  # "jobs" never had one
     assert found["chronoq_scheduler_loops"][0].value == 1

@@ -16,6 +16,7 @@ id.
 | `chronoq_queue_jobs` | gauge | queue, state | jobs now queued, scheduled, running, dead, blocked |
 | `chronoq_queue_oldest_waiting_seconds` | gauge | queue | age of the job next in line (0: none) |
 | `chronoq_queue_workers` | gauge | queue | live workers consuming the queue |
+| `chronoq_queue_paused` | gauge | queue | 1 while the queue is paused |
 | `chronoq_workers` | gauge | | live workers |
 | `chronoq_scheduler_loops` | gauge | | live scheduler loops |
 | `chronoq_job_wait_seconds` | histogram | queue, task | start - due (run-at, else enqueue) |
@@ -69,6 +70,7 @@ class QueueMetrics:
     # Lifetime histograms per task: {task: {"wait"|"run": {"buckets": [counts per
     # bucket of BUCKETS_MS, the last +Inf], "sum_seconds": float}}}.
     histograms: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    paused: bool = False  # `chronoq queues pause`: no job of it is claimed
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +112,7 @@ def from_snapshot(snapshot: Snapshot, read_seconds: float) -> MetricsSnapshot:
         age = max(0.0, (now_ms - born) / 1000) if born is not None else 0.0
         totals = {state: q.counters.get(state, 0) for state in QUEUE_COUNTERS}
         hists = {task: _histograms(cell) for task, cell in sorted(q.histograms.items())}
-        queues.append(QueueMetrics(q.name, dict(q.sizes), totals, age, hists))
+        queues.append(QueueMetrics(q.name, dict(q.sizes), totals, age, hists, q.paused))
     return MetricsSnapshot(
         version=_version(),
         up=True,
@@ -201,7 +203,12 @@ def families(m: MetricsSnapshot) -> Iterator[Metric]:
     workers = GaugeMetricFamily(
         "chronoq_queue_workers", "Live workers consuming the queue.", labels=["queue"]
     )
+    paused = GaugeMetricFamily(
+        "chronoq_queue_paused", "1 while the queue is paused (no job is claimed).",
+        labels=["queue"],
+    )  # fmt: skip
     for q in m.queues:
+        paused.add_metric([q.queue], 1 if q.paused else 0)
         for state in QUEUE_COUNTERS:
             totals.add_metric([q.queue, state], q.totals[state])
         for state in SIZES:
@@ -209,7 +216,7 @@ def families(m: MetricsSnapshot) -> Iterator[Metric]:
         oldest.add_metric([q.queue], q.oldest_waiting_seconds)
     for queue, count in m.queue_workers.items():
         workers.add_metric([queue], count)
-    yield from (totals, jobs, oldest, workers)
+    yield from (totals, jobs, oldest, workers, paused)
     yield from _histogram_families(m)
     yield from _lock_families(m)
     yield GaugeMetricFamily("chronoq_workers", "Live workers.", value=m.workers)
