@@ -4,7 +4,6 @@ of each role, and an HTTP client that talks to the ASGI app (httpx)."""
 from __future__ import annotations
 
 import re
-import socket
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from fastapi import FastAPI
 from chronoq import App
 from chronoq.core.access import Role
 from chronoq.web import create_dashboard
+from tests.servers.process import free_port  # reserved across xdist workers
 
 ORIGIN = "http://dash.test"
 
@@ -110,13 +110,6 @@ async def login(dashboard: FastAPI) -> AsyncIterator[Callable[[str], Awaitable[S
     yield open_session
     for http in opened:
         await http.aclose()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture
