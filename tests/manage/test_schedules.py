@@ -95,6 +95,8 @@ async def test_backfill_enqueues_each_run_time_once(app: App, client: Client) ->
         await schedules.add("hourly", "@hourly", "t")
         now = await client.backend.schedules.server_now()
         start = now - timedelta(hours=5)
+        planned = await schedules.backfill_times("hourly", start, now + timedelta(days=1))
+        assert len(planned) == 5 and await client.queues() == []  # a dry run: nothing made
         first = await schedules.backfill("hourly", start, now + timedelta(days=1), by="ops")
         assert first.end <= now + timedelta(seconds=1)  # never into the future
         assert len(first.runs) == 5 and first.enqueued == 5 and first.existing == 0
@@ -108,6 +110,7 @@ async def test_backfill_enqueues_each_run_time_once(app: App, client: Client) ->
         assert [v.record.kind.value for v in views] == ["backfilled", "backfilled"]
         assert views[1].record.count == 5 and views[1].record.by == "ops"
         assert views[0].record.count == 0
+        assert [r.due for r in first.runs] == planned
         body = first.to_dict()
         assert body["enqueued"] == 5 and len(body["runs"]) == 5
 

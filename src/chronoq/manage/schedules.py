@@ -179,17 +179,7 @@ class Schedules(Opened):
         """Enqueue the runs that would have happened in [start, end] (end at most
         now). Idempotent per run time: a run time enqueued before (by the scheduler
         within a day, or by a backfill within BACKFILL_TTL) is not enqueued again."""
-        info = await self.store.get(name)
-        d = info.definition
-        now = await self.store.server_now()
-        require_aware(start, "backfill start")
-        require_aware(end, "backfill end")
-        if end < start:
-            raise ConfigurationError(
-                f"a backfill range ends ({end.isoformat()}) before it starts ({start.isoformat()})"
-            )
-        until = min(end, now)
-        times = runs_between(d, start, until) if until >= start else []
+        d, times, until, now = await self._range(name, start, end)
         requests = [self._run_request(d, due, force) for due in times]
         made = await self.client.enqueue_many(requests) if requests else []
         runs = [BackfilledRun(due, job.id, job.queue, job.created)
@@ -200,6 +190,30 @@ class Schedules(Opened):
                                until=times[-1], by=by)  # fmt: skip
             await self.store.record(name, [record])
         return result
+
+    async def backfill_times(
+        self, name: str, start: datetime, end: datetime
+    ) -> builtins.list[datetime]:
+        """The dry run of `backfill(name, start, end)`: the run times it would
+        enqueue (end at most now), enqueuing nothing. A run time enqueued before is
+        listed too: the backfill would find it and not enqueue it again."""
+        return (await self._range(name, start, end))[1]
+
+    async def _range(
+        self, name: str, start: datetime, end: datetime
+    ) -> tuple[ScheduleDef, builtins.list[datetime], datetime, datetime]:
+        """(definition, run times in [start, min(end, now)], that end, now)."""
+        info = await self.store.get(name)
+        now = await self.store.server_now()
+        require_aware(start, "backfill start")
+        require_aware(end, "backfill end")
+        if end < start:
+            raise ConfigurationError(
+                f"a backfill range ends ({end.isoformat()}) before it starts ({start.isoformat()})"
+            )
+        until = min(end, now)
+        times = runs_between(info.definition, start, until) if until >= start else []
+        return info.definition, times, until, now
 
     @staticmethod
     def _run_request(d: ScheduleDef, due: datetime, force: bool = False) -> JobRequest:
@@ -291,6 +305,9 @@ class SyncSchedules(SyncFacade[Schedules]):
         force: bool = False,
     ) -> Backfill:
         return self._run(self._async.backfill(name, start, end, by=by, force=force))
+
+    def backfill_times(self, name: str, start: datetime, end: datetime) -> builtins.list[datetime]:
+        return self._run(self._async.backfill_times(name, start, end))
 
     def calendar(
         self, days: int = 7, *, tz: str | None = None, now: datetime | None = None
