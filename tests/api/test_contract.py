@@ -52,9 +52,8 @@ def live(redis_url: str) -> Iterator[Live]:
 
     visible = asyncio.run(token())
     port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_api(app), host="127.0.0.1", port=port, log_level="warning")
-    )
+    api = create_api(app, rate="100000/s")  # metered (the pipelined path), never 429
+    server = uvicorn.Server(uvicorn.Config(api, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

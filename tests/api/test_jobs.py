@@ -39,6 +39,7 @@ async def test_bad_enqueues_are_problems_naming_the_field_and_write_nothing(
     http: httpx.AsyncClient, tokens: Tokens, raw: redis.Redis, prefix: str
 ) -> None:
     headers = tokens.header("operate")
+    await http.get("/v1/tasks", headers=headers)  # the token's request meter exists now
     before = keys(raw, prefix)
     unknown = await http.post("/v1/jobs", json={"task": "nope"}, headers=headers)
     assert "unknown task 'nope'" in assert_problem(unknown, 422, field="body.task")["detail"]
