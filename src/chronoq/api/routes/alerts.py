@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from chronoq.api.audit import audit
 from chronoq.api.auth import Admin, Operator, Principal, Reader
@@ -17,6 +17,7 @@ from chronoq.api.state import api_state
 from chronoq.core.alerts import AlertRule, EmailChannel, RuleKind, WebhookChannel, channel_public
 from chronoq.core.errors import ConfigurationError
 from chronoq.manage import Alerts
+from chronoq.observe.channels import deliver_test
 
 router = APIRouter(prefix="/v1", tags=["alerts"])
 Name = Annotated[str, Path(min_length=1, max_length=200)]
@@ -215,6 +216,43 @@ async def put_channel(
     await a.add_channel(made)
     await audit(a.client.backend, who, "alerts.channel.put", name, kind=made.kind)
     return tagged(response, channel_public(made))
+
+
+class DeliveryAttempt(BaseModel):
+    """One attempt, as the delivery log holds it (`GET /v1/alerts/deliveries`)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    at: float = Field(description="Epoch seconds.")
+    channel: str
+    kind: str
+    attempt: int
+    ok: bool
+    detail: str = Field(description="The receiver's answer: HTTP 200, an SMTP error, ...")
+
+
+class ChannelTestOut(BaseModel):
+    channel: str
+    kind: str
+    delivered: bool = Field(description="The receiver accepted the test notification.")
+    attempts: list[DeliveryAttempt]
+
+
+@router.post("/channels/{name}/test", summary="Send a test notification",
+             response_model=ChannelTestOut)  # fmt: skip
+async def test_channel(
+    name: Name, request: Request, a: AlertsDep, who: Principal = Operator
+) -> ChannelTestOut:
+    """One test notification through the channel, in one attempt (no backoff), and
+    what the receiver answered; a refusal is `delivered: false` (200: the test ran).
+    Logged with the deliveries."""
+    channel = (await a.channels()).get(name)
+    if channel is None:
+        raise ProblemError(404, f"no alert channel named {name!r}")
+    report = await deliver_test(channel, a.store, app=api_state(request).app.name)
+    await audit(a.client.backend, who, "alerts.channel.test", name,
+                delivered=report["delivered"])  # fmt: skip
+    return ChannelTestOut.model_validate(report)
 
 
 @router.delete("/channels/{name}", summary="Remove a stored channel", response_model=Done)
