@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from chronoq.api.audit import audit
+from chronoq.api.audit import audit, audited
 from chronoq.api.auth import Admin, Operator, Principal, Reader
 from chronoq.api.etags import check_if_match, tagged
 from chronoq.api.idempotency import IdempotencyKey, Made, idempotent
@@ -73,7 +73,11 @@ class RuleBody(Body):
     enabled: bool = True
 
 
-@router.put("/alerts/rules/{name}", summary="Create or replace a rule")
+@router.put(
+    "/alerts/rules/{name}",
+    summary="Create or replace a rule",
+    openapi_extra=audited("alerts.rule.put"),
+)
 async def put_rule(
     name: Name, body: RuleBody, request: Request, response: Response, a: AlertsDep,
     who: Principal = Admin,
@@ -90,7 +94,12 @@ async def put_rule(
     return tagged(response, rule.to_dict())
 
 
-@router.delete("/alerts/rules/{name}", summary="Remove a runtime rule", response_model=Done)
+@router.delete(
+    "/alerts/rules/{name}",
+    summary="Remove a runtime rule",
+    response_model=Done,
+    openapi_extra=audited("alerts.rule.delete"),
+)
 async def delete_rule(name: Name, request: Request, a: AlertsDep, who: Principal = Admin) -> Done:
     """The declared rule or default of that name applies again."""
     check_if_match(request, await _rule(a, name))
@@ -122,7 +131,9 @@ class SilenceBody(Body):
     subject: str = Field("", max_length=500, description="One subject; '' for all.")
 
 
-@router.post("/silences", status_code=201, summary="Silence a rule")
+@router.post(
+    "/silences", status_code=201, summary="Silence a rule", openapi_extra=audited("alerts.silence")
+)
 async def silence(
     body: SilenceBody, request: Request, a: AlertsDep, who: Principal = Operator,
     idempotency_key: str | None = IdempotencyKey,
@@ -141,7 +152,12 @@ async def silence(
     return await idempotent(request, who, idempotency_key, make)
 
 
-@router.delete("/silences/{rule}", summary="End a silence", response_model=Done)
+@router.delete(
+    "/silences/{rule}",
+    summary="End a silence",
+    response_model=Done,
+    openapi_extra=audited("alerts.unsilence"),
+)
 async def unsilence(rule: Name, a: AlertsDep, who: Principal = Operator, subject: str = "") -> Done:
     if not await a.unsilence(rule, subject=subject):
         raise ProblemError(404, f"{rule} {subject or '(all subjects)'} is not silenced")
@@ -197,7 +213,11 @@ async def get_channel(name: Name, response: Response, a: AlertsDep, _: Principal
     return tagged(response, found)
 
 
-@router.put("/channels/{name}", summary="Create or replace a channel")
+@router.put(
+    "/channels/{name}",
+    summary="Create or replace a channel",
+    openapi_extra=audited("alerts.channel.put"),
+)
 async def put_channel(
     name: Name, body: ChannelBody, request: Request, response: Response, a: AlertsDep,
     who: Principal = Admin,
@@ -239,7 +259,8 @@ class ChannelTestOut(BaseModel):
 
 
 @router.post("/channels/{name}/test", summary="Send a test notification",
-             response_model=ChannelTestOut)  # fmt: skip
+             response_model=ChannelTestOut,
+             openapi_extra=audited("alerts.channel.test"))  # fmt: skip
 async def test_channel(
     name: Name, request: Request, a: AlertsDep, who: Principal = Operator
 ) -> ChannelTestOut:
@@ -255,7 +276,12 @@ async def test_channel(
     return ChannelTestOut.model_validate(report)
 
 
-@router.delete("/channels/{name}", summary="Remove a stored channel", response_model=Done)
+@router.delete(
+    "/channels/{name}",
+    summary="Remove a stored channel",
+    response_model=Done,
+    openapi_extra=audited("alerts.channel.delete"),
+)
 async def delete_channel(
     name: Name, request: Request, a: AlertsDep, who: Principal = Admin
 ) -> Done:

@@ -18,7 +18,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import AwareDatetime, Field
 
-from chronoq.api.audit import audit
+from chronoq.api.audit import audit, audited
 from chronoq.api.auth import Admin, Principal
 from chronoq.api.idempotency import IdempotencyKey, Made, idempotent
 from chronoq.api.models import Body
@@ -140,6 +140,7 @@ async def _check_limit(
     status_code=201,
     summary="Schedule a campaign",
     response_model=CampaignOut,
+    openapi_extra=audited("campaigns.add"),
 )
 async def add_scheduled_campaign(
     body: CampaignBody,

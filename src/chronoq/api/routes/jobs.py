@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import AwareDatetime, Field
 
-from chronoq.api.audit import audit
+from chronoq.api.audit import audit, audited
 from chronoq.api.auth import Admin, Operator, Principal, Reader
 from chronoq.api.etags import check_if_match, tagged
 from chronoq.api.idempotency import IdempotencyKey, Made, idempotent
@@ -52,7 +52,13 @@ class EnqueuedOut(Body):
     created: bool = Field(description="False when the unique key returned an existing job.")
 
 
-@router.post("", status_code=201, summary="Enqueue a job", response_model=EnqueuedOut)
+@router.post(
+    "",
+    status_code=201,
+    summary="Enqueue a job",
+    response_model=EnqueuedOut,
+    openapi_extra=audited("jobs.enqueue"),
+)
 async def enqueue(
     body: EnqueueBody,
     request: Request,
@@ -187,7 +193,12 @@ async def get_job(job_id: JobId, response: Response, c: ClientDep, _: Principal 
     return tagged(response, await _history(c, job_id))
 
 
-@router.post("/{job_id}/cancel", summary="Cancel a job", response_model=Done)
+@router.post(
+    "/{job_id}/cancel",
+    summary="Cancel a job",
+    response_model=Done,
+    openapi_extra=audited("jobs.cancel"),
+)
 async def cancel(job_id: JobId, c: ClientDep, who: Principal = Operator) -> Done:
     """A waiting job ends cancelled at once; a running one is stopped by its worker
     (`cancelling`). 409 for a finished job."""
@@ -202,7 +213,12 @@ class ActedOut(Done):
     previous: str = Field(description="The finished status the job had.")
 
 
-@router.post("/{job_id}/retry", summary="Run a finished job again", response_model=ActedOut)
+@router.post(
+    "/{job_id}/retry",
+    summary="Run a finished job again",
+    response_model=ActedOut,
+    openapi_extra=audited("jobs.retry"),
+)
 async def retry(job_id: JobId, c: ClientDep, who: Principal = Operator) -> ActedOut:
     """A finished job (succeeded, cancelled, expired, skipped or dead) is queued again
     as its next attempt: the same id, its timeline kept (a `retried` mark), its
@@ -212,7 +228,12 @@ async def retry(job_id: JobId, c: ClientDep, who: Principal = Operator) -> Acted
     return ActedOut(id=job_id, status="queued", previous=previous.value)
 
 
-@router.delete("/{job_id}", summary="Delete a finished job", response_model=ActedOut)
+@router.delete(
+    "/{job_id}",
+    summary="Delete a finished job",
+    response_model=ActedOut,
+    openapi_extra=audited("jobs.delete"),
+)
 async def delete(request: Request, job_id: JobId, c: ClientDep, who: Principal = Admin) -> ActedOut:
     """Delete a finished job for good: its record, result and index entries, at once
     (If-Match: only if unchanged since read). 409 for a job still waiting or running:
