@@ -40,15 +40,24 @@ from chronoq.core.zones import zone
 from chronoq.manage import (
     AlertHandle,
     Alerts,
+    Fleet,
+    FleetHandle,
     Handle,
     LimitHandle,
     Limits,
+    LockAdmin,
+    LockAdminHandle,
+    QueueAdmin,
+    QueueAdminHandle,
     QuotaHandle,
     Quotas,
     ScheduleHandle,
     Schedules,
     SyncAlerts,
+    SyncFleet,
     SyncLimits,
+    SyncLockAdmin,
+    SyncQueueAdmin,
     SyncQuotas,
     SyncSchedules,
 )
@@ -406,6 +415,20 @@ class App:
             return Alerts(client, timezone, self.declared_alert_rules, self.declared_alert_channels)
 
         return Handle(self.client, self.timezone, opened, SyncAlerts)
+
+    def queue_admin(self) -> QueueAdminHandle:
+        """Pause, resume and drain queues; counts with the paused state.
+        `async with app.queue_admin() as q:` or `with app.queue_admin() as q:`."""
+        return Handle(self.client, self.timezone, QueueAdmin, SyncQueueAdmin)
+
+    def lock_admin(self) -> LockAdminHandle:
+        """The locks held (holder digest, fencing token, lease left) and force
+        release. `async with app.lock_admin() as locks:` or `with ...`."""
+        return Handle(self.client, self.timezone, LockAdmin, SyncLockAdmin)
+
+    def fleet(self) -> FleetHandle:
+        """The live workers and the scheduler loops, from their heartbeats."""
+        return Handle(self.client, self.timezone, Fleet, SyncFleet)
 
     def queues(self) -> list[str]:
         """The queues this app's tasks use, `default` first: what a worker serves

@@ -67,7 +67,7 @@ async def test_a_scrape_costs_a_round_trip_per_50_queues_whatever_the_jobs(
         per_scrape = commands(admin) - before
         assert warm.round_trips == -(-len(queues) // CHUNK) == 3
         assert [q.name for q in warm.queues] == queues
-        assert per_scrape == 5 + 8 * len(queues)  # TIME, SMEMBERS, 2 ZRANGE, ZCARD; 8 a queue
+        assert per_scrape == 5 + 9 * len(queues)  # TIME, SMEMBERS, 2 ZRANGE, ZCARD; 9 a queue
         await client.enqueue_many(JobRequest("t", queue="q000", force=True) for _ in range(2000))
         before = commands(admin)
         fuller = await reader.read()

@@ -190,6 +190,10 @@ async def drive_every_script(app: App, proxy: RecordingProxy) -> None:
         await broker.retire("default", "w1")
         await asyncio.sleep(0.01)
         await broker.trim("default", retention_ms=1)
+        control = client.backend.queue_control
+        await control.pause("default", "headers", by="test")
+        await control.resume("default")
+        await control.drain("default", retention_ms=HOUR_MS)
 
         limit = app.limit("lim", "10/s")
         async with app.backend() as backend:
@@ -246,6 +250,8 @@ async def drive_every_script(app: App, proxy: RecordingProxy) -> None:
 
     async with app.lock("report", ttl=LOCK_TTL):
         await wait_until(renewed, timeout=30, interval=0.02)
+    async with app.backend() as backend:
+        await backend.locks.force_release("report")
     drive_the_sync_callers(app, proxy)
 
 

@@ -22,17 +22,23 @@ from chronoq.api.routes import (
     audit,
     campaign,
     dead,
+    fleet,
     health,
     jobs,
+    limits,
+    locks,
     metrics,
     operations,
+    queue_control,
     queues,
+    schedules,
     tasks,
 )
 from chronoq.api.state import ApiState
 from chronoq.app import App
 
-ROUTERS = (jobs, tasks, queues, dead, operations, metrics, health, alerts, audit, campaign)
+ROUTERS = (jobs, tasks, queues, dead, operations, metrics, health, alerts, audit, campaign,
+           schedules, limits, locks, fleet, queue_control)  # fmt: skip
 
 
 def create_api(

@@ -116,7 +116,7 @@ class Lock(LeaseView):
         keys, args = lease.acquire_call(token)
         sent = time.monotonic()
         undo = lease.release_call(token)
-        call = asyncio.ensure_future(clients.acquire((keys, args), undo))
+        call = asyncio.ensure_future(clients.acquire((keys, args), undo, lease.registration))
         try:
             taken, value = await asyncio.shield(call)
         except asyncio.CancelledError:

@@ -120,7 +120,9 @@ class SyncLock(LeaseView):
     def _attempt(self, token: str) -> int | None:
         lease = self._lease
         sent = time.monotonic()
-        taken, value = self._clients.acquire(lease.acquire_call(token), lease.release_call(token))
+        taken, value = self._clients.acquire(
+            lease.acquire_call(token), lease.release_call(token), lease.registration
+        )
         if not taken:
             return int(value)
         lease.begin(token, int(value), sent)

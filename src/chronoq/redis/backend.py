@@ -33,7 +33,9 @@ from chronoq.redis.inspector import Inspector
 from chronoq.redis.keys import DEFAULT_PREFIX, Keyspace
 from chronoq.redis.limits import LimitStore
 from chronoq.redis.liveness import SchedulerLoops
+from chronoq.redis.lock_registry import LockRegistry
 from chronoq.redis.operations import OperationStore
+from chronoq.redis.queue_control import QueueControl
 from chronoq.redis.registry import RegistryStore
 from chronoq.redis.rollups import RollupStore
 from chronoq.redis.schedules import ScheduleStore
@@ -128,6 +130,16 @@ class Backend:
     @cached_property
     def limits(self) -> LimitStore:
         return LimitStore(self.redis, self.keys)
+
+    @cached_property
+    def queue_control(self) -> QueueControl:
+        """Pause, resume and drain queues (claim.lua honours a pause)."""
+        return QueueControl(self.redis, self.keys, events_cap=self.events_cap)
+
+    @cached_property
+    def locks(self) -> LockRegistry:
+        """The held locks as operators see them, and force release."""
+        return LockRegistry(self.redis, self.keys)
 
     @cached_property
     def registry(self) -> RegistryStore:

@@ -568,6 +568,7 @@ def _claim_keys(q: QueueKeys) -> list[str]:
         q.fence_prefix,
         q.index_prefix,
         q.events,
+        q.paused,
     ]
 
 

@@ -19,6 +19,7 @@ from chronoq.core.ids import id_tag, queue_tag
 from chronoq.core.job import Field, Job, JobStatus
 from chronoq.core.retention import FINISHED_STATES
 from chronoq.redis.keys import Keyspace, QueueKeys
+from chronoq.redis.queue_control import QueuePause, pause_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,11 +32,28 @@ class QueueCounts:
     finished: int
     stats: dict[str, int]
     blocked: int = 0  # parked behind a full lock/concurrency key
+    pause: QueuePause | None = None  # set while the queue is paused (no claims)
+
+    @property
+    def paused(self) -> bool:
+        return self.pause is not None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"queue": self.queue, "waiting": self.waiting, "scheduled": self.scheduled,
-                "blocked": self.blocked, "running": self.running, "dead": self.dead,
-                "finished": self.finished, "stats": dict(self.stats)}  # fmt: skip
+        pause = self.pause
+        return {
+            "queue": self.queue,
+            "waiting": self.waiting,
+            "scheduled": self.scheduled,
+            "blocked": self.blocked,
+            "running": self.running,
+            "dead": self.dead,
+            "finished": self.finished,
+            "stats": dict(self.stats),
+            "paused": pause is not None,
+            "paused_reason": pause.reason if pause else None,
+            "paused_since": pause.since.isoformat() if pause else None,
+            "paused_by": pause.by if pause else None,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,16 +206,20 @@ class Inspector:
                 for status in FINISHED_STATES:
                     pipe.zcard(q.finished(status.value))
                 pipe.hgetall(q.stats)
+                pipe.hgetall(q.paused)
             replies = await pipe.execute()
         out = []
-        width = 6 + len(FINISHED_STATES)
+        width = 7 + len(FINISHED_STATES)
         for i, name in enumerate(names):
             row = replies[i * width : (i + 1) * width]
-            stats = {k: int(v) for k, v in row[-1].items()}
+            stats = {k: int(v) for k, v in row[-2].items()}
             waiting, scheduled, running, dead, blocked = (int(n) for n in row[:5])
-            finished = sum(int(n) for n in row[5:-1])
+            finished = sum(int(n) for n in row[5:-2])
+            pause = pause_of(name, row[-1]) if row[-1] else None
             out.append(
-                QueueCounts(name, waiting, scheduled, running, dead, finished, stats, blocked)
+                QueueCounts(
+                    name, waiting, scheduled, running, dead, finished, stats, blocked, pause
+                )
             )
         return out
 

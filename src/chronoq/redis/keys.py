@@ -108,6 +108,12 @@ class QueueKeys:
         return self._key("fence:")
 
     @property
+    def paused(self) -> str:
+        """HASH present while the queue is paused (`chronoq queues pause`): reason,
+        since (server ms), by. claim.lua reads it first and claims nothing then."""
+        return self._key("paused")
+
+    @property
     def wake(self) -> str:
         """LIST used as a doorbell: idle workers block on it (BLPOP) for new work."""
         return self._key("wake")
@@ -226,6 +232,11 @@ class QueueKeys:
         return self.unique_prefix + unique_key
 
 
+def locks_registry(prefix: str) -> str:
+    """`Keyspace.locks` (and `LockKeys.registry`): one name for both."""
+    return f"{prefix}:{{~}}:locks"
+
+
 @dataclass(frozen=True)
 class Keyspace:
     """Key names under one prefix; tests give each test its own prefix."""
@@ -287,6 +298,13 @@ class Keyspace:
         """HASH account -> IANA zone, for quotas counted in the account's zone."""
         return f"{self.prefix}:{{~}}:account-tz"
 
+    @cached_property
+    def locks(self) -> str:
+        """ZSET lock name -> last acquire ms (the acquirer's clock): the registry that
+        lists locks without a SCAN. Written beside each acquire (the same round trip);
+        a name without a holder for a day is dropped by the next listing."""
+        return locks_registry(self.prefix)
+
     def lock(self, name: str) -> LockKeys:
         """The keys of one distributed lock (`chronoq.control.locks`)."""
         return LockKeys(self.prefix, validate_lock_name(name))
@@ -341,6 +359,16 @@ class ScheduleKeys:
     def last(self) -> str:
         """HASH name -> JSON {due, job, queue} of the latest fired run."""
         return self._key("last")
+
+    @cached_property
+    def history_prefix(self) -> str:
+        """Prefix of per-schedule LISTs (history_prefix + name) of what happened to its
+        runs, newest first, capped: enqueued, skipped, missed (schedule_advance.lua),
+        triggered, backfilled, paused, resumed (the schedule store)."""
+        return self._key("hist:")
+
+    def history(self, name: str) -> str:
+        return self.history_prefix + name
 
     @cached_property
     def version(self) -> str:
@@ -406,6 +434,11 @@ class LockKeys:
     def wake(self) -> str:
         """LIST: a release pushes one token (short expiry) that wakes one waiter."""
         return self._key("wake")
+
+    @property
+    def registry(self) -> str:
+        """The prefix's lock registry (`Keyspace.locks`), which names this lock."""
+        return locks_registry(self.prefix)
 
 
 @dataclass(frozen=True, slots=True)

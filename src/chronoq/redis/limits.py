@@ -40,6 +40,7 @@ class KeyUsage:
     next_allowed: datetime  # earliest start a new job of this key could get
     blocked_until: datetime | None  # set by RateLimited(retry_after)
     zone: str
+    tokens: int | None = None  # rate limits: starts allowed at once now (burst + 1 at most)
 
     @property
     def utilization(self) -> float:
@@ -54,6 +55,7 @@ class KeyUsage:
             "next_allowed": self.next_allowed.isoformat(),
             "blocked_until": self.blocked_until.isoformat() if self.blocked_until else None,
             "zone": self.zone,
+            "tokens": self.tokens,
         }
 
 
@@ -214,10 +216,12 @@ def _config_fields(limit: Limit) -> dict[Any, str | int]:
 
 def _usage(limit: Limit, key: str, state: dict[str, str], now_ms: int, tz: str) -> KeyUsage:
     blocked = float(state.get("blk", 0))
+    tokens = None
     if limit.kind is Kind.QUOTA:
         used, next_ms = _quota_usage(limit, state, now_ms, tz)
     else:
         used, next_ms = _rate_usage(limit, state, now_ms)
+        tokens = 0 if blocked > now_ms else _tokens(limit, state, now_ms)
     next_ms = max(next_ms, blocked)
     return KeyUsage(
         key=key,
@@ -226,7 +230,18 @@ def _usage(limit: Limit, key: str, state: dict[str, str], now_ms: int, tz: str) 
         next_allowed=_at(next_ms),
         blocked_until=_at(blocked) if blocked > now_ms else None,
         zone=tz,
+        tokens=tokens,
     )
+
+
+def _tokens(limit: Limit, state: dict[str, str], now_ms: int) -> int:
+    """GCRA's bucket at the limit's own rate: a start is allowed while the theoretical
+    arrival time is at most burst emissions ahead of now, so the starts allowed at
+    once are those emissions left between now and tat, up to burst + 1."""
+    emission = limit.emission_ms
+    tat = float(state.get("tat", 0))
+    room = math.floor((now_ms - tat) / emission) + limit.burst + 1
+    return max(0, min(limit.burst + 1, room))
 
 
 def _rate_usage(limit: Limit, state: dict[str, str], now_ms: int) -> tuple[int, float]:

@@ -13,17 +13,26 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 import redis
+from redis.exceptions import ResponseError
 
 from chronoq.core.errors import NotReplicated
 from chronoq.redis.connector import BLOCKING_MARGIN, AsyncRedis, Connector
 from chronoq.redis.durability import Durability, run_acked, run_acked_sync
-from chronoq.redis.scripts import SCRIPTS, ScriptArg
+from chronoq.redis.scripts import (
+    SCRIPTS,
+    ScriptArg,
+    load_library,
+    load_library_sync,
+    missing_library,
+)
 
 ScriptCall = tuple[list[str], list[ScriptArg]]  # KEYS, ARGV of one lock script
+Registration = tuple[str, str]  # the lock registry's key, the lock's name
 MAX_BLOCK = 60.0  # longest single blocking read; a longer wait blocks again
 
 
@@ -48,13 +57,17 @@ class LockClients:
     durability: Durability
     closer: AsyncIterator[None] | None = None  # kept alive here: the loop holds it weakly
 
-    async def acquire(self, call: ScriptCall, undo: ScriptCall) -> tuple[bool, int]:
+    async def acquire(
+        self, call: ScriptCall, undo: ScriptCall, registration: Registration
+    ) -> tuple[bool, int]:
         """(True, fence) when taken, else (False, the holder's remaining ms). `undo`
-        releases an acquire the replicas did not confirm."""
+        releases an acquire the replicas did not confirm. The lock's name goes to the
+        registry in the same round trip (`LockRegistry` lists from it)."""
         keys, args = call
         if not self.durability.waits:
-            taken, value = await SCRIPTS.lock_acquire(self.commands, keys, args)
+            taken, value = await self._acquire_registered(keys, args, registration)
             return bool(taken), int(value)
+        await self.commands.zadd(registration[0], {registration[1]: _now_ms()})
         (taken, value), acked = await run_acked(
             self.commands, SCRIPTS.lock_acquire, keys, args, self.durability
         )
@@ -62,6 +75,22 @@ class LockClients:
             await self.release(undo)
             raise _not_replicated(keys, acked, self.durability)
         return bool(taken), int(value)
+
+    async def _acquire_registered(
+        self, keys: list[str], args: list[ScriptArg], registration: Registration
+    ) -> list[int]:
+        for attempt in range(2):
+            async with self.commands.pipeline(transaction=False) as pipe:
+                SCRIPTS.lock_acquire.queue(pipe, keys, args)
+                pipe.zadd(registration[0], {registration[1]: _now_ms()})
+                try:
+                    reply, _ = await pipe.execute()
+                    return list(reply)
+                except ResponseError as exc:
+                    if attempt or not missing_library(exc):
+                        raise
+            await load_library(self.commands)
+        raise AssertionError("unreachable")
 
     async def release(self, call: ScriptCall) -> bool:
         return bool(await SCRIPTS.lock_release(self.commands, *call))
@@ -142,12 +171,15 @@ class SyncLockClients:
                 )
             return self._made
 
-    def acquire(self, call: ScriptCall, undo: ScriptCall) -> tuple[bool, int]:
+    def acquire(
+        self, call: ScriptCall, undo: ScriptCall, registration: Registration
+    ) -> tuple[bool, int]:
         commands, _ = self._clients()
         keys, args = call
         if not self._durability.waits:
-            taken, value = SCRIPTS.lock_acquire.call_sync(commands, keys, args)
+            taken, value = _acquire_registered_sync(commands, keys, args, registration)
             return bool(taken), int(value)
+        commands.zadd(registration[0], {registration[1]: _now_ms()})
         (taken, value), acked = run_acked_sync(
             commands, SCRIPTS.lock_acquire, keys, args, self._durability
         )
@@ -178,3 +210,25 @@ class SyncLockClients:
         if made is not None:
             for client in made:
                 client.close()
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _acquire_registered_sync(
+    client: redis.Redis, keys: list[str], args: list[ScriptArg], registration: Registration
+) -> list[int]:
+    """The acquire script and the registry entry in one round trip (sync clients)."""
+    for attempt in range(2):
+        with client.pipeline(transaction=False) as pipe:
+            SCRIPTS.lock_acquire.queue(pipe, keys, args)
+            pipe.zadd(registration[0], {registration[1]: _now_ms()})
+            try:
+                reply, _ = pipe.execute()
+                return list(reply)
+            except ResponseError as exc:
+                if attempt or not missing_library(exc):
+                    raise
+        load_library_sync(client)
+    raise AssertionError("unreachable")

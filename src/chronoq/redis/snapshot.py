@@ -55,7 +55,8 @@ QUEUE_COUNTERS = (
     "missing",
     "trimmed",
 )
-_PER_QUEUE = len(SIZES) + 3  # the sizes, the stats and histograms hashes, the ready head
+_PER_QUEUE = len(SIZES) + 4  # the sizes, the stats and histograms hashes, the ready head,
+# and whether it is paused
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +67,7 @@ class QueueState:
     head_id: str | None  # the job next in line, if any
     # Lifetime wait/run/lateness bucket counts per task (cells of chronoq.core.rollups).
     histograms: dict[str, list[int]] = field(default_factory=dict)
+    paused: bool = False  # `chronoq queues pause`: workers claim none of its jobs
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +218,7 @@ class SnapshotReader:
             pipe.hgetall(q.stats)
             pipe.zrange(q.ready, 0, 0)
             pipe.hgetall(q.histograms)
+            pipe.exists(q.paused)
 
     def _beat_reads(self, pipe: Any, key_of: Any, ids: Sequence[str]) -> None:
         for beat_id in ids:
@@ -237,10 +240,12 @@ def _queue_states(names: Sequence[str], replies: Sequence[Any]) -> dict[str, Que
     for i, name in enumerate(names):
         row = [_allowed(r) for r in replies[i * _PER_QUEUE : (i + 1) * _PER_QUEUE]]
         sizes = {status: int(n or 0) for status, n in zip(SIZES, row, strict=False)}
-        stats, head, hist = row[len(SIZES)], row[len(SIZES) + 1], row[len(SIZES) + 2]
+        stats, head, hist, paused = row[len(SIZES) : len(SIZES) + 4]
         counters = {str(k): int(v) for k, v in (stats or {}).items() if _is_int(v)}
         histograms = parse_cells([hist]) if hist else {}
-        states[name] = QueueState(name, sizes, counters, head[0] if head else None, histograms)
+        states[name] = QueueState(
+            name, sizes, counters, head[0] if head else None, histograms, bool(paused)
+        )
     return states
 
 

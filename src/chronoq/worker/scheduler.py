@@ -30,6 +30,7 @@ from chronoq.redis.connector import AsyncRedis
 from chronoq.redis.errors import REDIS_FAULTS, Fault, RedisUnusable, classify
 from chronoq.redis.schedules import Advance, DueSchedule, LastRun
 from chronoq.schedule.model import Overlap, ScheduleDef
+from chronoq.schedule.runs import HISTORY_CAP, RunKind, RunRecord, missed_record
 
 log = logging.getLogger("chronoq.scheduler")
 
@@ -59,6 +60,7 @@ class _Firing:
     runs: list[datetime]
     first: int  # index of its first request in the batch
     skip: bool  # overlap=skip and the previous run is unfinished
+    missed: list[datetime]  # due runs the misfire policy dropped (recorded as missed)
 
 
 class Scheduler:
@@ -172,7 +174,7 @@ class Scheduler:
         for item in items:
             due = from_millis(item.due_ms)
             assert due is not None
-            runs = item.definition.runs_to_fire(due, now)
+            runs, missed = item.definition.fire_plan(due, now)
             blocked = await self._previous_unfinished(item) if runs else False
             if blocked and item.definition.overlap is Overlap.QUEUE:
                 held = True
@@ -180,7 +182,7 @@ class Scheduler:
             if item.definition.overlap is Overlap.QUEUE:
                 runs = runs[:1]  # one at a time: the next waits for this one
             skip = blocked and item.definition.overlap is Overlap.SKIP
-            firings.append(_Firing(item, runs, len(requests), skip))
+            firings.append(_Firing(item, runs, len(requests), skip, missed))
             if not skip:
                 requests += [self._request(item.definition, run) for run in runs]
         self._firing = [f.item.definition.name for f in firings if f.runs and not f.skip]
@@ -247,14 +249,20 @@ class Scheduler:
             after = max(runs[-1], now) if runs else now
         next_due = d.next_run_after(after, item.runs + len(runs))
         last = item.last
+        records = [r for r in [missed_record(now, firing.missed)] if r is not None]
         if runs:
             if firing.skip and item.last is not None:  # still watch the unfinished run
                 last = LastRun(runs[-1], item.last.job_id, item.last.queue, skipped=True)
+                records += [RunRecord(RunKind.SKIPPED, now, run) for run in runs[-HISTORY_CAP:]]
             else:
                 mine = made[firing.first : firing.first + len(runs)]
                 job = mine[-1] if mine else None
                 last = LastRun(runs[-1], job.id if job else None, job.queue if job else None)
-        return Advance(d.name, item.due_ms, next_due, len(runs), last)
+                records += [
+                    RunRecord(RunKind.ENQUEUED, now, run, made_job.id, made_job.queue)
+                    for run, made_job in list(zip(runs, mine, strict=False))[-HISTORY_CAP:]
+                ]
+        return Advance(d.name, item.due_ms, next_due, len(runs), last, tuple(records))
 
     async def _previous_unfinished(self, item: DueSchedule) -> bool:
         if item.definition.overlap is Overlap.ALLOW or item.last is None:

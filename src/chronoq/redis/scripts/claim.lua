@@ -22,6 +22,7 @@
 -- KEYS[18] fence_prefix   lock keys' fencing counter prefix (+ gate key)
 -- KEYS[19] index_prefix   history index key prefix (+ name, keys.py QueueKeys.index_prefix)
 -- KEYS[20] events         STREAM of state changes (capped)
+-- KEYS[21] paused         HASH present while the queue is paused (queue_pause.lua)
 -- ARGV[1] max jobs
 -- ARGV[2] lease ms
 -- ARGV[3] lease token
@@ -41,6 +42,9 @@
 --          schedule|nil, schedule due ms|nil, account|nil, lock key fence|nil,
 --          retry base|nil (attempts made before it was last requeued from the DLQ)}
 local now = now_ms()
+-- A paused queue hands out nothing and registers no idle worker (queue_pause.lua
+-- dropped the registrations; queue_resume.lua rings the doorbell).
+if redis.call('EXISTS', KEYS[21]) == 1 then return {now, -1, 0, {}} end
 local G = {gate = KEYS[12], parked = KEYS[13], blocked = KEYS[14], active = KEYS[3],
   ready = KEYS[1], wake = KEYS[5], job = KEYS[6]}
 local D = {dead = KEYS[16], stats = KEYS[9], unique = KEYS[8], ix = KEYS[19]}
