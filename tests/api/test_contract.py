@@ -22,7 +22,7 @@ from chronoq.core.access import Role
 from tests.api.api_app import make_app
 from tests.api.live import serving
 
-EXAMPLES = 10  # per operation: the whole run stays well under a minute
+EXAMPLES = 6  # per operation and mode: ~70 operations x 2 modes in well under a minute
 
 
 @dataclass(frozen=True)
