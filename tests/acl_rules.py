@@ -21,7 +21,7 @@ WORKER = (
     f"{_CONNECTION} {_SCRIPTS} +info +wait +multi +exec +blpop +subscribe +unsubscribe "
     "+publish +time +get +set +del +exists +incr +pexpire +pexpireat +pttl "
     "+hget +hset +hsetnx +hdel +hmget +hincrby +hkeys +hexists +hgetall "
-    "+lpop +rpush +lpush +ltrim +lrange +llen +lrem +sadd +srem +smembers +scard "
+    "+lpop +rpush +lpush +ltrim +lrange +llen +lrem +sadd +srem +smembers +sismember +scard "
     "+zadd +zrem +zcard +zscore +zmscore +zrange +zrevrange +zrangebyscore "
     "+zrevrangebyscore +zremrangebyscore +zremrangebyrank +zpopmin +xadd"
 )

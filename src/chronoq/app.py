@@ -28,6 +28,7 @@ from chronoq.core.job import GatePolicy
 from chronoq.core.limits import Limit, WindowsSpec, quota, rate_limit
 from chronoq.core.names import validate_limit_name
 from chronoq.core.retry import Backoff
+from chronoq.core.rollups import Keep
 from chronoq.core.settings import Settings
 from chronoq.core.task import (
     DEFAULT_MAX_RETRIES,
@@ -521,7 +522,8 @@ class App:
     def coordinator(self) -> Coordinator:
         """Builds this app's locks and owns their connections (shared by all of them)."""
         durability = Durability(self.settings.replica_acks, self.settings.replica_ack_timeout)
-        return Coordinator(self.connector, Keyspace(self.settings.prefix), durability)
+        keep = Keep.days(self.settings.metrics_days) if self.settings.metrics else None
+        return Coordinator(self.connector, Keyspace(self.settings.prefix), durability, keep)
 
     def lock(
         self,

@@ -136,6 +136,9 @@ async def test_locks_exclude_async_and_thread_holders_and_fences_grow(
     assert overlaps == []
     assert len(fences) == 15 and fences == sorted(fences) and len(set(fences)) == 15
     assert await cluster_app.once("campaign-7") and not await cluster_app.once("campaign-7")
+    async with cluster_app.backend() as backend:  # counted on the {~ops} slot
+        contended = (await backend.ops.totals())["lock"]["report"]["contended"]
+    assert 0 < contended < 15
 
 
 @BOTH_BINARIES

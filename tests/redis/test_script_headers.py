@@ -30,6 +30,7 @@ from chronoq.client import JobRequest
 from chronoq.control.limiter import Limiter, LimitRequest
 from chronoq.core.alerts import AlertRule, RuleKind
 from chronoq.core.operations import OperationKind, OperationSpec, OperationState
+from chronoq.core.ops import OpsBatch
 from chronoq.core.registry import PublishedTask
 from chronoq.redis.alerts import Observation
 from chronoq.redis.keys import Keyspace
@@ -227,6 +228,9 @@ async def drive_every_script(app: App, proxy: RecordingProxy) -> None:
         rules = {"r": AlertRule("r", RuleKind.QUEUE_LENGTH, pending=0)}
         seen = Observation("r", "default", True, 1.0, "m", "warning")
         await backend.alerts.transition([seen], observed_ms=int(time.time() * 1000), rules=rules)
+        batch = OpsBatch()
+        batch.count("limit", "lim", "granted", int(time.time() * 1000))
+        await backend.ops.write(batch)
 
     async with app.backend() as backend:
         ops = backend.operations
@@ -307,6 +311,7 @@ async def test_every_caller_passes_the_keys_and_arguments_its_script_declares(
         keyspace.lock("report-sync"),
         keyspace.alerts,
         keyspace.operations,
+        keyspace.ops,
     )
     headers = {script: read_header(script) for script in script_files()}
     seen: set[str] = set()

@@ -12,6 +12,7 @@ from chronoq.control.lease import LockOptions, LostCallback
 from chronoq.control.locks import Lock
 from chronoq.control.sync_locks import SyncLock
 from chronoq.core.errors import ConfigurationError
+from chronoq.core.rollups import Keep
 from chronoq.redis.connector import Connector
 from chronoq.redis.durability import Durability
 from chronoq.redis.keys import Keyspace
@@ -26,11 +27,14 @@ class Coordinator:
         connector: Callable[[], Connector],
         keys: Keyspace,
         durability: Durability | None = None,
+        keep: Keep | None = None,
     ) -> None:
+        """`keep`: how long lock contention and losses are kept in the operations
+        rollups; None counts nothing (`CHRONOQ_METRICS=0`)."""
         self.keys = keys
         durability = durability or Durability()
-        self._async = LoopLockClients(connector, durability)
-        self._sync = SyncLockClients(connector, durability)
+        self._async = LoopLockClients(connector, durability, keep)
+        self._sync = SyncLockClients(connector, durability, keep)
 
     def lock(
         self,

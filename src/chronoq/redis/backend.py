@@ -19,7 +19,7 @@ from __future__ import annotations
 from functools import cached_property
 
 from chronoq.core.errors import ConfigurationError
-from chronoq.core.rollups import DAY_MS, Keep
+from chronoq.core.rollups import Keep
 from chronoq.core.settings import Settings
 from chronoq.redis.access import AccessStore
 from chronoq.redis.alerts import AlertStore
@@ -35,6 +35,7 @@ from chronoq.redis.limits import LimitStore
 from chronoq.redis.liveness import SchedulerLoops
 from chronoq.redis.lock_registry import LockRegistry
 from chronoq.redis.operations import OperationStore
+from chronoq.redis.ops import OpsStore
 from chronoq.redis.queue_control import QueueControl
 from chronoq.redis.registry import RegistryStore
 from chronoq.redis.rollups import RollupStore
@@ -67,7 +68,7 @@ class Backend:
             self.redis, self.keys, durability=self.durability, events_cap=events_cap
         )
         self.inspector = Inspector(self.redis, self.keys)
-        self.metrics_keep = Keep(day_ms=int(metrics_days * DAY_MS))
+        self.metrics_keep = Keep.days(metrics_days)
 
     @classmethod
     def from_settings(
@@ -122,6 +123,11 @@ class Backend:
     def rollups(self) -> RollupStore:
         """The metrics rollups (written by workers, read by chronoq.observe.rollups)."""
         return RollupStore(self.redis, self.keys, self.metrics_keep)
+
+    @cached_property
+    def ops(self) -> OpsStore:
+        """The operations rollups: schedules, limits, locks, worker processes."""
+        return OpsStore(self.redis, self.keys.ops, self.metrics_keep)
 
     @cached_property
     def schedules(self) -> ScheduleStore:

@@ -321,6 +321,10 @@ class Keyspace:
     def operations(self) -> OperationKeys:
         return OperationKeys(self.prefix)
 
+    @cached_property
+    def ops(self) -> OpsKeys:
+        return OpsKeys(self.prefix)
+
     def once(self, key: str) -> str:
         """STRING claimed by `App.once(key)` (SET NX PX); tag `{once:KEY}`."""
         return f"{self.prefix}:{{once:{validate_lock_name(key, what='once key')}}}"
@@ -439,6 +443,11 @@ class LockKeys:
     def registry(self) -> str:
         """The prefix's lock registry (`Keyspace.locks`), which names this lock."""
         return locks_registry(self.prefix)
+
+    @property
+    def ops(self) -> OpsKeys:
+        """Where the lock's contention and losses are counted (per lock family)."""
+        return OpsKeys(self.prefix)
 
 
 @dataclass(frozen=True, slots=True)
@@ -600,3 +609,46 @@ class OperationKeys:
     def idem_prefix(self) -> str:
         """Prefix of STRINGs (+ idempotency key) -> operation id, expiring."""
         return self._key("idem:")
+
+
+@dataclass(frozen=True)
+class OpsKeys:
+    """The operations rollups (`chronoq.core.ops`): schedules, limits, locks and
+    worker processes. All share the hash tag `{~oprollup}` (`{~ops}` is the bulk
+    operations'): one script writes a minute's buckets and the totals together."""
+
+    prefix: str
+
+    def _key(self, suffix: str) -> str:
+        return f"{self.prefix}:{{~oprollup}}:{suffix}"
+
+    @cached_property
+    def minute_prefix(self) -> str:
+        """Prefix of the minute bucket HASHes (minute_prefix + epoch ms // 60000);
+        fields `<kind><TAB><subject><TAB><name>`. Each resolution expires its keep
+        after the slot ends (like the queues' rollups)."""
+        return self._key("m:")
+
+    @cached_property
+    def hour_prefix(self) -> str:
+        return self._key("h:")
+
+    @cached_property
+    def day_prefix(self) -> str:
+        return self._key("d:")
+
+    def bucket(self, resolution: str, slot: int) -> str:
+        """The bucket of resolution 'm', 'h' or 'd' and its slot number."""
+        prefix = {"m": self.minute_prefix, "h": self.hour_prefix, "d": self.day_prefix}
+        return f"{prefix[resolution]}{slot}"
+
+    @cached_property
+    def totals(self) -> str:
+        """HASH of lifetime counts (same fields as the buckets'; no TTL, bounded by
+        schedules + limits + lock families)."""
+        return self._key("totals")
+
+    @cached_property
+    def lock_families(self) -> str:
+        """SET of the lock families counted by name (at most FAMILY_CAP)."""
+        return self._key("lockfam")

@@ -12,6 +12,7 @@ an unconfirmed acquire is released and reported (NotReplicated).
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -21,8 +22,12 @@ import redis
 from redis.exceptions import ResponseError
 
 from chronoq.core.errors import NotReplicated
+from chronoq.core.ops import lock_family
+from chronoq.core.rollups import Keep
 from chronoq.redis.connector import BLOCKING_MARGIN, AsyncRedis, Connector
 from chronoq.redis.durability import Durability, run_acked, run_acked_sync
+from chronoq.redis.keys import LockKeys
+from chronoq.redis.ops import lock_event_call
 from chronoq.redis.scripts import (
     SCRIPTS,
     ScriptArg,
@@ -34,6 +39,13 @@ from chronoq.redis.scripts import (
 ScriptCall = tuple[list[str], list[ScriptArg]]  # KEYS, ARGV of one lock script
 Registration = tuple[str, str]  # the lock registry's key, the lock's name
 MAX_BLOCK = 60.0  # longest single blocking read; a longer wait blocks again
+COUNT_TIMEOUT = 2.0  # longest a lock event's count may hold up its caller
+log = logging.getLogger("chronoq.locks")
+
+
+def _event_call(lock: LockKeys, event: str, keep: Keep) -> ScriptCall:
+    now_ms = int(time.time() * 1000)
+    return lock_event_call(lock.ops, lock_family(lock.name), event, now_ms, keep)
 
 
 def _not_replicated(keys: list[str], acked: int, durability: Durability) -> NotReplicated:
@@ -55,6 +67,7 @@ class LockClients:
     commands: AsyncRedis
     blocking: AsyncRedis
     durability: Durability
+    keep: Keep | None = None  # how long lock counts are kept; None: not counted
     closer: AsyncIterator[None] | None = None  # kept alive here: the loop holds it weakly
 
     async def acquire(
@@ -105,6 +118,19 @@ class LockClients:
     async def claim_once(self, key: str, ttl_ms: int) -> bool:
         return bool(await self.commands.set(key, "1", nx=True, px=ttl_ms))
 
+    async def count(self, lock: LockKeys, event: str) -> None:
+        """Count a lock event (contended, timeout, lost) for the lock's family
+        (ops_record.lua). Only the paths that wait or fail pay this round trip, never
+        a free acquire. Best effort: a lock whose Redis is away must still tell its
+        holder, so a failure is logged, never raised."""
+        if self.keep is None:
+            return
+        try:
+            async with asyncio.timeout(COUNT_TIMEOUT):
+                await SCRIPTS.ops_record(self.commands, *_event_call(lock, event, self.keep))
+        except Exception as exc:
+            log.debug("counting a lock event failed: %s", exc)
+
 
 @dataclass(eq=False)
 class LoopLockClients:
@@ -119,6 +145,7 @@ class LoopLockClients:
 
     connector: Callable[[], Connector]
     durability: Durability = field(default_factory=Durability)
+    keep: Keep | None = field(default_factory=Keep)  # None: lock events not counted
     _by_loop: dict[asyncio.AbstractEventLoop, LockClients] = field(default_factory=dict)
 
     async def get(self) -> LockClients:
@@ -130,6 +157,7 @@ class LoopLockClients:
                 connector.async_client(),
                 connector.async_client(blocking_timeout=MAX_BLOCK),
                 self.durability,
+                self.keep,
             )
             self._by_loop[loop] = clients
             closer = clients.closer = self._close_at_shutdown(loop, clients)
@@ -154,10 +182,14 @@ class SyncLockClients:
     connection while the holder's thread is busy."""
 
     def __init__(
-        self, connector: Callable[[], Connector], durability: Durability | None = None
+        self,
+        connector: Callable[[], Connector],
+        durability: Durability | None = None,
+        keep: Keep | None = Keep(),  # noqa: B008 (frozen: one shared default is fine)
     ) -> None:
         self._connector = connector
         self._durability = durability or Durability()
+        self._keep = keep
         self._made: tuple[redis.Redis, redis.Redis] | None = None
         self._guard = threading.Lock()
 
@@ -203,6 +235,16 @@ class SyncLockClients:
     def claim_once(self, key: str, ttl_ms: int) -> bool:
         commands, _ = self._clients()
         return bool(commands.set(key, "1", nx=True, px=ttl_ms))
+
+    def count(self, lock: LockKeys, event: str) -> None:
+        """Count a lock event; best effort, as the async `LockClients.count`."""
+        if self._keep is None:
+            return
+        try:
+            commands, _ = self._clients()
+            SCRIPTS.ops_record.call_sync(commands, *_event_call(lock, event, self._keep))
+        except Exception as exc:
+            log.debug("counting a lock event failed: %s", exc)
 
     def close(self) -> None:
         with self._guard:

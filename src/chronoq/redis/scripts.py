@@ -233,6 +233,7 @@ class Scripts:
         self.operation_batch = Script("operation_batch")
         self.operation_finish = Script("operation_finish")
         self.operation_cancel = Script("operation_cancel")
+        self.ops_record = Script("ops_record")
 
 
 SCRIPTS = Scripts()

@@ -6,7 +6,8 @@ must stay a few round trips however many queues there are. So only O(1) reads
 queue 8 commands (the sizes, the stats and lifetime histograms hashes, the head
 of the ready ZSET), per live process 2, sent `CHUNK` queues per round trip. The
 discovery reads (the queue set, the worker and scheduler indexes, the server's
-clock and INFO) ride in the first trip together with the queues and processes the
+clock and INFO, the operations totals of `chronoq.core.ops`) ride in the first
+trip together with the queues and processes the
 previous read found, so a reader that is kept (the metrics endpoint's) reads in one
 round trip per `CHUNK` queues; names it has not seen yet cost one more trip.
 
@@ -22,6 +23,7 @@ from typing import Any
 
 from redis.asyncio.cluster import RedisCluster
 
+from chronoq.core.ops import parse as parse_ops
 from chronoq.core.rollups import parse_cells
 from chronoq.redis.connector import AsyncRedis
 from chronoq.redis.errors import refused_command
@@ -106,6 +108,8 @@ class Snapshot:
     active_schedules: int | None  # schedules with a due time (not paused, not over)
     info: dict[str, dict[str, Any]]  # INFO sections; {} for one this user may not read
     round_trips: int = 0
+    # Lifetime operations counts (chronoq.core.ops): kind -> subject -> name -> n.
+    ops: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -135,6 +139,7 @@ class SnapshotReader:
             pipe.zrange(self.keys.workers, 0, -1, withscores=True)
             pipe.zrange(self.keys.schedulers, 0, -1, withscores=True)
             pipe.zcard(self.keys.schedules.due)
+            pipe.hgetall(self.keys.ops.totals)
             if not cluster:
                 for section in INFO_SECTIONS:
                     pipe.info(section)
@@ -144,13 +149,13 @@ class SnapshotReader:
             replies = list(await pipe.execute(raise_on_error=False))
         trips = 1
         if cluster:
-            replies = [await self._cluster_clock(), *replies[:4], *await self._cluster_info(),
-                       *replies[4:]]  # fmt: skip
+            replies = [await self._cluster_clock(), *replies[:5], *await self._cluster_info(),
+                       *replies[5:]]  # fmt: skip
             trips += 1 + len(INFO_SECTIONS)
-        head = [_allowed(r) for r in replies[: 5 + len(INFO_SECTIONS)]]
-        rest = replies[5 + len(INFO_SECTIONS) :]
-        clock, names, worker_index, loop_index, due = head[:5]
-        info = {s: dict(r or {}) for s, r in zip(INFO_SECTIONS, head[5:], strict=True)}
+        head = [_allowed(r) for r in replies[: 6 + len(INFO_SECTIONS)]]
+        rest = replies[6 + len(INFO_SECTIONS) :]
+        clock, names, worker_index, loop_index, due, ops = head[:6]
+        info = {s: dict(r or {}) for s, r in zip(INFO_SECTIONS, head[6:], strict=True)}
         queues = sorted(names or ())
         states = _queue_states(first, rest[: len(first) * _PER_QUEUE])
         rest = rest[len(first) * _PER_QUEUE :]
@@ -185,6 +190,7 @@ class SnapshotReader:
             active_schedules=None if due is None else int(due),
             info=info,
             round_trips=trips,
+            ops=parse_ops([ops]) if ops else {},
         )
 
     async def _cluster_clock(self) -> Any:

@@ -24,6 +24,7 @@ from typing import Protocol
 from chronoq.client import Client, EnqueuedJob, JobRequest
 from chronoq.core.errors import ChronoqError, JobNotFound, UnknownTask
 from chronoq.core.job import from_millis, to_millis
+from chronoq.core.ops import OpsBatch
 from chronoq.redis.cancel import cancel_and_wait
 from chronoq.redis.channels import follow
 from chronoq.redis.connector import AsyncRedis
@@ -41,6 +42,7 @@ EARLY_WAKE = 0.002  # the timer's margin, spent yielding until the due time
 HELD_RECHECK = 0.5  # how often a run held behind an unfinished one (overlap=queue) looks again
 MISSING_RECHECK = 5.0  # how often a schedule whose task no running app defines looks again
 FIRING = "firing schedules"
+MAX_KEPT_COUNTS = 10_000  # schedule counts kept while their writes fail (then dropped)
 
 
 class FaultLog(Protocol):
@@ -76,6 +78,7 @@ class Scheduler:
         self.client = client
         self._faults = faults
         self.store = client.backend.schedules
+        self.store_ops = client.backend.ops
         self._listener = listener
         self._on_error = on_error
         self._ttl = idempotency_ttl
@@ -84,6 +87,7 @@ class Scheduler:
         self._firing: list[str] = []  # names whose runs are being enqueued, for reports
         self._missing: set[str] = set()  # reported: no running app defines their task
         self.fired = 0  # runs this loop enqueued (for tests and metrics)
+        self._ops = OpsBatch()  # counts not yet written (kept across a failed write)
         self.ticked_at: float | None = None  # wall clock of the last look at due runs
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -186,15 +190,52 @@ class Scheduler:
             if not skip:
                 requests += [self._request(item.definition, run) for run in runs]
         self._firing = [f.item.definition.name for f in firings if f.runs and not f.skip]
+        sent_ms = int(time.time() * 1000)
         made = await self.client.enqueue_many(requests) if requests else []
         advances = [self._advance(f, made, now) for f in firings]
-        await self.store.advance(advances)
+        moved = await self.store.advance(advances)
         self._firing = []
         self._missing -= {f.item.definition.name for f in firings}
         self.fired += sum(1 for job in made if job.created)
+        self._count(firings, made, moved, sent_ms)
+        await self._write_counts()
         if held or missing:
             return HELD_RECHECK if held else MISSING_RECHECK
         return None
+
+    def _count(
+        self, firings: list[_Firing], made: list[EnqueuedJob], moved: list[bool], sent_ms: int
+    ) -> None:
+        """The tick's runs fired, missed and skipped per schedule, and each fired run's
+        lateness from its due time to its enqueue. Once however many loops fire a run:
+        a fired run counts where its job was made, a missed or skipped one where the
+        advance won."""
+        ops = self._ops
+        for f, won in zip(firings, moved, strict=True):
+            name = f.item.definition.name
+            if won:
+                ops.count("sched", name, "missed", sent_ms, len(f.missed))
+            if f.skip:
+                ops.count("sched", name, "skipped", sent_ms, len(f.runs) if won else 0)
+                continue
+            for run, job in zip(f.runs, made[f.first : f.first + len(f.runs)], strict=True):
+                if job.created:
+                    ops.count("sched", name, "fired", sent_ms)
+                    ops.observe_late(name, sent_ms, sent_ms - to_millis(run))
+
+    async def _write_counts(self) -> None:
+        """One round trip per tick that counted something. A failed write keeps the
+        counts for the next tick (bounded), and never fails the tick: the runs were
+        fired and advanced already."""
+        if not self._ops:
+            return
+        batch, self._ops = self._ops, OpsBatch()
+        try:
+            await self.store_ops.write(batch)
+        except REDIS_FAULTS as exc:
+            if len(batch.values) < MAX_KEPT_COUNTS:
+                self._ops = batch  # written with the next tick's
+            log.warning("chronoq scheduler: schedule metrics not written yet: %s", exc)
 
     async def _defined(self, items: list[DueSchedule]) -> tuple[list[DueSchedule], bool]:
         """The due schedules whose task this app or a running app defines. The others
