@@ -59,6 +59,30 @@ async def test_starts_are_spaced_evenly_after_the_burst(limiter: Limiter) -> Non
     assert other[0].go  # each key has its own budget
 
 
+async def test_a_now_only_request_is_told_the_time_and_books_nothing(limiter: Limiter) -> None:
+    """What the HTTP API's per-token limit asks: refused starts do not push the
+    key's budget further out (a client retrying at Retry-After gets in)."""
+    await limiter.store.set(Limit("api", 10, Period.SECOND, burst=1))
+    start = now_ms()
+    decisions = await limiter.decide("api", [LimitRequest("t", now_only=True)] * 5)
+    assert [d.go for d in decisions] == [True, True, False, False, False]
+    later = decisions[2:]
+    assert not any(d.booked for d in later)
+    assert len({d.at_ms for d in later}) == 1  # all told the same time: none booked
+    assert start + 100 - SLACK_MS <= later[0].at_ms <= now_ms() + 100 + SLACK_MS
+    await asyncio.sleep((later[0].at_ms - now_ms()) / 1000 + 0.01)
+    (again,) = await limiter.decide("api", [LimitRequest("t", now_only=True)])
+    assert again.go
+
+
+async def test_a_now_only_quota_request_counts_nothing_when_full(limiter: Limiter) -> None:
+    await limiter.store.set(Limit("daily", 1, Period.DAY, kind=Kind.QUOTA))
+    first, second = await limiter.decide("daily", [LimitRequest("acct", now_only=True)] * 2)
+    assert first.go and not second.go and not second.booked
+    (usage,) = await limiter.store.usage("daily", ["acct"])
+    assert usage.used == 1
+
+
 async def test_a_minimum_gap_spaces_starts_whatever_the_rate(limiter: Limiter) -> None:
     await limiter.store.set(Limit("polite", 1000, Period.SECOND, burst=10, min_gap=0.5))
     start = now_ms()

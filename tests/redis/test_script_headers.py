@@ -185,6 +185,9 @@ async def drive_every_script(app: App, proxy: RecordingProxy) -> None:
         await broker.recover("default", default_max_retries=3)
         await broker.requeue_dead("default", b)
         await broker.purge_dead("default", c)
+        await client.retry(made[7].id)  # cancelled: retried
+        await client.cancel(made[7].id)
+        await client.delete(made[7].id)
         await broker.retire("default", "w1")
         await asyncio.sleep(0.01)
         await broker.trim("default", retention_ms=1)

@@ -16,6 +16,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from email.message import EmailMessage
 from typing import Any
 
@@ -30,8 +31,15 @@ log = logging.getLogger("chronoq.alerts")
 Attempt = Callable[[], Awaitable[tuple[bool, bool, str]]]  # ok, retry, detail
 
 
-async def deliver(channel: Channel, notification: Notification, store: AlertStore) -> bool:
-    """Send `notification` through `channel`, retrying; True once it was accepted."""
+async def deliver(
+    channel: Channel,
+    notification: Notification,
+    store: AlertStore,
+    *,
+    attempts: list[dict[str, Any]] | None = None,
+) -> bool:
+    """Send `notification` through `channel`, retrying; True once it was accepted.
+    `attempts` (if given) gets each attempt's log entry as well."""
     if isinstance(channel, WebhookChannel):
         attempt: Attempt = lambda: _post(channel, notification)  # noqa: E731
     else:
@@ -39,7 +47,10 @@ async def deliver(channel: Channel, notification: Notification, store: AlertStor
     tries = channel.retries + 1
     for number in range(1, tries + 1):
         ok, retry, detail = await attempt()
-        await store.log_delivery(_entry(channel, notification, number, ok, detail))
+        entry = _entry(channel, notification, number, ok, detail)
+        await store.log_delivery(entry)
+        if attempts is not None:
+            attempts.append(entry)
         if ok:
             return True
         log.warning("chronoq alert %s to %s failed (attempt %d of %d): %s",
@@ -48,6 +59,20 @@ async def deliver(channel: Channel, notification: Notification, store: AlertStor
             return False
         await asyncio.sleep(channel.backoff * 2 ** (number - 1))
     return False
+
+
+async def deliver_test(channel: Channel, store: AlertStore, app: str = "") -> dict[str, Any]:
+    """A test notification through one channel, in one attempt (whoever asked waits
+    for the receiver's answer, not for backoffs): {channel, kind, delivered,
+    attempts: [the delivery log's entries]}."""
+    notification = Notification(
+        "test", "test", "chronoq", "warning", "a test notification from chronoq",
+        at=time.time(), app=app,
+    )  # fmt: skip
+    attempts: list[dict[str, Any]] = []
+    delivered = await deliver(replace(channel, retries=0), notification, store, attempts=attempts)
+    return {"channel": channel.name, "kind": channel.kind, "delivered": delivered,
+            "attempts": attempts}  # fmt: skip
 
 
 def _entry(

@@ -26,6 +26,7 @@ from chronoq.redis.alerts import AlertStore
 from chronoq.redis.broker import Broker
 from chronoq.redis.connector import AsyncRedis, Connector
 from chronoq.redis.durability import Durability
+from chronoq.redis.finished import FinishedJobs
 from chronoq.redis.history import HistoryStore
 from chronoq.redis.idempotency import IdempotencyStore
 from chronoq.redis.inspector import Inspector
@@ -107,6 +108,11 @@ class Backend:
     def operations(self) -> OperationStore:
         """Bulk operations' records and per-queue parts (chronoq.bulk runs them)."""
         return OperationStore(self.redis, self.keys, events_cap=self.events_cap)
+
+    @cached_property
+    def finished(self) -> FinishedJobs:
+        """Retry or delete one finished job (the API's and CLI's job actions)."""
+        return FinishedJobs(self.redis, self.keys, events_cap=self.events_cap)
 
     @cached_property
     def idempotency(self) -> IdempotencyStore:

@@ -25,7 +25,7 @@ from chronoq.core.names import validate_limit_name
 from chronoq.core.zones import zone
 from chronoq.redis.broker import Broker
 from chronoq.redis.keys import Keyspace
-from chronoq.redis.scripts import SCRIPTS
+from chronoq.redis.scripts import SCRIPTS, ScriptCall
 
 RECENT_KEYS = 50
 
@@ -85,9 +85,22 @@ class LimitStore:
     async def acquire(self, name: str, args: list[str | int]) -> list[Any]:
         """One decision call of limit_acquire.lua (see its header for ARGV and the
         reply; `chronoq.control.limiter` builds both)."""
+        script, keys, _ = self.acquire_call(name, args)
+        return list(await script(self.redis, keys, args))
+
+    def acquire_call(self, name: str, args: list[str | int]) -> ScriptCall:
+        """The same call, to send along with other commands (one round trip)."""
         k = self.keys.limit(name)
-        keys = [k.config, k.state_prefix, k.keys, k.booked]
-        return list(await SCRIPTS.limit_acquire(self.redis, keys, args))
+        return SCRIPTS.limit_acquire, [k.config, k.state_prefix, k.keys, k.booked], args
+
+    async def forget_key(self, name: str, key: str) -> None:
+        """Drop one key's state and its place in the recently used keys (a key
+        that names nothing, e.g. the id of a token that does not exist)."""
+        k = self.keys.limit(name)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(k.state(key))
+            pipe.zrem(k.keys, key)
+            await pipe.execute()
 
     async def release_bookings(self, name: str) -> int:
         """Make every job `name` booked for later due now. Returns how many moved."""

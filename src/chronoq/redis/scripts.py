@@ -202,6 +202,8 @@ class Scripts:
         self.cancel = Script("cancel")
         self.requeue_dead = Script("requeue_dead")
         self.purge_dead = Script("purge_dead")
+        self.retry_finished = Script("retry_finished")
+        self.delete_finished = Script("delete_finished")
         self.resolve = Script("resolve")
         self.retire = Script("retire")
         self.schedule_put = Script("schedule_put")

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import Field
 
-from chronoq.api.audit import audit
+from chronoq.api.audit import audit, audited
 from chronoq.api.auth import Admin, Principal, Reader
 from chronoq.api.etags import check_if_match, tagged
 from chronoq.api.models import Body, Done
@@ -66,7 +66,9 @@ async def get_limit(name: Name, response: Response, m: LimitsDep, _: Principal =
     return tagged(response, (await m.get(name)).to_dict())
 
 
-@router.put("/limits/{name}", summary="Create or replace a rate limit")
+@router.put(
+    "/limits/{name}", summary="Create or replace a rate limit", openapi_extra=audited("limits.put")
+)
 async def put_limit(
     name: Name, body: LimitBody, request: Request, response: Response, m: LimitsDep,
     who: Principal = Admin,
@@ -83,7 +85,12 @@ async def put_limit(
     return tagged(response, made.to_dict())
 
 
-@router.delete("/limits/{name}", summary="Delete a rate limit", response_model=Done)
+@router.delete(
+    "/limits/{name}",
+    summary="Delete a rate limit",
+    response_model=Done,
+    openapi_extra=audited("limits.delete"),
+)
 async def delete_limit(name: Name, request: Request, m: LimitsDep, who: Principal = Admin) -> Done:
     """Its jobs run unlimited from now on."""
     current = await _current(m, name)
@@ -125,7 +132,9 @@ async def get_quota(name: Name, response: Response, m: QuotasDep, _: Principal =
     return tagged(response, (await m.get(name)).to_dict())
 
 
-@router.put("/quotas/{name}", summary="Create or replace a quota")
+@router.put(
+    "/quotas/{name}", summary="Create or replace a quota", openapi_extra=audited("quotas.put")
+)
 async def put_quota(
     name: Name, body: QuotaBody, request: Request, response: Response, m: QuotasDep,
     who: Principal = Admin,
@@ -139,7 +148,12 @@ async def put_quota(
     return tagged(response, made.to_dict())
 
 
-@router.delete("/quotas/{name}", summary="Delete a quota", response_model=Done)
+@router.delete(
+    "/quotas/{name}",
+    summary="Delete a quota",
+    response_model=Done,
+    openapi_extra=audited("quotas.delete"),
+)
 async def delete_quota(name: Name, request: Request, m: QuotasDep, who: Principal = Admin) -> Done:
     current = await _current(m, name)
     if current is None:

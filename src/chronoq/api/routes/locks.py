@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import Field
 
-from chronoq.api.audit import audit
+from chronoq.api.audit import audit, audited
 from chronoq.api.auth import Admin, Principal, Reader
 from chronoq.api.models import Body
 from chronoq.api.state import api_state
@@ -43,7 +43,9 @@ class ReleaseBody(Body):
     reason: str | None = Field(None, max_length=500)
 
 
-@router.post("/{name}/release", summary="Force release a lock")
+@router.post(
+    "/{name}/release", summary="Force release a lock", openapi_extra=audited("locks.release")
+)
 async def force_release(
     name: Name, m: LocksDep, body: ReleaseBody | None = None, who: Principal = Admin
 ) -> Any:

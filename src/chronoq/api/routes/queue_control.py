@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Request
 from pydantic import Field
 
-from chronoq.api.audit import audit
+from chronoq.api.audit import audit, audited
 from chronoq.api.auth import Admin, Operator, Principal
 from chronoq.api.models import Body
 from chronoq.api.problems import ProblemError
@@ -37,7 +37,7 @@ class PauseBody(Body):
     reason: str = Field("", max_length=500)
 
 
-@router.post("/{name}/pause", summary="Pause a queue")
+@router.post("/{name}/pause", summary="Pause a queue", openapi_extra=audited("queues.pause"))
 async def pause(
     name: Name, q: AdminDep, body: PauseBody | None = None, who: Principal = Operator
 ) -> Any:
@@ -50,7 +50,7 @@ async def pause(
     return done.to_dict()
 
 
-@router.post("/{name}/resume", summary="Resume a queue")
+@router.post("/{name}/resume", summary="Resume a queue", openapi_extra=audited("queues.resume"))
 async def resume(name: Name, q: AdminDep, who: Principal = Operator) -> Any:
     await _known(q, name)
     resumed = await q.resume(name)
@@ -63,7 +63,11 @@ class DrainBody(Body):
     reason: str = Field(DRAINED, min_length=1, max_length=500)
 
 
-@router.post("/{name}/drain", summary="Cancel every waiting job of a queue")
+@router.post(
+    "/{name}/drain",
+    summary="Cancel every waiting job of a queue",
+    openapi_extra=audited("queues.drain"),
+)
 async def drain(
     name: Name, q: AdminDep, body: DrainBody | None = None, who: Principal = Admin
 ) -> Any:

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import AwareDatetime, Field
 
-from chronoq.api.audit import audit
+from chronoq.api.audit import audit, audited, exempt
 from chronoq.api.auth import Operator, Principal, Reader
 from chronoq.api.etags import check_if_match, tagged
 from chronoq.api.idempotency import IdempotencyKey, Made, idempotent
@@ -86,7 +86,12 @@ async def list_schedules(s: SchedulesDep, _: Principal = Reader) -> list[Any]:
     return [info.to_dict() for info in await s.list()]
 
 
-@router.post("/schedules", status_code=201, summary="Create a schedule")
+@router.post(
+    "/schedules",
+    status_code=201,
+    summary="Create a schedule",
+    openapi_extra=audited("schedules.create"),
+)
 async def create_schedule(
     body: ScheduleBody, request: Request, s: SchedulesDep, who: Principal = Operator,
     idempotency_key: str | None = IdempotencyKey,
@@ -117,7 +122,9 @@ async def get_schedule(
     return tagged(response, (await s.get(name)).to_dict())
 
 
-@router.patch("/schedules/{name}", summary="Change a schedule")
+@router.patch(
+    "/schedules/{name}", summary="Change a schedule", openapi_extra=audited("schedules.update")
+)
 async def update_schedule(
     name: Name, body: ScheduleFields, request: Request, response: Response, s: SchedulesDep,
     who: Principal = Operator,
@@ -141,7 +148,12 @@ async def update_schedule(
     return tagged(response, info.to_dict())
 
 
-@router.delete("/schedules/{name}", summary="Delete a schedule", response_model=Done)
+@router.delete(
+    "/schedules/{name}",
+    summary="Delete a schedule",
+    response_model=Done,
+    openapi_extra=audited("schedules.delete"),
+)
 async def delete_schedule(
     name: Name, request: Request, s: SchedulesDep, who: Principal = Operator
 ) -> Done:
@@ -159,7 +171,9 @@ class ReasonBody(Body):
     reason: str | None = Reason
 
 
-@router.post("/schedules/{name}/pause", summary="Pause a schedule")
+@router.post(
+    "/schedules/{name}/pause", summary="Pause a schedule", openapi_extra=audited("schedules.pause")
+)
 async def pause_schedule(
     name: Name, s: SchedulesDep, body: ReasonBody | None = None, who: Principal = Operator
 ) -> Any:
@@ -169,7 +183,11 @@ async def pause_schedule(
     return info.to_dict()
 
 
-@router.post("/schedules/{name}/resume", summary="Resume a schedule")
+@router.post(
+    "/schedules/{name}/resume",
+    summary="Resume a schedule",
+    openapi_extra=audited("schedules.resume"),
+)
 async def resume_schedule(
     name: Name, s: SchedulesDep, body: ReasonBody | None = None, who: Principal = Operator
 ) -> Any:
@@ -181,7 +199,12 @@ async def resume_schedule(
     return info.to_dict()
 
 
-@router.post("/schedules/{name}/trigger", status_code=201, summary="Run a schedule now")
+@router.post(
+    "/schedules/{name}/trigger",
+    status_code=201,
+    summary="Run a schedule now",
+    openapi_extra=audited("schedules.trigger"),
+)
 async def trigger_schedule(
     name: Name, request: Request, s: SchedulesDep, who: Principal = Operator,
     idempotency_key: str | None = IdempotencyKey,
@@ -203,7 +226,11 @@ class BackfillBody(Body):
     force: bool = Field(False, description="Even if no worker has registered its task.")
 
 
-@router.post("/schedules/{name}/backfill", summary="Enqueue the runs of a past range")
+@router.post(
+    "/schedules/{name}/backfill",
+    summary="Enqueue the runs of a past range",
+    openapi_extra=audited("schedules.backfill"),
+)
 async def backfill_schedule(
     name: Name, body: BackfillBody, s: SchedulesDep, who: Principal = Operator
 ) -> Any:
@@ -251,7 +278,11 @@ class SpecBody(Body):
     after: AwareDatetime | None = None
 
 
-@router.post("/schedules/validate", summary="Check a spec and zone (nothing is stored)")
+@router.post(
+    "/schedules/validate",
+    summary="Check a spec and zone (nothing is stored)",
+    openapi_extra=exempt("checks a spec; stores nothing"),
+)
 async def validate_spec(body: SpecBody, s: SchedulesDep, _: Principal = Reader) -> Any:
     """200 either way: `ok`, and the next runs, or the field at fault and why."""
     now: datetime | None = body.after

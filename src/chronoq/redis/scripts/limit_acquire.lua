@@ -8,7 +8,9 @@
 -- ARGV[1] config version the caller computed its calendars from
 -- ARGV[2] number of requests
 -- ARGV[3..] per request, 5 values:
---   limit key, reservation ms (0: none), block-until ms (0: none; RateLimited
+--   limit key, reservation ms (0: none; -1: now or not at all: a start that
+--   cannot be now is answered -(epoch ms) and nothing is booked or counted, as the
+--   HTTP API's per-token rate limit asks), block-until ms (0: none; RateLimited
 --   raised with retry_after: nothing under this key starts before it),
 --   calendar JSON: rate limits: merged allowed intervals [[start, end], ...]
 --   ([] always open), or [[start, end, emission ms], ...] where windows carry
@@ -59,6 +61,7 @@ local function book_rate(skey, res, blk_req, spans)
   if res > 0 and res <= now + EARLY_MS and now >= blk then return 0 end
   local t, emission = in_window(math.max(now, last + gap, blk), tat, spans)
   if not t then return -spans[#spans][2] end
+  if res < 0 and t > now then return -t end  -- now only: nothing booked
   tat = math.max(tat, t) + emission
   redis.call('HSET', skey, 'tat', tat, 'last', t, 'v', ARGV[1])
   if redis.call('HINCRBY', skey, 'r:' .. math.floor(t / per), 1) == 1 then
@@ -86,6 +89,7 @@ local function book_quota(skey, res, blk_req, starts)
     if t < starts[i + 1] then
       local used = tonumber(redis.call('HGET', skey, 'q:' .. starts[i]) or '0')
       if used < n then
+        if res < 0 and t > now then return -t end  -- now only: nothing counted
         redis.call('HINCRBY', skey, 'q:' .. starts[i], 1)
         redis.call('PEXPIREAT', skey, starts[#starts] + per)
         if t <= now then return 0 end
