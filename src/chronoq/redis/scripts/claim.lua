@@ -83,6 +83,8 @@ local CLAIM_FIELDS = {'task', 'args', 'att', 'maxr', 'opts', 'dl', 'gate', 'acct
   'enq', 'run', 'sched', 'sdue', 'rbase', 'cxl'}
 
 local want, lease_until = tonumber(ARGV[1]), now + tonumber(ARGV[2])
+local now_text, until_text = int_text(now), int_text(lease_until)
+local B = batch_new()  -- the active entries of jobs in no gate, sent once at the end
 local expired = {}
 local out = {now, -1, 0, expired}
 local claimed = 0
@@ -128,18 +130,18 @@ while claimed < want do
           refuse(job_key, id, full, seq)
         else
           local att = (f.att or 0) + 1
-          start_run(KEYS[3], job_key, id, att, now, lease_until, ARGV[3], ARGV[4])
+          start_run(KEYS[3], job_key, id, att, now_text, until_text, ARGV[3], ARGV[4],
+            not f.gate and B or nil)
           if f.lres then redis.call('HDEL', job_key, 'lres') end  -- bookings are used once
           claimed = claimed + 1
           event_append(E, id, 'running')
-          local fence = gate_fence(KEYS[18], f.gate)
-          local n = #out
-          for i, v in ipairs(run_entry(id, f.task, f.args, att, f, now, fence)) do out[n + i] = v end
+          run_entry_into(out, id, f.task, f.args, att, f, now, gate_fence(KEYS[18], f.gate))
         end
       end
     end
   end
 end
+batch_flush(B)
 if missing > 0 then redis.call('HINCRBY', KEYS[9], 'missing', missing) end
 if latest > vt then redis.call('HSET', KEYS[15], 'vt', latest) end
 if redis.call('ZCARD', KEYS[1]) > 0 then wake(KEYS[5]) end
