@@ -5,6 +5,8 @@ Worker(app, WorkerOptions(queues=...)).
 
     python _child.py enqueue URL N     N no-op jobs on queue 'default', in one call
     python _child.py worker URL        one Worker until SIGTERM (then a clean stop)
+    python _child.py replay URL BATCH  the job path alone, one client: claim BATCH jobs,
+                                       complete them, until none is left (no task runs)
 """
 
 from __future__ import annotations
@@ -57,12 +59,43 @@ def worker(url: str) -> None:
     asyncio.run(go())
 
 
+def replay(url: str, batch: int) -> None:
+    """The scripts every job goes through (claim, complete), in fixed batches: the
+    same calls for every tree, whatever the timing (what the callgrind figure needs)."""
+    app, _ = make_app(url)
+    retention_ms = int(RETENTION * 1000)
+
+    async def go() -> None:
+        async with app.client() as client:
+            broker = client.broker
+            while True:
+                claim = await broker.claim(
+                    "default",
+                    batch,
+                    lease_ms=60_000,
+                    token="tok",
+                    worker_id="replay",
+                    retention_ms=retention_ms,
+                    register_idle=False,
+                )
+                if not claim.jobs:
+                    return
+                outcomes = [(job.id, "tok", "") for job in claim.jobs]
+                await broker.complete(
+                    "default", outcomes, retention_ms=retention_ms, result_ttl_ms=0
+                )
+
+    asyncio.run(go())
+
+
 def main() -> None:
     mode, url = sys.argv[1], sys.argv[2]
     if mode == "enqueue":
         enqueue(url, int(sys.argv[3]))
     elif mode == "worker":
         worker(url)
+    elif mode == "replay":
+        replay(url, int(sys.argv[3]))
     else:
         raise SystemExit(f"unknown mode {mode!r}")
 

@@ -55,6 +55,7 @@ STATS_KEY = "rc:{default}:stats"  # _child.PREFIX, queue 'default' (keys.py's la
 OWN = {"hget", "info", "config|resetstat", "config|set", "slowlog|get", "slowlog|reset"}
 OWN |= {"ping", "flushall", "hello", "client|setinfo", "config|get"}
 SLOWLOG_US = 20
+REPLAY_BATCH = 64  # jobs per claim and per complete in the replay (the Worker's batch)
 
 
 def baseline_src(ref: str) -> tuple[str, Path]:
@@ -175,33 +176,36 @@ def function_name(args: list[str]) -> str:
 def one_pass(
     server: Server, src: Path, jobs: int, procs: int, env: dict[str, str], *, keep: str = ""
 ) -> dict[str, Any]:
+    """One drain of `jobs` jobs by `procs` worker processes (0: the replay child)."""
     conn, url = server.conn, server.url
     conn.flushall()
     subprocess.run(
         [sys.executable, str(CHILD), "enqueue", url, str(jobs)], env=child_env(src, env), check=True
     )
-    conn.config_set("slowlog-log-slower-than", SLOWLOG_US)
+    # Under callgrind every command takes over 20 us: the log would take them all, and
+    # its own work would be counted. No split by function there.
+    conn.config_set("slowlog-log-slower-than", -1 if server.callgrind else SLOWLOG_US)
     conn.slowlog_reset()
     conn.config_resetstat()
     mem0 = int(conn.info("memory")["used_memory"])
     cpu0 = cpu(conn)
     server.zero()
     started = time.perf_counter()
+    command = [sys.executable, str(CHILD), "worker", url]
+    if procs == 0:
+        command = [sys.executable, str(CHILD), "replay", url, str(REPLAY_BATCH)]
     workers = [
         subprocess.Popen(
-            [sys.executable, str(CHILD), "worker", url],
-            env=child_env(src, env),
-            stdout=subprocess.DEVNULL,
-            start_new_session=True,
+            command, env=child_env(src, env), stdout=subprocess.DEVNULL, start_new_session=True
         )
-        for _ in range(procs)
+        for _ in range(max(1, procs))
     ]
     polls = 0
     try:
         deadline = time.monotonic() + (3000 if server.callgrind else 300)
         while int(conn.hget(STATS_KEY, "succeeded") or 0) < jobs:  # type: ignore[arg-type]
             polls += 1
-            if time.monotonic() > deadline or any(w.poll() is not None for w in workers):
+            if time.monotonic() > deadline or any(w.poll() not in (None, 0) for w in workers):
                 raise RuntimeError("workers did not drain the queue")
             time.sleep(0.01)
         seconds = time.perf_counter() - started
@@ -262,7 +266,12 @@ def med(rows: list[dict[str, Any]], *path: str) -> float:
 
 
 def summary(label: str, procs: int, rows: list[dict[str, Any]]) -> str:
-    lines = [f"== {label}, {procs} process(es), {len(rows)} round(s) (medians)"]
+    how = (
+        f"{procs} worker process(es)"
+        if procs
+        else f"replay (claim + complete, {REPLAY_BATCH} a call)"
+    )
+    lines = [f"== {label}, {how}, {len(rows)} round(s) (medians)"]
     if med(rows, "instructions_per_job"):
         lines.append(
             f"  Redis instructions (callgrind) {med(rows, 'instructions_per_job'):,.0f} per job"
@@ -315,7 +324,9 @@ def parse_variant(text: str) -> tuple[str, Path, dict[str, str]]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--jobs", type=int, default=20_000)
-    parser.add_argument("--procs", default="1,2")
+    parser.add_argument(
+        "--procs", default="replay,1,2", help="worker process counts; 'replay': the job path alone"
+    )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--baseline", default="0fdff18", help="git ref ('' for none)")
     parser.add_argument(
@@ -346,7 +357,7 @@ def main() -> None:
         "runs": {},
     }
     try:
-        for procs in (int(p) for p in args.procs.split(",")):
+        for procs in (0 if p == "replay" else int(p) for p in args.procs.split(",")):
             rows: dict[str, list[dict[str, Any]]] = {label: [] for label, _, _ in trees}
             for _ in range(args.rounds):  # interleaved: a busy spell hits every tree alike
                 for label, src, env in trees:
@@ -357,7 +368,7 @@ def main() -> None:
                     rows[label].append(one_pass(server, src, args.jobs, procs, env, keep=keep))
             for label, src, env in trees:
                 print(summary(label, procs, rows[label]), flush=True)
-                results["runs"][f"{label} P={procs}"] = {
+                results["runs"][f"{label} {'replay' if procs == 0 else f'P={procs}'}"] = {
                     "src": str(src),
                     "env": env,
                     "rounds": rows[label],

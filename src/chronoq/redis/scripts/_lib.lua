@@ -11,8 +11,12 @@ end
 -- with '%.17g', exact but a few thousand instructions each (a tenth of a job's Redis
 -- CPU, measured: bench/redis_cost); a value sent per job (now, a lease end, a TTL,
 -- the stream cap) is converted once per script, with '%d'.
+local EXACT_INT = 9007199254740992  -- 2^53: whole doubles up to here print exactly
 local function int_text(n)
-  return string.format('%d', n)
+  if n >= -EXACT_INT and n <= EXACT_INT and n == math.floor(n) then
+    return string.format('%d', n)
+  end
+  return n  -- not a whole number within range: sent as it is
 end
 
 -- Writes a batch script collects and sends once per key at its end: one ZADD or ZREM
@@ -22,16 +26,21 @@ end
 local BATCH_ARGS = 1000  -- arguments of one command sent (even: ZADD takes pairs)
 
 local function batch_new()
-  return {lists = {}, noted = {}}
+  return {lists = {}, noted = {}, index_keys = {}}
 end
 
 local function batch_list(B, command, key, flag)
-  local name = command .. ' ' .. key .. ' ' .. (flag or '')
-  local list = B.lists[name]
+  local kind = flag and (command .. ' ' .. flag) or command
+  local by_key = B.lists[kind]
+  if not by_key then
+    by_key = {}
+    B.lists[kind] = by_key
+  end
+  local list = by_key[key]
   if not list then
-    list = {command, key, flag}
+    list = flag and {command, key, flag} or {command, key}
     list.first = flag and 4 or 3  -- where the members start
-    B.lists[name] = list
+    by_key[key] = list
     B[#B + 1] = list
   end
   return list
@@ -175,6 +184,42 @@ local function read_job(job_key, names)
   return f, bad
 end
 
+-- The same from one HGETALL, for a reader of many names (the claim: 15): a plain
+-- record has about 5 fields, and one pass over them costs a third of an HMGET that
+-- looks each name up (a record is a listpack, searched from its start per name).
+-- `wanted`: name_set(names), made once per script. Absent fields are nil here (not
+-- false): the table gets only the fields the record has.
+local function name_set(names)
+  local set = {}
+  for _, name in ipairs(names) do set[name] = true end
+  return set
+end
+
+local function read_job_all(job_key, names, wanted)
+  local raw = redis.call('HGETALL', job_key)
+  local f, bad = {}, nil
+  for i = 1, #raw, 2 do
+    local name, value = raw[i], raw[i + 1]
+    if wanted[name] then
+      f[name] = value
+      local check = FIELD_CHECKS[name]
+      if check then
+        local checked, why = check(name, value)
+        if checked == nil then
+          bad = bad or {}
+          bad[name] = why
+        else
+          f[name] = checked
+        end
+      end
+    end
+  end
+  if not bad then return f, nil end
+  for i = 1, #names do  -- the first bad one in `names` order, as read_job says
+    if bad[names[i]] then return f, bad[names[i]] end
+  end
+end
+
 -- Whether the record is gone entirely, given fields read with read_job (every record
 -- has a 'status'; EXISTS is asked only when it is missing).
 local function record_gone(f, job_key)
@@ -200,20 +245,30 @@ end
 -- expired on its own is gone before the trimmer can read its task and account.
 local INDEX_FIELDS = {'task', 'acct', 'fp'}
 
--- One finished index entry; the key joins the trimmer's list of f: keys (NX: once).
--- With a batch B, both are sent at its flush, the list's once per key.
-local function index_add_finished(ix, suffix, now, id, B)
+-- One finished index entry ('f:t:' or 'f:a:' .. name); the key joins the trimmer's
+-- list of f: keys (NX: once). With a batch B, both are sent at its flush, the list's
+-- once per key, and each key's name is made once per batch.
+local function index_add_finished(ix, kind, name, now, id, B)
   if not B then
+    local suffix = kind .. name
     redis.call('ZADD', ix .. suffix, now, id)
     redis.call('ZADD', ix .. 'f:keys', 'NX', now, suffix)
     return
   end
-  batch_add(B, 'ZADD', ix .. suffix, now, id)
-  if not B.noted[suffix] then
-    B.noted[suffix] = true
+  local names = B.index_keys[kind]
+  if not names then
+    names = {}
+    B.index_keys[kind] = names
+  end
+  local key = names[name]
+  if not key then
+    local suffix = kind .. name
+    key = ix .. suffix
+    names[name] = key
     local list = batch_list(B, 'ZADD', ix .. 'f:keys', 'NX')
     list[#list + 1], list[#list + 2] = now, suffix
   end
+  batch_add(B, 'ZADD', key, now, id)
 end
 
 -- A job just finished (succeeded, cancelled, expired, skipped) at `now`. `known`:
@@ -226,8 +281,8 @@ local function index_finished(ix, job_key, id, now, B, known)
     local f = redis.call('HMGET', job_key, 'task', 'acct')
     task, acct = f[1], f[2]
   end
-  if task then index_add_finished(ix, 'f:t:' .. task, now, id, B) end
-  if acct then index_add_finished(ix, 'f:a:' .. acct, now, id, B) end
+  if task then index_add_finished(ix, 'f:t:', task, now, id, B) end
+  if acct then index_add_finished(ix, 'f:a:', acct, now, id, B) end
 end
 
 -- A finished job is forgotten (trim.lua): out of its search indexes. `f`: its task
@@ -468,10 +523,12 @@ end
 -- the done ZSET, the other finished states to done .. ':' .. status (same slot), so
 -- that each state is trimmed by its own age and count. `mem`: the worker's RSS when
 -- the run ended (bytes), when it ran. `now`, `retention_ms`: numbers or their
--- int_text. B, known: a batch for the index writes, and the job's fields read with
--- its task and account (see index_finished); both optional.
+-- int_text. B, known: a batch for the index writes (B.mem, when set: the batch's
+-- `mem` checked once, used instead), and the job's fields read with its task and
+-- account (see index_finished); both optional.
 local function finish(job_key, done_key, id, status, now, retention_ms, ix, mem, B, known)
-  local m = whole_text(mem)
+  local m
+  if B and B.mem ~= nil then m = B.mem else m = whole_text(mem) end
   if m then
     redis.call('HSET', job_key, 'status', status, 'fin', now, 'mem', m)
   else
@@ -485,21 +542,51 @@ local function finish(job_key, done_key, id, status, now, retention_ms, ix, mem,
   if ix then index_finished(ix, job_key, id, now, B, known) end
 end
 
--- The event stream: every state change appended to the queue's capped STREAM.
--- E: {stream = STREAM key, cap = MAXLEN (0: events are off)}. One XADD, trimmed
--- approximately (MAXLEN ~: whole nodes at a time, the cheap way).
+-- The event stream: every state change appended to the queue's capped STREAM, as
+-- entries {job = id, status = status}. Jobs that change to one status one after the
+-- other in a batch script (a claim's 'running', a completion's 'succeeded') share an
+-- entry whose `job` lists their ids separated by spaces, in order: an XADD costs
+-- about a tenth of a job's Redis CPU (bench/redis_cost), and consecutive changes
+-- only are grouped, so the stream keeps the exact order of every change.
+-- Trimmed approximately (MAXLEN ~: whole nodes at a time, the cheap way) to about
+-- `cap` state changes: an entry of k jobs trims the stream to cap / k entries.
+-- E: events_of(). Without `batched` each change is one XADD at once; with it they
+-- wait for events_flush(E), which the script calls once, last.
+local EVENT_IDS_MAX = 100  -- ids in one entry (about 2.7 KB)
+
+local function event_xadd(E, ids, count, status)
+  local keep = E.cap_text
+  if count > 1 then keep = int_text(math.ceil(E.cap / count)) end
+  redis.call('XADD', E.stream, 'MAXLEN', '~', keep, '*', 'job', ids, 'status', status)
+end
+
 local function event_append(E, id, status)
-  if E.cap > 0 then
-    redis.call('XADD', E.stream, 'MAXLEN', '~', E.cap_text, '*', 'job', id, 'status', status)
+  if E.cap <= 0 then return end
+  local groups = E.groups
+  if not groups then return event_xadd(E, id, 1, status) end
+  local last = groups[#groups]
+  if last and last.status == status and #last < EVENT_IDS_MAX then
+    last[#last + 1] = id
+  else
+    groups[#groups + 1] = {id, status = status}
   end
 end
 
+local function events_flush(E)
+  for _, group in ipairs(E.groups or {}) do
+    event_xadd(E, table.concat(group, ' '), #group, group.status)
+  end
+  E.groups = nil
+end
+
 -- The event stream settings a script got: KEYS events and ARGV cap (checked: a bad
--- cap turns events off rather than failing the state change).
-local function events_of(stream, cap)
+-- cap turns events off rather than failing the state change). `batched`: see above.
+local function events_of(stream, cap, batched)
   local n = tonumber(cap)
   if not n or n < 0 or n ~= math.floor(n) then n = 0 end
-  return {stream = stream, cap = n, cap_text = int_text(n)}
+  local E = {stream = stream, cap = n, cap_text = int_text(n)}
+  if batched and n > 0 then E.groups = {} end
+  return E
 end
 
 -- Attempt history, kept in the job's 'hist' field as a JSON list. The common case
