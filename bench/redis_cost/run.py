@@ -1,4 +1,4 @@
-"""Redis-side cost per processed job, measured deterministically on a private server.
+"""Redis-side cost per processed job, measured on a private server.
 
 Wall clock on a shared 2-CPU box is noisy; what limits throughput with two worker
 processes is the single Redis thread, so this counts what Redis spends per job:
@@ -14,17 +14,30 @@ processes is the single Redis thread, so this counts what Redis spends per job:
   scripts take hundreds of us a call; the share of FCALL time the log caught is printed.
 - `INFO memory` (used_memory) before the workers start (N jobs waiting) and when the
   last job is done.
+- With `--callgrind`: the server runs under valgrind's callgrind, and the figure is
+  the instructions it executed per job - exact, whatever else the machine runs (about
+  50x slower: use --jobs 3000). Use it with `--procs replay`: real workers then run
+  against a slow server, so their timers (renewals, trims, heartbeats) weigh 50x more
+  per job than at full speed.
 
 Each source tree (this one, and `--baseline REF` extracted with git archive into
-bench/.baseline/SHA) runs the same child (`_child.py`) under its own PYTHONPATH: N no-op
-jobs are enqueued with SyncClient.enqueue_many (not counted), stats are reset, P worker
-processes (default Worker options, as bench/systems/chronoq.py: concurrency 32, batch
-64, retention 1 s, keep_result 0, events and metrics at their defaults) drain them; the
-counters are read the moment the queue's `succeeded` counter reaches N (polled with
-HGET every 10 ms; those polls are subtracted), before the workers are stopped.
+bench/.baseline/SHA; `--variant LABEL=SRC,ENV=VALUE` adds more, e.g. events off) runs
+the same child (`_child.py`) under its own PYTHONPATH: N no-op jobs are enqueued with
+SyncClient.enqueue_many (not counted), stats are reset, then either
 
-    python bench/redis_cost/run.py [--jobs 20000] [--procs 1,2] [--rounds 3]
-        [--baseline 0fdff18] [--out bench/redis_cost]
+- P worker processes (default Worker options, as bench/systems/chronoq.py: concurrency
+  32, batch 64, retention 1 s, keep_result 0, events and metrics at their defaults)
+  drain them; the counters are read the moment the queue's `succeeded` counter reaches
+  N (polled with HGET every 10 ms; those polls are subtracted), before the workers are
+  stopped; or
+- `replay`: one client runs the job path alone, claim 64 then complete them, until the
+  queue is empty: the same calls in the same batches for every tree (no task runs, no
+  timer fires), so the callgrind figure is reproducible to the instruction.
+
+Rounds interleave the trees (a busy spell hits them alike); figures are medians.
+
+    python bench/redis_cost/run.py [--jobs 20000] [--procs replay,1,2] [--rounds 3]
+        [--baseline 0fdff18] [--variant ...] [--callgrind] [--out bench/redis_cost]
 
 Writes results.json and prints a summary; RESULTS.md is written by hand from it.
 """

@@ -100,12 +100,21 @@ async def test_a_batch_shares_entries_and_every_job_is_in_them(
 async def test_the_stream_is_capped(redis_url: str, prefix: str, raw: redis.Redis) -> None:
     app = App("capped", redis_url=redis_url, prefix=prefix, settings=Settings(events_maxlen=100))
     async with app.client() as client:
+        stream = client.broker.keys.queue("default").events
         await client.enqueue_many(JobRequest("t", [i], force=True) for i in range(3000))
+        # Batch entries (up to 100 ids each) count their ids: about 100 changes kept.
+        assert 100 <= state_changes(raw, stream) <= 400, state_changes(raw, stream)
         for i in range(300):
             await client.submit(JobRequest("t", [i], force=True))  # the single-job script
-        length = raw.xlen(client.broker.keys.queue("default").events)
+        length = raw.xlen(stream)
+        changes = state_changes(raw, stream)
     # MAXLEN ~ trims whole stream nodes (100 entries each by default): about the cap.
     assert 100 <= length <= 300, length
+    assert changes <= 400, changes
+
+
+def state_changes(raw: redis.Redis, stream: str) -> int:
+    return sum(len(fields["job"].split(" ")) for _, fields in raw.xrange(stream))
 
 
 async def test_events_can_be_turned_off(redis_url: str, prefix: str, raw: redis.Redis) -> None:

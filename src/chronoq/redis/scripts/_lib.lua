@@ -705,7 +705,8 @@ end
 -- hop after the enqueue.
 local function hand_off(I, worker, job_key, id, task, args, now)
   local f = read_job(job_key, ENTRY_FIELDS)  -- checked by the enqueue that wrote them
-  start_run(I.active, job_key, id, 1, now, now + worker[3], worker[2], worker[1])
+  start_run(I.active, job_key, id, 1, int_text(now), int_text(now + worker[3]), worker[2],
+    worker[1])
   local entry = run_entry(id, task, args, 1, f, now, false)
   entry[#entry + 1] = worker[2]
   local inbox = I.inbox .. worker[1]
