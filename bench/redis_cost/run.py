@@ -158,6 +158,15 @@ def child_env(src: Path, extra: dict[str, str]) -> dict[str, str]:
     return env
 
 
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu(pid: int) -> float:
+    """user + system seconds of a live process (its own threads; /proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
 def cpu(conn: redis.Redis) -> float:
     info: dict[str, Any] = conn.info("cpu")
     return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
@@ -216,13 +225,19 @@ def one_pass(
     polls = 0
     try:
         deadline = time.monotonic() + (3000 if server.callgrind else 300)
-        while int(conn.hget(STATS_KEY, "succeeded") or 0) < jobs:  # type: ignore[arg-type]
+        first: tuple[int, float] | None = None  # (jobs done, worker CPU) at the first poll with any
+        while (done := int(conn.hget(STATS_KEY, "succeeded") or 0)) < jobs:  # type: ignore[arg-type]
+            if first is None and done > 0:
+                first = (done, sum(process_cpu(w.pid) for w in workers if w.poll() is None))
             polls += 1
             if time.monotonic() > deadline or any(w.poll() not in (None, 0) for w in workers):
                 raise RuntimeError("workers did not drain the queue")
             time.sleep(0.01)
         seconds = time.perf_counter() - started
         cpu1 = cpu(conn)
+        worker_cpu = sum(process_cpu(w.pid) for w in workers if w.poll() is None)
+        # Per job while jobs ran: from the first poll that saw one done (start-up excluded).
+        steady = (worker_cpu - first[1]) / (jobs - first[0]) if first and first[0] < jobs else 0.0
         ir = server.instructions(keep)
         stats = commandstats(conn)
         mem1 = int(conn.info("memory")["used_memory"])
@@ -243,6 +258,8 @@ def one_pass(
         "rate": jobs / seconds,
         "redis_cpu_us_per_job": (cpu1 - cpu0) * 1e6 / jobs,
         "instructions_per_job": ir / jobs,
+        "worker_cpu_us_per_job": worker_cpu * 1e6 / jobs,
+        "worker_cpu_us_per_job_steady": steady * 1e6,
         "mem_before": mem0,
         "mem_drained": mem1,
         "calls_per_job": {k: c / jobs for k, c in sorted(calls.items())},
@@ -292,6 +309,8 @@ def summary(label: str, procs: int, rows: list[dict[str, Any]]) -> str:
     lines.append(
         f"  Redis CPU {med(rows, 'redis_cpu_us_per_job'):.1f} us/job"
         f"  (commandstats FCALL {med(rows, 'usec_per_job', 'fcall'):.1f} us/job)"
+        f"  worker CPU {med(rows, 'worker_cpu_us_per_job_steady'):.1f} us/job"
+        f" ({med(rows, 'worker_cpu_us_per_job'):.1f} with start-up)"
         f"  wall {med(rows, 'rate'):,.0f} jobs/s (start-up included)"
         f"  used_memory {med(rows, 'mem_before') / 2**20:.2f} -> "
         f"{med(rows, 'mem_drained') / 2**20:.2f} MiB"
