@@ -67,7 +67,10 @@ class Settings(BaseSettings):
         default=True, description="Append every state change to the queue's event stream."
     )
     events_maxlen: int = Field(
-        default=10_000, ge=1, description="About how many entries each event stream keeps."
+        default=10_000,
+        ge=1,
+        description="About how many state changes each event stream keeps (an entry "
+        "naming k jobs counts k).",
     )
     metrics: bool = Field(
         default=True,

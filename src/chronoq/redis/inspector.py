@@ -128,16 +128,20 @@ class Inspector:
     async def events(
         self, queue: str, *, after: str = "0", count: int = 100, block: float | None = None
     ) -> list[tuple[str, dict[str, str]]]:
-        """Entries of the queue's event stream after the entry id `after` ('0': from the
-        oldest kept, '$': only new ones), oldest first: (entry id, {job, status}). With
-        `block` (seconds), waits up to that long for one to arrive (XREAD BLOCK)."""
+        """State changes from the queue's event stream after the entry id `after` ('0':
+        from the oldest kept, '$': only new ones), oldest first: (entry id, {job,
+        status}), one per job. Up to `count` stream entries are read; an entry of a
+        batch (its `job` field lists ids separated by spaces) gives one item per id,
+        all with its entry id, so `after` = the last item's id resumes after the
+        whole entry. With `block` (seconds), waits up to that long for one to arrive
+        (XREAD BLOCK)."""
         key = self.keys.queue(queue).events
         wait = None if block is None else max(1, int(block * 1000))
         reply: Any = await self.redis.xread({key: after}, count=count, block=wait)
         if not reply:
             return []
         entries = reply[0][1] if isinstance(reply, list) else next(iter(reply.values()))[0]
-        return [(str(entry_id), dict(fields)) for entry_id, fields in entries]
+        return [item for entry_id, fields in entries for item in _per_job(entry_id, fields)]
 
     async def get_jobs(self, queue: str, ids: Sequence[str]) -> list[Job]:
         q = self.keys.queue(queue)
@@ -262,3 +266,11 @@ def _indexes_for(status: JobStatus | None) -> tuple[str, ...]:
 def _index_key(q: QueueKeys, index: str) -> str:
     kind, _, status = index.partition(":")
     return q.finished(status) if kind == "finished" else cast(str, getattr(q, index))
+
+
+def _per_job(entry_id: Any, fields: dict[str, str]) -> list[tuple[str, dict[str, str]]]:
+    """One event stream entry as one (entry id, fields) per job it names."""
+    ids = str(fields.get("job", "")).split(" ")
+    if len(ids) == 1:
+        return [(str(entry_id), dict(fields))]
+    return [(str(entry_id), {**fields, "job": job_id}) for job_id in ids]
