@@ -53,7 +53,8 @@ async def queues(page: Page, base: str, app: App) -> None:
     card = page.locator("article[data-queue=mail]")
     await card.locator("input[name=reason]").fill("SMTP provider down")
     await card.locator("button[data-pause]").click()
-    await expect(card.locator("[data-queue-state]")).to_have_text("paused")
+    # The page reloads after the action; on a loaded box the live card may lag a tick.
+    await expect(card.locator("[data-queue-state]")).to_have_text("paused", timeout=15_000)
     await expect(card.locator("[data-pause-reason]")).to_contain_text("SMTP provider down")
     async with app.queue_admin() as admin:
         assert "mail" in await admin.paused()
@@ -63,7 +64,7 @@ async def queues(page: Page, base: str, app: App) -> None:
     await expect(page.locator("#pause-reason")).to_contain_text("SMTP provider down")
     await shot(page, "queue-paused")
     await page.click("#resume-queue")
-    await expect(page.locator("[data-queue-state]")).to_have_text("active")
+    await expect(page.locator("[data-queue-state]")).to_have_text("active", timeout=15_000)
     async with app.queue_admin() as admin:
         assert await admin.paused() == {}
     await page.goto(base + "/queues/default/drain")
