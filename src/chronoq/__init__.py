@@ -66,6 +66,7 @@ from chronoq.redis.limits import KeyUsage
 from chronoq.redis.liveness import LoopBeat, WorkerInfo
 from chronoq.redis.lock_registry import ForcedRelease, LockInfo
 from chronoq.redis.queue_control import DrainResult, QueuePause
+from chronoq.redis.records import Records
 from chronoq.redis.schedules import ScheduleInfo
 from chronoq.schedule.model import Misfire, Overlap, ScheduleDef
 from chronoq.schedule.runs import RunKind, RunRecord
@@ -134,6 +135,7 @@ __all__ = [
     "QueuePause",
     "Quotas",
     "RateLimited",
+    "Records",
     "RetryAfter",
     "RuleKind",
     "RunKind",

@@ -44,6 +44,7 @@ from chronoq.loop_thread import LoopThread
 from chronoq.redis.backend import Backend
 from chronoq.redis.connector import Connector
 from chronoq.redis.inspector import QueueCounts
+from chronoq.redis.records import Records
 from chronoq.redis.sync_enqueue import SyncEnqueuer
 
 TaskRef = str | TaskDef | Callable[..., Any]
@@ -141,6 +142,11 @@ class Client:
 
     async def close(self) -> None:
         await self.backend.close()
+
+    def records(self, namespace: str) -> Records:
+        """JSON records by key in `namespace`, kept between jobs (with a ttl or
+        until deleted): what code built on chronoq remembers, e.g. a URL's ETag."""
+        return Records(self.backend.redis, self.backend.keys, namespace)
 
     # -- enqueue -----------------------------------------------------------
 

@@ -325,6 +325,11 @@ class Keyspace:
     def ops(self) -> OpsKeys:
         return OpsKeys(self.prefix)
 
+    def record(self, namespace: str, key: str) -> str:
+        """STRING holding one JSON record of `Client.records(namespace)` (the
+        connectors' ETags, robots.txt cache, search results); tag `{rec:NAMESPACE}`."""
+        return f"{self.prefix}:{{rec:{namespace}}}:{validate_lock_name(key, what='record key')}"
+
     def once(self, key: str) -> str:
         """STRING claimed by `App.once(key)` (SET NX PX); tag `{once:KEY}`."""
         return f"{self.prefix}:{{once:{validate_lock_name(key, what='once key')}}}"
