@@ -144,10 +144,10 @@ class PoliteFetcher:
 def seconds_closed(limit: Limit, now: datetime) -> float:
     """0 when the limit allows starts now; else the seconds until its next open
     window (its respectful hours forbid now). Past the horizon: an hour."""
+    if not limit.windows and not limit.window_rates:
+        return 0.0
     now_ms = int(now.timestamp() * 1000)
     intervals = limit.allowed_intervals(now)
-    if not intervals:
-        return 0.0
     for span in intervals:
         if span[0] <= now_ms < span[1]:
             return 0.0

@@ -78,9 +78,10 @@ class SearchEndpoint:
         return out
 
 
-def search_key(query: str, params: dict[str, Any] | None = None) -> str:
-    """The default key a search's results are stored under."""
-    text = repr((query, sorted((params or {}).items())))
+def search_key(endpoint: str, query: str, params: dict[str, Any] | None = None) -> str:
+    """The default key a search's results are stored under: the endpoint's URL,
+    the query and its parameters."""
+    text = repr((endpoint, query, sorted((params or {}).items())))
     return hashlib.sha1(text.encode()).hexdigest()[:20]
 
 
@@ -129,7 +130,7 @@ class SearchClient:
     async def run(
         self, query: str, *, key: str | None = None, params: dict[str, Any] | None = None
     ) -> list[Any]:
-        key = key or search_key(query, params)
+        key = key or search_key(self.endpoint.base_url + self.endpoint.path, query, params)
         state = await self.records.get(key) or {"items": [], "position": None, "pages": 0}
         if state.get("done"):
             return list(state["items"])
