@@ -154,12 +154,13 @@ async def test_a_quota_rolls_over_when_its_period_ends(limiter: Limiter, prefix:
     version = str(await limiter.store.redis.hget(k.config, "ver"))
     start = now_ms()
     day = 86_400_000
-    calendar = serialization.dumps([start - 1000, start + 500, start + day, start + 2 * day])
+    starts = [start - 1000, start + 500, start + day, start + 2 * day]
+    calendar = serialization.dumps({"s": starts, "d": ["d0", "d1", "d2"], "k": 0})
 
     async def decide(reservation: int = 0) -> int:
         args = [version, 1, "acct", reservation, 0, calendar, "q job"]
         (answer,) = await SCRIPTS.limit_acquire(
-            limiter.store.redis, [k.config, k.state_prefix, k.keys, k.booked], args
+            limiter.store.redis, [k.config, k.state_prefix, k.keys, k.booked, k.use_prefix], args
         )
         return int(answer)
 
