@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+import redis
 
 from chronoq.control.limiter import Decision, Limiter, LimitRequest
 from chronoq.core import serialization
@@ -154,12 +155,13 @@ async def test_a_quota_rolls_over_when_its_period_ends(limiter: Limiter, prefix:
     version = str(await limiter.store.redis.hget(k.config, "ver"))
     start = now_ms()
     day = 86_400_000
-    calendar = serialization.dumps([start - 1000, start + 500, start + day, start + 2 * day])
+    starts = [start - 1000, start + 500, start + day, start + 2 * day]
+    calendar = serialization.dumps({"s": starts, "d": ["d0", "d1", "d2"], "k": 0})
 
     async def decide(reservation: int = 0) -> int:
         args = [version, 1, "acct", reservation, 0, calendar, "q job"]
         (answer,) = await SCRIPTS.limit_acquire(
-            limiter.store.redis, [k.config, k.state_prefix, k.keys, k.booked], args
+            limiter.store.redis, [k.config, k.state_prefix, k.keys, k.booked, k.use_prefix], args
         )
         return int(answer)
 
@@ -170,6 +172,25 @@ async def test_a_quota_rolls_over_when_its_period_ends(limiter: Limiter, prefix:
     assert await decide(reservation=booked) == 0  # rolled over: its booking runs
     assert await decide() == 0  # the new period has room for one more (2 per period)
     assert await decide() == start + day
+
+
+async def test_a_quota_calendar_without_its_days_is_refused_before_any_write(
+    limiter: Limiter,
+) -> None:
+    """The old calendar shape (a bare list of period starts) names no local days for
+    the use history: refused, and the first request's good calendar wrote nothing."""
+    await limiter.store.set(Limit("posts", 2, Period.DAY, kind=Kind.QUOTA))
+    k = limiter.store.keys.limit("posts")
+    version = str(await limiter.store.redis.hget(k.config, "ver"))
+    start, day = now_ms(), 86_400_000
+    good = serialization.dumps({"s": [start - 1, start + day], "d": ["d0"], "k": day})
+    bare = serialization.dumps([start - 1, start + day])
+    args = [version, 2, "a", 0, 0, good, "q 1", "b", 0, 0, bare, "q 2"]
+    with pytest.raises(redis.ResponseError, match="quota calendar needs s, d and k"):
+        await SCRIPTS.limit_acquire(
+            limiter.store.redis, [k.config, k.state_prefix, k.keys, k.booked, k.use_prefix], args
+        )
+    assert await limiter.store.redis.exists(k.state("a"), k.use("d0"), k.keys) == 0
 
 
 async def test_a_change_applies_at_once_and_releases_bookings(

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chronoq.core import serialization
-from chronoq.core.limits import Kind, Limit
+from chronoq.core.limits import Kind, Limit, period_days
 from chronoq.redis.limits import LimitStore
 
 log = logging.getLogger("chronoq.control")
@@ -114,7 +114,10 @@ class Limiter:
         for request in requests:
             tz = zones.get(request.key) or limit.tz
             if tz not in by_zone:
-                by_zone[tz] = serialization.dumps(limit.period_starts(now, tz))
+                starts = limit.period_starts(now, tz)
+                days = period_days(starts[:-1], tz)
+                calendar = {"s": starts, "d": days, "k": self.store.use_keep_ms}
+                by_zone[tz] = serialization.dumps(calendar)
             out.append(by_zone[tz])
         return out
 

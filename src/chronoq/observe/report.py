@@ -6,19 +6,22 @@ task, the slowest tasks (by p95 run time), schedule lateness (tasks made by
 schedules: start - their run's due time; per schedule: due - enqueue, and runs
 missed or skipped), the top failure groups seen in the window (by failures in
 total; `chronoq dlq list --group`), the limit keys near their cap now (`NEAR_CAP`
-of their budget used in the current period) and each limit's grants and denials
-in the window, lock contention and losses, and the workers' memory and CPU.
+of their budget used in the current period), per quota the accounts nearest their
+cap over the window's local days (`chronoq.observe.quota_use`), and each limit's
+grants and denials in the window, lock contention and losses, and the workers' memory and CPU.
 `to_dict()` is `--json`; `chronoq.observe.report_html` renders the HTML file.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from chronoq.observe.failures import FailureGroup, FailureGroups
 from chronoq.observe.ops import OpsWindow, ops_window
+from chronoq.observe.quota_use import QuotaUse, quotas_use
 from chronoq.observe.rollups import MetricsWindow, Rollup, window
 from chronoq.redis.backend import Backend
 from chronoq.redis.errors import REDIS_FAULTS
@@ -26,6 +29,7 @@ from chronoq.redis.errors import REDIS_FAULTS
 SLOWEST = 10
 TOP_GROUPS = 10
 NEAR_CAP = 0.8
+TOP_ACCOUNTS = 5  # per quota, nearest their cap
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +63,7 @@ class Report:
     groups: list[FailureGroup]  # failing within the window, most failures first
     near_cap: list[NearCap]
     ops: OpsWindow  # schedules, limits, locks and worker processes over the window
+    quotas: list[QuotaUse] = field(default_factory=list)  # use per account per day
 
     def to_dict(self) -> dict[str, Any]:
         w = self.window
@@ -78,6 +83,7 @@ class Report:
             "limits_near_cap": [n.to_dict() for n in self.near_cap],
             "queues": w.to_dict()["queues"],
             "operations": self.ops.to_dict(),
+            "quotas": [q.to_dict(TOP_ACCOUNTS) for q in self.quotas],
         }
 
 
@@ -95,9 +101,9 @@ async def build_report(backend: Backend, hours: float = 24, queue: str | None = 
     recent = [g for g in groups if g.last_seen is not None and g.last_seen >= w.start]
     recent.sort(key=lambda g: -g.count)
     ops = await ops_window(backend, hours, now_ms=int(w.end.timestamp() * 1000))
-    return Report(
-        w, slowest[:SLOWEST], late[:SLOWEST], recent[:TOP_GROUPS], await _near_cap(backend), ops
-    )
+    near = await _near_cap(backend)
+    quotas = await quotas_use(backend, days=max(1, math.ceil(hours / 24)))
+    return Report(w, slowest[:SLOWEST], late[:SLOWEST], recent[:TOP_GROUPS], near, ops, quotas)
 
 
 async def _near_cap(backend: Backend) -> list[NearCap]:
@@ -183,6 +189,13 @@ def report_text(report: Report) -> str:
         f"  {n.limit} key {n.key}: {n.used} of {n.cap} ({n.utilization:.0%})"
         for n in report.near_cap
     ] or ["  (none)"]
+    lines += ["", "quotas: accounts nearest their cap (peak local day's use in the window):"]
+    lines += [
+        f"  {q.quota} ({q.cap}/{q.period}) account {a.account or '(all)'}: peak {a.peak} on"
+        f" {a.peak_day} of {a.day_cap} a day ({a.peak_utilization:.0%}), {a.total} in all"
+        for q in report.quotas
+        for a in q.top(TOP_ACCOUNTS)
+    ] or ["  (no quota use)"]
     lines += ["", "limit decisions in the window:"]
     lines += [
         f"  {x.limit}: {x.granted} granted, {x.denied} denied ({percent(x.denied_share)})"

@@ -53,6 +53,7 @@ class Backend:
         replica_ack_timeout: float = 2.0,
         events_cap: int = 10_000,
         metrics_days: float = 90,
+        metrics: bool = True,
     ) -> None:
         if replica_acks and connector.is_cluster:
             raise ConfigurationError(
@@ -69,6 +70,8 @@ class Backend:
         )
         self.inspector = Inspector(self.redis, self.keys)
         self.metrics_keep = Keep.days(metrics_days)
+        # Quotas' use per account per local day (LimitStore), kept as the daily rollups.
+        self.quota_use_keep_ms = self.metrics_keep.day_ms if metrics else 0
 
     @classmethod
     def from_settings(
@@ -83,6 +86,7 @@ class Backend:
             replica_ack_timeout=settings.replica_ack_timeout,
             events_cap=settings.events_cap,
             metrics_days=settings.metrics_days,
+            metrics=settings.metrics,
         )
 
     @property
@@ -135,7 +139,7 @@ class Backend:
 
     @cached_property
     def limits(self) -> LimitStore:
-        return LimitStore(self.redis, self.keys)
+        return LimitStore(self.redis, self.keys, use_keep_ms=self.quota_use_keep_ms)
 
     @cached_property
     def queue_control(self) -> QueueControl:

@@ -493,6 +493,16 @@ class LimitKeys:
         released (decided again) when the limit changes."""
         return self._key("booked")
 
+    @property
+    def use_prefix(self) -> str:
+        """Prefix of a quota's use history (use_prefix + local ISO day): HASH limit
+        key (account) -> starts granted in periods of that local day; expires
+        CHRONOQ_METRICS_DAYS after the day (limit_acquire.lua writes it)."""
+        return self._key("u:")
+
+    def use(self, day: str) -> str:
+        return self.use_prefix + day
+
 
 @dataclass(frozen=True)
 class AlertKeys:

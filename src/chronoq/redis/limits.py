@@ -10,7 +10,7 @@ import contextlib
 import math
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -60,9 +60,10 @@ class KeyUsage:
 
 
 class LimitStore:
-    def __init__(self, redis: Redis, keyspace: Keyspace) -> None:
+    def __init__(self, redis: Redis, keyspace: Keyspace, *, use_keep_ms: int = 0) -> None:
         self.redis = redis
         self.keys = keyspace
+        self.use_keep_ms = use_keep_ms  # how long a quota's use history keeps a day; 0: none
 
     async def set(self, limit: Limit, *, code_fingerprint: str | None = None) -> int:
         """Create or replace a limit; returns its new version. Jobs it had booked for
@@ -91,7 +92,8 @@ class LimitStore:
     def acquire_call(self, name: str, args: list[str | int]) -> ScriptCall:
         """The same call, to send along with other commands (one round trip)."""
         k = self.keys.limit(name)
-        return SCRIPTS.limit_acquire, [k.config, k.state_prefix, k.keys, k.booked], args
+        keys = [k.config, k.state_prefix, k.keys, k.booked, k.use_prefix]
+        return SCRIPTS.limit_acquire, keys, args
 
     async def forget_key(self, name: str, key: str) -> None:
         """Drop one key's state and its place in the recently used keys (a key
@@ -200,6 +202,21 @@ class LimitStore:
             _usage(limit, key, state, now_ms, zones.get(key, limit.tz))
             for key, state in zip(wanted, states, strict=True)
         ]
+
+    async def use_history(self, name: str, days: Sequence[str]) -> dict[str, dict[str, int]]:
+        """A quota's use history: per local ISO day asked for, starts granted per
+        limit key (account) in that day's periods; days with none are left out.
+        One pipelined round trip (one HGETALL per day)."""
+        k = self.keys.limit(name)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for day in days:
+                pipe.hgetall(k.use(day))
+            found = await pipe.execute()
+        return {
+            day: {str(key): int(n) for key, n in used.items()}
+            for day, used in zip(days, found, strict=True)
+            if used
+        }
 
 
 def _config_fields(limit: Limit) -> dict[Any, str | int]:
