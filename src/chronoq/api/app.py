@@ -76,7 +76,7 @@ def create_api(
     for module in ROUTERS:
         api.include_router(module.router)
     api.include_router(operations.dead_router)
-    api.add_middleware(BodyGate, max_bytes=limit)
+    api.add_middleware(BodyGate, max_bytes=limit, routes=lambda: api.router.routes)
     api.openapi = lambda: _openapi(api)  # type: ignore[method-assign]
     return api
 
