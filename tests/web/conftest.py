@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from chronoq import App
 from chronoq.core.access import Role
 from chronoq.web import create_dashboard
+from chronoq.web.site import create_site
 from tests.servers.process import free_port  # reserved across xdist workers
 
 ORIGIN = "http://dash.test"
@@ -114,9 +115,10 @@ async def login(dashboard: FastAPI) -> AsyncIterator[Callable[[str], Awaitable[S
 
 @pytest.fixture
 def served(web_app: App) -> Iterator[str]:
-    """The dashboard under uvicorn, in a thread of its own (its own event loop)."""
+    """The site `chronoq dashboard` serves (the API with the dashboard mounted) under
+    uvicorn, in a thread of its own (its own event loop)."""
     port = free_port()
-    config = uvicorn.Config(create_dashboard(web_app), host="127.0.0.1", port=port,
+    config = uvicorn.Config(create_site(web_app), host="127.0.0.1", port=port,
                             log_level="warning", ws="none", lifespan="on")  # fmt: skip
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
