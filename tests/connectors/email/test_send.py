@@ -105,6 +105,16 @@ async def test_a_4xx_defers_the_send_and_lowers_the_senders_rate(
     assert await rate_of(app) == 375
 
 
+async def test_a_burst_of_throttling_replies_cuts_the_rate_once(
+    app: App, mail: EmailConnector, smtp_server: SmtpServerFixture
+) -> None:
+    smtp_server.script.replies["MAIL"] = ["421 4.7.0 Slow down"] * 3
+    for _ in range(3):  # as three sends running at once would get them
+        with pytest.raises(RateLimited):
+            await send(mail)
+    assert await rate_of(app) == 300  # one cut (lower_every), not 600 -> 75
+
+
 async def test_a_5xx_is_permanent_and_never_sent_again(
     mail: EmailConnector, smtp_server: SmtpServerFixture
 ) -> None:

@@ -5,7 +5,8 @@ Each sender has its own limit (`smtp.<sender>`), declared with `app.limit` so a
 worker stores it at start; the send task names it (`rate_limit="smtp.{sender}"`),
 so every job waits for its sender's budget in Redis, no attempt spent. A 4xx
 reply halves the stored rate through the public limits API (every worker sees it
-at once, and a restart keeps it: operators' runtime changes survive); each later
+at once, and a restart keeps it: operators' runtime changes survive), at most once
+per `lower_every` seconds per process (workers each cut once); each later
 success, at most once per `recover_every` seconds per process, raises it by a
 quarter, up to the declared rate.
 """
@@ -51,14 +52,19 @@ class Throttle:
         factor: float = 0.5,
         recovery: float = 1.25,
         recover_every: float = 30.0,
+        lower_every: float = 10.0,
     ) -> None:
-        if not (0 < factor < 1 and recovery > 1 and recover_every >= 0):
-            raise ValueError("factor must be in (0, 1), recovery > 1, recover_every >= 0")
+        if not (0 < factor < 1 and recovery > 1 and recover_every >= 0 and lower_every >= 0):
+            raise ValueError(
+                "factor must be in (0, 1), recovery > 1, recover_every and lower_every >= 0"
+            )
         self.app = app
         self.prefix = prefix
         self.factor = factor
         self.recovery = recovery
         self.recover_every = recover_every
+        self.lower_every = lower_every
+        self._lowered: dict[str, float] = {}  # sender -> monotonic time of the last cut
         self.nominal: dict[str, Limit] = {}
         self._checked: dict[str, float] = {}  # sender -> monotonic time of the last check
 
@@ -79,11 +85,16 @@ class Throttle:
             except LimitNotFound:
                 return await limits.set(self.nominal[sender])
 
-    async def lower(self, sender: str) -> Limit:
-        """Cut the sender's rate by `factor` (at least 1 a period)."""
+    async def lower(self, sender: str) -> Limit | None:
+        """Cut the sender's rate by `factor` (at least 1 a period). None when this
+        process cut it less than `lower_every` seconds ago: the replies of one
+        burst of concurrent sends are one signal, not one cut each."""
+        now = time.monotonic()
+        if now - self._lowered.get(sender, -math.inf) < self.lower_every:
+            return None
+        self._lowered[sender] = self._checked[sender] = now  # no recovery right after
         limit = await self.current(sender)
         lowered = max(1, math.floor(limit.limit * self.factor))
-        self._checked[sender] = time.monotonic()  # no recovery right after a cut
         if lowered == limit.limit:
             return limit
         async with self.app.limits() as limits:
