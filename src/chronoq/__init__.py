@@ -9,6 +9,7 @@ from importlib.metadata import PackageNotFoundError, version
 from chronoq.app import App, Task
 from chronoq.bulk import OperationRunner, Operations, SyncOperations, operations
 from chronoq.client import Client, EnqueuedJob, JobFailed, JobRequest, SyncClient
+from chronoq.control.ledger import Ledger
 from chronoq.control.locks import Lock
 from chronoq.control.sync_locks import SyncLock
 from chronoq.core.alerts import AlertRule, EmailChannel, RuleKind, Silence, WebhookChannel
@@ -20,6 +21,7 @@ from chronoq.core.errors import (
     JobCancelled,
     JobNotFound,
     JobTimeout,
+    LedgerConflict,
     LimitNotFound,
     LockLost,
     LockTimeout,
@@ -40,6 +42,7 @@ from chronoq.core.errors import (
 )
 from chronoq.core.events import EventKind, JobEvent
 from chronoq.core.job import Gate, GatePolicy, Job, JobStatus, LimitRef
+from chronoq.core.ledger import LedgerEntry
 from chronoq.core.limits import Kind, Limit, Period, Window, WindowRate
 from chronoq.core.operations import Edits, Operation, OperationKind, OperationState
 from chronoq.core.retry import Backoff
@@ -104,6 +107,9 @@ __all__ = [
     "JobTimeout",
     "KeyUsage",
     "Kind",
+    "Ledger",
+    "LedgerConflict",
+    "LedgerEntry",
     "Limit",
     "LimitNotFound",
     "LimitRef",

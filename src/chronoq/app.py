@@ -10,6 +10,7 @@ from typing import Any, TypeVar, overload
 from chronoq.client import Client, SyncClient
 from chronoq.control.coordinator import DEFAULT_ONCE_TTL, Coordinator
 from chronoq.control.lease import LostCallback
+from chronoq.control.ledger import Ledger
 from chronoq.control.locks import Lock
 from chronoq.control.sync_locks import SyncLock
 from chronoq.core.alerts import (
@@ -25,6 +26,7 @@ from chronoq.core.events import EventKind, HookRegistry
 from chronoq.core.events import Hook as EventHook
 from chronoq.core.failures import ErrorClass, ErrorClassifier
 from chronoq.core.job import GatePolicy
+from chronoq.core.ledger import DEFAULT_LEDGER_TTL
 from chronoq.core.limits import Limit, WindowsSpec, quota, rate_limit
 from chronoq.core.names import validate_limit_name
 from chronoq.core.retry import Backoff
@@ -591,6 +593,12 @@ class App:
         resend). Keys: 1-512 characters, no braces.
         """
         return await self.coordinator.once(key, ttl=ttl)
+
+    def ledger(self, name: str, *, ttl: float = DEFAULT_LEDGER_TTL) -> Ledger:
+        """A ledger: keyed records of how far a side effect got (`chronoq.Ledger`),
+        so a retry can tell "redo it" from "it may have happened". Entries live
+        `ttl` seconds (30 days by default) after their last change."""
+        return self.coordinator.ledger(name, ttl=ttl)
 
     def sync_once(self, key: str, *, ttl: float = DEFAULT_ONCE_TTL) -> bool:
         """`once` for sync code."""

@@ -246,6 +246,10 @@ async def drive_every_script(app: App, proxy: RecordingProxy) -> None:
         await ops.create("op2", spec)
         await ops.cancel("op2")
 
+    ledger = app.ledger("headers")
+    await ledger.claim("k", "started", owner="o")
+    await ledger.advance("k", "done", owner="o")
+
     # Each lock is held until its watcher has renewed it once (every ttl/3).
     before = renewals(proxy)
 
@@ -312,6 +316,7 @@ async def test_every_caller_passes_the_keys_and_arguments_its_script_declares(
         keyspace.alerts,
         keyspace.operations,
         keyspace.ops,
+        keyspace.ledger("headers", "k"),
     )
     headers = {script: read_header(script) for script in script_files()}
     seen: set[str] = set()

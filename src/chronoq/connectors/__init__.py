@@ -1,3 +1,4 @@
-"""Connectors: chronoq's domain layer for outside platforms (HTTP search, scraping,
-email). Built on the public API only (`import chronoq`), tested against local
-servers that speak the real protocols."""
+"""Connectors: chronoq's domain layer for outside platforms (email over SMTP with a
+per-recipient send ledger, HTTP search, polite scraping). Built on the public API
+only (`import chronoq`, import-linter keeps it so), tested against local servers
+that speak the real protocols."""

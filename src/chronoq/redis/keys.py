@@ -330,6 +330,9 @@ class Keyspace:
         connectors' ETags, robots.txt cache, search results); tag `{rec:NAMESPACE}`."""
         return f"{self.prefix}:{{rec:{namespace}}}:{validate_lock_name(key, what='record key')}"
 
+    def ledger(self, name: str, key: str) -> LedgerKeys:
+        return LedgerKeys(self.prefix, name, key)
+
     def once(self, key: str) -> str:
         """STRING claimed by `App.once(key)` (SET NX PX); tag `{once:KEY}`."""
         return f"{self.prefix}:{{once:{validate_lock_name(key, what='once key')}}}"
@@ -667,3 +670,18 @@ class OpsKeys:
     def lock_families(self) -> str:
         """SET of the lock families counted by name (at most FAMILY_CAP)."""
         return self._key("lockfam")
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerKeys:
+    """The key of one ledger entry, tag `{ledger:NAME:KEY}`: entries spread over the
+    cluster's slots, and each ledger script touches one."""
+
+    prefix: str
+    name: str
+    key: str
+
+    @property
+    def entry(self) -> str:
+        """HASH: state, owner, data (JSON), updated (ms), history (JSON); expires."""
+        return f"{self.prefix}:{{ledger:{self.name}:{self.key}}}"

@@ -234,6 +234,7 @@ class Scripts:
         self.operation_finish = Script("operation_finish")
         self.operation_cancel = Script("operation_cancel")
         self.ops_record = Script("ops_record")
+        self.ledger_advance = Script("ledger_advance")
 
 
 SCRIPTS = Scripts()
