@@ -20,6 +20,32 @@ pytest_plugins = [
     "tests.observe.alert_servers",  # receiver (HTTP), smtp (aiosmtpd)
 ]
 
+
+# pytest-xdist (`-n` in pyproject's addopts, `--dist loadgroup`): the tests that share a
+# costly session-long server group (tests/servers/fixtures.py) run on one worker, so the
+# group starts once a run, not once a worker. A Redis and a Valkey cluster are two
+# groups, free to run side by side.
+def _server_group(item: pytest.Item) -> str | None:
+    names = getattr(item, "fixturenames", ())
+    if "redis_cluster" in names:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        return f"cluster-{params.get('redis_cluster', 'redis')}"
+    if "valkey_cluster" in names:
+        return "cluster-valkey"
+    for fixture, group in (("sentinel_group", "sentinel"), ("tls_server", "tls")):
+        if fixture in names:
+            return group
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the xdist_group marks
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        group = _server_group(item)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
 REDIS_URL = os.environ.get("CHRONOQ_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 

@@ -54,7 +54,7 @@ ERRORS = [
     ("UnicodeError", "cannot decode response body"),
 ]
 RARE = "quota exceeded"  # one error kind of 10: error_contains that matches 10 %
-ABSENT = "no job has this text"  # error_contains that matches none: the budget-bound worst
+ABSENT = "no job has this text"  # error_contains that matches none: the time-bound worst
 BATCH = 5000
 
 
@@ -224,7 +224,7 @@ async def queries(app: App, count: int) -> dict[str, Any]:
             status=dead,
             error_contains=RARE,
         ),
-        "task+dead+error_contains (no match: budget-bound)": lambda: JobFilter(
+        "task+dead+error_contains (no match: time-bound)": lambda: JobFilter(
             task=rng.choice(TASKS), status=dead, error_contains=ABSENT
         ),
     }

@@ -59,6 +59,24 @@ def verdict(ok: bool) -> str:
     return "MET" if ok else "MISSED"
 
 
+def keep_others(results: dict[str, Any], path: Path) -> None:
+    """Add the phases this run did not repeat from the previous results.json, with
+    the date and commit they came from (rendered in RESULTS.md's header)."""
+    old = json.loads(path.read_text())
+    phases = [p for p in ("cost", "history", "memory") if p in old and p not in results]
+    if not phases:
+        return
+    for phase in phases:
+        results[phase] = old[phase]
+        results["noise"][phase] = old["noise"][phase]
+    earlier = old["meta"].get("kept", [])
+    fresh = [p for p in phases if all(p not in k["phases"] for k in earlier)]
+    kept = [k | {"phases": [p for p in k["phases"] if p in phases]} for k in earlier]
+    if fresh:
+        kept.append({"phases": fresh, "date": old["meta"]["date"], "commit": old["meta"]["commit"]})
+    results["meta"]["kept"] = [k for k in kept if k["phases"]]
+
+
 def write(results: dict[str, Any], out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
@@ -77,6 +95,11 @@ def render(r: dict[str, Any]) -> str:
         f"- date: {m['date']}",
         f"- commit: {m['commit']}{' (+ uncommitted changes)' if m['dirty'] else ''}",
         f"- machine: {m['machine']}",
+        *[
+            f"- {', '.join(k['phases'])}: kept from the run of {k['date']} at commit"
+            f" {k['commit']} (`--keep`; this run did not repeat them)"
+            for k in m.get("kept", [])
+        ],
         f"- Redis: a private redis-server {m.get('redis', '?')} on a free port, "
         '`--save "" --appendonly no`, started and stopped by the run',
         "",
@@ -238,8 +261,9 @@ def history_section(h: dict[str, Any] | None) -> list[str]:
     lines += [
         "",
         "error_contains has no index: the query walks the smallest index its other "
-        "filters name and checks the error per id; a text no job has walks the page's "
-        "whole budget (20,000 ids, `search.BUDGET`) and returns an empty page with a cursor.",
+        "filters name and checks the error per id; a text no job has examines ids until "
+        "the page's time is up (60 ms, `search.PAGE_SECONDS`, or 20,000 ids, "
+        "`search.BUDGET`, whichever comes first) and returns an empty page with a cursor.",
         "",
     ]
     return lines

@@ -331,6 +331,11 @@ def main() -> None:
     parser.add_argument("--phases", default="cost,history,memory")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, default=HERE)
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the phases not run from out/results.json (marked as kept)",
+    )
     args = parser.parse_args()
     minutes = 30.0 if args.long else args.minutes
     phases = args.phases.split(",")
@@ -355,6 +360,8 @@ def main() -> None:
                 "load_after": os.getloadavg()[0],
                 "machine_busy": _report.busy_since(ticks),
             }
+    if args.keep:
+        _report.keep_others(results, args.out / "results.json")
     _report.write(results, args.out)
 
 

@@ -9,6 +9,7 @@ from importlib.metadata import PackageNotFoundError, version
 from chronoq.app import App, Task
 from chronoq.bulk import OperationRunner, Operations, SyncOperations, operations
 from chronoq.client import Client, EnqueuedJob, JobFailed, JobRequest, SyncClient
+from chronoq.control.ledger import Ledger
 from chronoq.control.locks import Lock
 from chronoq.control.sync_locks import SyncLock
 from chronoq.core.alerts import AlertRule, EmailChannel, RuleKind, Silence, WebhookChannel
@@ -20,6 +21,7 @@ from chronoq.core.errors import (
     JobCancelled,
     JobNotFound,
     JobTimeout,
+    LedgerConflict,
     LimitNotFound,
     LockLost,
     LockTimeout,
@@ -40,29 +42,56 @@ from chronoq.core.errors import (
 )
 from chronoq.core.events import EventKind, JobEvent
 from chronoq.core.job import Gate, GatePolicy, Job, JobStatus, LimitRef
+from chronoq.core.ledger import LedgerEntry
 from chronoq.core.limits import Kind, Limit, Period, Window, WindowRate
 from chronoq.core.operations import Edits, Operation, OperationKind, OperationState
 from chronoq.core.retry import Backoff
 from chronoq.core.settings import Settings
-from chronoq.manage import Limits, Quotas, Schedules, SyncLimits, SyncQuotas, SyncSchedules
+from chronoq.manage import (
+    Fleet,
+    Limits,
+    LockAdmin,
+    QueueAdmin,
+    Quotas,
+    Schedules,
+    SyncFleet,
+    SyncLimits,
+    SyncLockAdmin,
+    SyncQueueAdmin,
+    SyncQuotas,
+    SyncSchedules,
+)
+from chronoq.manage.schedule_models import Backfill, RunView
 from chronoq.observe.search import JobFilter
 from chronoq.redis.inspector import QueueCounts
+from chronoq.redis.limit_state import LimitState
 from chronoq.redis.limits import KeyUsage
+from chronoq.redis.liveness import LoopBeat, WorkerInfo
+from chronoq.redis.lock_registry import ForcedRelease, LockInfo
+from chronoq.redis.queue_control import DrainResult, QueuePause
+from chronoq.redis.records import Records
 from chronoq.redis.schedules import ScheduleInfo
 from chronoq.schedule.model import Misfire, Overlap, ScheduleDef
+from chronoq.schedule.runs import RunKind, RunRecord
+from chronoq.schedule.timeline import Calendar, PlannedRun, SpecCheck
 from chronoq.worker import Worker, WorkerFailed, WorkerOptions
 
 __all__ = [
     "AlertRule",
     "App",
+    "Backfill",
     "Backoff",
+    "Calendar",
     "ChronoqError",
     "Client",
     "ConfigurationError",
+    "DrainResult",
     "Edits",
     "EmailChannel",
     "EnqueuedJob",
     "EventKind",
+    "Fleet",
+    "ForcedRelease",
     "Gate",
     "GatePolicy",
     "InvalidJobState",
@@ -78,13 +107,20 @@ __all__ = [
     "JobTimeout",
     "KeyUsage",
     "Kind",
+    "Ledger",
+    "LedgerConflict",
+    "LedgerEntry",
     "Limit",
     "LimitNotFound",
     "LimitRef",
+    "LimitState",
     "Limits",
     "Lock",
+    "LockAdmin",
+    "LockInfo",
     "LockLost",
     "LockTimeout",
+    "LoopBeat",
     "Misfire",
     "NotInJob",
     "NotReplicated",
@@ -99,11 +135,18 @@ __all__ = [
     "PayloadTooLarge",
     "Period",
     "Permanent",
+    "PlannedRun",
+    "QueueAdmin",
     "QueueCounts",
+    "QueuePause",
     "Quotas",
     "RateLimited",
+    "Records",
     "RetryAfter",
     "RuleKind",
+    "RunKind",
+    "RunRecord",
+    "RunView",
     "ScheduleDef",
     "ScheduleExists",
     "ScheduleInfo",
@@ -114,10 +157,14 @@ __all__ = [
     "Settings",
     "Silence",
     "SoftTimeLimit",
+    "SpecCheck",
     "SyncClient",
+    "SyncFleet",
     "SyncLimits",
     "SyncLock",
+    "SyncLockAdmin",
     "SyncOperations",
+    "SyncQueueAdmin",
     "SyncQuotas",
     "SyncSchedules",
     "Task",
@@ -127,6 +174,7 @@ __all__ = [
     "WindowRate",
     "Worker",
     "WorkerFailed",
+    "WorkerInfo",
     "WorkerOptions",
     "current_job",
     "operations",

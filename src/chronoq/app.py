@@ -10,6 +10,7 @@ from typing import Any, TypeVar, overload
 from chronoq.client import Client, SyncClient
 from chronoq.control.coordinator import DEFAULT_ONCE_TTL, Coordinator
 from chronoq.control.lease import LostCallback
+from chronoq.control.ledger import Ledger
 from chronoq.control.locks import Lock
 from chronoq.control.sync_locks import SyncLock
 from chronoq.core.alerts import (
@@ -25,9 +26,11 @@ from chronoq.core.events import EventKind, HookRegistry
 from chronoq.core.events import Hook as EventHook
 from chronoq.core.failures import ErrorClass, ErrorClassifier
 from chronoq.core.job import GatePolicy
+from chronoq.core.ledger import DEFAULT_LEDGER_TTL
 from chronoq.core.limits import Limit, WindowsSpec, quota, rate_limit
 from chronoq.core.names import validate_limit_name
 from chronoq.core.retry import Backoff
+from chronoq.core.rollups import Keep
 from chronoq.core.settings import Settings
 from chronoq.core.task import (
     DEFAULT_MAX_RETRIES,
@@ -40,15 +43,24 @@ from chronoq.core.zones import zone
 from chronoq.manage import (
     AlertHandle,
     Alerts,
+    Fleet,
+    FleetHandle,
     Handle,
     LimitHandle,
     Limits,
+    LockAdmin,
+    LockAdminHandle,
+    QueueAdmin,
+    QueueAdminHandle,
     QuotaHandle,
     Quotas,
     ScheduleHandle,
     Schedules,
     SyncAlerts,
+    SyncFleet,
     SyncLimits,
+    SyncLockAdmin,
+    SyncQueueAdmin,
     SyncQuotas,
     SyncSchedules,
 )
@@ -407,6 +419,20 @@ class App:
 
         return Handle(self.client, self.timezone, opened, SyncAlerts)
 
+    def queue_admin(self) -> QueueAdminHandle:
+        """Pause, resume and drain queues; counts with the paused state.
+        `async with app.queue_admin() as q:` or `with app.queue_admin() as q:`."""
+        return Handle(self.client, self.timezone, QueueAdmin, SyncQueueAdmin)
+
+    def lock_admin(self) -> LockAdminHandle:
+        """The locks held (holder digest, fencing token, lease left) and force
+        release. `async with app.lock_admin() as locks:` or `with ...`."""
+        return Handle(self.client, self.timezone, LockAdmin, SyncLockAdmin)
+
+    def fleet(self) -> FleetHandle:
+        """The live workers and the scheduler loops, from their heartbeats."""
+        return Handle(self.client, self.timezone, Fleet, SyncFleet)
+
     def queues(self) -> list[str]:
         """The queues this app's tasks use, `default` first: what a worker serves
         when told no queues."""
@@ -498,7 +524,8 @@ class App:
     def coordinator(self) -> Coordinator:
         """Builds this app's locks and owns their connections (shared by all of them)."""
         durability = Durability(self.settings.replica_acks, self.settings.replica_ack_timeout)
-        return Coordinator(self.connector, Keyspace(self.settings.prefix), durability)
+        keep = Keep.days(self.settings.metrics_days) if self.settings.metrics else None
+        return Coordinator(self.connector, Keyspace(self.settings.prefix), durability, keep)
 
     def lock(
         self,
@@ -566,6 +593,12 @@ class App:
         resend). Keys: 1-512 characters, no braces.
         """
         return await self.coordinator.once(key, ttl=ttl)
+
+    def ledger(self, name: str, *, ttl: float = DEFAULT_LEDGER_TTL) -> Ledger:
+        """A ledger: keyed records of how far a side effect got (`chronoq.Ledger`),
+        so a retry can tell "redo it" from "it may have happened". Entries live
+        `ttl` seconds (30 days by default) after their last change."""
+        return self.coordinator.ledger(name, ttl=ttl)
 
     def sync_once(self, key: str, *, ttl: float = DEFAULT_ONCE_TTL) -> bool:
         """`once` for sync code."""

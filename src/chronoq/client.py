@@ -44,6 +44,7 @@ from chronoq.loop_thread import LoopThread
 from chronoq.redis.backend import Backend
 from chronoq.redis.connector import Connector
 from chronoq.redis.inspector import QueueCounts
+from chronoq.redis.records import Records
 from chronoq.redis.sync_enqueue import SyncEnqueuer
 
 TaskRef = str | TaskDef | Callable[..., Any]
@@ -141,6 +142,11 @@ class Client:
 
     async def close(self) -> None:
         await self.backend.close()
+
+    def records(self, namespace: str) -> Records:
+        """JSON records by key in `namespace`, kept between jobs (with a ttl or
+        until deleted): what code built on chronoq remembers, e.g. a URL's ETag."""
+        return Records(self.backend.redis, self.backend.keys, namespace)
 
     # -- enqueue -----------------------------------------------------------
 
@@ -396,6 +402,21 @@ class Client:
     async def purge_dead(self, *, queue: str | None = None, job_id: str | None = None) -> int:
         return await self._each_queue(queue, job_id, self.broker.purge_dead)
 
+    async def retry(self, job_id: str) -> JobStatus:
+        """Run a finished job (succeeded, cancelled, expired, skipped or dead) again:
+        the same job id, its history kept, its retries renewed, a past deadline
+        dropped. Returns the status it had. InvalidJobState for a job still waiting
+        or running; JobNotFound."""
+        queue = await self.inspector.find_queue(job_id)
+        return await self.backend.finished.retry(queue, job_id)
+
+    async def delete(self, job_id: str) -> JobStatus:
+        """Delete a finished job for good (record, result, index entries, at once).
+        Returns the status it had. InvalidJobState for a job still waiting or running
+        (cancel it first); JobNotFound."""
+        queue = await self.inspector.find_queue(job_id)
+        return await self.backend.finished.delete(queue, job_id)
+
     async def _each_queue(
         self,
         queue: str | None,
@@ -608,6 +629,14 @@ class SyncClient:
 
     def purge_dead(self, *, queue: str | None = None, job_id: str | None = None) -> int:
         return self._run(self._client.purge_dead(queue=queue, job_id=job_id))
+
+    def retry(self, job_id: str) -> JobStatus:
+        """Like Client.retry."""
+        return self._run(self._client.retry(job_id))
+
+    def delete(self, job_id: str) -> JobStatus:
+        """Like Client.delete."""
+        return self._run(self._client.delete(job_id))
 
     def workers(self) -> list[dict[str, str]]:
         return self._run(self._client.workers())

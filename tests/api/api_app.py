@@ -16,8 +16,8 @@ def make_app(redis_url: str, prefix: str) -> App:
         return f"sent {subject} to {to}"
 
     @app.task(name="campaign.step", account="{account}", quota="emails", rate_limit="linkedin")
-    async def step(account: str, campaign_id: int) -> None:
-        return None
+    async def step(account: str, campaign_id: int) -> str:
+        return f"step of campaign {campaign_id} for {account}"
 
     @app.task(name="flaky", max_retries=0)
     async def flaky(n: int) -> None:

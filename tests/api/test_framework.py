@@ -7,6 +7,7 @@ from __future__ import annotations
 import httpx
 import redis
 from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
 
 from chronoq import App
 from chronoq.core.errors import RateLimited
@@ -72,6 +73,26 @@ async def test_a_body_over_the_limit_is_413_and_not_json_is_415(
     assert_problem(broken, 400)
 
 
+async def test_an_app_mounted_in_the_api_keeps_its_form_posts_but_not_the_api(
+    api: FastAPI, http: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    """The dashboard is mounted at / in `create_site` and its forms are not JSON: the
+    415 rule is the API's own routes', the size limit holds for both."""
+
+    async def form_echo(scope: Scope, receive: Receive, send: Send) -> None:
+        body = (await receive())["body"]
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": body})
+
+    api.mount("/", form_echo)
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    echoed = await http.post("/login", content=b"token=t", headers=form)
+    assert (echoed.status_code, echoed.content) == (200, b"token=t")
+    assert_problem(await http.post("/login", content=b"x" * 70_000, headers=form), 413)
+    headers = {**tokens.header("operate"), **form}
+    assert_problem(await http.post("/v1/jobs", content=b"task=send", headers=headers), 415)
+
+
 async def test_unknown_routes_and_methods_are_problems(
     http: httpx.AsyncClient, tokens: Tokens
 ) -> None:
@@ -87,7 +108,7 @@ async def test_rate_limited_is_429_with_retry_after(api: FastAPI) -> None:
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://t") as c:
         response = await c.get("/boom")
     assert assert_problem(response, 429)["retry_after"] == 2.4
-    assert response.headers["retry-after"] == "2"
+    assert response.headers["retry-after"] == "3"  # rounded up: never before it
 
 
 async def test_the_openapi_document(http: httpx.AsyncClient) -> None:

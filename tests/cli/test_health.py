@@ -67,7 +67,7 @@ async def test_all_good_is_exit_0_with_every_check_in_the_json(
     checks = by_name(report)
     assert checks["redis"]["details"]["latency_ms"] >= 0
     assert checks["queues"]["details"]["queues"] == [
-        {"queue": "mail", "waiting": 0, "scheduled": 1, "running": 0, "workers": 1}
+        {"queue": "mail", "waiting": 0, "scheduled": 1, "running": 0, "workers": 1, "paused": False}
     ]
     assert len(checks["schedulers"]["details"]["alive"]) == 1
     skews = checks["clock"]["details"]["skew_seconds"]
@@ -167,3 +167,17 @@ async def _beating(admin: redis.Redis, index: str) -> bool:
 
 async def _expired(admin: redis.Redis, key: str) -> bool:
     return not admin.exists(key)
+
+
+async def test_a_paused_queue_is_a_warning_not_a_missing_consumer(
+    app: App, redis_url: str, prefix: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with app.client() as client:
+        for _ in range(2):
+            await client.submit(JobRequest("send", queue="mail", force=True))
+    async with app.queue_admin() as queues:
+        await queues.pause("mail", "provider outage")
+    result = await health(capsys, redis_url, prefix)
+    assert result.code == 1
+    check = by_name(json.loads(result.out))["queues"]
+    assert check["status"] == "warning" and "paused: mail (2 waiting)" in check["message"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 import chronoq
 from chronoq.control.limiter import Limiter, LimitRequest
@@ -112,3 +113,28 @@ def test_version(cli: Cli) -> None:
     result = cli.raw("--version")
     assert (result.code, result.out.strip()) == (0, f"chronoq {chronoq.__version__}")
     assert chronoq.__version__[0].isdigit()
+
+
+def test_quotas_usage_shows_use_per_account_per_local_day(
+    cli: Cli, redis_url: str, prefix: str
+) -> None:
+    assert cli("limits", "set", "emails", "--rate", "3/day", "--quota").code == 0
+
+    async def go() -> None:
+        redis = connect(redis_url)
+        store = LimitStore(redis, Keyspace(prefix), use_keep_ms=86_400_000)
+        await Limiter(store).decide("emails", [LimitRequest("acme")] * 2)
+        await Limiter(store).decide("emails", [LimitRequest("globex")])
+        await redis.aclose()
+
+    asyncio.run(go())
+    (quota,) = cli("quotas", "usage", "--days", "2", "--json").json()
+    today = datetime.now(UTC).date().isoformat()
+    assert quota["days"] == {today: {"acme": 2, "globex": 1}}
+    assert [(a["account"], a["peak"], a["day_cap"]) for a in quota["top"]] == [
+        ("acme", 2, 3),
+        ("globex", 1, 3),
+    ]
+    assert "acme" in cli("quotas", "usage", "--name", "emails").out
+    assert cli("quotas", "usage", "--name", "nope").err.strip().endswith("no quota named 'nope'")
+    assert "days must be within" in cli("quotas", "usage", "--days", "0").err

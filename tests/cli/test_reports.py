@@ -32,6 +32,9 @@ def test_metrics_hours_text_and_json(app: App, cli: Cli) -> None:
     rows = {r["task"]: r for r in data["rows"]}
     assert rows["slow"]["run"]["p99"] <= 0.25 < rows["slow"]["run"]["p99"] + 0.15
     assert rows["flaky"]["success_rate"] == 0.0 and rows["fast"]["success_rate"] == 1.0
+    workers = data["operations"]["workers"]  # the draining worker's memory and CPU
+    assert [w["queue"] for w in workers] == ["mix"] and workers[0]["samples"] >= 1
+    assert "worker processes" in text.out
     only = cli("metrics", "--hours", "1", "--task", "slow", "--json").json()
     assert [r["task"] for r in only["rows"]] == ["slow"]
     assert cli("metrics", "show").code == 0  # the subcommands still answer
@@ -59,6 +62,7 @@ def test_report_text_json_and_one_html_file(app: App, cli: Cli, tmp_path: Path) 
     assert data["slowest_tasks"][0]["task"] == "slow"
     assert data["failure_groups"][0]["task"] == "flaky" and data["counts"]["dead"] == 2
     assert data["limits_near_cap"] == [] and data["schedule_lateness"] == []
+    assert set(data["operations"]) == {"hours", "schedules", "limits", "locks", "workers"}
     page = tmp_path / "report.html"
     written = cli("report", "--hours", "1", "--html", str(page))
     assert written.code == 0 and str(page) in written.out

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+import redis
 
 from chronoq.control.limiter import Decision, Limiter, LimitRequest
 from chronoq.core import serialization
@@ -30,26 +32,63 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def offsets(decisions: list[Decision], start: int) -> list[int]:
-    """Each decision as ms after `start` (0 = now), rounded to 10 ms."""
-    return [round((d.at_ms - start) / 10) * 10 if d.at_ms else 0 for d in decisions]
+SLACK_MS = 2  # the script's clock is Redis TIME in ms; ours is time.time()
+
+
+def assert_offsets(decisions: list[Decision], start: int, expected: list[int]) -> None:
+    """Each decision is `expected` ms after the script's own "now" (0: start now). That
+    now lies between `start` (read before the call) and the answer: a loaded machine
+    stretches the span, so each booking is placed within it, and the spacing between
+    bookings, which does not depend on it, is checked exactly."""
+    end = now_ms()
+    got = [d.at_ms for d in decisions]
+    assert [at == 0 for at in got] == [e == 0 for e in expected], (got, expected)
+    booked = [(at, e) for at, e in zip(got, expected, strict=True) if e]
+    for at, e in booked:
+        assert start + e - SLACK_MS <= at <= end + e + SLACK_MS, (got, expected, start, end)
+    for (at, e), (next_at, next_e) in itertools.pairwise(booked):
+        assert abs((next_at - at) - (next_e - e)) <= SLACK_MS, (got, expected)
 
 
 async def test_starts_are_spaced_evenly_after_the_burst(limiter: Limiter) -> None:
     await limiter.store.set(Limit("api", 10, Period.SECOND, burst=2))
     start = now_ms()
     decisions = await limiter.decide("api", [LimitRequest("a")] * 6)
-    assert offsets(decisions, start) == [0, 0, 0, 100, 200, 300]
+    assert_offsets(decisions, start, [0, 0, 0, 100, 200, 300])
     assert [d.booked for d in decisions] == [False] * 3 + [True] * 3
     other = await limiter.decide("api", [LimitRequest("b")])
     assert other[0].go  # each key has its own budget
+
+
+async def test_a_now_only_request_is_told_the_time_and_books_nothing(limiter: Limiter) -> None:
+    """What the HTTP API's per-token limit asks: refused starts do not push the
+    key's budget further out (a client retrying at Retry-After gets in)."""
+    await limiter.store.set(Limit("api", 10, Period.SECOND, burst=1))
+    start = now_ms()
+    decisions = await limiter.decide("api", [LimitRequest("t", now_only=True)] * 5)
+    assert [d.go for d in decisions] == [True, True, False, False, False]
+    later = decisions[2:]
+    assert not any(d.booked for d in later)
+    assert len({d.at_ms for d in later}) == 1  # all told the same time: none booked
+    assert start + 100 - SLACK_MS <= later[0].at_ms <= now_ms() + 100 + SLACK_MS
+    await asyncio.sleep((later[0].at_ms - now_ms()) / 1000 + 0.01)
+    (again,) = await limiter.decide("api", [LimitRequest("t", now_only=True)])
+    assert again.go
+
+
+async def test_a_now_only_quota_request_counts_nothing_when_full(limiter: Limiter) -> None:
+    await limiter.store.set(Limit("daily", 1, Period.DAY, kind=Kind.QUOTA))
+    first, second = await limiter.decide("daily", [LimitRequest("acct", now_only=True)] * 2)
+    assert first.go and not second.go and not second.booked
+    (usage,) = await limiter.store.usage("daily", ["acct"])
+    assert usage.used == 1
 
 
 async def test_a_minimum_gap_spaces_starts_whatever_the_rate(limiter: Limiter) -> None:
     await limiter.store.set(Limit("polite", 1000, Period.SECOND, burst=10, min_gap=0.5))
     start = now_ms()
     decisions = await limiter.decide("polite", [LimitRequest()] * 3)
-    assert offsets(decisions, start) == [0, 500, 1000]
+    assert_offsets(decisions, start, [0, 500, 1000])
 
 
 async def test_a_booked_start_is_honoured_once_due(limiter: Limiter) -> None:
@@ -116,12 +155,13 @@ async def test_a_quota_rolls_over_when_its_period_ends(limiter: Limiter, prefix:
     version = str(await limiter.store.redis.hget(k.config, "ver"))
     start = now_ms()
     day = 86_400_000
-    calendar = serialization.dumps([start - 1000, start + 500, start + day, start + 2 * day])
+    starts = [start - 1000, start + 500, start + day, start + 2 * day]
+    calendar = serialization.dumps({"s": starts, "d": ["d0", "d1", "d2"], "k": 0})
 
     async def decide(reservation: int = 0) -> int:
         args = [version, 1, "acct", reservation, 0, calendar, "q job"]
         (answer,) = await SCRIPTS.limit_acquire(
-            limiter.store.redis, [k.config, k.state_prefix, k.keys, k.booked], args
+            limiter.store.redis, [k.config, k.state_prefix, k.keys, k.booked, k.use_prefix], args
         )
         return int(answer)
 
@@ -132,6 +172,25 @@ async def test_a_quota_rolls_over_when_its_period_ends(limiter: Limiter, prefix:
     assert await decide(reservation=booked) == 0  # rolled over: its booking runs
     assert await decide() == 0  # the new period has room for one more (2 per period)
     assert await decide() == start + day
+
+
+async def test_a_quota_calendar_without_its_days_is_refused_before_any_write(
+    limiter: Limiter,
+) -> None:
+    """The old calendar shape (a bare list of period starts) names no local days for
+    the use history: refused, and the first request's good calendar wrote nothing."""
+    await limiter.store.set(Limit("posts", 2, Period.DAY, kind=Kind.QUOTA))
+    k = limiter.store.keys.limit("posts")
+    version = str(await limiter.store.redis.hget(k.config, "ver"))
+    start, day = now_ms(), 86_400_000
+    good = serialization.dumps({"s": [start - 1, start + day], "d": ["d0"], "k": day})
+    bare = serialization.dumps([start - 1, start + day])
+    args = [version, 2, "a", 0, 0, good, "q 1", "b", 0, 0, bare, "q 2"]
+    with pytest.raises(redis.ResponseError, match="quota calendar needs s, d and k"):
+        await SCRIPTS.limit_acquire(
+            limiter.store.redis, [k.config, k.state_prefix, k.keys, k.booked, k.use_prefix], args
+        )
+    assert await limiter.store.redis.exists(k.state("a"), k.use("d0"), k.keys) == 0
 
 
 async def test_a_change_applies_at_once_and_releases_bookings(
@@ -146,7 +205,7 @@ async def test_a_change_applies_at_once_and_releases_bookings(
     assert await limiter.store.redis.zcard(k.booked) == 0  # released: those jobs decide again
     start = now_ms()
     again = await limiter.decide("slow", [LimitRequest()] * 3)
-    assert offsets(again, start) == [0, 10, 20]  # the new rate, at once
+    assert_offsets(again, start, [0, 10, 20])  # the new rate, at once
 
 
 async def test_an_unknown_limit_lets_jobs_run_and_a_removed_one_too(limiter: Limiter) -> None:
@@ -187,7 +246,7 @@ async def test_a_window_with_its_own_rate_spaces_starts_by_that_rate(limiter: Li
     await limiter.store.set(rate_limit("posts", "100/s", windows={slow: "2/s"}, tz="Asia/Tokyo"))
     start = now_ms()
     decisions = await limiter.decide("posts", [LimitRequest("k")] * 3)
-    assert offsets(decisions, start) == [0, 500, 1000]  # 2/s inside the window, not 100/s
+    assert_offsets(decisions, start, [0, 500, 1000])  # 2/s inside the window, not 100/s
     (usage,) = await limiter.store.usage("posts", ["k"])
     assert usage.next_allowed.timestamp() * 1000 >= start + 1400  # the fourth: 1.5 s on
 

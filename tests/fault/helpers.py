@@ -12,11 +12,18 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
 from tests.servers import process as servers
 from tests.servers.binaries import valkey_server
 from tests.servers.process import free_port
 
-__all__ = ["ServerProcess", "WorkerProcess", "free_port", "workers"]
+__all__ = ["ONE_AT_A_TIME", "ServerProcess", "WorkerProcess", "free_port", "workers"]
+
+# The long tests that keep several processes busy for ~30 s each (contending lockers,
+# schedulers, twenty worker starts): under xdist they run one after another on one
+# worker, not side by side starving each other (and their timing) of the 2 CPUs.
+ONE_AT_A_TIME = pytest.mark.xdist_group("fault-long")
 
 APP = "tests.sample_app:app"
 ROOT = Path(__file__).resolve().parents[2]

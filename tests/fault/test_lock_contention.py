@@ -19,8 +19,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import redis
 
-from tests.fault.helpers import ROOT
+from chronoq.redis.keys import Keyspace
+from tests.fault.helpers import ONE_AT_A_TIME, ROOT
 
 PROCESSES = 4
 SECONDS = 30
@@ -95,6 +97,7 @@ def run_contenders(redis_url: str, prefix: str, port: int) -> list[dict[str, Any
     return holds
 
 
+@ONE_AT_A_TIME
 def test_fencing_refuses_every_superseded_holder(
     redis_url: str, prefix: str, recorder: Recorder
 ) -> None:
@@ -129,3 +132,13 @@ def test_fencing_refuses_every_superseded_holder(
     for before, after in itertools.pairwise(steady):
         assert after["acquired"] >= before["released"], (before, after)
         assert after["fence"] > before["fence"]
+
+    # Each loss was counted once, in Redis, by the process that lost it; so was
+    # every acquire that found the lock taken.
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        counts = client.hgetall(Keyspace(prefix).ops.totals)
+    finally:
+        client.close()
+    assert int(counts["lock\tshared\tlost"]) == sum(1 for h in holds if h["lock_lost"])
+    assert int(counts["lock\tshared\tcontended"]) > 0

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -123,21 +124,18 @@ def test_sigterm_stops_scheduler_and_up_reconnecting_to_an_unreachable_server(
 ) -> None:
     label = f"127.0.0.1:{free_port()}"
     process = chronoq(*command, "--redis-url", f"redis://{label}/0", "--prefix", prefix)
-    said = f"cannot reach Redis at {label}"
     try:
-        assert process.stderr is not None
-        seen = ""  # wait for it to be waiting (its signal handlers are in place by then)
-        while said not in seen:
-            line = process.stderr.readline()
-            assert line, f"exited before waiting for Redis: {seen}"
-            seen += line
+        # Signalled only once it is up and retrying: a start-up is slow on a loaded box.
+        seen = stderr_until(process, f"cannot reach Redis at {label}")
+        time.sleep(1.5)  # many retries: still one warning
+        assert process.poll() is None
         process.send_signal(signal.SIGTERM)
-        _, err = process.communicate(timeout=EXIT_WITHIN)
+        _, rest = process.communicate(timeout=EXIT_WITHIN)
     finally:
         process.kill()
-    err = seen + err
+    err = seen + rest
     assert process.returncode == 0, err
-    assert err.count(said) == 1, err
+    assert err.count(f"cannot reach Redis at {label}") == 1, err
 
 
 # -- permanent faults: one line, non-zero, within seconds ------------------------
@@ -304,6 +302,28 @@ def test_a_loading_phase_is_ridden_out(servers: list[PrivateServer], prefix: str
 
 
 # -- helpers ----------------------------------------------------------------------
+
+
+def stderr_until(process: subprocess.Popen[str], text: str, timeout: float = 30) -> str:
+    """The process's stderr up to and with the first line holding `text`, read in a
+    thread so that a process that never prints it fails the test instead of hanging it."""
+    lines: list[str] = []
+    found = threading.Event()
+
+    def read() -> None:
+        assert process.stderr is not None
+        for line in process.stderr:
+            lines.append(line)
+            if text in line:
+                found.set()
+                return
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(timeout)  # it ends on the line, or when the process closes stderr
+    if not found.is_set():
+        raise AssertionError(f"{text!r} not on stderr within {timeout:g}s:\n{''.join(lines)}")
+    return "".join(lines)
 
 
 def chronoq(*args: str) -> subprocess.Popen[str]:

@@ -7,9 +7,12 @@ import subprocess
 import sys
 import time
 
+import pytest
 import redis
 
-from tests.fault.helpers import ROOT
+from chronoq.redis.keys import Keyspace
+from tests.fault.helpers import ONE_AT_A_TIME, ROOT
+from tests.servers.polling import wait_for
 
 SECONDS = 32
 
@@ -28,11 +31,16 @@ def run_times(raw: redis.Redis, prefix: str) -> list[int]:
     return sorted(int(str(raw.hget(k, "idem")).rsplit(":", 1)[1]) for k in keys)
 
 
+@ONE_AT_A_TIME
+@pytest.mark.timeout(90)  # 32 s of ticks, after a start-up that is slow under load
 def test_every_tick_once_while_one_of_three_schedulers_is_killed(
     raw: redis.Redis, redis_url: str, prefix: str
 ) -> None:
     processes = [start_scheduler(redis_url, prefix) for _ in range(3)]
     try:
+        # The clock starts once all three loops beat (start-up is slow on a loaded box).
+        loops = Keyspace(prefix).schedulers
+        wait_for("three scheduler loops", lambda: raw.zcard(loops) == 3, timeout=30)
         time.sleep(SECONDS / 2)
         processes[0].send_signal(signal.SIGKILL)
         processes[0].wait(5)

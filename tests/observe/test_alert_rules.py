@@ -160,3 +160,21 @@ def by_rule(transitions: list[Transition]) -> dict[str, list[tuple[str, str]]]:
     for t in transitions:
         found.setdefault(t.observation.rule, []).append((t.action, t.observation.subject))
     return found
+
+
+async def test_a_lost_lock_fires_once_and_resolves_once_its_window_passes(
+    app: App, engines: list[AlertEngine]
+) -> None:
+    app.alert_rule("locks", "lock_lost", pending=0, window=1.0)
+    assert await round_of(engines, "locks") == []  # the baseline: nothing lost yet
+    lock = app.lock("report:2024-06", ttl=0.15, renew=False)
+    await lock.acquire()
+    await asyncio.sleep(0.3)  # the lease really runs out
+    assert lock.lost
+    first = await round_of(engines, "locks")
+    assert fired(first) == [("fire", "report")]
+    assert first[0].observation.value == 1
+    assert await round_of(engines, "locks") == []
+    await asyncio.sleep(1.2)  # the loss leaves the 1 s window
+    assert fired(await round_of(engines, "locks")) == [("resolve", "report")]
+    assert await round_of(engines, "locks") == []

@@ -14,8 +14,9 @@ from tests.worker.helpers import running_worker, wait_until
 
 
 def changes(raw: redis.Redis, client: Client, job_id: str, queue: str = "default") -> list[str]:
+    """The job's statuses in stream order (an entry's `job` may list a batch's ids)."""
     stream = client.broker.keys.queue(queue).events
-    return [fields["status"] for _, fields in raw.xrange(stream) if fields["job"] == job_id]
+    return [f["status"] for _, f in raw.xrange(stream) if job_id in f["job"].split(" ")]
 
 
 async def test_every_state_change_is_appended_in_order(
@@ -65,15 +66,55 @@ async def test_a_consumer_follows_the_stream_live(app: App, client: Client) -> N
     assert statuses in (["queued", "running", "succeeded"], ["running", "succeeded"])
 
 
+async def test_a_batch_shares_entries_and_every_job_is_in_them(
+    app: App, client: Client, raw: redis.Redis
+) -> None:
+    """A claim of many jobs writes one 'running' entry listing them, a completion one
+    'succeeded' entry: every job's changes are there, in order; Inspector.events
+    gives one item per job."""
+
+    @app.task
+    async def noop() -> None: ...
+
+    jobs = await client.enqueue_many(JobRequest(noop) for _ in range(50))
+    claimed = await client.broker.claim(
+        "default", 50, lease_ms=10_000, token="tok", worker_id="w", retention_ms=60_000
+    )
+    assert len(claimed.jobs) == 50
+    outcomes = [(job.id, "tok", "") for job in claimed.jobs]
+    stale = await client.broker.complete("default", outcomes, retention_ms=60_000, result_ttl_ms=0)
+    assert stale == []
+    stream = client.broker.keys.queue("default").events
+    entries = raw.xrange(stream)
+    assert [f["status"] for _, f in entries] == ["queued", "running", "succeeded"]
+    assert all(len(f["job"].split(" ")) == 50 for _, f in entries)
+    for job in jobs:
+        assert changes(raw, client, job.id) == ["queued", "running", "succeeded"]
+    items = await client.inspector.events("default", after="0")
+    assert [(f["job"], f["status"]) for _, f in items[50:100]] == [
+        (job.id, "running") for job in claimed.jobs
+    ]
+    assert len(items) == 150 and len({entry_id for entry_id, _ in items}) == 3
+
+
 async def test_the_stream_is_capped(redis_url: str, prefix: str, raw: redis.Redis) -> None:
     app = App("capped", redis_url=redis_url, prefix=prefix, settings=Settings(events_maxlen=100))
     async with app.client() as client:
+        stream = client.broker.keys.queue("default").events
         await client.enqueue_many(JobRequest("t", [i], force=True) for i in range(3000))
+        # Batch entries (up to 100 ids each) count their ids: about 100 changes kept.
+        assert 100 <= state_changes(raw, stream) <= 400, state_changes(raw, stream)
         for i in range(300):
             await client.submit(JobRequest("t", [i], force=True))  # the single-job script
-        length = raw.xlen(client.broker.keys.queue("default").events)
+        length = raw.xlen(stream)
+        changes = state_changes(raw, stream)
     # MAXLEN ~ trims whole stream nodes (100 entries each by default): about the cap.
     assert 100 <= length <= 300, length
+    assert changes <= 400, changes
+
+
+def state_changes(raw: redis.Redis, stream: str) -> int:
+    return sum(len(fields["job"].split(" ")) for _, fields in raw.xrange(stream))
 
 
 async def test_events_can_be_turned_off(redis_url: str, prefix: str, raw: redis.Redis) -> None:

@@ -13,7 +13,7 @@ from chronoq import Client, JobStatus
 from chronoq.client import JobRequest
 from chronoq.core.errors import ConfigurationError
 from chronoq.core.retention import Keep
-from chronoq.observe.search import JobFilter, JobSearch, parse_moment
+from chronoq.observe.search import FETCH, JobFilter, JobSearch, parse_moment
 from tests.observe.history import run_jobs
 
 
@@ -105,6 +105,27 @@ async def test_a_page_stops_at_its_budget_and_the_cursor_goes_on(client: Client)
         page = await search.search(where, limit=10, cursor=page.next_cursor, budget=10)
         found |= {job.id for job in page.jobs}
     assert found == wanted
+
+
+async def test_a_page_whose_time_is_up_returns_what_it_examined_with_a_cursor(
+    client: Client,
+) -> None:
+    """Time-bounded pages: with no time at all, a page still examines one batch (so
+    every page moves on) and stops there with a cursor; the pages find every match."""
+    await run_jobs(client, "q", FETCH + 40)
+    wanted = set(await run_jobs(client, "q", 2, error=ConnectionError("needle")))
+    search = JobSearch(client.backend)
+    where = JobFilter(error_contains="needle")
+    page = await search.search(where, limit=10, seconds=0.0)
+    assert 0 < page.examined <= FETCH and page.next_cursor is not None  # one batch
+    found, pages = {job.id for job in page.jobs}, 1
+    while page.next_cursor:
+        page = await search.search(where, limit=10, cursor=page.next_cursor, seconds=0.0)
+        found |= {job.id for job in page.jobs}
+        pages += 1
+    assert found == wanted and pages >= 2
+    whole = await search.search(where, limit=10, seconds=30.0)  # time enough: one page
+    assert {job.id for job in whole.jobs} == wanted and whole.next_cursor is None
 
 
 async def test_bad_cursors_and_filters_are_one_line_errors(client: Client) -> None:

@@ -136,6 +136,9 @@ async def test_locks_exclude_async_and_thread_holders_and_fences_grow(
     assert overlaps == []
     assert len(fences) == 15 and fences == sorted(fences) and len(set(fences)) == 15
     assert await cluster_app.once("campaign-7") and not await cluster_app.once("campaign-7")
+    async with cluster_app.backend() as backend:  # counted on the {~ops} slot
+        contended = (await backend.ops.totals())["lock"]["report"]["contended"]
+    assert 0 < contended < 15
 
 
 @BOTH_BINARIES
@@ -209,3 +212,23 @@ async def test_a_quota_holds_jobs_over_the_allowance_until_local_midnight(
         limits = backend.limits
         usage = {u.key: u.used for u in await limits.usage("sends")}
     assert usage == {"acme": 2, "other": 1}
+
+
+async def test_queue_pause_drain_and_the_lock_registry_on_a_cluster(
+    redis_cluster: Cluster, cluster_app: App, prefix: str
+) -> None:
+    """Each queue script stays on its queue's slot; the lock registry ({~}) is written
+    beside each acquire ({lock:NAME}, another slot) and lists the lock."""
+    queue = queue_away_from(redis_cluster, prefix, Keyspace(prefix).locks)
+    async with cluster_app.queue_admin() as admin, cluster_app.client() as client:
+        await client.enqueue_many([JobRequest("t", [i], queue=queue, force=True) for i in range(5)])
+        await admin.pause(queue, "on a cluster")
+        claim = await client.broker.claim(
+            queue, 5, lease_ms=60_000, token="tok", worker_id="w", retention_ms=60_000
+        )
+        assert claim.jobs == [] and (await admin.paused())[queue].reason == "on a cluster"
+        assert await admin.resume(queue)
+        assert (await admin.drain(queue)).cancelled == 5
+    async with cluster_app.lock("report", ttl=5) as lock, cluster_app.lock_admin() as locks:
+        (info,) = await locks.list(held_only=True)
+        assert (info.name, info.fence) == ("report", lock.fence)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import redis
 
 from chronoq import Client
 from chronoq.client import JobRequest
 from tests.redis.test_broker import claim
+
+DELAY = 0.5
 
 
 def of(account: str | None, n: int = 0) -> JobRequest:
@@ -69,9 +72,13 @@ async def test_an_account_is_forgotten_once_it_has_nothing_waiting(
 
 
 async def test_delayed_jobs_join_the_line_at_their_accounts_turn(client: Client) -> None:
-    small = await client.submit(JobRequest("t", account="small", delay=0.05, force=True))
+    # Long enough a delay that it is still waiting through the first claim on a loaded
+    # machine (checked), then waited out to its due time.
+    small = await client.submit(JobRequest("t", account="small", delay=DELAY, force=True))
+    due = time.monotonic() + DELAY  # not before: the server's clock started it earlier
     await client.enqueue_many(of("big", i) for i in range(100))
-    await claim(client.broker, count=10)
-    await asyncio.sleep(0.06)
+    first = [j.id for j in (await claim(client.broker, count=10)).jobs]
+    assert small.id not in first
+    await asyncio.sleep(due - time.monotonic() + 0.01)
     following = [j.id for j in (await claim(client.broker, count=2)).jobs]
     assert small.id in following

@@ -30,6 +30,7 @@ from chronoq.client import JobRequest
 from chronoq.control.limiter import Limiter, LimitRequest
 from chronoq.core.alerts import AlertRule, RuleKind
 from chronoq.core.operations import OperationKind, OperationSpec, OperationState
+from chronoq.core.ops import OpsBatch
 from chronoq.core.registry import PublishedTask
 from chronoq.redis.alerts import Observation
 from chronoq.redis.keys import Keyspace
@@ -184,9 +185,16 @@ async def drive_every_script(app: App, proxy: RecordingProxy) -> None:
         await broker.recover("default", default_max_retries=3)
         await broker.requeue_dead("default", b)
         await broker.purge_dead("default", c)
+        await client.retry(made[7].id)  # cancelled: retried
+        await client.cancel(made[7].id)
+        await client.delete(made[7].id)
         await broker.retire("default", "w1")
         await asyncio.sleep(0.01)
         await broker.trim("default", retention_ms=1)
+        control = client.backend.queue_control
+        await control.pause("default", "headers", by="test")
+        await control.resume("default")
+        await control.drain("default", retention_ms=HOUR_MS)
 
         limit = app.limit("lim", "10/s")
         async with app.backend() as backend:
@@ -220,6 +228,9 @@ async def drive_every_script(app: App, proxy: RecordingProxy) -> None:
         rules = {"r": AlertRule("r", RuleKind.QUEUE_LENGTH, pending=0)}
         seen = Observation("r", "default", True, 1.0, "m", "warning")
         await backend.alerts.transition([seen], observed_ms=int(time.time() * 1000), rules=rules)
+        batch = OpsBatch()
+        batch.count("limit", "lim", "granted", int(time.time() * 1000))
+        await backend.ops.write(batch)
 
     async with app.backend() as backend:
         ops = backend.operations
@@ -235,6 +246,10 @@ async def drive_every_script(app: App, proxy: RecordingProxy) -> None:
         await ops.create("op2", spec)
         await ops.cancel("op2")
 
+    ledger = app.ledger("headers")
+    await ledger.claim("k", "started", owner="o")
+    await ledger.advance("k", "done", owner="o")
+
     # Each lock is held until its watcher has renewed it once (every ttl/3).
     before = renewals(proxy)
 
@@ -243,6 +258,8 @@ async def drive_every_script(app: App, proxy: RecordingProxy) -> None:
 
     async with app.lock("report", ttl=LOCK_TTL):
         await wait_until(renewed, timeout=30, interval=0.02)
+    async with app.backend() as backend:
+        await backend.locks.force_release("report")
     drive_the_sync_callers(app, proxy)
 
 
@@ -298,6 +315,8 @@ async def test_every_caller_passes_the_keys_and_arguments_its_script_declares(
         keyspace.lock("report-sync"),
         keyspace.alerts,
         keyspace.operations,
+        keyspace.ops,
+        keyspace.ledger("headers", "k"),
     )
     headers = {script: read_header(script) for script in script_files()}
     seen: set[str] = set()

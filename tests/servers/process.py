@@ -1,4 +1,5 @@
-"""One redis-server/valkey-server process of a test's own: config file, free port, log file.
+"""One redis-server/valkey-server process of a test's own: config file, free port
+(reserved across xdist workers, tests/servers/ports.py), log file.
 
 Every server here is started from a config file in its own directory, so that a restart
 after SIGKILL comes back with the same port, the same `nodes.conf` (Cluster) or the same
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import ctypes
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -23,36 +23,16 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-HOST = "127.0.0.1"
-CLUSTER_BUS_OFFSET = 10000  # Redis Cluster's bus listens on port + 10000
-_PORT_ATTEMPTS = 4  # another test run may take a free port between our probe and bind
+from tests.servers.ports import HOST, free_port
+
+__all__ = ["HOST", "ServerProcess", "ServerStartError", "free_port"]
+
+_PORT_ATTEMPTS = 4  # something outside the tests may take a free port before we bind it
 _PR_SET_PDEATHSIG = 1
 
 
 class ServerStartError(AssertionError):
     """A server did not come up; the message carries what is needed to see why."""
-
-
-def free_port(*, with_cluster_bus: bool = False) -> int:
-    """A port nothing listens on now (and, for Cluster nodes, whose bus port is free too)."""
-    for _ in range(100):
-        with socket.socket() as sock:
-            sock.bind((HOST, 0))
-            port = int(sock.getsockname()[1])
-        if not with_cluster_bus:
-            return port
-        if port + CLUSTER_BUS_OFFSET < 65536 and _bindable(port + CLUSTER_BUS_OFFSET):
-            return port
-    raise ServerStartError("found no free port with a free cluster bus port")
-
-
-def _bindable(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind((HOST, port))
-        except OSError:
-            return False
-        return True
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec

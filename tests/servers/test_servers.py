@@ -207,8 +207,12 @@ def test_sentinel_failover_promotes_the_replica_and_master_for_follows(
 
         sentinel_group.restart(old)
         with old.client(decode_responses=True) as conn:
-            info = conn.info("replication")
-            assert (info["role"], int(info["master_port"])) == ("slave", replica.port)
+
+            def replicates_from_the_new_primary() -> bool:
+                info = conn.info("replication")  # the sentinels convert it: not at once
+                return info["role"] == "slave" and int(info.get("master_port", 0)) == replica.port
+
+            wait_for("the old primary to replicate the new", replicates_from_the_new_primary, 20)
             assert wait_for("the old primary to sync", lambda: conn.get("k2"), 20) == "on-new"
     finally:
         primary.close()

@@ -4,16 +4,20 @@ of each role, and an HTTP client that talks to the ASGI app (httpx)."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
 import httpx
 import pytest
+import uvicorn
 from fastapi import FastAPI
 
 from chronoq import App
 from chronoq.core.access import Role
 from chronoq.web import create_dashboard
+from chronoq.web.site import create_site
+from tests.servers.process import free_port  # reserved across xdist workers
 
 ORIGIN = "http://dash.test"
 
@@ -107,3 +111,23 @@ async def login(dashboard: FastAPI) -> AsyncIterator[Callable[[str], Awaitable[S
     yield open_session
     for http in opened:
         await http.aclose()
+
+
+@pytest.fixture
+def served(web_app: App) -> Iterator[str]:
+    """The site `chronoq dashboard` serves (the API with the dashboard mounted) under
+    uvicorn, in a thread of its own (its own event loop)."""
+    port = free_port()
+    config = uvicorn.Config(create_site(web_app), host="127.0.0.1", port=port,
+                            log_level="warning", ws="none", lifespan="on")  # fmt: skip
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(500):
+        if server.started:
+            break
+        threading.Event().wait(0.01)
+    assert server.started, "uvicorn did not start"
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(15)

@@ -5,49 +5,18 @@ arrive without reloading; a screenshot of each view lands in tests/web/artifacts
 
 from __future__ import annotations
 
-import socket
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.async_api import Page, async_playwright, expect
 
 from chronoq import App, JobStatus
-from chronoq.web import create_dashboard
 from tests.web.conftest import Tokens
 from tests.web.test_pages import made_jobs
 from tests.worker.helpers import running_worker, wait_until
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-@pytest.fixture
-def served(web_app: App) -> Iterator[str]:
-    """The dashboard under uvicorn, in a thread of its own (its own event loop)."""
-    port = free_port()
-    config = uvicorn.Config(create_dashboard(web_app), host="127.0.0.1", port=port,
-                            log_level="warning", ws="none", lifespan="on")  # fmt: skip
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(500):
-        if server.started:
-            break
-        threading.Event().wait(0.01)
-    assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(15)
 
 
 async def shot(page: Page, name: str) -> None:

@@ -20,6 +20,7 @@ def post_routes() -> list[str]:
     for route in [r for router in ROUTERS for r in router.routes]:
         if isinstance(route, APIRoute) and "POST" in route.methods:
             path = route.path.replace("{job_id}", "01J0000000000000000000X")
+            path = path.replace("{operation_id}", "01J0000000000000000000Y")
             paths.append(path.replace("{name}", "nightly").replace("{fingerprint}", "0" * 16))
     return paths
 
@@ -40,7 +41,7 @@ async def test_cross_origin_posts_are_refused(http: httpx.AsyncClient, tokens: T
 async def test_every_action_needs_the_form_token(http: httpx.AsyncClient, tokens: Tokens) -> None:
     csrf = await log_in(http, tokens.admin)
     paths = [p for p in post_routes() if p != "/login"]
-    assert len(paths) >= 14
+    assert len(paths) >= 23
     for path in paths:
         for data in ({}, {"csrf": "0" * len(csrf)}):
             reply = await http.post(path, data=data, headers={"origin": ORIGIN})
@@ -60,6 +61,16 @@ async def test_every_action_needs_the_form_token(http: httpx.AsyncClient, tokens
         ("operate", "/limits/partner", {"rate": "1/s"}),
         ("operate", "/quotas/emails", {"limit": "5"}),
         ("operate", "/dead/bulk", {"action": "purge", "queue": "mail", "confirm": "mail"}),
+        ("read", "/dead/bulk", {"action": "requeue", "confirm": "all"}),
+        ("read", "/queues/mail/pause", {"reason": "x"}),
+        ("read", "/queues/mail/resume", {}),
+        ("operate", "/queues/mail/drain", {"confirm": "mail"}),
+        ("read", "/schedules", {"name": "n", "spec": "0 3 * * *", "task": "add"}),
+        ("read", "/schedules/nightly/edit", {"spec": "0 4 * * *"}),
+        ("read", "/schedules/nightly/resume", {}),
+        ("read", "/schedules/nightly/backfill", {"confirm": "nightly"}),
+        ("operate", "/locks/report/release", {"confirm": "report"}),
+        ("read", "/operations/01J0000000000000000000Y/cancel", {}),
     ],
 )
 async def test_the_wrong_role_is_refused(
@@ -69,3 +80,10 @@ async def test_the_wrong_role_is_refused(
     reply = await session.post(path, data)
     assert reply.status_code == 403
     assert "role" in reply.text
+
+
+async def test_every_action_refuses_another_origin(http: httpx.AsyncClient, tokens: Tokens) -> None:
+    csrf = await log_in(http, tokens.admin)
+    for path in post_routes():
+        reply = await http.post(path, data={"csrf": csrf}, headers={"origin": "http://evil.test"})
+        assert reply.status_code == 403 and "cross-origin" in reply.text, path

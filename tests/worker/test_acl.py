@@ -191,7 +191,11 @@ def test_operator_commands_work_under_the_workers_rules(
     for action in ("pause", "resume"):
         run("schedules", action, "nightly")
     run("schedules", "trigger", "nightly", "--force")  # no worker registered its task
+    run("schedules", "history", "nightly")
     run("schedules", "rm", "nightly")
+    for command in (("pause", "--reason", "acl"), ("resume",), ("drain",)):
+        run("queues", command[0], "default", *command[1:])
+    run("locks", "list")
     run("limits", "set", "api", "--rate", "10/s")
     run("limits", "rm", "api")
     run("quotas", "zone", "acme", "Europe/Paris")

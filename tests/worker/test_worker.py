@@ -8,10 +8,12 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import redis
 
-from chronoq import App, Backoff, Client, JobStatus
+from chronoq import App, Backoff, Client, JobStatus, current_job
 from chronoq.client import JobRequest
+from chronoq.observe.jobs import job_history
 from tests.worker.helpers import running_worker, wait_until
 
 
@@ -21,11 +23,13 @@ async def finished(client: Client, job_id: str) -> bool:
 
 async def test_retries_follow_backoff_then_dead_then_requeue_runs(app: App, client: Client) -> None:
     attempts: list[float] = []
+    due: list[datetime | None] = []
     healed = threading.Event()
 
     @app.task(max_retries=3, backoff=Backoff(base=0.2, factor=2, maximum=10, jitter=0))
     async def flaky() -> str:
         attempts.append(time.monotonic())
+        due.append(current_job().scheduled_at)
         if not healed.is_set():
             raise RuntimeError("upstream down")
         return "ok"
@@ -38,9 +42,16 @@ async def test_retries_follow_backoff_then_dead_then_requeue_runs(app: App, clie
         assert record.attempts == 4
         assert record.error == "RuntimeError: upstream down"
         assert record.traceback and "upstream down" in record.traceback
+        # Each retry was due its backoff after the failure before it (both Redis' clock,
+        # exact); when it then ran depends on how busy the machine is: never earlier.
+        ended = [a.finished_at for a in (await job_history(client.inspector, job.id)).attempts]
         gaps = [b - a for a, b in itertools.pairwise(attempts)]
-        for gap, expected in zip(gaps, [0.2, 0.4, 0.8], strict=True):
-            assert expected - 0.02 <= gap <= expected + 0.15, gaps
+        for failed, retry_due, gap, expected in zip(
+            ended[:3], due[1:], gaps, [0.2, 0.4, 0.8], strict=True
+        ):
+            assert failed is not None and retry_due is not None, (ended, due)
+            assert (retry_due - failed).total_seconds() == pytest.approx(expected, abs=0.002)
+            assert gap >= expected - 0.02, gaps
         healed.set()
         assert await client.requeue_dead(job_id=job.id) == 1
         assert await client.result(job.id, timeout=5) == "ok"
@@ -119,9 +130,11 @@ async def test_unserializable_result_is_a_failed_attempt(app: App, client: Clien
 
 
 async def test_sync_tasks_do_not_block_the_loop(app: App, client: Client) -> None:
+    released = threading.Event()
+
     @app.task
     def sleeper() -> None:
-        time.sleep(0.5)
+        released.wait(10)  # blocks its thread until the test has seen the quick job run
 
     @app.task
     async def quick() -> float:
@@ -132,8 +145,11 @@ async def test_sync_tasks_do_not_block_the_loop(app: App, client: Client) -> Non
     async with running_worker(app, concurrency=4):
         await wait_until(lambda: client_status(client, slow.id, JobStatus.RUNNING))
         fast = await client.enqueue(quick)
-        await client.result(fast.id, timeout=2)
-        assert (await client.job(slow.id)).status is JobStatus.RUNNING
+        try:
+            await client.result(fast.id, timeout=5)
+            assert (await client.job(slow.id)).status is JobStatus.RUNNING
+        finally:
+            released.set()
         await client.result(slow.id, timeout=5)
 
 

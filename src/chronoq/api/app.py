@@ -22,30 +22,41 @@ from chronoq.api.routes import (
     audit,
     campaign,
     dead,
+    fleet,
     health,
     jobs,
+    limits,
+    locks,
     metrics,
     operations,
+    queue_control,
     queues,
+    schedules,
     tasks,
 )
 from chronoq.api.state import ApiState
 from chronoq.app import App
 
-ROUTERS = (jobs, tasks, queues, dead, operations, metrics, health, alerts, audit, campaign)
+ROUTERS = (jobs, tasks, queues, dead, operations, metrics, health, alerts, audit, campaign,
+           schedules, limits, locks, fleet, queue_control)  # fmt: skip
 
 
 def create_api(
-    app: App, *, max_body_bytes: int | None = None, run_operations: bool = True
+    app: App,
+    *,
+    max_body_bytes: int | None = None,
+    run_operations: bool = True,
+    rate: str | None = None,
 ) -> FastAPI:
     """The API of `app`'s deployment. Its Redis connections open on first use and
     close with the lifespan (mounted in another app, close them with
     `await api.state.chronoq.close()`). `max_body_bytes`: the largest request
     body (default CHRONOQ_API_MAX_BODY_BYTES, 1 MiB). `run_operations`: this
     process runs bulk operations (from its lifespan's start, or from its first
-    request when mounted); any number of API processes may."""
+    request when mounted); any number of API processes may. `rate`: requests per
+    token (default CHRONOQ_API_RATE, 50/s; 'off': unlimited); beyond it 429."""
     limit = max_body_bytes if max_body_bytes is not None else app.settings.api_max_body_bytes
-    state = ApiState(app, limit, run_operations=run_operations)
+    state = ApiState(app, limit, run_operations=run_operations, api_rate=rate)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -65,7 +76,7 @@ def create_api(
     for module in ROUTERS:
         api.include_router(module.router)
     api.include_router(operations.dead_router)
-    api.add_middleware(BodyGate, max_bytes=limit)
+    api.add_middleware(BodyGate, max_bytes=limit, routes=lambda: api.router.routes)
     api.openapi = lambda: _openapi(api)  # type: ignore[method-assign]
     return api
 

@@ -1,7 +1,8 @@
 """Bearer tokens and roles: who is asking, and may they.
 
 A token (`chronoq tokens create --role read|operate|admin`) is checked with one
-HGET per request (`AccessStore.verify`). No token or an unknown, revoked or
+HGET per request, pipelined with its rate limit's decision (`chronoq.api.meter`:
+over it, 429 with Retry-After). No token or an unknown, revoked or
 malformed one: 401 with `WWW-Authenticate: Bearer`; a token whose role is below
 the route's: 403 naming the role needed.
 """
@@ -16,7 +17,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from chronoq.api.problems import ProblemError
-from chronoq.api.state import backend_of
+from chronoq.api.state import api_state, backend_of
 from chronoq.core.access import Role, TokenRecord
 
 bearer = HTTPBearer(auto_error=False, description="A chronoq API token: `chronoq tokens create`")
@@ -43,7 +44,7 @@ async def principal(request: Request, credentials: Credentials) -> Principal:
     if credentials is None or not credentials.credentials:
         raise ProblemError(401, "this needs a bearer token (Authorization: Bearer cq_...)",
                            headers={"WWW-Authenticate": REALM})  # fmt: skip
-    record = await backend_of(request).access.verify(credentials.credentials)
+    record = await api_state(request).meter.verify(backend_of(request), credentials.credentials)
     if record is None:
         raise ProblemError(
             401,

@@ -1,31 +1,22 @@
 """The request body's gatekeeper, before any route runs: a body over the limit is
 refused with 413 without reading it all (Content-Length first, then as it
 streams), and a body that is not JSON with 415. Pure ASGI, so it holds for
-every route, mounted or not. The JSON rule is the API's own routes' (`JSON_PATHS`):
-an app mounted inside the API (the dashboard in `create_site`) posts its forms
-as form bodies, and only the size limit applies to it."""
+every route; the 415 rule is the API's own, so a request an app mounted inside
+the API serves (the dashboard in `create_site`, whose forms post
+application/x-www-form-urlencoded) is only held to the size limit."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from starlette.routing import BaseRoute, Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chronoq.api.problems import PROBLEM_TYPE, problem_body
 
 _WITH_BODY = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-JSON_PATHS = ("/v1/", "/campaign/")  # the API's routes that take a body
-
-
-def _api_route(scope: Scope) -> bool:
-    """Whether the request goes to one of the API's own routes (the path relative
-    to where the API is mounted, if it is)."""
-    path: str = scope["path"]
-    root: str = scope.get("root_path", "")
-    if root and path.startswith(root):
-        path = path[len(root) :]
-    return path == "/v1" or path.startswith(JSON_PATHS)
 
 
 def _is_json(content_type: str) -> bool:
@@ -35,10 +26,29 @@ def _is_json(content_type: str) -> bool:
     )
 
 
+def _mounted(scope: Scope, routes: Sequence[BaseRoute]) -> bool:
+    """Whether the route that will serve this request is a mounted app: the first
+    full match, as Starlette's router picks it (else the first partial one)."""
+    partial: BaseRoute | None = None
+    for route in routes:
+        match, _ = route.matches(scope)
+        if match is Match.FULL:
+            return isinstance(route, Mount)
+        if match is Match.PARTIAL and partial is None:
+            partial = route
+    return isinstance(partial, Mount)
+
+
 class BodyGate:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        routes: Callable[[], Sequence[BaseRoute]] = lambda: (),
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.routes = routes  # the API's own, read per request: mounts come later
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in _WITH_BODY:
@@ -68,7 +78,8 @@ class BodyGate:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        if body and _api_route(scope) and not _is_json(headers.get("content-type", "")):
+        json_only = not _mounted(scope, self.routes())
+        if body and json_only and not _is_json(headers.get("content-type", "")):
             shown = headers.get("content-type", "none")[:60]
             await _problem(send, 415, f"the body must be JSON (Content-Type: application/json), "
                            f"not {shown}")  # fmt: skip

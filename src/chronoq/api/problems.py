@@ -11,6 +11,7 @@ bad input can cause ends as a 500: the library refuses it with a ChronoqError
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -160,7 +161,7 @@ async def _problem(request: Request, exc: Exception) -> JSONResponse:
 
 async def _rate_limited(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.RateLimited)
-    wait = max(1, round(exc.retry_after))
+    wait = max(1, math.ceil(exc.retry_after))  # never before it: an integer of seconds
     return problem(429, str(exc), instance=request.url.path, headers={"Retry-After": str(wait)},
                    retry_after=exc.retry_after)  # fmt: skip
 

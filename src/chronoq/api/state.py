@@ -15,9 +15,11 @@ import logging
 
 from fastapi import Request
 
+from chronoq.api.meter import Meter
 from chronoq.app import App
 from chronoq.bulk import OperationRunner
 from chronoq.client import Client
+from chronoq.core.settings import parse_api_rate
 from chronoq.redis.backend import Backend
 
 log = logging.getLogger("chronoq.api")
@@ -25,10 +27,19 @@ RUNNER_STOP_TIMEOUT = 5.0  # seconds; a batch in flight finishes first
 
 
 class ApiState:
-    def __init__(self, app: App, max_body_bytes: int, *, run_operations: bool = True) -> None:
+    def __init__(
+        self,
+        app: App,
+        max_body_bytes: int,
+        *,
+        run_operations: bool = True,
+        api_rate: str | None = None,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.run_operations = run_operations
+        rate = app.settings.api_rate if api_rate is None else api_rate
+        self.meter = Meter(parse_api_rate(rate))
         self._client: Client | None = None
         self._stop = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None

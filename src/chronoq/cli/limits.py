@@ -21,9 +21,11 @@ from chronoq.cli.common import (
     emit_json,
     run_with,
 )
-from chronoq.core.errors import LimitNotFound
+from chronoq.core.errors import ConfigurationError, LimitNotFound
 from chronoq.core.limits import Kind, Limit, WindowRate, parse_rate, parse_windows
 from chronoq.core.zones import zone
+from chronoq.observe import quota_use as history
+from chronoq.redis.backend import Backend
 from chronoq.redis.limits import KeyUsage, LimitStore
 
 T = TypeVar("T")
@@ -215,6 +217,58 @@ def quota_use(
         out.print("no quotas are set (declare one with app.quota, or: chronoq limits set --quota)")
     for limit, usage in rows:
         out.print(_usage_table(limit, usage, title=f"quota {limit.name}: {limit.rate_text}"))
+
+
+@quotas.command("usage")
+def quota_history(
+    name: Annotated[str | None, typer.Option("--name", help="Only this quota.")] = None,
+    days: Annotated[int, typer.Option("--days", help="The last N local days.")] = 7,
+    account: Annotated[
+        list[str] | None, typer.Option("--account", help="Only this account (repeatable).")
+    ] = None,
+    top: Annotated[int, typer.Option("--top", help="Accounts shown per quota.")] = 10,
+    app: AppOption = None,
+    redis_url: RedisUrlOption = None,
+    prefix: PrefixOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Use per account per local day over the last N days (kept CHRONOQ_METRICS_DAYS),
+    accounts nearest their cap first."""
+
+    async def read(backend: Backend) -> list[history.QuotaUse]:
+        found = [lim for lim in await backend.limits.all() if lim.kind is Kind.QUOTA]
+        chosen = [lim for lim in found if name is None or lim.name == name]
+        if name is not None and not chosen:
+            raise CliError(f"no quota named {name!r}")
+        return [
+            await history.quota_use(backend, lim, days=days, accounts=account) for lim in chosen
+        ]
+
+    try:
+        rows = run_with(Target.resolve(app, redis_url, prefix).app.backend, read)
+    except ConfigurationError as exc:
+        raise CliError(str(exc)) from exc
+    if json_out:
+        emit_json([use.to_dict(top) for use in rows])
+        return
+    out = console()
+    if not rows:
+        out.print("no quotas are set (declare one with app.quota, or: chronoq limits set --quota)")
+    for use in rows:
+        out.print(_history_table(use, top))
+
+
+def _history_table(use: history.QuotaUse, top: int) -> Table:
+    title = f"quota {use.quota}: {use.cap}/{use.period}, use per local day {use.first}..{use.last}"
+    table = Table(title=title, title_justify="left")
+    for column in ("account", "total", "peak day", "peak", "of a day's", "peak use"):
+        table.add_column(column, no_wrap=True)
+    for a in use.top(top):
+        table.add_row(a.account or "(all)", str(a.total), a.peak_day, str(a.peak),
+                      str(a.day_cap), f"{a.peak_utilization:.0%}")  # fmt: skip
+    if not use.days:
+        table.add_row("(no use)", "", "", "", "", "")
+    return table
 
 
 @quotas.command("zone")

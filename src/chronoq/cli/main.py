@@ -19,7 +19,9 @@ from chronoq.cli.common import CliError
 from chronoq.cli.dashboard import dashboard
 from chronoq.cli.dlq import dlq, list_dead, process_dlq
 from chronoq.cli.limits import limits, quotas
+from chronoq.cli.locks import locks
 from chronoq.cli.operations import operations
+from chronoq.cli.queues import queues
 from chronoq.cli.schedules import cron, schedules
 from chronoq.cli.server import server
 from chronoq.cli.tokens import tokens
@@ -65,7 +67,7 @@ cli.command()(jobs.enqueue)
 cli.command()(jobs.job)
 cli.command()(jobs.jobs)
 cli.command()(jobs.cancel)
-cli.command()(jobs.queues)
+cli.add_typer(queues, name="queues")
 cli.command()(jobs.workers)
 cli.command()(jobs.cleanup)
 cli.add_typer(dlq, name="dlq")
@@ -83,6 +85,7 @@ cli.command()(observe.health)
 cli.add_typer(observe.metrics, name="metrics")
 cli.add_typer(alerts, name="alerts")
 cli.add_typer(tokens, name="tokens")
+cli.add_typer(locks, name="locks")
 cli.add_typer(operations, name="operations")
 cli.command()(dashboard)
 cli.command()(reports.report)

@@ -177,7 +177,7 @@ def queues_table(counts: Iterable[QueueCounts]) -> Table:
         table.add_column(column, justify="right")
     for row in counts:
         table.add_row(
-            row.queue,
+            f"{row.queue} (paused)" if row.paused else row.queue,
             str(row.waiting),
             str(row.scheduled),
             str(row.blocked),
@@ -191,16 +191,7 @@ def queues_table(counts: Iterable[QueueCounts]) -> Table:
 
 
 def queue_counts_dict(row: QueueCounts) -> dict[str, Any]:
-    return {
-        "queue": row.queue,
-        "waiting": row.waiting,
-        "scheduled": row.scheduled,
-        "blocked": row.blocked,
-        "running": row.running,
-        "dead": row.dead,
-        "finished": row.finished,
-        "stats": row.stats,
-    }
+    return row.to_dict()
 
 
 def workers_table(workers: Iterable[Mapping[str, str]]) -> Table:

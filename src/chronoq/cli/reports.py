@@ -19,9 +19,11 @@ from chronoq.cli.common import (
     console,
     emit_json,
 )
+from chronoq.observe.ops import OpsWindow, ops_window
 from chronoq.observe.report import Report, build_report, percent, report_text, seconds
 from chronoq.observe.report_html import report_html
 from chronoq.observe.rollups import MetricsWindow, Rollup, check_hours, window
+from chronoq.redis.backend import Backend
 
 QueueFilter = Annotated[
     str | None, typer.Option("--queue", help="Only this queue.", show_default=False)
@@ -54,13 +56,52 @@ def metrics_over_time(
         typer.echo(ctx.get_help())
         raise typer.Exit(0)
     check_hours(hours)
-    found = Target.resolve(app, redis_url, prefix).with_client(
-        lambda c: window(c.backend, hours=hours, queue=queue, task=task)
+    found, ops = Target.resolve(app, redis_url, prefix).with_client(
+        lambda c: _windows(c.backend, hours, queue, task)
     )
     if json_out:
-        emit_json(found.to_dict())
+        emit_json({**found.to_dict(), "operations": ops.to_dict()})
     else:
         console().print(window_table(found))
+        for table in ops_tables(ops):
+            console().print(table)
+
+
+async def _windows(
+    backend: Backend, hours: float, queue: str | None, task: str | None
+) -> tuple[MetricsWindow, OpsWindow]:
+    found = await window(backend, hours=hours, queue=queue, task=task)
+    return found, await ops_window(backend, hours, now_ms=int(found.end.timestamp() * 1000))
+
+
+def ops_tables(ops: OpsWindow) -> list[Table]:
+    """The operations over the window, one table per part that has rows."""
+    tables = []
+    parts: list[tuple[str, list[str], list[list[str]]]] = [
+        ("schedules (due to enqueue p50 / p95 / p99)",
+         ["schedule", "fired", "missed", "skipped", "lateness"],
+         [[s.schedule, str(s.fired), str(s.missed), str(s.skipped),
+           " / ".join(seconds(v) for v in (e.p50, e.p95, e.p99))]
+          for s in ops.schedules for e in [s.enqueue_lateness]]),
+        ("limit decisions", ["limit", "granted", "denied", "denied share"],
+         [[x.limit, str(x.granted), str(x.denied), percent(x.denied_share)]
+          for x in ops.limits]),
+        ("locks", ["family", "contended", "timed out", "lost"],
+         [[x.family, str(x.contended), str(x.timeout), str(x.lost)] for x in ops.locks]),
+        ("worker processes", ["queue", "peak MB", "mean MB", "CPU s", "samples"],
+         [[x.queue, str(x.rss_peak_mb or "-"), str(x.rss_mean_mb or "-"),
+           f"{x.cpu_seconds:.1f}", str(x.samples)] for x in ops.workers]),
+    ]  # fmt: skip
+    for title, columns, rows in parts:
+        if not rows:
+            continue
+        table = Table(title=title, title_justify="left")
+        for column in columns:
+            table.add_column(column)
+        for row in rows:
+            table.add_row(*row)
+        tables.append(table)
+    return tables
 
 
 def window_table(w: MetricsWindow) -> Table:

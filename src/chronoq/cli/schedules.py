@@ -160,14 +160,15 @@ def remove(
 @schedules.command("pause")
 def pause(
     name: NameArgument,
+    reason: Annotated[str | None, typer.Option("--reason", help="Why (stored, shown).")] = None,
     app: AppOption = None,
     redis_url: RedisUrlOption = None,
     prefix: PrefixOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Stop firing a schedule until it is resumed."""
-    _emit(_with_store(Target.resolve(app, redis_url, prefix), lambda s: s.pause(name)),
-          json_out, "paused")  # fmt: skip
+    _emit(_with_store(Target.resolve(app, redis_url, prefix),
+                      lambda s: s.pause(name, reason, by="cli")), json_out, "paused")  # fmt: skip
 
 
 @schedules.command("resume")
@@ -210,6 +211,64 @@ def trigger(
         emit_json(enqueued_dict(job))
     else:
         console().print(f"schedule {name} triggered: job {job.id} {job.status.value}")
+
+
+@schedules.command("history")
+def history(
+    name: NameArgument,
+    limit: Annotated[int, typer.Option("-n", help="How many records.", min=1, max=200)] = 20,
+    app: AppOption = None,
+    redis_url: RedisUrlOption = None,
+    prefix: PrefixOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """What happened to a schedule's runs, newest first: enqueued (with the job's
+    state now), skipped, missed, triggered, backfilled, paused, resumed."""
+    target = Target.resolve(app, redis_url, prefix)
+    views = run_with(target.app.schedules, lambda s: s.history(name, limit))
+    if json_out:
+        emit_json([v.to_dict() for v in views])
+        return
+    table = Table(title=f"schedule {name}: history", title_justify="left")
+    for column in ("at (UTC)", "what", "run due (UTC)", "job", "state", "note"):
+        table.add_column(column)
+    for view in views:
+        r = view.record
+        note = r.reason or ""
+        if r.count != 1 or r.until:
+            note = f"{r.count} run(s)" + (f" to {r.until:%Y-%m-%d %H:%M:%S}" if r.until else "")
+        note = (note + (f" (by {r.by})" if r.by else "")).strip()
+        table.add_row(f"{r.at:%Y-%m-%d %H:%M:%S}", r.kind.value,
+                      f"{r.due:%Y-%m-%d %H:%M:%S}" if r.due else "-", r.job_id or "-",
+                      view.status or "-", note)  # fmt: skip
+    console().print(table)
+
+
+@schedules.command("backfill")
+def backfill(
+    name: NameArgument,
+    start: Annotated[str, typer.Option("--start", help="ISO 8601, with offset.")],
+    end: Annotated[str, typer.Option("--end", help="ISO 8601, with offset (at most now).")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Even if no worker has registered its task.")
+    ] = False,
+    app: AppOption = None,
+    redis_url: RedisUrlOption = None,
+    prefix: PrefixOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Enqueue the runs that would have happened in [--start, --end]; each run time
+    once, however often it is backfilled."""
+    target = Target.resolve(app, redis_url, prefix)
+    since, until = _aware(start, "--start"), _aware(end, "--end")
+    done = run_with(
+        target.app.schedules, lambda s: s.backfill(name, since, until, by="cli", force=force)
+    )
+    if json_out:
+        emit_json(done.to_dict())
+    else:
+        console().print(f"schedule {name}: {len(done.runs)} run(s) in the range, "
+                        f"{done.enqueued} enqueued, {done.existing} enqueued before")  # fmt: skip
 
 
 @schedules.command("next")

@@ -9,9 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from chronoq.control.lease import LockOptions, LostCallback
+from chronoq.control.ledger import Ledger
 from chronoq.control.locks import Lock
 from chronoq.control.sync_locks import SyncLock
 from chronoq.core.errors import ConfigurationError
+from chronoq.core.ledger import DEFAULT_LEDGER_TTL
+from chronoq.core.rollups import Keep
 from chronoq.redis.connector import Connector
 from chronoq.redis.durability import Durability
 from chronoq.redis.keys import Keyspace
@@ -26,11 +29,14 @@ class Coordinator:
         connector: Callable[[], Connector],
         keys: Keyspace,
         durability: Durability | None = None,
+        keep: Keep | None = None,
     ) -> None:
+        """`keep`: how long lock contention and losses are kept in the operations
+        rollups; None counts nothing (`CHRONOQ_METRICS=0`)."""
         self.keys = keys
         durability = durability or Durability()
-        self._async = LoopLockClients(connector, durability)
-        self._sync = SyncLockClients(connector, durability)
+        self._async = LoopLockClients(connector, durability, keep)
+        self._sync = SyncLockClients(connector, durability, keep)
 
     def lock(
         self,
@@ -67,6 +73,10 @@ class Coordinator:
     def sync_once(self, key: str, *, ttl: float = DEFAULT_ONCE_TTL) -> bool:
         name, ttl_ms = self._once_key(key, ttl)
         return self._sync.claim_once(name, ttl_ms)
+
+    def ledger(self, name: str, *, ttl: float = DEFAULT_LEDGER_TTL) -> Ledger:
+        """A named ledger sharing the locks' connections."""
+        return Ledger(self._async, self.keys, name, ttl)
 
     def _once_key(self, key: str, ttl: float) -> tuple[str, int]:
         if not ttl > 0:

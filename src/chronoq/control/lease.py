@@ -118,6 +118,11 @@ class Lease:
     def acquire_call(self, token: str) -> ScriptCall:
         return [self.keys.holder, self.keys.fence], [token, self.options.ttl_ms]
 
+    @property
+    def registration(self) -> tuple[str, str]:
+        """Where acquires record the lock's name, so operators can list it."""
+        return self.keys.registry, self.keys.name
+
     def renew_call(self) -> ScriptCall:
         return [self.keys.holder], [self.token or "", self.options.ttl_ms]
 

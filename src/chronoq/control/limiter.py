@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from chronoq.core import serialization
-from chronoq.core.limits import Kind, Limit
+from chronoq.core.limits import Kind, Limit, period_days
 from chronoq.redis.limits import LimitStore
 
 log = logging.getLogger("chronoq.control")
@@ -32,6 +33,12 @@ class LimitRequest:
     reservation_ms: int = 0  # booked by an earlier decision; honoured once due
     block_until_ms: int = 0  # RateLimited(retry_after): nothing of this key before it
     ref: str = ""  # '<queue> <job id>': recorded with a future booking, released on change
+    now_only: bool = False  # start now or not at all: a later time is told, never booked
+
+
+# Sends one decision call (limit name, ARGV) and returns its reply: by default
+# LimitStore.acquire; a caller may send it with other commands in one round trip.
+Send = Callable[[str, list[str | int]], Awaitable[list[Any]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +63,14 @@ class Limiter:
         self._zones: dict[str, tuple[float, str | None]] = {}
         self._warned: set[str] = set()
 
-    async def decide(self, name: str, requests: Sequence[LimitRequest]) -> list[Decision]:
-        """When each request may start under limit `name` (same order)."""
+    async def decide(
+        self, name: str, requests: Sequence[LimitRequest], *, send: Send | None = None
+    ) -> list[Decision]:
+        """When each request may start under limit `name` (same order). A
+        `now_only` request that cannot start now gets the time it could (booked
+        False). `send` makes the script call (see Send); it is not called when the
+        limit is not set (every request goes)."""
+        send = send or self.store.acquire
         for _ in range(5):
             entry = await self._limit(name)
             if entry is None:
@@ -65,7 +78,7 @@ class Limiter:
                 return [GO] * len(requests)
             limit, version = entry
             calendars = await self._calendars_for(limit, version, requests)
-            reply = await self.store.acquire(name, _args(version, requests, calendars))
+            reply = await send(name, _args(version, requests, calendars))
             if len(reply) == 1 and int(reply[0]) in (STALE, MISSING):
                 self._limits.pop(name, None)  # changed or removed: reload and ask again
                 continue
@@ -101,7 +114,10 @@ class Limiter:
         for request in requests:
             tz = zones.get(request.key) or limit.tz
             if tz not in by_zone:
-                by_zone[tz] = serialization.dumps(limit.period_starts(now, tz))
+                starts = limit.period_starts(now, tz)
+                days = period_days(starts[:-1], tz)
+                calendar = {"s": starts, "d": days, "k": self.store.use_keep_ms}
+                by_zone[tz] = serialization.dumps(calendar)
             out.append(by_zone[tz])
         return out
 
@@ -128,5 +144,6 @@ def _args(
 ) -> list[str | int]:
     args: list[str | int] = [version, len(requests)]
     for request, calendar in zip(requests, calendars, strict=True):
-        args += [request.key, request.reservation_ms, request.block_until_ms, calendar, request.ref]
+        reservation = -1 if request.now_only else request.reservation_ms
+        args += [request.key, reservation, request.block_until_ms, calendar, request.ref]
     return args

@@ -89,7 +89,10 @@ class Lock(LeaseView):
         """Take the lock if it is free, without waiting. True when taken."""
         self._lease.check_idle()
         clients = await self._clients.get()
-        return await self._attempt(clients, self._lease.new_token()) is None
+        if await self._attempt(clients, self._lease.new_token()) is None:
+            return True
+        await clients.count(self._lease.keys, "contended")
+        return False
 
     async def acquire(self) -> None:
         """Take the lock, waiting up to the timeout (forever when None).
@@ -101,12 +104,17 @@ class Lock(LeaseView):
         clients = await self._clients.get()
         token = lease.new_token()  # one token for every try: a resend is recognised
         started = time.monotonic()
+        contended = False
         while (holder_ms := await self._attempt(clients, token)) is not None:
+            if not contended:  # counted once per acquire that found the lock taken
+                contended = True
+                await clients.count(lease.keys, "contended")
             if not lease.options.blocking:
                 raise lease.busy()
             waited = time.monotonic() - started
             block = lease.block_for(holder_ms, waited)
             if block is None:
+                await clients.count(lease.keys, "timeout")
                 raise lease.timed_out(waited)
             await clients.wait(lease.keys.wake, block)
 
@@ -116,7 +124,7 @@ class Lock(LeaseView):
         keys, args = lease.acquire_call(token)
         sent = time.monotonic()
         undo = lease.release_call(token)
-        call = asyncio.ensure_future(clients.acquire((keys, args), undo))
+        call = asyncio.ensure_future(clients.acquire((keys, args), undo, lease.registration))
         try:
             taken, value = await asyncio.shield(call)
         except asyncio.CancelledError:
@@ -198,6 +206,7 @@ class Lock(LeaseView):
         return EXPIRED
 
     async def _report_lost(self, reason: str) -> None:
+        """Tell the holder first (on_lost), then count the loss (best effort)."""
         error = self._lease.mark_lost(reason)
         if error is None:
             return
@@ -208,3 +217,5 @@ class Lock(LeaseView):
                 await result
             except Exception:
                 log.exception("on_lost callback of lock %r failed", self.name)
+        clients = await self._clients.get()
+        await clients.count(self._lease.keys, "lost")

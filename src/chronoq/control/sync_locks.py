@@ -99,7 +99,10 @@ class SyncLock(LeaseView):
     def try_acquire(self) -> bool:
         """Take the lock if it is free, without waiting. True when taken."""
         self._lease.check_idle()
-        return self._attempt(self._lease.new_token()) is None
+        if self._attempt(self._lease.new_token()) is None:
+            return True
+        self._clients.count(self._lease.keys, "contended")
+        return False
 
     def acquire(self) -> None:
         """Take the lock, waiting up to the timeout (forever when None); LockTimeout
@@ -108,19 +111,26 @@ class SyncLock(LeaseView):
         lease.check_idle()
         token = lease.new_token()
         started = time.monotonic()
+        contended = False
         while (holder_ms := self._attempt(token)) is not None:
+            if not contended:  # counted once per acquire that found the lock taken
+                contended = True
+                self._clients.count(lease.keys, "contended")
             if not lease.options.blocking:
                 raise lease.busy()
             waited = time.monotonic() - started
             block = lease.block_for(holder_ms, waited)
             if block is None:
+                self._clients.count(lease.keys, "timeout")
                 raise lease.timed_out(waited)
             self._clients.wait(lease.keys.wake, block)
 
     def _attempt(self, token: str) -> int | None:
         lease = self._lease
         sent = time.monotonic()
-        taken, value = self._clients.acquire(lease.acquire_call(token), lease.release_call(token))
+        taken, value = self._clients.acquire(
+            lease.acquire_call(token), lease.release_call(token), lease.registration
+        )
         if not taken:
             return int(value)
         lease.begin(token, int(value), sent)
@@ -186,6 +196,7 @@ class SyncLock(LeaseView):
         if error is not None:
             log.warning("%s", error)
             self._lease.call_on_lost(error)
+            self._clients.count(self._lease.keys, "lost")  # after telling the holder
 
 
 _WATCHERS = _Watchers()  # renewal threads, shared by every sync lock of the process

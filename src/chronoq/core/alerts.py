@@ -1,7 +1,7 @@
 """Alert rules, channels and silences: the pure definitions (no I/O).
 
 A rule watches one measure (`RuleKind`) per subject (a queue, a worker, the Redis
-server, a schedule, a task, a limit) against a threshold. The engine
+server, a schedule, a task, a limit, a lock family) against a threshold. The engine
 (`chronoq.observe.alerts`) evaluates every rule in each worker and `chronoq
 scheduler`; the state of each (rule, subject)
 lives in Redis and changes only by compare-and-set (`alert_transition.lua`), so any
@@ -43,6 +43,7 @@ class RuleKind(enum.StrEnum):
     LONG_RUN = "long_run"  # per task: a running job's time / the task's p95 run time, over
     RATE_LIMIT_UTILIZATION = "rate_limit_utilization"  # per rate limit: busiest key's use, over
     QUOTA_EXHAUSTION = "quota_exhaustion"  # per quota: the most used account's share, at least
+    LOCK_LOST = "lock_lost"  # per lock family: locks lost within the window, over
 
     @property
     def per_queue(self) -> bool:
@@ -51,13 +52,14 @@ class RuleKind(enum.StrEnum):
     @property
     def windowed(self) -> bool:
         """Measured over the last `window` seconds."""
-        return self in (RuleKind.SUCCESS_RATE, RuleKind.DEAD_GROWTH)
+        return self in (RuleKind.SUCCESS_RATE, RuleKind.DEAD_GROWTH, RuleKind.LOCK_LOST)
 
     @property
     def sampled(self) -> bool:
-        """Measured from the queue's lifetime counters' growth, against samples the
-        evaluators store (the rollups do not count claim-time dead-lettering)."""
-        return self is RuleKind.DEAD_GROWTH
+        """Measured from lifetime counters' growth, against samples the evaluators
+        store: a queue's `dead` (the rollups do not count claim-time dead-lettering),
+        the locks' `lost` (a window finer than the rollups' minutes)."""
+        return self in (RuleKind.DEAD_GROWTH, RuleKind.LOCK_LOST)
 
     @property
     def below(self) -> bool:
@@ -95,6 +97,7 @@ DEFAULT_THRESHOLDS: dict[RuleKind, float] = {
     RuleKind.LONG_RUN: 5,  # times the task's p95 run time over the last 24 h
     RuleKind.RATE_LIMIT_UTILIZATION: 0.90,
     RuleKind.QUOTA_EXHAUSTION: 0.90,
+    RuleKind.LOCK_LOST: 0,  # any lock lost within the window
 }
 LEVELS = ("warning", "critical")
 
@@ -182,6 +185,7 @@ DEFAULT_RULES: tuple[AlertRule, ...] = tuple(
         (RuleKind.LONG_RUN, "warning"),
         (RuleKind.RATE_LIMIT_UTILIZATION, "warning"),
         (RuleKind.QUOTA_EXHAUSTION, "warning"),
+        (RuleKind.LOCK_LOST, "warning"),
     )
 )
 

@@ -1,5 +1,7 @@
 """Exceptions users can catch. Each message names the offending value."""
 
+from typing import Any
+
 MAX_RETRY_DELAY = 366 * 86400.0
 """Longest wait before a retry (seconds): a year, so that any delay stays a valid
 time in Redis and in Python's calendar."""
@@ -138,6 +140,17 @@ class OperationConflict(ConfigurationError):
             f"idempotency key {key!r} was used for another request (operation {operation_id})"
         )
         self.operation_id = operation_id
+
+
+class LedgerConflict(ChronoqError):
+    """A ledger entry refused a change: it is in a state the caller did not allow,
+    or another owner holds it (a second run of the same effect). `entry` is what
+    the ledger holds now (None: no entry)."""
+
+    def __init__(self, key: str, message: str, entry: Any = None) -> None:
+        super().__init__(f"ledger entry {key!r}: {message}")
+        self.key = key
+        self.entry = entry
 
 
 class NotReplicated(ChronoqError):

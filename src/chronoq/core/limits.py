@@ -359,6 +359,13 @@ class Limit:
         return [_ms(first + timedelta(hours=i)) for i in range(QUOTA_PERIODS["hour"] + 1)]
 
 
+def period_days(starts: Sequence[int], tz_name: str) -> list[str]:
+    """The local day (ISO date in the account's zone) each quota period starts on:
+    the day its use is counted under in the quota's use history."""
+    tz = zone(tz_name)
+    return [datetime.fromtimestamp(s / 1000, tz).date().isoformat() for s in starts]
+
+
 def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 

@@ -68,6 +68,11 @@ class Keep:
     def of(self, resolution: str) -> int:
         return {"m": self.minute_ms, "h": self.hour_ms, "d": self.day_ms}[resolution]
 
+    @classmethod
+    def days(cls, metrics_days: float) -> Keep:
+        """The keep of `CHRONOQ_METRICS_DAYS` (the days buckets; minutes and hours fixed)."""
+        return cls(day_ms=int(metrics_days * DAY_MS))
+
 
 def bucket_of(ms: float) -> int:
     """The bucket index of an observation: the first bound >= ms (the last: +Inf)."""

@@ -8,7 +8,10 @@ from pathlib import Path
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from chronoq.core.limits import Limit, parse_rate, rate_limit
 from chronoq.core.retention import RetentionPolicy
+
+API_LIMIT = "chronoq-api"  # the limit the HTTP API meters each token's requests with
 
 
 def _default_data_dir() -> Path:
@@ -64,7 +67,10 @@ class Settings(BaseSettings):
         default=True, description="Append every state change to the queue's event stream."
     )
     events_maxlen: int = Field(
-        default=10_000, ge=1, description="About how many entries each event stream keeps."
+        default=10_000,
+        ge=1,
+        description="About how many state changes each event stream keeps (an entry "
+        "naming k jobs counts k).",
     )
     metrics: bool = Field(
         default=True,
@@ -95,6 +101,12 @@ class Settings(BaseSettings):
         description="Largest request body the HTTP API accepts (bytes); a larger one gets "
         "413 and is not read further.",
     )
+    api_rate: str = Field(
+        default="50/s",
+        description="Requests each API token may make (N/s, N/min, N/h), with bursts of N "
+        "at once; beyond it 429 with Retry-After. Enforced by chronoq's own rate "
+        "limiter as the limit `chronoq-api` (live-editable like any limit); 'off': none.",
+    )
     operations_batch_size: int = Field(
         default=500,
         ge=1,
@@ -121,7 +133,12 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _check_retention(self) -> Settings:
         self.retention_policy()  # a bad CHRONOQ_RETENTION_BY_STATE fails at start-up
+        self.api_rate_limit()  # and a bad CHRONOQ_API_RATE
         return self
+
+    def api_rate_limit(self) -> Limit | None:
+        """The HTTP API's per-token limit (`api_rate`), None when off."""
+        return parse_api_rate(self.api_rate)
 
     def retention_policy(self) -> RetentionPolicy:
         return _policy(self.retention_by_state, self.retention)
@@ -130,6 +147,15 @@ class Settings(BaseSettings):
     def events_cap(self) -> int:
         """The event streams' MAXLEN, 0 when events are off (what the scripts read)."""
         return self.events_maxlen if self.events else 0
+
+
+def parse_api_rate(text: str) -> Limit | None:
+    """`50/s` (bursts of 50 at once, then 50 a second), or `off`: None."""
+    text = text.strip().lower()
+    if text in ("off", "0", "none", ""):
+        return None
+    count, _ = parse_rate(text)
+    return rate_limit(API_LIMIT, text, burst=count)
 
 
 @lru_cache(maxsize=16)

@@ -11,9 +11,13 @@ other rules read, once per round and only when an enabled rule needs it:
   24 h of rollups (read again at most every `P95_REFRESH` seconds);
 * `schedule_late`: every schedule (`ScheduleStore.all`);
 * `rate_limit_utilization` and `quota_exhaustion`: each limit's recently used keys
-  (`LimitStore.usage`: at most 50 per limit).
+  (`LimitStore.usage`: at most 50 per limit);
+* `lock_lost`: the locks' lifetime loss counts per family (`OpsStore.totals`), whose
+  growth over the window is measured against the evaluators' samples, as a queue's
+  dead count is (the subject `LOCKS` in the samples: no queue name has a '~').
 
-Subjects stay bounded: queues, tasks, schedules and limits are what the app declared.
+Subjects stay bounded: queues, tasks, schedules and limits are what the app declared;
+lock families are capped (`chronoq.core.ops.FAMILY_CAP`).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from chronoq.redis.limits import KeyUsage
 from chronoq.redis.schedules import ScheduleInfo
 from chronoq.redis.snapshot import Snapshot
 
+LOCKS = "~locks"  # the samples' subject of the lock loss counts
 LONG_RUN_HOURS = 24.0  # the span of the p95 a long run is measured against
 P95_REFRESH = 300.0  # seconds a p95 read is reused
 
@@ -50,6 +55,7 @@ class Inputs:
     running: list[RunningJob] = field(default_factory=list)
     schedules: list[ScheduleInfo] = field(default_factory=list)
     limits: list[Usage] = field(default_factory=list)
+    lock_losses: dict[str, int] | None = None  # family -> locks lost so far (lock_lost)
 
 
 class InputReader:
@@ -75,6 +81,9 @@ class InputReader:
             inputs.schedules = await self.backend.schedules.all()
         if kinds & {RuleKind.RATE_LIMIT_UTILIZATION, RuleKind.QUOTA_EXHAUSTION}:
             inputs.limits = await self._usage()
+        if RuleKind.LOCK_LOST in kinds:
+            locks = (await self.backend.ops.totals()).get("lock", {})
+            inputs.lock_losses = {family: n.get("lost", 0) for family, n in locks.items()}
         return inputs
 
     async def _run_p95(self, snapshot: Snapshot, now_ms: int) -> dict[tuple[str, str], float]:
@@ -93,6 +102,19 @@ class InputReader:
             except LimitNotFound:  # removed since it was listed
                 continue
         return found
+
+
+def lock_losses(
+    rule: AlertRule, inputs: Inputs, base: Mapping[str, int] | None
+) -> Iterator[Observation]:
+    """Per lock family: locks lost since the oldest sample within the window."""
+    if inputs.lock_losses is None or base is None:
+        return
+    span = f"the last {rule.window / 60:g} min"
+    for family, total in sorted(inputs.lock_losses.items()):
+        lost = max(0, total - base.get(family, 0))
+        message = f"{lost} lock(s) of family {family} lost in {span} (limit {rule.limit:g})"
+        yield Observation(rule.name, family, lost > rule.limit, lost, message, rule.level)
 
 
 def readings(rule: AlertRule, inputs: Inputs) -> Iterator[Observation]:

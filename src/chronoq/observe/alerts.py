@@ -15,8 +15,9 @@ The success rate comes from the rollups (`chronoq.observe.rollups.window` over
 the rule's window: succeeded / (succeeded + failed) attempts), so one owner computes
 it. Dead-letter growth comes from the queues' lifetime `dead` counter's growth over
 the window, against samples the evaluators store (`AlertStore.sample`): the rollups
-do not count jobs dead-lettered by a claim (a bad record, `on_locked="fail"`). The
-schedule, long-run and limit rules' reads are `chronoq.observe.alert_inputs`.
+do not count jobs dead-lettered by a claim (a bad record, `on_locked="fail"`); lost
+locks likewise, from the lock families' lifetime `lost` counts. The schedule,
+long-run, limit and lock rules' reads are `chronoq.observe.alert_inputs`.
 """
 
 from __future__ import annotations
@@ -36,7 +37,15 @@ from chronoq.core.alerts import (
     merge_rules,
 )
 from chronoq.core.ids import created_ms
-from chronoq.observe.alert_inputs import InputReader, Inputs, Reading, readings, success_rate
+from chronoq.observe.alert_inputs import (
+    LOCKS,
+    InputReader,
+    Inputs,
+    Reading,
+    lock_losses,
+    readings,
+    success_rate,
+)
 from chronoq.observe.channels import deliver
 from chronoq.observe.health import FiringAlert, Level, consumers
 from chronoq.redis.alerts import AlertStore, Observation, Transition
@@ -88,6 +97,8 @@ def _observe(
                                   rule.level)  # fmt: skip
     elif kind in (RuleKind.REDIS_MEMORY, RuleKind.REDIS_EVICTION):
         yield from _server_readings(rule, snapshot)
+    elif kind is RuleKind.LOCK_LOST:
+        yield from lock_losses(rule, inputs, baselines.get((LOCKS, rule.window)))
     else:
         yield from readings(rule, inputs)
 
@@ -172,9 +183,11 @@ class AlertEngine:
         snapshot = await self.backend.snapshots.read()
         now_ms = snapshot.server_ms or int(time.time() * 1000)
         windows = sorted({r.window for r in rules if r.enabled and r.kind.sampled})
-        counters = {q.name: q.counters for q in snapshot.queues}
-        baselines = await self.store.sample(counters, now_ms, windows)
         inputs = await self.inputs.read(rules, snapshot, now_ms)
+        counters = {q.name: q.counters for q in snapshot.queues}
+        if inputs.lock_losses is not None:
+            counters[LOCKS] = inputs.lock_losses
+        baselines = await self.store.sample(counters, now_ms, windows)
         observations = observe(rules, snapshot, baselines, inputs)
         seen = {(o.rule, o.subject) for o in observations}
         for state in await self.store.states():

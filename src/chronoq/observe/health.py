@@ -232,15 +232,21 @@ def _queues_check(snapshot: Snapshot) -> Check:
     serving = consumers(snapshot)
     rows = [
         {"queue": q.name, "waiting": q.sizes["queued"], "scheduled": q.sizes["scheduled"],
-         "running": q.sizes["running"], "workers": serving.get(q.name, 0)}
+         "running": q.sizes["running"], "workers": serving.get(q.name, 0),
+         "paused": q.paused}
         for q in snapshot.queues
     ]  # fmt: skip
-    stranded = [r for r in rows if r["waiting"] and not r["workers"]]
+    stranded = [r for r in rows if r["waiting"] and not r["workers"] and not r["paused"]]
+    held = [r for r in rows if r["paused"]]
     alive = sum(1 for w in snapshot.workers if w.alive)
     details = {"workers": alive, "queues": rows}
     if stranded:
         names = ", ".join(f"{r['queue']} ({r['waiting']} waiting)" for r in stranded)
         return Check("queues", Level.CRITICAL, f"no live worker consumes {names}", details)
+    if held:
+        # Paused on purpose: waiting jobs there are expected, but not forgotten.
+        names = ", ".join(f"{r['queue']} ({r['waiting']} waiting)" for r in held)
+        return Check("queues", Level.WARNING, f"paused: {names}", details)
     return Check(
         "queues",
         Level.OK,

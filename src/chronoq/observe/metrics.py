@@ -16,10 +16,16 @@ id.
 | `chronoq_queue_jobs` | gauge | queue, state | jobs now queued, scheduled, running, dead, blocked |
 | `chronoq_queue_oldest_waiting_seconds` | gauge | queue | age of the job next in line (0: none) |
 | `chronoq_queue_workers` | gauge | queue | live workers consuming the queue |
+| `chronoq_queue_paused` | gauge | queue | 1 while the queue is paused |
 | `chronoq_workers` | gauge | | live workers |
 | `chronoq_scheduler_loops` | gauge | | live scheduler loops |
 | `chronoq_job_wait_seconds` | histogram | queue, task | start - due (run-at, else enqueue) |
 | `chronoq_job_run_seconds` | histogram | queue, task | finish - start, per attempt |
+| `chronoq_lock_lost_total` | counter | family | locks lost before their release |
+| `chronoq_lock_contended_total` | counter | family | acquires that found the lock taken |
+
+A lock's family is its name up to the first ':' ("report:2024-06" -> "report"); at
+most 32 families are named, the rest count as `~other` (`chronoq.core.ops`).
 
 The histograms are the lifetime bucket counts workers add to each queue's
 `hist` hash with every outcome batch (`chronoq.redis.rollups`): one HGETALL per
@@ -46,6 +52,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from chronoq.core.ids import created_ms
+from chronoq.core.ops import LOCK_EVENTS
 from chronoq.core.rollups import BUCKETS_MS, histogram
 from chronoq.observe.health import consumers
 from chronoq.redis.errors import REDIS_FAULTS, describe
@@ -63,6 +70,7 @@ class QueueMetrics:
     # Lifetime histograms per task: {task: {"wait"|"run": {"buckets": [counts per
     # bucket of BUCKETS_MS, the last +Inf], "sum_seconds": float}}}.
     histograms: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    paused: bool = False  # `chronoq queues pause`: no job of it is claimed
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +84,7 @@ class MetricsSnapshot:
     scheduler_loops: int
     round_trips: int
     error: str | None = None  # why Redis could not be read (up is False)
+    locks: dict[str, dict[str, int]] = field(default_factory=dict)  # family -> event -> n
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -103,7 +112,7 @@ def from_snapshot(snapshot: Snapshot, read_seconds: float) -> MetricsSnapshot:
         age = max(0.0, (now_ms - born) / 1000) if born is not None else 0.0
         totals = {state: q.counters.get(state, 0) for state in QUEUE_COUNTERS}
         hists = {task: _histograms(cell) for task, cell in sorted(q.histograms.items())}
-        queues.append(QueueMetrics(q.name, dict(q.sizes), totals, age, hists))
+        queues.append(QueueMetrics(q.name, dict(q.sizes), totals, age, hists, q.paused))
     return MetricsSnapshot(
         version=_version(),
         up=True,
@@ -113,6 +122,10 @@ def from_snapshot(snapshot: Snapshot, read_seconds: float) -> MetricsSnapshot:
         workers=sum(1 for w in snapshot.workers if w.alive),
         scheduler_loops=sum(1 for s in snapshot.schedulers if s.alive),
         round_trips=snapshot.round_trips,
+        locks={
+            family: {event: n.get(event, 0) for event in LOCK_EVENTS}
+            for family, n in sorted(snapshot.ops.get("lock", {}).items())
+        },
     )
 
 
@@ -146,6 +159,21 @@ def _histogram_families(m: MetricsSnapshot) -> Iterator[Metric]:
         yield metric
 
 
+def _lock_families(m: MetricsSnapshot) -> Iterator[Metric]:
+    lost = CounterMetricFamily(
+        "chronoq_lock_lost", "Locks lost before their release, by family.", labels=["family"]
+    )
+    contended = CounterMetricFamily(
+        "chronoq_lock_contended",
+        "Lock acquires that found the lock taken, by family.",
+        labels=["family"],
+    )
+    for family, events in m.locks.items():
+        lost.add_metric([family], events["lost"])
+        contended.add_metric([family], events["contended"])
+    yield from (lost, contended)
+
+
 def families(m: MetricsSnapshot) -> Iterator[Metric]:
     """The snapshot as Prometheus metric families."""
     build = InfoMetricFamily("chronoq_build", "chronoq's version and Python's.")
@@ -175,7 +203,12 @@ def families(m: MetricsSnapshot) -> Iterator[Metric]:
     workers = GaugeMetricFamily(
         "chronoq_queue_workers", "Live workers consuming the queue.", labels=["queue"]
     )
+    paused = GaugeMetricFamily(
+        "chronoq_queue_paused", "1 while the queue is paused (no job is claimed).",
+        labels=["queue"],
+    )  # fmt: skip
     for q in m.queues:
+        paused.add_metric([q.queue], 1 if q.paused else 0)
         for state in QUEUE_COUNTERS:
             totals.add_metric([q.queue, state], q.totals[state])
         for state in SIZES:
@@ -183,8 +216,9 @@ def families(m: MetricsSnapshot) -> Iterator[Metric]:
         oldest.add_metric([q.queue], q.oldest_waiting_seconds)
     for queue, count in m.queue_workers.items():
         workers.add_metric([queue], count)
-    yield from (totals, jobs, oldest, workers)
+    yield from (totals, jobs, oldest, workers, paused)
     yield from _histogram_families(m)
+    yield from _lock_families(m)
     yield GaugeMetricFamily("chronoq_workers", "Live workers.", value=m.workers)
     yield GaugeMetricFamily(
         "chronoq_scheduler_loops", "Live scheduler loops.", value=m.scheduler_loops

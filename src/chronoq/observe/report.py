@@ -1,21 +1,27 @@
 """`chronoq report --hours N`: one read of how the deployment did, for people.
 
-Built from the metrics window (`chronoq.observe.rollups`): success rate and
-throughput overall and per queue and task, the slowest tasks (by p95 run time),
-schedule lateness (tasks made by schedules: start - their run's due time), the top
-failure groups seen in the window (by failures in total; `chronoq dlq list
---group`), and the limit keys near their cap now (`NEAR_CAP` of their budget used
-in the current period). `to_dict()` is `--json`; `chronoq.observe.report_html`
-renders the HTML file.
+Built from the metrics window (`chronoq.observe.rollups`) and the operations window
+(`chronoq.observe.ops`): success rate and throughput overall and per queue and
+task, the slowest tasks (by p95 run time), schedule lateness (tasks made by
+schedules: start - their run's due time; per schedule: due - enqueue, and runs
+missed or skipped), the top failure groups seen in the window (by failures in
+total; `chronoq dlq list --group`), the limit keys near their cap now (`NEAR_CAP`
+of their budget used in the current period), per quota the accounts nearest their
+cap over the window's local days (`chronoq.observe.quota_use`), and each limit's
+grants and denials in the window, lock contention and losses, and the workers' memory and CPU.
+`to_dict()` is `--json`; `chronoq.observe.report_html` renders the HTML file.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from chronoq.observe.failures import FailureGroup, FailureGroups
+from chronoq.observe.ops import OpsWindow, ops_window
+from chronoq.observe.quota_use import QuotaUse, quotas_use
 from chronoq.observe.rollups import MetricsWindow, Rollup, window
 from chronoq.redis.backend import Backend
 from chronoq.redis.errors import REDIS_FAULTS
@@ -23,6 +29,7 @@ from chronoq.redis.errors import REDIS_FAULTS
 SLOWEST = 10
 TOP_GROUPS = 10
 NEAR_CAP = 0.8
+TOP_ACCOUNTS = 5  # per quota, nearest their cap
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +62,8 @@ class Report:
     lateness: list[Rollup]  # tasks with scheduled runs, latest p95 first
     groups: list[FailureGroup]  # failing within the window, most failures first
     near_cap: list[NearCap]
+    ops: OpsWindow  # schedules, limits, locks and worker processes over the window
+    quotas: list[QuotaUse] = field(default_factory=list)  # use per account per day
 
     def to_dict(self) -> dict[str, Any]:
         w = self.window
@@ -73,6 +82,8 @@ class Report:
             "failure_groups": [g.to_dict() for g in self.groups],
             "limits_near_cap": [n.to_dict() for n in self.near_cap],
             "queues": w.to_dict()["queues"],
+            "operations": self.ops.to_dict(),
+            "quotas": [q.to_dict(TOP_ACCOUNTS) for q in self.quotas],
         }
 
 
@@ -89,9 +100,10 @@ async def build_report(backend: Backend, hours: float = 24, queue: str | None = 
     groups = await FailureGroups(backend).list(queue=queue)
     recent = [g for g in groups if g.last_seen is not None and g.last_seen >= w.start]
     recent.sort(key=lambda g: -g.count)
-    return Report(
-        w, slowest[:SLOWEST], late[:SLOWEST], recent[:TOP_GROUPS], await _near_cap(backend)
-    )
+    ops = await ops_window(backend, hours, now_ms=int(w.end.timestamp() * 1000))
+    near = await _near_cap(backend)
+    quotas = await quotas_use(backend, days=max(1, math.ceil(hours / 24)))
+    return Report(w, slowest[:SLOWEST], late[:SLOWEST], recent[:TOP_GROUPS], near, ops, quotas)
 
 
 async def _near_cap(backend: Backend) -> list[NearCap]:
@@ -118,6 +130,10 @@ def seconds(value: float | None) -> str:
     if value is None:
         return "-"
     return f"{value * 1000:.1f} ms" if value < 1 else f"{value:.2f} s"
+
+
+def _mb(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f} MB"
 
 
 def _when(moment: datetime | None) -> str:
@@ -155,17 +171,47 @@ def report_text(report: Report) -> str:
         f"  {g.fingerprint} {g.task} [{g.error_class}] x{g.count} ({g.dead} dead now): {g.title}"
         for g in report.groups
     ] or ["  (none)"]
-    lines += ["", "schedule lateness (p50 / p95 / p99):"]
+    lines += ["", "schedule lateness, due to start (p50 / p95 / p99):"]
     lines += [
         f"  {r.task} ({r.queue}): {seconds(r.lateness.p50)} / {seconds(r.lateness.p95)} / "
         f"{seconds(r.lateness.p99)} over {r.lateness.count} run(s)"
         for r in report.lateness
     ] or ["  (no scheduled runs)"]
+    lines += ["", "schedules, due to enqueue (p50 / p95 / p99):"]
+    lines += [
+        f"  {s.schedule}: {seconds(e.p50)} / {seconds(e.p95)} / {seconds(e.p99)}; "
+        f"{s.fired} fired, {s.missed} missed, {s.skipped} skipped"
+        for s in report.ops.schedules
+        for e in [s.enqueue_lateness]
+    ] or ["  (no schedule fired)"]
     lines += ["", f"limits near their cap (from {NEAR_CAP:.0%} used):"]
     lines += [
         f"  {n.limit} key {n.key}: {n.used} of {n.cap} ({n.utilization:.0%})"
         for n in report.near_cap
     ] or ["  (none)"]
+    lines += ["", "quotas: accounts nearest their cap (peak local day's use in the window):"]
+    lines += [
+        f"  {q.quota} ({q.cap}/{q.period}) account {a.account or '(all)'}: peak {a.peak} on"
+        f" {a.peak_day} of {a.day_cap} a day ({a.peak_utilization:.0%}), {a.total} in all"
+        for q in report.quotas
+        for a in q.top(TOP_ACCOUNTS)
+    ] or ["  (no quota use)"]
+    lines += ["", "limit decisions in the window:"]
+    lines += [
+        f"  {x.limit}: {x.granted} granted, {x.denied} denied ({percent(x.denied_share)})"
+        for x in report.ops.limits
+    ] or ["  (none)"]
+    lines += ["", "locks (per family):"]
+    lines += [
+        f"  {x.family}: {x.contended} contended, {x.timeout} timed out, {x.lost} lost"
+        for x in report.ops.locks
+    ] or ["  (no contention, none lost)"]
+    lines += ["", "worker processes (per queue served):"]
+    lines += [
+        f"  {x.queue}: peak {_mb(x.rss_peak_mb)}, mean {_mb(x.rss_mean_mb)}, "
+        f"{x.cpu_seconds:.1f} CPU s over {x.samples} sample(s)"
+        for x in report.ops.workers
+    ] or ["  (no samples)"]
     lines += ["", "queues now:"]
     lines += [
         f"  {q.queue}: {q.jobs['queued']} queued, {q.jobs['scheduled']} scheduled, "

@@ -95,6 +95,10 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
+def _marks(d: Durations) -> list[str]:
+    return [seconds(d.p50), seconds(d.p95), seconds(d.p99)]
+
+
 def report_html(report: Report) -> str:
     w = report.window
     c = w.counts
@@ -210,10 +214,36 @@ def report_html(report: Report) -> str:
                 for r in report.lateness
             ],
         ),
+        "<h2>Schedules (due to enqueue)</h2>",
+        _table(
+            ["schedule", "fired", "missed", "skipped", "p50", "p95", "p99"],
+            [
+                [s.schedule, s.fired, s.missed, s.skipped, *_marks(s.enqueue_lateness)]
+                for s in report.ops.schedules
+            ],
+        ),
         f"<h2>Limits near their cap (from {NEAR_CAP:.0%} used)</h2>",
         _table(
             ["limit", "kind", "key", "used", "cap"],
             [[n.limit, n.kind, n.key, n.used, n.cap] for n in report.near_cap],
+        ),
+        "<h2>Limit decisions</h2>",
+        _table(
+            ["limit", "granted", "denied", "denied share"],
+            [[x.limit, x.granted, x.denied, percent(x.denied_share)] for x in report.ops.limits],
+        ),
+        "<h2>Locks</h2>",
+        _table(
+            ["family", "contended", "timed out", "lost"],
+            [[x.family, x.contended, x.timeout, x.lost] for x in report.ops.locks],
+        ),
+        "<h2>Worker processes</h2>",
+        _table(
+            ["queue", "peak MB", "mean MB", "CPU s", "samples"],
+            [
+                [x.queue, x.rss_peak_mb or "-", x.rss_mean_mb or "-", x.cpu_seconds, x.samples]
+                for x in report.ops.workers
+            ],
         ),
         "<h2>Queues now</h2>",
         _table(

@@ -53,7 +53,11 @@ class Durations:
 
     @classmethod
     def of(cls, cell: Sequence[int], name: str) -> Durations:
-        buckets, total_ms = histogram(cell, name)
+        return cls.from_buckets(*histogram(cell, name))
+
+    @classmethod
+    def from_buckets(cls, buckets: list[int], total_ms: int) -> Durations:
+        """From counts per bucket of BUCKETS_MS (the last +Inf) and their sum (ms)."""
         count = sum(buckets)
         marks = {k: quantile(buckets, q) for k, q in QUANTILES}
         secs = {k: None if v is None else round(v / 1000, 6) for k, v in marks.items()}

@@ -11,8 +11,11 @@ HMGET each, pipelined. Per-combination indexes would make every write pay for
 every combination; this keeps a write at two or three ZADDs. Queues and families
 merge by (time, id), so the cursor (the last position returned, with the filters'
 digest and the resolved window) resumes at any depth without duplicates or gaps.
-A page examines at most `budget` ids: a very unselective filter returns a short
-page with a cursor rather than a slow one.
+A page is bounded in work and in time: it examines at most `budget` ids and stops
+examining once `seconds` (PAGE_SECONDS, 60 ms) have passed since it began, after
+at least one batch (so every page moves on): a filter that matches little or
+nothing (an error text no job has) returns a short or empty page with a cursor
+rather than a slow one, whatever the machine's speed.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from chronoq.schedule.spec import parse_duration
 
 PAGE_MAX = 1000
 BUDGET = 20_000  # ids one page may examine
+PAGE_SECONDS = 0.06  # ... and how long it may spend examining them
 FETCH = 256  # entries read per index per round trip
 INDEX_FETCH = 1024  # ... when the indexes answer the filter (no record read per id)
 CHECK_MIN = 16  # fewest ids checked per round trip (see _check_size)
@@ -217,10 +221,16 @@ class JobSearch:
         self.history = backend.history
 
     async def search(
-        self, where: JobFilter, *, limit: int = 50, cursor: str | None = None, budget: int = BUDGET
+        self,
+        where: JobFilter,
+        *,
+        limit: int = 50,
+        cursor: str | None = None,
+        budget: int = BUDGET,
+        seconds: float = PAGE_SECONDS,
     ) -> JobPage:
         found, next_cursor, examined = await self.matching(
-            where, limit=limit, cursor=cursor, budget=budget
+            where, limit=limit, cursor=cursor, budget=budget, seconds=seconds
         )
         jobs = await self._jobs(found)
         if _index_answered(where):  # the records were not read to check them
@@ -228,13 +238,20 @@ class JobSearch:
         return JobPage(jobs, next_cursor, examined, where.to_dict())
 
     async def matching(
-        self, where: JobFilter, *, limit: int = 50, cursor: str | None = None, budget: int = BUDGET
+        self,
+        where: JobFilter,
+        *,
+        limit: int = 50,
+        cursor: str | None = None,
+        budget: int = BUDGET,
+        seconds: float = PAGE_SECONDS,
     ) -> tuple[list[tuple[str, str]], str | None, int]:
         """The (queue, id) of the matches, without reading their records, with the
         next cursor and the ids examined: what a bulk operation captures. A filter
         the dead indexes answer (dead jobs, no text, no negation) is checked against
         them (kept exact by the scripts), one command per index and batch; any
         other has each id's fields read and checked."""
+        deadline = time.monotonic() + seconds
         if not 1 <= limit <= PAGE_MAX:
             raise ConfigurationError(f"limit must be within 1..{PAGE_MAX}, got {limit}")
         digest = where.digest()
@@ -251,6 +268,8 @@ class JobSearch:
         by_index = _index_answered(where)
         most, exact = (INDEX_FETCH if by_index else FETCH), is_exact(where)
         while len(found) < limit and examined < budget:
+            if examined and time.monotonic() >= deadline:
+                break  # the page's time is up: return it with a cursor
             await self._refill(sources, low, high)
             missing = limit - len(found)
             size = missing if exact else _check_size(missing, len(found), examined, most)

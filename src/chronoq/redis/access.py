@@ -8,7 +8,9 @@ entry id is the server's time, and readers page backwards with an opaque cursor.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import cast
+from typing import Any, NamedTuple, cast
+
+from redis.exceptions import ResponseError
 
 from chronoq.core.access import (
     AuditEntry,
@@ -23,8 +25,17 @@ from chronoq.core.access import (
 )
 from chronoq.redis.connector import AsyncRedis
 from chronoq.redis.keys import Keyspace
+from chronoq.redis.scripts import ScriptCall, load_library, missing_library
 
 AUDIT_MAXLEN = 100_000  # audit entries kept (the newest), trimmed approximately
+
+
+class Checked(NamedTuple):
+    """A token checked along with a script call."""
+
+    record: TokenRecord | None  # None: unknown, revoked, malformed or a wrong secret
+    known: bool  # a token with the presented id exists (whatever the secret)
+    reply: list[Any]  # the script's reply
 
 
 class AccessStore:
@@ -53,6 +64,30 @@ class AccessStore:
             return None
         record = TokenRecord.from_json(token_id, raw)
         return record if matches(record, visible) else None
+
+    async def verify_with(self, visible: str, call: ScriptCall) -> Checked:
+        """`verify`, with one script call sent in the same round trip (the HTTP
+        API's per-token rate limit).
+        A server without the script library is sent it and both are asked again
+        (the read is idempotent; the caller's script must be safe to resend)."""
+        token_id = token_id_of(visible)
+        script, keys, args = call
+        for attempt in range(2):
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.hget(self.keys.tokens, token_id or "")
+                script.queue(pipe, keys, args)
+                try:
+                    raw, reply = await pipe.execute()
+                except ResponseError as exc:
+                    if attempt or not missing_library(exc):
+                        raise
+                    await load_library(self.redis)
+                    continue
+            if token_id is None or raw is None:
+                return Checked(None, False, list(reply))
+            record = TokenRecord.from_json(token_id, raw)
+            return Checked(record if matches(record, visible) else None, True, list(reply))
+        raise AssertionError("unreachable")
 
     async def tokens(self) -> list[TokenRecord]:
         stored = await self.redis.hgetall(self.keys.tokens)

@@ -19,20 +19,24 @@ from __future__ import annotations
 from functools import cached_property
 
 from chronoq.core.errors import ConfigurationError
-from chronoq.core.rollups import DAY_MS, Keep
+from chronoq.core.rollups import Keep
 from chronoq.core.settings import Settings
 from chronoq.redis.access import AccessStore
 from chronoq.redis.alerts import AlertStore
 from chronoq.redis.broker import Broker
 from chronoq.redis.connector import AsyncRedis, Connector
 from chronoq.redis.durability import Durability
+from chronoq.redis.finished import FinishedJobs
 from chronoq.redis.history import HistoryStore
 from chronoq.redis.idempotency import IdempotencyStore
 from chronoq.redis.inspector import Inspector
 from chronoq.redis.keys import DEFAULT_PREFIX, Keyspace
 from chronoq.redis.limits import LimitStore
 from chronoq.redis.liveness import SchedulerLoops
+from chronoq.redis.lock_registry import LockRegistry
 from chronoq.redis.operations import OperationStore
+from chronoq.redis.ops import OpsStore
+from chronoq.redis.queue_control import QueueControl
 from chronoq.redis.registry import RegistryStore
 from chronoq.redis.rollups import RollupStore
 from chronoq.redis.schedules import ScheduleStore
@@ -49,6 +53,7 @@ class Backend:
         replica_ack_timeout: float = 2.0,
         events_cap: int = 10_000,
         metrics_days: float = 90,
+        metrics: bool = True,
     ) -> None:
         if replica_acks and connector.is_cluster:
             raise ConfigurationError(
@@ -64,7 +69,9 @@ class Backend:
             self.redis, self.keys, durability=self.durability, events_cap=events_cap
         )
         self.inspector = Inspector(self.redis, self.keys)
-        self.metrics_keep = Keep(day_ms=int(metrics_days * DAY_MS))
+        self.metrics_keep = Keep.days(metrics_days)
+        # Quotas' use per account per local day (LimitStore), kept as the daily rollups.
+        self.quota_use_keep_ms = self.metrics_keep.day_ms if metrics else 0
 
     @classmethod
     def from_settings(
@@ -79,6 +86,7 @@ class Backend:
             replica_ack_timeout=settings.replica_ack_timeout,
             events_cap=settings.events_cap,
             metrics_days=settings.metrics_days,
+            metrics=settings.metrics,
         )
 
     @property
@@ -106,6 +114,11 @@ class Backend:
         return OperationStore(self.redis, self.keys, events_cap=self.events_cap)
 
     @cached_property
+    def finished(self) -> FinishedJobs:
+        """Retry or delete one finished job (the API's and CLI's job actions)."""
+        return FinishedJobs(self.redis, self.keys, events_cap=self.events_cap)
+
+    @cached_property
     def idempotency(self) -> IdempotencyStore:
         """The HTTP API's replies to requests sent with an Idempotency-Key."""
         return IdempotencyStore(self.redis, self.keys)
@@ -116,12 +129,27 @@ class Backend:
         return RollupStore(self.redis, self.keys, self.metrics_keep)
 
     @cached_property
+    def ops(self) -> OpsStore:
+        """The operations rollups: schedules, limits, locks, worker processes."""
+        return OpsStore(self.redis, self.keys.ops, self.metrics_keep)
+
+    @cached_property
     def schedules(self) -> ScheduleStore:
         return ScheduleStore(self.redis, self.keys)
 
     @cached_property
     def limits(self) -> LimitStore:
-        return LimitStore(self.redis, self.keys)
+        return LimitStore(self.redis, self.keys, use_keep_ms=self.quota_use_keep_ms)
+
+    @cached_property
+    def queue_control(self) -> QueueControl:
+        """Pause, resume and drain queues (claim.lua honours a pause)."""
+        return QueueControl(self.redis, self.keys, events_cap=self.events_cap)
+
+    @cached_property
+    def locks(self) -> LockRegistry:
+        """The held locks as operators see them, and force release."""
+        return LockRegistry(self.redis, self.keys)
 
     @cached_property
     def registry(self) -> RegistryStore:

@@ -181,11 +181,10 @@ class Broker:
         """Record successes: (id, token, result JSON or ''), `memory` the worker's RSS
         (bytes) when they ended. Returns stale ids."""
         q = self.keys.queue(queue)
-        args: list[str | int] = [retention_ms, result_ttl_ms, len(outcomes), self.events_cap]
         mem = "" if memory is None else memory
+        args: list[str | int] = [retention_ms, result_ttl_ms, len(outcomes), self.events_cap, mem]
         for outcome in outcomes:
             args.extend(outcome)
-            args.append(mem)
         keys = [
             q.active,
             q.done,
@@ -568,6 +567,7 @@ def _claim_keys(q: QueueKeys) -> list[str]:
         q.fence_prefix,
         q.index_prefix,
         q.events,
+        q.paused,
     ]
 
 

@@ -19,6 +19,7 @@ from chronoq.core.ids import id_tag, queue_tag
 from chronoq.core.job import Field, Job, JobStatus
 from chronoq.core.retention import FINISHED_STATES
 from chronoq.redis.keys import Keyspace, QueueKeys
+from chronoq.redis.queue_control import QueuePause, pause_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,11 +32,28 @@ class QueueCounts:
     finished: int
     stats: dict[str, int]
     blocked: int = 0  # parked behind a full lock/concurrency key
+    pause: QueuePause | None = None  # set while the queue is paused (no claims)
+
+    @property
+    def paused(self) -> bool:
+        return self.pause is not None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"queue": self.queue, "waiting": self.waiting, "scheduled": self.scheduled,
-                "blocked": self.blocked, "running": self.running, "dead": self.dead,
-                "finished": self.finished, "stats": dict(self.stats)}  # fmt: skip
+        pause = self.pause
+        return {
+            "queue": self.queue,
+            "waiting": self.waiting,
+            "scheduled": self.scheduled,
+            "blocked": self.blocked,
+            "running": self.running,
+            "dead": self.dead,
+            "finished": self.finished,
+            "stats": dict(self.stats),
+            "paused": pause is not None,
+            "paused_reason": pause.reason if pause else None,
+            "paused_since": pause.since.isoformat() if pause else None,
+            "paused_by": pause.by if pause else None,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,16 +128,20 @@ class Inspector:
     async def events(
         self, queue: str, *, after: str = "0", count: int = 100, block: float | None = None
     ) -> list[tuple[str, dict[str, str]]]:
-        """Entries of the queue's event stream after the entry id `after` ('0': from the
-        oldest kept, '$': only new ones), oldest first: (entry id, {job, status}). With
-        `block` (seconds), waits up to that long for one to arrive (XREAD BLOCK)."""
+        """State changes from the queue's event stream after the entry id `after` ('0':
+        from the oldest kept, '$': only new ones), oldest first: (entry id, {job,
+        status}), one per job. Up to `count` stream entries are read; an entry of a
+        batch (its `job` field lists ids separated by spaces) gives one item per id,
+        all with its entry id, so `after` = the last item's id resumes after the
+        whole entry. With `block` (seconds), waits up to that long for one to arrive
+        (XREAD BLOCK)."""
         key = self.keys.queue(queue).events
         wait = None if block is None else max(1, int(block * 1000))
         reply: Any = await self.redis.xread({key: after}, count=count, block=wait)
         if not reply:
             return []
         entries = reply[0][1] if isinstance(reply, list) else next(iter(reply.values()))[0]
-        return [(str(entry_id), dict(fields)) for entry_id, fields in entries]
+        return [item for entry_id, fields in entries for item in _per_job(entry_id, fields)]
 
     async def get_jobs(self, queue: str, ids: Sequence[str]) -> list[Job]:
         """The records of `ids` that exist, in order. Only a succeeded job has a
@@ -196,16 +218,20 @@ class Inspector:
                 for status in FINISHED_STATES:
                     pipe.zcard(q.finished(status.value))
                 pipe.hgetall(q.stats)
+                pipe.hgetall(q.paused)
             replies = await pipe.execute()
         out = []
-        width = 6 + len(FINISHED_STATES)
+        width = 7 + len(FINISHED_STATES)
         for i, name in enumerate(names):
             row = replies[i * width : (i + 1) * width]
-            stats = {k: int(v) for k, v in row[-1].items()}
+            stats = {k: int(v) for k, v in row[-2].items()}
             waiting, scheduled, running, dead, blocked = (int(n) for n in row[:5])
-            finished = sum(int(n) for n in row[5:-1])
+            finished = sum(int(n) for n in row[5:-2])
+            pause = pause_of(name, row[-1]) if row[-1] else None
             out.append(
-                QueueCounts(name, waiting, scheduled, running, dead, finished, stats, blocked)
+                QueueCounts(
+                    name, waiting, scheduled, running, dead, finished, stats, blocked, pause
+                )
             )
         return out
 
@@ -248,3 +274,11 @@ def _indexes_for(status: JobStatus | None) -> tuple[str, ...]:
 def _index_key(q: QueueKeys, index: str) -> str:
     kind, _, status = index.partition(":")
     return q.finished(status) if kind == "finished" else cast(str, getattr(q, index))
+
+
+def _per_job(entry_id: Any, fields: dict[str, str]) -> list[tuple[str, dict[str, str]]]:
+    """One event stream entry as one (entry id, fields) per job it names."""
+    ids = str(fields.get("job", "")).split(" ")
+    if len(ids) == 1:
+        return [(str(entry_id), dict(fields))]
+    return [(str(entry_id), {**fields, "job": job_id}) for job_id in ids]

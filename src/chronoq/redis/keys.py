@@ -108,6 +108,12 @@ class QueueKeys:
         return self._key("fence:")
 
     @property
+    def paused(self) -> str:
+        """HASH present while the queue is paused (`chronoq queues pause`): reason,
+        since (server ms), by. claim.lua reads it first and claims nothing then."""
+        return self._key("paused")
+
+    @property
     def wake(self) -> str:
         """LIST used as a doorbell: idle workers block on it (BLPOP) for new work."""
         return self._key("wake")
@@ -226,6 +232,11 @@ class QueueKeys:
         return self.unique_prefix + unique_key
 
 
+def locks_registry(prefix: str) -> str:
+    """`Keyspace.locks` (and `LockKeys.registry`): one name for both."""
+    return f"{prefix}:{{~}}:locks"
+
+
 @dataclass(frozen=True)
 class Keyspace:
     """Key names under one prefix; tests give each test its own prefix."""
@@ -287,6 +298,13 @@ class Keyspace:
         """HASH account -> IANA zone, for quotas counted in the account's zone."""
         return f"{self.prefix}:{{~}}:account-tz"
 
+    @cached_property
+    def locks(self) -> str:
+        """ZSET lock name -> last acquire ms (the acquirer's clock): the registry that
+        lists locks without a SCAN. Written beside each acquire (the same round trip);
+        a name without a holder for a day is dropped by the next listing."""
+        return locks_registry(self.prefix)
+
     def lock(self, name: str) -> LockKeys:
         """The keys of one distributed lock (`chronoq.control.locks`)."""
         return LockKeys(self.prefix, validate_lock_name(name))
@@ -302,6 +320,18 @@ class Keyspace:
     @cached_property
     def operations(self) -> OperationKeys:
         return OperationKeys(self.prefix)
+
+    @cached_property
+    def ops(self) -> OpsKeys:
+        return OpsKeys(self.prefix)
+
+    def record(self, namespace: str, key: str) -> str:
+        """STRING holding one JSON record of `Client.records(namespace)` (the
+        connectors' ETags, robots.txt cache, search results); tag `{rec:NAMESPACE}`."""
+        return f"{self.prefix}:{{rec:{namespace}}}:{validate_lock_name(key, what='record key')}"
+
+    def ledger(self, name: str, key: str) -> LedgerKeys:
+        return LedgerKeys(self.prefix, name, key)
 
     def once(self, key: str) -> str:
         """STRING claimed by `App.once(key)` (SET NX PX); tag `{once:KEY}`."""
@@ -341,6 +371,16 @@ class ScheduleKeys:
     def last(self) -> str:
         """HASH name -> JSON {due, job, queue} of the latest fired run."""
         return self._key("last")
+
+    @cached_property
+    def history_prefix(self) -> str:
+        """Prefix of per-schedule LISTs (history_prefix + name) of what happened to its
+        runs, newest first, capped: enqueued, skipped, missed (schedule_advance.lua),
+        triggered, backfilled, paused, resumed (the schedule store)."""
+        return self._key("hist:")
+
+    def history(self, name: str) -> str:
+        return self.history_prefix + name
 
     @cached_property
     def version(self) -> str:
@@ -407,6 +447,16 @@ class LockKeys:
         """LIST: a release pushes one token (short expiry) that wakes one waiter."""
         return self._key("wake")
 
+    @property
+    def registry(self) -> str:
+        """The prefix's lock registry (`Keyspace.locks`), which names this lock."""
+        return locks_registry(self.prefix)
+
+    @property
+    def ops(self) -> OpsKeys:
+        """Where the lock's contention and losses are counted (per lock family)."""
+        return OpsKeys(self.prefix)
+
 
 @dataclass(frozen=True, slots=True)
 class LimitKeys:
@@ -445,6 +495,16 @@ class LimitKeys:
         """ZSET '<queue> <job id>' -> booked ms: jobs waiting for a future start, to be
         released (decided again) when the limit changes."""
         return self._key("booked")
+
+    @property
+    def use_prefix(self) -> str:
+        """Prefix of a quota's use history (use_prefix + local ISO day): HASH limit
+        key (account) -> starts granted in periods of that local day; expires
+        CHRONOQ_METRICS_DAYS after the day (limit_acquire.lua writes it)."""
+        return self._key("u:")
+
+    def use(self, day: str) -> str:
+        return self.use_prefix + day
 
 
 @dataclass(frozen=True)
@@ -567,3 +627,61 @@ class OperationKeys:
     def idem_prefix(self) -> str:
         """Prefix of STRINGs (+ idempotency key) -> operation id, expiring."""
         return self._key("idem:")
+
+
+@dataclass(frozen=True)
+class OpsKeys:
+    """The operations rollups (`chronoq.core.ops`): schedules, limits, locks and
+    worker processes. All share the hash tag `{~oprollup}` (`{~ops}` is the bulk
+    operations'): one script writes a minute's buckets and the totals together."""
+
+    prefix: str
+
+    def _key(self, suffix: str) -> str:
+        return f"{self.prefix}:{{~oprollup}}:{suffix}"
+
+    @cached_property
+    def minute_prefix(self) -> str:
+        """Prefix of the minute bucket HASHes (minute_prefix + epoch ms // 60000);
+        fields `<kind><TAB><subject><TAB><name>`. Each resolution expires its keep
+        after the slot ends (like the queues' rollups)."""
+        return self._key("m:")
+
+    @cached_property
+    def hour_prefix(self) -> str:
+        return self._key("h:")
+
+    @cached_property
+    def day_prefix(self) -> str:
+        return self._key("d:")
+
+    def bucket(self, resolution: str, slot: int) -> str:
+        """The bucket of resolution 'm', 'h' or 'd' and its slot number."""
+        prefix = {"m": self.minute_prefix, "h": self.hour_prefix, "d": self.day_prefix}
+        return f"{prefix[resolution]}{slot}"
+
+    @cached_property
+    def totals(self) -> str:
+        """HASH of lifetime counts (same fields as the buckets'; no TTL, bounded by
+        schedules + limits + lock families)."""
+        return self._key("totals")
+
+    @cached_property
+    def lock_families(self) -> str:
+        """SET of the lock families counted by name (at most FAMILY_CAP)."""
+        return self._key("lockfam")
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerKeys:
+    """The key of one ledger entry, tag `{ledger:NAME:KEY}`: entries spread over the
+    cluster's slots, and each ledger script touches one."""
+
+    prefix: str
+    name: str
+    key: str
+
+    @property
+    def entry(self) -> str:
+        """HASH: state, owner, data (JSON), updated (ms), history (JSON); expires."""
+        return f"{self.prefix}:{{ledger:{self.name}:{self.key}}}"

@@ -10,7 +10,7 @@ import contextlib
 import math
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -25,7 +25,7 @@ from chronoq.core.names import validate_limit_name
 from chronoq.core.zones import zone
 from chronoq.redis.broker import Broker
 from chronoq.redis.keys import Keyspace
-from chronoq.redis.scripts import SCRIPTS
+from chronoq.redis.scripts import SCRIPTS, ScriptCall
 
 RECENT_KEYS = 50
 
@@ -40,6 +40,7 @@ class KeyUsage:
     next_allowed: datetime  # earliest start a new job of this key could get
     blocked_until: datetime | None  # set by RateLimited(retry_after)
     zone: str
+    tokens: int | None = None  # rate limits: starts allowed at once now (burst + 1 at most)
 
     @property
     def utilization(self) -> float:
@@ -54,13 +55,15 @@ class KeyUsage:
             "next_allowed": self.next_allowed.isoformat(),
             "blocked_until": self.blocked_until.isoformat() if self.blocked_until else None,
             "zone": self.zone,
+            "tokens": self.tokens,
         }
 
 
 class LimitStore:
-    def __init__(self, redis: Redis, keyspace: Keyspace) -> None:
+    def __init__(self, redis: Redis, keyspace: Keyspace, *, use_keep_ms: int = 0) -> None:
         self.redis = redis
         self.keys = keyspace
+        self.use_keep_ms = use_keep_ms  # how long a quota's use history keeps a day; 0: none
 
     async def set(self, limit: Limit, *, code_fingerprint: str | None = None) -> int:
         """Create or replace a limit; returns its new version. Jobs it had booked for
@@ -83,9 +86,23 @@ class LimitStore:
     async def acquire(self, name: str, args: list[str | int]) -> list[Any]:
         """One decision call of limit_acquire.lua (see its header for ARGV and the
         reply; `chronoq.control.limiter` builds both)."""
+        script, keys, _ = self.acquire_call(name, args)
+        return list(await script(self.redis, keys, args))
+
+    def acquire_call(self, name: str, args: list[str | int]) -> ScriptCall:
+        """The same call, to send along with other commands (one round trip)."""
         k = self.keys.limit(name)
-        keys = [k.config, k.state_prefix, k.keys, k.booked]
-        return list(await SCRIPTS.limit_acquire(self.redis, keys, args))
+        keys = [k.config, k.state_prefix, k.keys, k.booked, k.use_prefix]
+        return SCRIPTS.limit_acquire, keys, args
+
+    async def forget_key(self, name: str, key: str) -> None:
+        """Drop one key's state and its place in the recently used keys (a key
+        that names nothing, e.g. the id of a token that does not exist)."""
+        k = self.keys.limit(name)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(k.state(key))
+            pipe.zrem(k.keys, key)
+            await pipe.execute()
 
     async def release_bookings(self, name: str) -> int:
         """Make every job `name` booked for later due now. Returns how many moved."""
@@ -186,6 +203,21 @@ class LimitStore:
             for key, state in zip(wanted, states, strict=True)
         ]
 
+    async def use_history(self, name: str, days: Sequence[str]) -> dict[str, dict[str, int]]:
+        """A quota's use history: per local ISO day asked for, starts granted per
+        limit key (account) in that day's periods; days with none are left out.
+        One pipelined round trip (one HGETALL per day)."""
+        k = self.keys.limit(name)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for day in days:
+                pipe.hgetall(k.use(day))
+            found = await pipe.execute()
+        return {
+            day: {str(key): int(n) for key, n in used.items()}
+            for day, used in zip(days, found, strict=True)
+            if used
+        }
+
 
 def _config_fields(limit: Limit) -> dict[Any, str | int]:
     """The config hash fields of `limit`: its JSON and the numbers the script reads."""
@@ -201,10 +233,12 @@ def _config_fields(limit: Limit) -> dict[Any, str | int]:
 
 def _usage(limit: Limit, key: str, state: dict[str, str], now_ms: int, tz: str) -> KeyUsage:
     blocked = float(state.get("blk", 0))
+    tokens = None
     if limit.kind is Kind.QUOTA:
         used, next_ms = _quota_usage(limit, state, now_ms, tz)
     else:
         used, next_ms = _rate_usage(limit, state, now_ms)
+        tokens = 0 if blocked > now_ms else _tokens(limit, state, now_ms)
     next_ms = max(next_ms, blocked)
     return KeyUsage(
         key=key,
@@ -213,7 +247,18 @@ def _usage(limit: Limit, key: str, state: dict[str, str], now_ms: int, tz: str) 
         next_allowed=_at(next_ms),
         blocked_until=_at(blocked) if blocked > now_ms else None,
         zone=tz,
+        tokens=tokens,
     )
+
+
+def _tokens(limit: Limit, state: dict[str, str], now_ms: int) -> int:
+    """GCRA's bucket at the limit's own rate: a start is allowed while the theoretical
+    arrival time is at most burst emissions ahead of now, so the starts allowed at
+    once are those emissions left between now and tat, up to burst + 1."""
+    emission = limit.emission_ms
+    tat = float(state.get("tat", 0))
+    room = math.floor((now_ms - tat) / emission) + limit.burst + 1
+    return max(0, min(limit.burst + 1, room))
 
 
 def _rate_usage(limit: Limit, state: dict[str, str], now_ms: int) -> tuple[int, float]:

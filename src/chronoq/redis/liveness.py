@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, cast
 
 from chronoq.redis.connector import AsyncRedis
 from chronoq.redis.keys import Keyspace
@@ -58,3 +61,109 @@ class SchedulerLoops:
             pipe.delete(self.keys.scheduler(loop_id))
             pipe.zrem(self.keys.schedulers, loop_id)
             await pipe.execute()
+
+    async def read(self) -> list[LoopBeat]:
+        """Every loop in the index, alive or not: one round trip for the index, one
+        for the hashes and their TTLs."""
+        index = cast(
+            list[tuple[str, float]],
+            await self.redis.zrange(self.keys.schedulers, 0, -1, withscores=True),
+        )
+        if not index:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for loop_id, _ in index:
+                pipe.hgetall(self.keys.scheduler(loop_id))
+            replies = await pipe.execute()
+        return [
+            LoopBeat(str(loop_id), int(score), {str(k): str(v) for k, v in info.items()})
+            for (loop_id, score), info in zip(index, replies, strict=True)
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class LoopBeat:
+    """A scheduler loop as its heartbeat says: alive while its hash lives."""
+
+    id: str
+    last_beat_ms: int  # the index score: its last beat (the loop's clock)
+    info: dict[str, str]  # empty: the hash expired (the loop died without withdrawing)
+
+    @property
+    def alive(self) -> bool:
+        return bool(self.info)
+
+    def to_dict(self) -> dict[str, Any]:
+        info = self.info
+        return {
+            "id": self.id,
+            "alive": self.alive,
+            "app": info.get("app"),
+            "host": info.get("host"),
+            "pid": _int(info.get("pid")),
+            "started_at": _moment(info.get("started_at")),
+            "ticked_at": _moment(info.get("ticked_at")),
+            "fired": _int(info.get("fired")),
+            "last_beat": datetime.fromtimestamp(self.last_beat_ms / 1000, UTC).isoformat(),
+        }
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(float(value)) if value else None
+    except ValueError:
+        return None
+
+
+def _moment(value: str | None) -> str | None:
+    """An epoch-seconds field as ISO 8601 (None when absent or unreadable)."""
+    try:
+        return datetime.fromtimestamp(float(value), UTC).isoformat() if value else None
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerInfo:
+    """A live worker as its heartbeat hash describes it (`Inspector.workers`)."""
+
+    id: str
+    host: str | None
+    pid: int | None
+    queues: list[str]
+    concurrency: int | None
+    running: int | None
+    done: int | None
+    started_at: str | None  # ISO 8601
+    last_seen: str | None  # ISO 8601, the worker's clock at its last beat
+    rss: int | None  # bytes
+
+    @classmethod
+    def from_fields(cls, info: Mapping[str, str]) -> WorkerInfo:
+        queues = info.get("queues") or ""
+        return cls(
+            id=info.get("id", "?"),
+            host=info.get("host"),
+            pid=_int(info.get("pid")),
+            queues=[q for q in queues.split(",") if q],
+            concurrency=_int(info.get("concurrency")),
+            running=_int(info.get("jobs_running")),
+            done=_int(info.get("jobs_done")),
+            started_at=_moment(info.get("started_at")),
+            last_seen=_moment(info.get(CLOCK_FIELD)),
+            rss=_int(info.get("rss")),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "host": self.host,
+            "pid": self.pid,
+            "queues": list(self.queues),
+            "concurrency": self.concurrency,
+            "running": self.running,
+            "done": self.done,
+            "started_at": self.started_at,
+            "last_seen": self.last_seen,
+            "rss": self.rss,
+        }

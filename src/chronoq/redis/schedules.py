@@ -20,6 +20,7 @@ from chronoq.core.job import from_millis, to_millis
 from chronoq.redis.keys import Keyspace, ScheduleKeys
 from chronoq.redis.scripts import SCRIPTS, ScriptCall, pipelined
 from chronoq.schedule.model import ScheduleDef
+from chronoq.schedule.runs import HISTORY_CAP, RunKind, RunRecord
 from chronoq.schedule.spec import Every
 
 Origin = Literal["code", "runtime"]
@@ -67,6 +68,9 @@ class ScheduleInfo:
             "runs": self.runs,
             "last_due": self.last.due.isoformat() if self.last else None,
             "last_job": self.last.job_id if self.last else None,
+            "last_skipped": self.last.skipped if self.last else None,
+            "pause_reason": d.pause_reason,
+            "paused_at": d.paused_at.isoformat() if d.paused_at else None,
             "origin": self.origin,
         }
 
@@ -97,6 +101,7 @@ class Advance:
     next_due: datetime | None
     fired: int
     last: LastRun | None
+    records: tuple[RunRecord, ...] = ()  # history written with the advance (oldest first)
 
 
 class ScheduleStore:
@@ -138,16 +143,50 @@ class ScheduleStore:
         now = await self.server_now()
         return await self._put(definition, "runtime", now, runs=info.runs, last=info.last)
 
-    async def pause(self, name: str) -> ScheduleInfo:
-        return await self.update(name, paused=True)
+    async def pause(
+        self, name: str, reason: str | None = None, *, by: str | None = None
+    ) -> ScheduleInfo:
+        """Stop firing `name` until resumed; `reason` is stored with it and shown."""
+        now = await self.server_now()
+        reason = (reason or "").strip() or None
+        info = await self.update(name, paused=True, pause_reason=reason, paused_at=now)
+        await self.record(name, [RunRecord(RunKind.PAUSED, now, reason=reason, by=by)])
+        return info
 
-    async def resume(self, name: str) -> ScheduleInfo:
-        return await self.update(name, paused=False)
+    async def resume(
+        self, name: str, reason: str | None = None, *, by: str | None = None
+    ) -> ScheduleInfo:
+        """Fire again from the next run after now (missed runs are not caught up)."""
+        info = await self.update(name, paused=False, pause_reason=None, paused_at=None)
+        now = await self.server_now()
+        reason = (reason or "").strip() or None
+        await self.record(name, [RunRecord(RunKind.RESUMED, now, reason=reason, by=by)])
+        return info
 
     async def remove(self, name: str) -> bool:
         k = self.keys
         keys = [k.defs, k.due, k.meta, k.version, k.runs, k.last]
-        return bool(await SCRIPTS.schedule_remove(self.redis, keys, [name, k.channel]))
+        removed = bool(await SCRIPTS.schedule_remove(self.redis, keys, [name, k.channel]))
+        if removed:
+            await self.redis.delete(k.history(name))
+        return removed
+
+    # -- history -------------------------------------------------------------
+
+    async def record(self, name: str, records: Sequence[RunRecord]) -> None:
+        """Add operators' records (newest last) to a schedule's history."""
+        if not records:
+            return
+        key = self.keys.history(name)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.lpush(key, *(r.to_json() for r in records))
+            pipe.ltrim(key, 0, HISTORY_CAP - 1)
+            await pipe.execute()
+
+    async def history(self, name: str, limit: int = 50) -> list[RunRecord]:
+        """The newest `limit` records of a schedule's runs, newest first."""
+        raws = await self.redis.lrange(self.keys.history(name), 0, max(1, limit) - 1)
+        return [r for r in (RunRecord.from_json(str(raw)) for raw in raws) if r is not None]
 
     async def sync_declared(
         self,
@@ -176,7 +215,9 @@ class ScheduleStore:
         if meta.get("origin") == "runtime" and not overwrite:
             return "kept runtime changes"
         info = await self.get(definition.name)
-        keep = {"paused": info.definition.paused, "anchor": info.definition.anchor}
+        current = info.definition
+        keep = {"paused": current.paused, "anchor": current.anchor,
+                "pause_reason": current.pause_reason, "paused_at": current.paused_at}  # fmt: skip
         merged = definition.with_changes(**keep)
         now = await self.server_now()
         await self._put(merged, "code", now, runs=info.runs, last=info.last, app=app)
@@ -197,7 +238,10 @@ class ScheduleStore:
         stored as `meta` says (a runtime change since keeps it)."""
         k = self.keys
         keys = [k.defs, k.due, k.meta, k.version, k.runs, k.last]
-        return bool(await SCRIPTS.schedule_retire(self.redis, keys, [name, meta, k.channel]))
+        retired = bool(await SCRIPTS.schedule_retire(self.redis, keys, [name, meta, k.channel]))
+        if retired:
+            await self.redis.delete(k.history(name))
+        return retired
 
     async def _put(
         self,
@@ -304,7 +348,6 @@ class ScheduleStore:
         if not moves:
             return []
         k = self.keys
-        keys = [k.due, k.runs, k.last]
         calls: list[ScriptCall] = []
         for move in moves:
             args: list[str | int] = [
@@ -313,7 +356,10 @@ class ScheduleStore:
                 str(to_millis(move.next_due)) if move.next_due else "",
                 move.fired,
                 move.last.to_json() if move.last else "",
+                HISTORY_CAP,
+                *(r.to_json() for r in move.records[-HISTORY_CAP:]),
             ]
+            keys = [k.due, k.runs, k.last, k.history(move.name)]
             calls.append((SCRIPTS.schedule_advance, keys, args))
         return [bool(r) for r in await pipelined(self.redis, calls)]
 

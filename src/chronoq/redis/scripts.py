@@ -202,6 +202,8 @@ class Scripts:
         self.cancel = Script("cancel")
         self.requeue_dead = Script("requeue_dead")
         self.purge_dead = Script("purge_dead")
+        self.retry_finished = Script("retry_finished")
+        self.delete_finished = Script("delete_finished")
         self.resolve = Script("resolve")
         self.retire = Script("retire")
         self.schedule_put = Script("schedule_put")
@@ -220,6 +222,10 @@ class Scripts:
         self.lock_release = Script("lock_release")
         self.lock_renew = Script("lock_renew")
         self.alert_transition = Script("alert_transition")
+        self.queue_pause = Script("queue_pause")
+        self.queue_resume = Script("queue_resume")
+        self.queue_drain = Script("queue_drain")
+        self.lock_force_release = Script("lock_force_release")
         self.operation_create = Script("operation_create")
         self.operation_claim = Script("operation_claim")
         self.operation_renew = Script("operation_renew")
@@ -227,6 +233,8 @@ class Scripts:
         self.operation_batch = Script("operation_batch")
         self.operation_finish = Script("operation_finish")
         self.operation_cancel = Script("operation_cancel")
+        self.ops_record = Script("ops_record")
+        self.ledger_advance = Script("ledger_advance")
 
 
 SCRIPTS = Scripts()

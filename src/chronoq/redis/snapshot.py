@@ -6,7 +6,8 @@ must stay a few round trips however many queues there are. So only O(1) reads
 queue 8 commands (the sizes, the stats and lifetime histograms hashes, the head
 of the ready ZSET), per live process 2, sent `CHUNK` queues per round trip. The
 discovery reads (the queue set, the worker and scheduler indexes, the server's
-clock and INFO) ride in the first trip together with the queues and processes the
+clock and INFO, the operations totals of `chronoq.core.ops`) ride in the first
+trip together with the queues and processes the
 previous read found, so a reader that is kept (the metrics endpoint's) reads in one
 round trip per `CHUNK` queues; names it has not seen yet cost one more trip.
 
@@ -22,6 +23,7 @@ from typing import Any
 
 from redis.asyncio.cluster import RedisCluster
 
+from chronoq.core.ops import parse as parse_ops
 from chronoq.core.rollups import parse_cells
 from chronoq.redis.connector import AsyncRedis
 from chronoq.redis.errors import refused_command
@@ -55,7 +57,8 @@ QUEUE_COUNTERS = (
     "missing",
     "trimmed",
 )
-_PER_QUEUE = len(SIZES) + 3  # the sizes, the stats and histograms hashes, the ready head
+_PER_QUEUE = len(SIZES) + 4  # the sizes, the stats and histograms hashes, the ready head,
+# and whether it is paused
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +69,7 @@ class QueueState:
     head_id: str | None  # the job next in line, if any
     # Lifetime wait/run/lateness bucket counts per task (cells of chronoq.core.rollups).
     histograms: dict[str, list[int]] = field(default_factory=dict)
+    paused: bool = False  # `chronoq queues pause`: workers claim none of its jobs
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +108,8 @@ class Snapshot:
     active_schedules: int | None  # schedules with a due time (not paused, not over)
     info: dict[str, dict[str, Any]]  # INFO sections; {} for one this user may not read
     round_trips: int = 0
+    # Lifetime operations counts (chronoq.core.ops): kind -> subject -> name -> n.
+    ops: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -133,6 +139,7 @@ class SnapshotReader:
             pipe.zrange(self.keys.workers, 0, -1, withscores=True)
             pipe.zrange(self.keys.schedulers, 0, -1, withscores=True)
             pipe.zcard(self.keys.schedules.due)
+            pipe.hgetall(self.keys.ops.totals)
             if not cluster:
                 for section in INFO_SECTIONS:
                     pipe.info(section)
@@ -142,13 +149,13 @@ class SnapshotReader:
             replies = list(await pipe.execute(raise_on_error=False))
         trips = 1
         if cluster:
-            replies = [await self._cluster_clock(), *replies[:4], *await self._cluster_info(),
-                       *replies[4:]]  # fmt: skip
+            replies = [await self._cluster_clock(), *replies[:5], *await self._cluster_info(),
+                       *replies[5:]]  # fmt: skip
             trips += 1 + len(INFO_SECTIONS)
-        head = [_allowed(r) for r in replies[: 5 + len(INFO_SECTIONS)]]
-        rest = replies[5 + len(INFO_SECTIONS) :]
-        clock, names, worker_index, loop_index, due = head[:5]
-        info = {s: dict(r or {}) for s, r in zip(INFO_SECTIONS, head[5:], strict=True)}
+        head = [_allowed(r) for r in replies[: 6 + len(INFO_SECTIONS)]]
+        rest = replies[6 + len(INFO_SECTIONS) :]
+        clock, names, worker_index, loop_index, due, ops = head[:6]
+        info = {s: dict(r or {}) for s, r in zip(INFO_SECTIONS, head[6:], strict=True)}
         queues = sorted(names or ())
         states = _queue_states(first, rest[: len(first) * _PER_QUEUE])
         rest = rest[len(first) * _PER_QUEUE :]
@@ -183,6 +190,7 @@ class SnapshotReader:
             active_schedules=None if due is None else int(due),
             info=info,
             round_trips=trips,
+            ops=parse_ops([ops]) if ops else {},
         )
 
     async def _cluster_clock(self) -> Any:
@@ -216,6 +224,7 @@ class SnapshotReader:
             pipe.hgetall(q.stats)
             pipe.zrange(q.ready, 0, 0)
             pipe.hgetall(q.histograms)
+            pipe.exists(q.paused)
 
     def _beat_reads(self, pipe: Any, key_of: Any, ids: Sequence[str]) -> None:
         for beat_id in ids:
@@ -237,10 +246,12 @@ def _queue_states(names: Sequence[str], replies: Sequence[Any]) -> dict[str, Que
     for i, name in enumerate(names):
         row = [_allowed(r) for r in replies[i * _PER_QUEUE : (i + 1) * _PER_QUEUE]]
         sizes = {status: int(n or 0) for status, n in zip(SIZES, row, strict=False)}
-        stats, head, hist = row[len(SIZES)], row[len(SIZES) + 1], row[len(SIZES) + 2]
+        stats, head, hist, paused = row[len(SIZES) : len(SIZES) + 4]
         counters = {str(k): int(v) for k, v in (stats or {}).items() if _is_int(v)}
         histograms = parse_cells([hist]) if hist else {}
-        states[name] = QueueState(name, sizes, counters, head[0] if head else None, histograms)
+        states[name] = QueueState(
+            name, sizes, counters, head[0] if head else None, histograms, bool(paused)
+        )
     return states
 
 

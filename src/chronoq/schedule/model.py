@@ -22,6 +22,7 @@ from chronoq.core.names import validate_queue_name
 from chronoq.core.zones import zone
 from chronoq.schedule.spec import Cron, Spec, parse_spec
 
+_MOMENTS = ("start", "end", "anchor", "paused_at")
 _NAME = re.compile(r"^[A-Za-z0-9_.:@/-]{1,128}$")
 MAX_CATCH_UP = 1000  # most missed runs one firing enqueues (policy "all")
 # Seconds a run may be late and still count as on time: the one default of
@@ -70,6 +71,8 @@ class ScheduleDef:
     paused: bool = False
     anchor: datetime | None = None  # `@every` phase; set when first stored
     deadline: float | None = None  # seconds after its run time a run may start, else expired
+    pause_reason: str | None = None  # why an operator paused it (set with paused)
+    paused_at: datetime | None = None  # when it was paused
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
@@ -80,7 +83,9 @@ class ScheduleDef:
             raise ConfigurationError(f"schedule {self.name!r} names no task")
         self.parsed  # noqa: B018 (validates the spec)
         self.zone  # noqa: B018 (validates the zone)
-        for label, moment in (("start", self.start), ("end", self.end), ("anchor", self.anchor)):
+        moments = (("start", self.start), ("end", self.end), ("anchor", self.anchor),
+                   ("paused_at", self.paused_at))  # fmt: skip
+        for label, moment in moments:
             if moment is not None:
                 require_aware(moment, f"schedule {label}")
         if self.start and self.end and self.end <= self.start:
@@ -127,6 +132,11 @@ class ScheduleDef:
 
     def runs_to_fire(self, due: datetime, now: datetime) -> list[datetime]:
         """Which run times to enqueue now, given the earliest unfired one is `due`."""
+        return self.fire_plan(due, now)[0]
+
+    def fire_plan(self, due: datetime, now: datetime) -> tuple[list[datetime], list[datetime]]:
+        """(the runs to enqueue now, the due runs the misfire policy drops), given the
+        earliest unfired run is `due`: what the scheduler fires, and records as missed."""
         pending = [due]
         while len(pending) < MAX_CATCH_UP:
             following = self.next_run_after(pending[-1])
@@ -137,14 +147,14 @@ class ScheduleDef:
         on_time = [run for run in pending if run >= horizon]
         missed = pending[: len(pending) - len(on_time)]
         if not missed:
-            return on_time
+            return on_time, []
         match self.misfire:
             case Misfire.SKIP:
-                return on_time
+                return on_time, missed
             case Misfire.ONCE:
-                return on_time or [missed[-1]]
+                return (on_time, missed) if on_time else ([missed[-1]], missed[:-1])
             case Misfire.ALL:
-                return pending
+                return pending, []
 
     def jitter_for(self, run: datetime) -> float:
         """A stable delay in [0, jitter): every scheduler computes the same one."""
@@ -157,16 +167,17 @@ class ScheduleDef:
 
     def to_json(self) -> str:
         raw = asdict(self)
-        for key in ("start", "end", "anchor"):
+        for key in _MOMENTS:
             raw[key] = raw[key].isoformat() if raw[key] else None
-        if raw["deadline"] is None:  # absent: definitions stored before it keep their fingerprint
-            del raw["deadline"]
+        for key in ("deadline", "pause_reason", "paused_at"):
+            if raw[key] is None:  # absent: definitions stored before it keep their fingerprint
+                del raw[key]
         return serialization.dumps(raw)
 
     @classmethod
     def from_json(cls, text: str) -> ScheduleDef:
         raw = serialization.loads(text)
-        for key in ("start", "end", "anchor"):
+        for key in _MOMENTS:
             raw[key] = datetime.fromisoformat(raw[key]) if raw.get(key) else None
         raw["misfire"] = Misfire(raw.get("misfire", Misfire.ONCE))
         raw["overlap"] = Overlap(raw.get("overlap", Overlap.ALLOW))
@@ -177,7 +188,9 @@ class ScheduleDef:
 
     def fingerprint(self) -> str:
         """Identifies a definition's content (code-declared schedules sync on it)."""
-        content = self.with_changes(paused=False, anchor=None).to_json()
+        content = self.with_changes(
+            paused=False, anchor=None, pause_reason=None, paused_at=None
+        ).to_json()
         return hashlib.blake2b(content.encode(), digest_size=12).hexdigest()
 
 

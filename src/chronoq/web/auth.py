@@ -137,7 +137,8 @@ def login_redirect(request: Request) -> Response:
 
 def forbidden(request: Request, reason: str) -> Response:
     if request.headers.get("hx-request"):
-        return HTMLResponse(f'<p class="flash error">{_escape(reason)}</p>', status_code=403)
+        return HTMLResponse(f'<p class="flash error">{_escape(reason)}</p>', status_code=403,
+                            headers={"HX-Retarget": "#flash"})  # fmt: skip
     return HTMLResponse(f"<!doctype html><title>403</title><p>{_escape(reason)}</p>", 403)
 
 

@@ -33,16 +33,19 @@ def create_dashboard(
     redact: Redactor | None = None,
     session_ttl: float = SESSION_TTL,
     allowed_origins: tuple[str, ...] = (),
+    run_operations: bool = True,
 ) -> FastAPI:
     """The dashboard of `app`'s deployment.
 
     `redact(task, args, kwargs) -> (args, kwargs)`: what the job pages show of a
     job's arguments (default: `default_redactor`, which hides values whose names
     look secret). `allowed_origins`: origins besides the dashboard's own whose
-    pages may post to it (a proxy that rewrites the Host header)."""
-    state = DashboardState(
-        app, redact=redact, session_ttl=session_ttl, allowed_origins=allowed_origins
-    )
+    pages may post to it (a proxy that rewrites the Host header). `run_operations`:
+    this process runs the bulk operations its bulk actions create (from its first
+    use of Redis); `create_site` leaves that to the API it sits beside."""
+    state = DashboardState(app, redact=redact, session_ttl=session_ttl,
+                           allowed_origins=allowed_origins,
+                           run_operations=run_operations)  # fmt: skip
     hub = live.LiveHub(state)
 
     @asynccontextmanager
@@ -82,4 +85,8 @@ def _handlers(web: FastAPI) -> None:
     async def bad_input(request: Request, exc: ChronoqError) -> Response:
         """A bad filter, a missing job, a spec that does not parse: said, not a 500."""
         status = 404 if isinstance(exc, LookupError) else 400
+        if request.headers.get("hx-request"):  # said in the page's flash slot
+            reply = page(request, "_flash_error.html", status_code=status, message=str(exc))
+            reply.headers["HX-Retarget"] = "#flash"
+            return reply
         return page(request, "error.html", status_code=status, message=str(exc), view="")

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from chronoq.web import charts
@@ -49,6 +49,11 @@ def when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S %Z") if moment else "-"
 
 
+def when_iso(value: str | None) -> str:
+    """An ISO 8601 moment of a read model's JSON form, shown like `when`."""
+    return when(datetime.fromisoformat(value)) if value else "-"
+
+
 def percent(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.1f} %"
 
@@ -75,9 +80,8 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(
-        ago=ago, seconds=seconds, when=when, percent=percent, pretty_json=pretty_json
-    )
+    env.filters.update(ago=ago, seconds=seconds, when=when, percent=percent,
+                       pretty_json=pretty_json, when_iso=when_iso)  # fmt: skip
     env.globals.update(sparkline=charts.sparkline, line_chart=charts.line_chart)
     return env
 
@@ -100,3 +104,11 @@ def page(request: Request, name: str, status_code: int = 200, **context: Any) ->
         "request": request,
     }
     return HTMLResponse(ENV.get_template(name).render(**shared, **context), status_code)
+
+
+def back(request: Request, path: str) -> Response:
+    """After an action: to `path` (under the mount) for a plain form (303); an htmx
+    request (a live fragment's button) reloads the page it came from."""
+    if request.headers.get("hx-request"):
+        return Response(status_code=200, headers={"HX-Refresh": "true"})
+    return RedirectResponse(base_of(request) + path, status_code=303)

@@ -24,7 +24,9 @@ def create_site(
 ) -> FastAPI:
     """The API with the dashboard at `/` (API routes match first)."""
     site = create_api(app)
-    dashboard = create_dashboard(app, redact=redact, allowed_origins=allowed_origins)
+    dashboard = create_dashboard(
+        app, redact=redact, allowed_origins=allowed_origins, run_operations=False
+    )  # the API's runner runs them
     site.mount("/", dashboard)
     api_lifespan = site.router.lifespan_context
     dashboard_lifespan = dashboard.router.lifespan_context

@@ -10,6 +10,8 @@ sub-app's lifespan never runs, and the process's end closes them).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -17,10 +19,13 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from chronoq.app import App
+from chronoq.bulk import OperationRunner
 from chronoq.client import Client
 from chronoq.redis.backend import Backend
 
 T = TypeVar("T")
+log = logging.getLogger("chronoq.web")
+RUNNER_STOP_TIMEOUT = 5.0  # seconds; a batch in flight finishes first
 # (task, args, kwargs) -> (args, kwargs) as the dashboard may show them.
 Redactor = Callable[[str, list[Any], dict[str, Any]], tuple[list[Any], dict[str, Any]]]
 REDACTED = "[redacted]"
@@ -86,6 +91,12 @@ class SharedCache:
                 self.locks.pop(oldest, None)
             return made
 
+    def forget(self, prefix: str) -> None:
+        """Drop the values whose keys start with `prefix`: an action changed them,
+        and the page it goes back to must show the change."""
+        for key in [k for k in self.entries if k.startswith(prefix)]:
+            del self.entries[key]
+
 
 class DashboardState:
     """Held on the FastAPI app as `app.state.chronoq`."""
@@ -97,8 +108,10 @@ class DashboardState:
         redact: Redactor | None,
         session_ttl: float,
         allowed_origins: tuple[str, ...],
+        run_operations: bool = True,
     ) -> None:
         self.app = app
+        self.run_operations = run_operations
         self.redact: Redactor = redact or default_redactor
         self.session_ttl = session_ttl
         self.allowed_origins = allowed_origins
@@ -106,19 +119,44 @@ class DashboardState:
         self.base = ""  # the mount path, as the requests tell it (live fragments' links)
         self._client: Client | None = None
         self._opening = asyncio.Lock()
+        self._stop = asyncio.Event()
+        self._runner: asyncio.Task[None] | None = None
 
     async def client(self) -> Client:
-        """The process's one client, opened on first use."""
+        """The process's one client, opened on first use (and with it, unless told
+        otherwise, the runner of bulk operations)."""
         if self._client is None:
             async with self._opening:
                 if self._client is None:
                     self._client = self.app.client()
+        if self._runner is None and self.run_operations:
+            self._stop.clear()
+            self._runner = asyncio.get_running_loop().create_task(
+                self._run_operations(self._client.backend)
+            )
         return self._client
+
+    async def _run_operations(self, backend: Backend) -> None:
+        """The dashboard's bulk actions are operations (`chronoq.bulk`) this process
+        runs, like the API's; any number of processes may run them (leases)."""
+        settings = self.app.settings
+        try:
+            runner = OperationRunner(backend, batch_size=settings.operations_batch_size,
+                                     lease=settings.operations_lease,
+                                     pause=settings.operations_pause)  # fmt: skip
+            await runner.run(self._stop)
+        except Exception:  # a runner that cannot go on must not take the dashboard down
+            log.exception("bulk operations runner stopped")
 
     async def backend(self) -> Backend:
         return (await self.client()).backend
 
     async def close(self) -> None:
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            self._stop.set()  # an operation in hand is left mid-way: another resumes it
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(runner, timeout=RUNNER_STOP_TIMEOUT)
         if self._client is not None:
             client, self._client = self._client, None
             await client.close()

@@ -61,6 +61,7 @@ from chronoq.worker.scheduling import run_scheduler
 from chronoq.worker.supervisor import Restart, Supervisor, loop_failure
 from chronoq.worker.throttle import Throttle
 from chronoq.worker.trimming import Trimmer
+from chronoq.worker.usage import ProcessUsage
 
 log = logging.getLogger("chronoq.worker")
 
@@ -291,12 +292,13 @@ class Worker:
         self._cancel_listener = CancelListener(
             self._cancels, self.backend.keys.cancel_channel, self._cancel_requested, self.id
         )
+        self._usage = ProcessUsage(self.backend.ops, self.order.queues, enabled=settings.metrics)
         self._heartbeat = Heartbeat(
             self.broker,
             self.id,
             interval=self.options.heartbeat,
             describe=self._describe,
-            also=self._publication.keep_alive,
+            also=self._beat_writes,
             outages=self._outages,
             on_beat=self.recycling.check_memory,
         )
@@ -306,6 +308,7 @@ class Worker:
             start=self._launch,
             deferred=self._deferred,
             outages=self._outages,
+            decided=self._usage.limit_decided,
         )
         self._doorbell = Doorbell(
             self.broker,
@@ -337,6 +340,8 @@ class Worker:
         await cancel_and_wait([*upkeep, *self._ends_on_stop])
         for hook in self.app.on_shutdown:
             await hook(self.app)
+        with contextlib.suppress(Exception):  # the counts since the last beat
+            await asyncio.wait_for(self._usage.beat(), self._redis_step())
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.broker.unregister_worker(self.id), self._redis_step())
         with contextlib.suppress(Exception):
@@ -502,6 +507,11 @@ class Worker:
         self.recycling.job_recorded()
 
     # -- heartbeat ---------------------------------------------------------
+
+    async def _beat_writes(self) -> None:
+        """What rides the heartbeat: the registry's liveness, the operations counts."""
+        await self._publication.keep_alive()
+        await self._usage.beat()
 
     def _describe(self) -> Description:
         return {

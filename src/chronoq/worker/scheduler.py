@@ -24,12 +24,14 @@ from typing import Protocol
 from chronoq.client import Client, EnqueuedJob, JobRequest
 from chronoq.core.errors import ChronoqError, JobNotFound, UnknownTask
 from chronoq.core.job import from_millis, to_millis
+from chronoq.core.ops import OpsBatch
 from chronoq.redis.cancel import cancel_and_wait
 from chronoq.redis.channels import follow
 from chronoq.redis.connector import AsyncRedis
 from chronoq.redis.errors import REDIS_FAULTS, Fault, RedisUnusable, classify
 from chronoq.redis.schedules import Advance, DueSchedule, LastRun
 from chronoq.schedule.model import Overlap, ScheduleDef
+from chronoq.schedule.runs import HISTORY_CAP, RunKind, RunRecord, missed_record
 
 log = logging.getLogger("chronoq.scheduler")
 
@@ -40,6 +42,7 @@ EARLY_WAKE = 0.002  # the timer's margin, spent yielding until the due time
 HELD_RECHECK = 0.5  # how often a run held behind an unfinished one (overlap=queue) looks again
 MISSING_RECHECK = 5.0  # how often a schedule whose task no running app defines looks again
 FIRING = "firing schedules"
+MAX_KEPT_COUNTS = 10_000  # schedule counts kept while their writes fail (then dropped)
 
 
 class FaultLog(Protocol):
@@ -59,6 +62,7 @@ class _Firing:
     runs: list[datetime]
     first: int  # index of its first request in the batch
     skip: bool  # overlap=skip and the previous run is unfinished
+    missed: list[datetime]  # due runs the misfire policy dropped (recorded as missed)
 
 
 class Scheduler:
@@ -74,6 +78,7 @@ class Scheduler:
         self.client = client
         self._faults = faults
         self.store = client.backend.schedules
+        self.store_ops = client.backend.ops
         self._listener = listener
         self._on_error = on_error
         self._ttl = idempotency_ttl
@@ -82,6 +87,7 @@ class Scheduler:
         self._firing: list[str] = []  # names whose runs are being enqueued, for reports
         self._missing: set[str] = set()  # reported: no running app defines their task
         self.fired = 0  # runs this loop enqueued (for tests and metrics)
+        self._ops = OpsBatch()  # counts not yet written (kept across a failed write)
         self.ticked_at: float | None = None  # wall clock of the last look at due runs
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -172,7 +178,7 @@ class Scheduler:
         for item in items:
             due = from_millis(item.due_ms)
             assert due is not None
-            runs = item.definition.runs_to_fire(due, now)
+            runs, missed = item.definition.fire_plan(due, now)
             blocked = await self._previous_unfinished(item) if runs else False
             if blocked and item.definition.overlap is Overlap.QUEUE:
                 held = True
@@ -180,19 +186,56 @@ class Scheduler:
             if item.definition.overlap is Overlap.QUEUE:
                 runs = runs[:1]  # one at a time: the next waits for this one
             skip = blocked and item.definition.overlap is Overlap.SKIP
-            firings.append(_Firing(item, runs, len(requests), skip))
+            firings.append(_Firing(item, runs, len(requests), skip, missed))
             if not skip:
                 requests += [self._request(item.definition, run) for run in runs]
         self._firing = [f.item.definition.name for f in firings if f.runs and not f.skip]
+        sent_ms = int(time.time() * 1000)
         made = await self.client.enqueue_many(requests) if requests else []
         advances = [self._advance(f, made, now) for f in firings]
-        await self.store.advance(advances)
+        moved = await self.store.advance(advances)
         self._firing = []
         self._missing -= {f.item.definition.name for f in firings}
         self.fired += sum(1 for job in made if job.created)
+        self._count(firings, made, moved, sent_ms)
+        await self._write_counts()
         if held or missing:
             return HELD_RECHECK if held else MISSING_RECHECK
         return None
+
+    def _count(
+        self, firings: list[_Firing], made: list[EnqueuedJob], moved: list[bool], sent_ms: int
+    ) -> None:
+        """The tick's runs fired, missed and skipped per schedule, and each fired run's
+        lateness from its due time to its enqueue. Once however many loops fire a run:
+        a fired run counts where its job was made, a missed or skipped one where the
+        advance won."""
+        ops = self._ops
+        for f, won in zip(firings, moved, strict=True):
+            name = f.item.definition.name
+            if won:
+                ops.count("sched", name, "missed", sent_ms, len(f.missed))
+            if f.skip:
+                ops.count("sched", name, "skipped", sent_ms, len(f.runs) if won else 0)
+                continue
+            for run, job in zip(f.runs, made[f.first : f.first + len(f.runs)], strict=True):
+                if job.created:
+                    ops.count("sched", name, "fired", sent_ms)
+                    ops.observe_late(name, sent_ms, sent_ms - to_millis(run))
+
+    async def _write_counts(self) -> None:
+        """One round trip per tick that counted something. A failed write keeps the
+        counts for the next tick (bounded), and never fails the tick: the runs were
+        fired and advanced already."""
+        if not self._ops:
+            return
+        batch, self._ops = self._ops, OpsBatch()
+        try:
+            await self.store_ops.write(batch)
+        except REDIS_FAULTS as exc:
+            if len(batch.values) < MAX_KEPT_COUNTS:
+                self._ops = batch  # written with the next tick's
+            log.warning("chronoq scheduler: schedule metrics not written yet: %s", exc)
 
     async def _defined(self, items: list[DueSchedule]) -> tuple[list[DueSchedule], bool]:
         """The due schedules whose task this app or a running app defines. The others
@@ -247,14 +290,20 @@ class Scheduler:
             after = max(runs[-1], now) if runs else now
         next_due = d.next_run_after(after, item.runs + len(runs))
         last = item.last
+        records = [r for r in [missed_record(now, firing.missed)] if r is not None]
         if runs:
             if firing.skip and item.last is not None:  # still watch the unfinished run
                 last = LastRun(runs[-1], item.last.job_id, item.last.queue, skipped=True)
+                records += [RunRecord(RunKind.SKIPPED, now, run) for run in runs[-HISTORY_CAP:]]
             else:
                 mine = made[firing.first : firing.first + len(runs)]
                 job = mine[-1] if mine else None
                 last = LastRun(runs[-1], job.id if job else None, job.queue if job else None)
-        return Advance(d.name, item.due_ms, next_due, len(runs), last)
+                records += [
+                    RunRecord(RunKind.ENQUEUED, now, run, made_job.id, made_job.queue)
+                    for run, made_job in list(zip(runs, mine, strict=False))[-HISTORY_CAP:]
+                ]
+        return Advance(d.name, item.due_ms, next_due, len(runs), last, tuple(records))
 
     async def _previous_unfinished(self, item: DueSchedule) -> bool:
         if item.definition.overlap is Overlap.ALLOW or item.last is None:

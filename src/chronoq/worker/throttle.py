@@ -50,8 +50,10 @@ class Throttle:
         start: Callable[[ClaimedJob, RunPlan], None],
         deferred: Callable[[ClaimedJob], None],
         outages: Outages,
+        decided: Callable[[str, int, int], None] = lambda name, granted, denied: None,
     ) -> None:
         self._outages = outages
+        self._decided = decided  # (limit, granted, denied) per batch: the ops rollups
         self._limiter = limiter
         self._broker = broker
         self._start = start
@@ -123,7 +125,10 @@ class Throttle:
             for h in group
         ]
         now_ms = int(time.time() * 1000)
-        for held, decision in zip(group, await self._limiter.decide(name, requests), strict=True):
+        decisions = await self._limiter.decide(name, requests)
+        granted = sum(1 for d in decisions if d.go)
+        self._decided(name, granted, len(decisions) - granted)
+        for held, decision in zip(group, decisions, strict=True):
             if decision.go:
                 # Counted now: should a later limit defer the job, this start stays its own.
                 held.reservations.setdefault(name, now_ms)

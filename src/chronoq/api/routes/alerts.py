@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from chronoq.api.audit import audit
+from chronoq.api.audit import audit, audited
 from chronoq.api.auth import Admin, Operator, Principal, Reader
 from chronoq.api.etags import check_if_match, tagged
 from chronoq.api.idempotency import IdempotencyKey, Made, idempotent
@@ -17,6 +17,7 @@ from chronoq.api.state import api_state
 from chronoq.core.alerts import AlertRule, EmailChannel, RuleKind, WebhookChannel, channel_public
 from chronoq.core.errors import ConfigurationError
 from chronoq.manage import Alerts
+from chronoq.observe.channels import deliver_test
 
 router = APIRouter(prefix="/v1", tags=["alerts"])
 Name = Annotated[str, Path(min_length=1, max_length=200)]
@@ -72,7 +73,11 @@ class RuleBody(Body):
     enabled: bool = True
 
 
-@router.put("/alerts/rules/{name}", summary="Create or replace a rule")
+@router.put(
+    "/alerts/rules/{name}",
+    summary="Create or replace a rule",
+    openapi_extra=audited("alerts.rule.put"),
+)
 async def put_rule(
     name: Name, body: RuleBody, request: Request, response: Response, a: AlertsDep,
     who: Principal = Admin,
@@ -89,7 +94,12 @@ async def put_rule(
     return tagged(response, rule.to_dict())
 
 
-@router.delete("/alerts/rules/{name}", summary="Remove a runtime rule", response_model=Done)
+@router.delete(
+    "/alerts/rules/{name}",
+    summary="Remove a runtime rule",
+    response_model=Done,
+    openapi_extra=audited("alerts.rule.delete"),
+)
 async def delete_rule(name: Name, request: Request, a: AlertsDep, who: Principal = Admin) -> Done:
     """The declared rule or default of that name applies again."""
     check_if_match(request, await _rule(a, name))
@@ -121,7 +131,9 @@ class SilenceBody(Body):
     subject: str = Field("", max_length=500, description="One subject; '' for all.")
 
 
-@router.post("/silences", status_code=201, summary="Silence a rule")
+@router.post(
+    "/silences", status_code=201, summary="Silence a rule", openapi_extra=audited("alerts.silence")
+)
 async def silence(
     body: SilenceBody, request: Request, a: AlertsDep, who: Principal = Operator,
     idempotency_key: str | None = IdempotencyKey,
@@ -140,7 +152,12 @@ async def silence(
     return await idempotent(request, who, idempotency_key, make)
 
 
-@router.delete("/silences/{rule}", summary="End a silence", response_model=Done)
+@router.delete(
+    "/silences/{rule}",
+    summary="End a silence",
+    response_model=Done,
+    openapi_extra=audited("alerts.unsilence"),
+)
 async def unsilence(rule: Name, a: AlertsDep, who: Principal = Operator, subject: str = "") -> Done:
     if not await a.unsilence(rule, subject=subject):
         raise ProblemError(404, f"{rule} {subject or '(all subjects)'} is not silenced")
@@ -196,7 +213,11 @@ async def get_channel(name: Name, response: Response, a: AlertsDep, _: Principal
     return tagged(response, found)
 
 
-@router.put("/channels/{name}", summary="Create or replace a channel")
+@router.put(
+    "/channels/{name}",
+    summary="Create or replace a channel",
+    openapi_extra=audited("alerts.channel.put"),
+)
 async def put_channel(
     name: Name, body: ChannelBody, request: Request, response: Response, a: AlertsDep,
     who: Principal = Admin,
@@ -217,7 +238,50 @@ async def put_channel(
     return tagged(response, channel_public(made))
 
 
-@router.delete("/channels/{name}", summary="Remove a stored channel", response_model=Done)
+class DeliveryAttempt(BaseModel):
+    """One attempt, as the delivery log holds it (`GET /v1/alerts/deliveries`)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    at: float = Field(description="Epoch seconds.")
+    channel: str
+    kind: str
+    attempt: int
+    ok: bool
+    detail: str = Field(description="The receiver's answer: HTTP 200, an SMTP error, ...")
+
+
+class ChannelTestOut(BaseModel):
+    channel: str
+    kind: str
+    delivered: bool = Field(description="The receiver accepted the test notification.")
+    attempts: list[DeliveryAttempt]
+
+
+@router.post("/channels/{name}/test", summary="Send a test notification",
+             response_model=ChannelTestOut,
+             openapi_extra=audited("alerts.channel.test"))  # fmt: skip
+async def test_channel(
+    name: Name, request: Request, a: AlertsDep, who: Principal = Operator
+) -> ChannelTestOut:
+    """One test notification through the channel, in one attempt (no backoff), and
+    what the receiver answered; a refusal is `delivered: false` (200: the test ran).
+    Logged with the deliveries."""
+    channel = (await a.channels()).get(name)
+    if channel is None:
+        raise ProblemError(404, f"no alert channel named {name!r}")
+    report = await deliver_test(channel, a.store, app=api_state(request).app.name)
+    await audit(a.client.backend, who, "alerts.channel.test", name,
+                delivered=report["delivered"])  # fmt: skip
+    return ChannelTestOut.model_validate(report)
+
+
+@router.delete(
+    "/channels/{name}",
+    summary="Remove a stored channel",
+    response_model=Done,
+    openapi_extra=audited("alerts.channel.delete"),
+)
 async def delete_channel(
     name: Name, request: Request, a: AlertsDep, who: Principal = Admin
 ) -> Done:

@@ -18,7 +18,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import AwareDatetime, Field
 
-from chronoq.api.audit import audit
+from chronoq.api.audit import audit, audited
 from chronoq.api.auth import Admin, Principal
 from chronoq.api.idempotency import IdempotencyKey, Made, idempotent
 from chronoq.api.models import Body
@@ -42,34 +42,47 @@ NEXT_RUNS = 5
 class CampaignBody(Body):
     """A scheduled campaign: what runs, when, for whom, under which limits."""
 
-    name: str = Field(min_length=1, max_length=128, description="The schedule's name.")
-    task: str = Field(min_length=1, max_length=200, description="The campaign task.")
-    cron: str | None = Field(None, max_length=200, examples=["0 9 * * mon-fri"])
-    every: str | None = Field(None, max_length=50, description="An interval: 15m, 2h, 1d.")
-    timezone: str = Field("UTC", min_length=1, max_length=64, examples=["Europe/Paris"])
-    account: str = Field(min_length=1, max_length=200)
-    args: list[Any] = Field(default_factory=list)
-    kwargs: dict[str, Any] = Field(default_factory=dict)
-    rate_limit: str | None = Field(None, max_length=200, description="A rate limit the task asks.")
-    quota: str | None = Field(None, max_length=200, description="A quota the task asks.")
-    queue: str | None = Field(None, max_length=200)
-    start: AwareDatetime | None = None
-    end: AwareDatetime | None = None
-    max_runs: int | None = Field(None, ge=1, le=10**9)
-    misfire: Misfire = Misfire.ONCE
-    overlap: Overlap = Overlap.ALLOW
+    name: str = Field(min_length=1, max_length=128, description="The schedule's name (unique).")
+    task: str = Field(min_length=1, max_length=200, description="The campaign task's name.")
+    cron: str | None = Field(None, max_length=200, examples=["0 9 * * mon-fri"],
+                             description="When it runs: a cron expression (5 or 6 fields); "
+                             "give cron or every.")  # fmt: skip
+    every: str | None = Field(None, max_length=50, examples=["15m"],
+                              description="Or an interval: 15m, 2h, 1d.")  # fmt: skip
+    timezone: str = Field("UTC", min_length=1, max_length=64, examples=["Europe/Paris"],
+                          description="The IANA zone the cron reads its hours in.")  # fmt: skip
+    account: str = Field(
+        min_length=1, max_length=200, description="Whose campaign: the task's `account`."
+    )
+    args: list[Any] = Field(default_factory=list, description="The task's positional arguments.")
+    kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="The task's keyword arguments (besides account)."
+    )
+    rate_limit: str | None = Field(None, max_length=200,
+                                   description="A rate limit the task asks (checked).")  # fmt: skip
+    quota: str | None = Field(None, max_length=200, description="A quota the task asks (checked).")
+    queue: str | None = Field(None, max_length=200, description="Default: the task's queue.")
+    start: AwareDatetime | None = Field(None, description="No run before (with its offset).")
+    end: AwareDatetime | None = Field(None, description="No run after (with its offset).")
+    max_runs: int | None = Field(None, ge=1, le=10**9, description="Stop after this many runs.")
+    misfire: Misfire = Field(Misfire.ONCE, description="Runs missed while no scheduler ran: "
+                             "run once, all, or skip them.")  # fmt: skip
+    overlap: Overlap = Field(Overlap.ALLOW, description="A run due while the last one is "
+                             "still running: allow, skip, or queue it.")  # fmt: skip
     force: bool = Field(False, description="Schedule a task no worker has registered yet.")
 
 
 class CampaignOut(Body):
-    name: str
-    task: str
-    spec: str
-    timezone: str
-    account: str
-    rate_limit: str | None
-    quota: str | None
-    next_runs: list[datetime]
+    """The campaign's schedule as stored, with its next runs."""
+
+    name: str = Field(description="The schedule's name (GET /v1/schedules/{name}).")
+    task: str = Field(description="The campaign task.")
+    spec: str = Field(description="The schedule's spec: the cron, or '@every <interval>'.")
+    timezone: str = Field(description="The IANA zone of the spec.")
+    account: str = Field(description="The account the task gets.")
+    rate_limit: str | None = Field(description="The rate limit checked, if given.")
+    quota: str | None = Field(description="The quota checked, if given.")
+    next_runs: list[datetime] = Field(description=f"The next {NEXT_RUNS} run times (UTC).")
     schedule: dict[str, Any] = Field(description="The stored schedule with its state.")
 
 
@@ -127,6 +140,7 @@ async def _check_limit(
     status_code=201,
     summary="Schedule a campaign",
     response_model=CampaignOut,
+    openapi_extra=audited("campaigns.add"),
 )
 async def add_scheduled_campaign(
     body: CampaignBody,

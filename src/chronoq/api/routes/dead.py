@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from chronoq.api.audit import audit
+from chronoq.api.audit import audit, audited
 from chronoq.api.auth import Admin, Operator, Principal, Reader
 from chronoq.api.models import Body, Done, JobPageOut
 from chronoq.api.problems import ProblemError
@@ -82,7 +82,12 @@ class NoteBody(Body):
     note: str = ""
 
 
-@router.post("/{job_id}/requeue", summary="Requeue a dead job", response_model=Done)
+@router.post(
+    "/{job_id}/requeue",
+    summary="Requeue a dead job",
+    response_model=Done,
+    openapi_extra=audited("dead.requeue"),
+)
 async def requeue(
     job_id: JobId, c: ClientDep, body: RequeueBody | None = None, who: Principal = Operator
 ) -> Done:
@@ -96,7 +101,12 @@ async def requeue(
     return Done(id=job_id, status="queued")
 
 
-@router.post("/{job_id}/resolve", summary="Mark a dead job handled", response_model=Done)
+@router.post(
+    "/{job_id}/resolve",
+    summary="Mark a dead job handled",
+    response_model=Done,
+    openapi_extra=audited("dead.resolve"),
+)
 async def resolve_job(
     job_id: JobId, c: ClientDep, body: NoteBody | None = None, who: Principal = Operator
 ) -> Done:
@@ -106,7 +116,11 @@ async def resolve_job(
     return Done(id=job_id, status="resolved")
 
 
-@router.post("/groups/{fingerprint}/resolve", summary="Mark a failure group handled")
+@router.post(
+    "/groups/{fingerprint}/resolve",
+    summary="Mark a failure group handled",
+    openapi_extra=audited("dead.resolve_group"),
+)
 async def resolve_group(
     fingerprint: Fingerprint, c: ClientDep, body: NoteBody | None = None, who: Principal = Operator
 ) -> Done:
@@ -118,7 +132,12 @@ async def resolve_group(
     return Done(id=fingerprint, status="resolved")
 
 
-@router.delete("/{job_id}", summary="Purge a dead job", response_model=Done)
+@router.delete(
+    "/{job_id}",
+    summary="Purge a dead job",
+    response_model=Done,
+    openapi_extra=audited("dead.purge"),
+)
 async def purge(job_id: JobId, c: ClientDep, who: Principal = Admin) -> Done:
     if not await c.purge_dead(job_id=job_id):
         raise InvalidJobState(f"job {job_id} is not in the dead-letter queue")

@@ -1,5 +1,5 @@
 """Jobs: enqueue by task name, list with the history filters, read one with every
-attempt, cancel, retry (a dead job, requeued), delete (a dead job, purged)."""
+attempt, cancel, retry and delete (a finished job: `Client.retry`, `Client.delete`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import AwareDatetime, Field
 
-from chronoq.api.audit import audit
+from chronoq.api.audit import audit, audited
 from chronoq.api.auth import Admin, Operator, Principal, Reader
 from chronoq.api.etags import check_if_match, tagged
 from chronoq.api.idempotency import IdempotencyKey, Made, idempotent
@@ -17,7 +17,7 @@ from chronoq.api.problems import ProblemError
 from chronoq.api.reads import field_error, readable
 from chronoq.api.state import client
 from chronoq.client import Client, JobRequest
-from chronoq.core.errors import ConfigurationError, InvalidJobState, UnknownTask
+from chronoq.core.errors import ConfigurationError, UnknownTask
 from chronoq.core.job import JobStatus
 from chronoq.observe.filters import parse_filter
 from chronoq.observe.jobs import job_history
@@ -52,7 +52,13 @@ class EnqueuedOut(Body):
     created: bool = Field(description="False when the unique key returned an existing job.")
 
 
-@router.post("", status_code=201, summary="Enqueue a job", response_model=EnqueuedOut)
+@router.post(
+    "",
+    status_code=201,
+    summary="Enqueue a job",
+    response_model=EnqueuedOut,
+    openapi_extra=audited("jobs.enqueue"),
+)
 async def enqueue(
     body: EnqueueBody,
     request: Request,
@@ -187,7 +193,12 @@ async def get_job(job_id: JobId, response: Response, c: ClientDep, _: Principal 
     return tagged(response, await _history(c, job_id))
 
 
-@router.post("/{job_id}/cancel", summary="Cancel a job", response_model=Done)
+@router.post(
+    "/{job_id}/cancel",
+    summary="Cancel a job",
+    response_model=Done,
+    openapi_extra=audited("jobs.cancel"),
+)
 async def cancel(job_id: JobId, c: ClientDep, who: Principal = Operator) -> Done:
     """A waiting job ends cancelled at once; a running one is stopped by its worker
     (`cancelling`). 409 for a finished job."""
@@ -196,26 +207,38 @@ async def cancel(job_id: JobId, c: ClientDep, who: Principal = Operator) -> Done
     return Done(id=job_id, status=reply)
 
 
-@router.post("/{job_id}/retry", summary="Retry a dead job", response_model=Done)
-async def retry(job_id: JobId, c: ClientDep, who: Principal = Operator) -> Done:
-    """Put a dead job back on its queue (its attempts kept, its retries renewed).
-    409 for a job that is not dead."""
-    if not await c.requeue_dead_job(job_id):
-        status = (await readable(c.job(job_id), f"job {job_id}")).status.value
-        raise InvalidJobState(f"job {job_id} is {status}; only a dead job can be retried")
-    await audit(c.backend, who, "jobs.retry", job_id)
-    return Done(id=job_id, status="queued")
+class ActedOut(Done):
+    """What a retry or delete did, and the status the job had."""
+
+    previous: str = Field(description="The finished status the job had.")
 
 
-@router.delete("/{job_id}", summary="Delete a dead job", response_model=Done)
-async def delete(request: Request, job_id: JobId, c: ClientDep, who: Principal = Admin) -> Done:
-    """Delete a dead job for good (If-Match: only if unchanged since read). 409 for
-    a job that is not dead: cancel a waiting one; finished ones expire."""
-    current = await _history(c, job_id)
-    check_if_match(request, current)
-    if current["status"] != JobStatus.DEAD.value:
-        raise InvalidJobState(f"job {job_id} is {current['status']}; only a dead job is deleted")
-    if not await c.purge_dead(job_id=job_id):
-        raise InvalidJobState(f"job {job_id} is no longer dead")
-    await audit(c.backend, who, "jobs.delete", job_id)
-    return Done(id=job_id, status="deleted")
+@router.post(
+    "/{job_id}/retry",
+    summary="Run a finished job again",
+    response_model=ActedOut,
+    openapi_extra=audited("jobs.retry"),
+)
+async def retry(job_id: JobId, c: ClientDep, who: Principal = Operator) -> ActedOut:
+    """A finished job (succeeded, cancelled, expired, skipped or dead) is queued again
+    as its next attempt: the same id, its timeline kept (a `retried` mark), its
+    retries renewed, a past deadline dropped. 409 for a job still waiting or running."""
+    previous = await c.retry(job_id)
+    await audit(c.backend, who, "jobs.retry", job_id, previous=previous.value)
+    return ActedOut(id=job_id, status="queued", previous=previous.value)
+
+
+@router.delete(
+    "/{job_id}",
+    summary="Delete a finished job",
+    response_model=ActedOut,
+    openapi_extra=audited("jobs.delete"),
+)
+async def delete(request: Request, job_id: JobId, c: ClientDep, who: Principal = Admin) -> ActedOut:
+    """Delete a finished job for good: its record, result and index entries, at once
+    (If-Match: only if unchanged since read). 409 for a job still waiting or running:
+    cancel it first."""
+    check_if_match(request, await _history(c, job_id))
+    previous = await c.delete(job_id)
+    await audit(c.backend, who, "jobs.delete", job_id, previous=previous.value)
+    return ActedOut(id=job_id, status="deleted", previous=previous.value)

@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from pydantic import Field
 
 from chronoq.api import cursors
+from chronoq.api.audit import audited
 from chronoq.api.auth import Operator, Principal, Reader
 from chronoq.api.idempotency import IdempotencyKey, Made, idempotent
 from chronoq.api.models import Body, Page
@@ -63,6 +64,7 @@ def _ops(c: Client) -> Operations:
     status_code=202,
     summary="Requeue, purge or resolve every dead job a filter matches",
     responses={202: {"description": "The operation, pending; poll its Location."}},
+    openapi_extra=audited("operations.create", by_library=True),
 )
 async def create_operation(
     body: OperationBody,
@@ -124,7 +126,11 @@ def _before(cursor: str) -> int:
     return int(position)
 
 
-@router.post("/{operation_id}/cancel", summary="Cancel an operation")
+@router.post(
+    "/{operation_id}/cancel",
+    summary="Cancel an operation",
+    openapi_extra=audited("operations.cancel", by_library=True),
+)
 async def cancel_operation(
     operation_id: OperationId, c: ClientDep, who: Principal = Operator
 ) -> Any:

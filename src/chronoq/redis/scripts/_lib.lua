@@ -7,6 +7,66 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
+-- Whole numbers sent as text. The server prints a number argument of redis.call
+-- with '%.17g', exact but a few thousand instructions each (a tenth of a job's Redis
+-- CPU, measured: bench/redis_cost); a value sent per job (now, a lease end, a TTL,
+-- the stream cap) is converted once per script, with '%d'.
+local EXACT_INT = 9007199254740992  -- 2^53: whole doubles up to here print exactly
+local function int_text(n)
+  if n >= -EXACT_INT and n <= EXACT_INT and n == math.floor(n) then
+    return string.format('%d', n)
+  end
+  return n  -- not a whole number within range: sent as it is
+end
+
+-- Writes a batch script collects and sends once per key at its end: one ZADD or ZREM
+-- of every member instead of one per job (claim, complete). Only for keys the script
+-- does not read before the flush. B = batch_new(); batch_add(B, 'ZADD', key, score,
+-- member); batch_flush(B). `flag` (batch_list): an option after the key, e.g. 'NX'.
+local BATCH_ARGS = 1000  -- arguments of one command sent (even: ZADD takes pairs)
+
+local function batch_new()
+  return {lists = {}, noted = {}, index_keys = {}}
+end
+
+local function batch_list(B, command, key, flag)
+  local kind = flag and (command .. ' ' .. flag) or command
+  local by_key = B.lists[kind]
+  if not by_key then
+    by_key = {}
+    B.lists[kind] = by_key
+  end
+  local list = by_key[key]
+  if not list then
+    list = flag and {command, key, flag} or {command, key}
+    list.first = flag and 4 or 3  -- where the members start
+    by_key[key] = list
+    B[#B + 1] = list
+  end
+  return list
+end
+
+local function batch_add(B, command, key, a, b)
+  local list = batch_list(B, command, key)
+  local n = #list
+  list[n + 1] = a
+  if b ~= nil then list[n + 2] = b end
+end
+
+local function batch_flush(B)
+  for _, list in ipairs(B) do
+    local first = list.first
+    for i = first, #list, BATCH_ARGS do
+      local last = math.min(i + BATCH_ARGS - 1, #list)
+      if first == 4 then
+        redis.call(list[1], list[2], list[3], unpack(list, i, last))
+      else
+        redis.call(list[1], list[2], unpack(list, i, last))
+      end
+    end
+  end
+end
+
 -- Ready-queue score: higher priority first, FIFO among equals.
 -- priority is within -1000..1000, seq below 2^42: the score stays an exact double.
 local SEQ_SPAN = 4398046511104  -- 2^42
@@ -124,15 +184,52 @@ local function read_job(job_key, names)
   return f, bad
 end
 
+-- The same from one HGETALL, for a reader of many names (the claim: 15): a plain
+-- record has about 5 fields, and one pass over them costs a third of an HMGET that
+-- looks each name up (a record is a listpack, searched from its start per name).
+-- `wanted`: name_set(names), made once per script. Absent fields are nil here (not
+-- false): the table gets only the fields the record has.
+local function name_set(names)
+  local set = {}
+  for _, name in ipairs(names) do set[name] = true end
+  return set
+end
+
+local function read_job_all(job_key, names, wanted)
+  local raw = redis.call('HGETALL', job_key)
+  local f, bad = {}, nil
+  for i = 1, #raw, 2 do
+    local name, value = raw[i], raw[i + 1]
+    if wanted[name] then
+      f[name] = value
+      local check = FIELD_CHECKS[name]
+      if check then
+        local checked, why = check(name, value)
+        if checked == nil then
+          bad = bad or {}
+          bad[name] = why
+        else
+          f[name] = checked
+        end
+      end
+    end
+  end
+  if not bad then return f, nil end
+  for i = 1, #names do  -- the first bad one in `names` order, as read_job says
+    if bad[names[i]] then return f, bad[names[i]] end
+  end
+end
+
 -- Whether the record is gone entirely, given fields read with read_job (every record
 -- has a 'status'; EXISTS is asked only when it is missing).
 local function record_gone(f, job_key)
   return not f.status and redis.call('EXISTS', job_key) == 0
 end
 
--- Free a job's unique key, but only if it still points at this job.
-local function release_unique(unique_prefix, job_key, id)
-  local ukey = redis.call('HGET', job_key, 'uniq')
+-- Free a job's unique key, but only if it still points at this job. `ukey`: its
+-- 'uniq' field when the caller read it already (false: none).
+local function release_unique(unique_prefix, job_key, id, ukey)
+  if ukey == nil then ukey = redis.call('HGET', job_key, 'uniq') end
   if ukey and redis.call('GET', unique_prefix .. ukey) == id then
     redis.call('DEL', unique_prefix .. ukey)
   end
@@ -148,20 +245,44 @@ end
 -- expired on its own is gone before the trimmer can read its task and account.
 local INDEX_FIELDS = {'task', 'acct', 'fp'}
 
-local function index_note_key(ix, suffix, now)
-  redis.call('ZADD', ix .. 'f:keys', 'NX', now, suffix)  -- the trimmer's list of f: keys
+-- One finished index entry ('f:t:' or 'f:a:' .. name); the key joins the trimmer's
+-- list of f: keys (NX: once). With a batch B, both are sent at its flush, the list's
+-- once per key, and each key's name is made once per batch.
+local function index_add_finished(ix, kind, name, now, id, B)
+  if not B then
+    local suffix = kind .. name
+    redis.call('ZADD', ix .. suffix, now, id)
+    redis.call('ZADD', ix .. 'f:keys', 'NX', now, suffix)
+    return
+  end
+  local names = B.index_keys[kind]
+  if not names then
+    names = {}
+    B.index_keys[kind] = names
+  end
+  local key = names[name]
+  if not key then
+    local suffix = kind .. name
+    key = ix .. suffix
+    names[name] = key
+    local list = batch_list(B, 'ZADD', ix .. 'f:keys', 'NX')
+    list[#list + 1], list[#list + 2] = now, suffix
+  end
+  batch_add(B, 'ZADD', key, now, id)
 end
 
--- A job just finished (succeeded, cancelled, expired, skipped) at `now`.
-local function index_finished(ix, job_key, id, now)
-  local f = redis.call('HMGET', job_key, 'task', 'acct')
-  local names = {}
-  if f[1] then names[#names + 1] = 'f:t:' .. f[1] end
-  if f[2] then names[#names + 1] = 'f:a:' .. f[2] end
-  for _, suffix in ipairs(names) do
-    redis.call('ZADD', ix .. suffix, now, id)
-    index_note_key(ix, suffix, now)
+-- A job just finished (succeeded, cancelled, expired, skipped) at `now`. `known`:
+-- fields the caller read with its task and account (else they are read here).
+local function index_finished(ix, job_key, id, now, B, known)
+  local task, acct
+  if known and known.task ~= nil then
+    task, acct = known.task, known.acct
+  else
+    local f = redis.call('HMGET', job_key, 'task', 'acct')
+    task, acct = f[1], f[2]
   end
+  if task then index_add_finished(ix, 'f:t:', task, now, id, B) end
+  if acct then index_add_finished(ix, 'f:a:', acct, now, id, B) end
 end
 
 -- A finished job is forgotten (trim.lua): out of its search indexes. `f`: its task
@@ -251,11 +372,17 @@ local function dead_letter(D, job_key, id, now, why, tb)
   if D.ix then index_dead(D.ix, job_key, id, now) end
 end
 
--- Lease a job to a worker: it runs from `now` as attempt `att`, until `lease_until`.
-local function start_run(active_key, job_key, id, att, now, lease_until, token, worker_id)
-  redis.call('HSET', job_key, 'status', 'running', 'att', att, 'st', now, 'lease', token,
-    'wid', worker_id)
-  redis.call('ZADD', active_key, lease_until, id)
+-- Lease a job to a worker: it runs from `now` as attempt `att`, until `lease_until`
+-- (numbers or their int_text). With a batch B, its active entry is sent at the flush:
+-- only for a job in no gate (gate_holders reads the active set).
+local function start_run(active_key, job_key, id, att, now, lease_until, token, worker_id, B)
+  redis.call('HSET', job_key, 'status', 'running', 'att', int_text(att), 'st', now,
+    'lease', token, 'wid', worker_id)
+  if B then
+    batch_add(B, 'ZADD', active_key, lease_until, id)
+  else
+    redis.call('ZADD', active_key, lease_until, id)
+  end
 end
 
 -- Fair sharing (start-time fair queuing): a job's FIFO number is one past the larger
@@ -385,12 +512,23 @@ local function whole_or_false(value)
   return false
 end
 
+-- The same, as the text to store (checked as whole_or_false checks it), or false.
+local function whole_text(value)
+  if type(value) == 'number' then return int_text(value) end
+  if value and string.match(value, '^%-?%d+$') and #value <= 15 then return value end
+  return false
+end
+
 -- Record a finished job: time, index for listing, record TTL. Succeeded jobs go to
 -- the done ZSET, the other finished states to done .. ':' .. status (same slot), so
 -- that each state is trimmed by its own age and count. `mem`: the worker's RSS when
--- the run ended (bytes), when it ran.
-local function finish(job_key, done_key, id, status, now, retention_ms, ix, mem)
-  local m = whole_or_false(mem)
+-- the run ended (bytes), when it ran. `now`, `retention_ms`: numbers or their
+-- int_text. B, known: a batch for the index writes (B.mem, when set: the batch's
+-- `mem` checked once, used instead), and the job's fields read with its task and
+-- account (see index_finished); both optional.
+local function finish(job_key, done_key, id, status, now, retention_ms, ix, mem, B, known)
+  local m
+  if B and B.mem ~= nil then m = B.mem else m = whole_text(mem) end
   if m then
     redis.call('HSET', job_key, 'status', status, 'fin', now, 'mem', m)
   else
@@ -399,26 +537,56 @@ local function finish(job_key, done_key, id, status, now, retention_ms, ix, mem)
   redis.call('HDEL', job_key, 'lease')
   local index = done_key
   if status ~= 'succeeded' then index = done_key .. ':' .. status end
-  redis.call('ZADD', index, now, id)
+  if B then batch_add(B, 'ZADD', index, now, id) else redis.call('ZADD', index, now, id) end
   redis.call('PEXPIRE', job_key, retention_ms)
-  if ix then index_finished(ix, job_key, id, now) end
+  if ix then index_finished(ix, job_key, id, now, B, known) end
 end
 
--- The event stream: every state change appended to the queue's capped STREAM.
--- E: {stream = STREAM key, cap = MAXLEN (0: events are off)}. One XADD, trimmed
--- approximately (MAXLEN ~: whole nodes at a time, the cheap way).
+-- The event stream: every state change appended to the queue's capped STREAM, as
+-- entries {job = id, status = status}. Jobs that change to one status one after the
+-- other in a batch script (a claim's 'running', a completion's 'succeeded') share an
+-- entry whose `job` lists their ids separated by spaces, in order: an XADD costs
+-- about a tenth of a job's Redis CPU (bench/redis_cost), and consecutive changes
+-- only are grouped, so the stream keeps the exact order of every change.
+-- Trimmed approximately (MAXLEN ~: whole nodes at a time, the cheap way) to about
+-- `cap` state changes: an entry of k jobs trims the stream to cap / k entries.
+-- E: events_of(). Without `batched` each change is one XADD at once; with it they
+-- wait for events_flush(E), which the script calls once, last.
+local EVENT_IDS_MAX = 100  -- ids in one entry (about 2.7 KB)
+
+local function event_xadd(E, ids, count, status)
+  local keep = E.cap_text
+  if count > 1 then keep = int_text(math.ceil(E.cap / count)) end
+  redis.call('XADD', E.stream, 'MAXLEN', '~', keep, '*', 'job', ids, 'status', status)
+end
+
 local function event_append(E, id, status)
-  if E.cap > 0 then
-    redis.call('XADD', E.stream, 'MAXLEN', '~', E.cap, '*', 'job', id, 'status', status)
+  if E.cap <= 0 then return end
+  local groups = E.groups
+  if not groups then return event_xadd(E, id, 1, status) end
+  local last = groups[#groups]
+  if last and last.status == status and #last < EVENT_IDS_MAX then
+    last[#last + 1] = id
+  else
+    groups[#groups + 1] = {id, status = status}
   end
 end
 
+local function events_flush(E)
+  for _, group in ipairs(E.groups or {}) do
+    event_xadd(E, table.concat(group, ' '), #group, group.status)
+  end
+  E.groups = nil
+end
+
 -- The event stream settings a script got: KEYS events and ARGV cap (checked: a bad
--- cap turns events off rather than failing the state change).
-local function events_of(stream, cap)
+-- cap turns events off rather than failing the state change). `batched`: see above.
+local function events_of(stream, cap, batched)
   local n = tonumber(cap)
   if not n or n < 0 or n ~= math.floor(n) then n = 0 end
-  return {stream = stream, cap = n}
+  local E = {stream = stream, cap = n, cap_text = int_text(n)}
+  if batched and n > 0 then E.groups = {} end
+  return E
 end
 
 -- Attempt history, kept in the job's 'hist' field as a JSON list. The common case
@@ -480,10 +648,19 @@ local ENTRY_FIELDS = {'maxr', 'opts', 'lres', 'enq', 'run', 'sched', 'sdue', 'ac
 -- {id, task, args, attempts, maxr|false, opts|false, lres|false, enqueued ms|false,
 --  run-at ms|false, started ms, schedule|false, schedule due ms|false, acct|false,
 --  fence|false, retry base|false}. `f`: the job's ENTRY_FIELDS (false when absent).
+-- run_entry_into appends the values to `out` (the claim's flat reply).
+local function run_entry_into(out, id, task, args, att, f, started, fence)
+  local n = #out
+  out[n + 1], out[n + 2], out[n + 3], out[n + 4] = id, task, args, att
+  out[n + 5], out[n + 6], out[n + 7] = f.maxr or false, f.opts or false, f.lres or false
+  out[n + 8], out[n + 9], out[n + 10] = whole_or_false(f.enq), whole_or_false(f.run), started
+  out[n + 11], out[n + 12] = f.sched or false, whole_or_false(f.sdue)
+  out[n + 13], out[n + 14], out[n + 15] = f.acct or false, fence or false, f.rbase or false
+  return out
+end
+
 local function run_entry(id, task, args, att, f, started, fence)
-  return {id, task, args, att, f.maxr or false, f.opts or false, f.lres or false,
-    whole_or_false(f.enq), whole_or_false(f.run), started, f.sched or false,
-    whole_or_false(f.sdue), f.acct or false, fence or false, f.rbase or false}
+  return run_entry_into({}, id, task, args, att, f, started, fence)
 end
 
 -- A lock key's fencing token: grows with every run that enters the gate (limit 1).
@@ -528,7 +705,8 @@ end
 -- hop after the enqueue.
 local function hand_off(I, worker, job_key, id, task, args, now)
   local f = read_job(job_key, ENTRY_FIELDS)  -- checked by the enqueue that wrote them
-  start_run(I.active, job_key, id, 1, now, now + worker[3], worker[2], worker[1])
+  start_run(I.active, job_key, id, 1, int_text(now), int_text(now + worker[3]), worker[2],
+    worker[1])
   local entry = run_entry(id, task, args, 1, f, now, false)
   entry[#entry + 1] = worker[2]
   local inbox = I.inbox .. worker[1]

@@ -2,6 +2,9 @@
 -- First moves due scheduled jobs to ready, and expires jobs past their deadline.
 -- A job naming gates (lock keys, concurrency keys) starts only with a place in each;
 -- otherwise its policy applies: park it (no attempt spent), skip it, or dead-letter it.
+-- The state changes reach the event stream in order, consecutive ones of one status
+-- sharing an entry (events_flush); the active entries of jobs in no gate are written
+-- once for the batch (batch_flush).
 -- KEYS[1]  ready          ZSET of ready ids; score = priority, then FIFO
 -- KEYS[2]  scheduled      ZSET of ids waiting for a time; score = due ms
 -- KEYS[3]  active         ZSET of leased ids; score = lease expiry ms
@@ -22,6 +25,7 @@
 -- KEYS[18] fence_prefix   lock keys' fencing counter prefix (+ gate key)
 -- KEYS[19] index_prefix   history index key prefix (+ name, keys.py QueueKeys.index_prefix)
 -- KEYS[20] events         STREAM of state changes (capped)
+-- KEYS[21] paused         HASH present while the queue is paused (queue_pause.lua)
 -- ARGV[1] max jobs
 -- ARGV[2] lease ms
 -- ARGV[3] lease token
@@ -41,11 +45,14 @@
 --          schedule|nil, schedule due ms|nil, account|nil, lock key fence|nil,
 --          retry base|nil (attempts made before it was last requeued from the DLQ)}
 local now = now_ms()
+-- A paused queue hands out nothing and registers no idle worker (queue_pause.lua
+-- dropped the registrations; queue_resume.lua rings the doorbell).
+if redis.call('EXISTS', KEYS[21]) == 1 then return {now, -1, 0, {}} end
 local G = {gate = KEYS[12], parked = KEYS[13], blocked = KEYS[14], active = KEYS[3],
   ready = KEYS[1], wake = KEYS[5], job = KEYS[6]}
 local D = {dead = KEYS[16], stats = KEYS[9], unique = KEYS[8], ix = KEYS[19]}
 local retention = tonumber(ARGV[5])
-local E = events_of(KEYS[20], ARGV[8])
+local E = events_of(KEYS[20], ARGV[8], true)  -- sent at the end (events_flush)
 local missing = 0  -- ids whose record is gone entirely: dropped, counted
 local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 1000)
 for _, id in ipairs(due) do
@@ -81,8 +88,11 @@ end
 -- Every field the claim or the worker relies on is checked before the job is touched.
 local CLAIM_FIELDS = {'task', 'args', 'att', 'maxr', 'opts', 'dl', 'gate', 'acct', 'lres',
   'enq', 'run', 'sched', 'sdue', 'rbase', 'cxl'}
+local CLAIM_WANTED = name_set(CLAIM_FIELDS)
 
 local want, lease_until = tonumber(ARGV[1]), now + tonumber(ARGV[2])
+local now_text, until_text = int_text(now), int_text(lease_until)
+local B = batch_new()  -- the active entries of jobs in no gate, sent once at the end
 local expired = {}
 local out = {now, -1, 0, expired}
 local claimed = 0
@@ -95,7 +105,7 @@ while claimed < want do
     local id, seq = popped[j], tonumber(popped[j + 1]) % SEQ_SPAN
     if seq > latest then latest = seq end
     local job_key = KEYS[6] .. id
-    local f, why = read_job(job_key, CLAIM_FIELDS)
+    local f, why = read_job_all(job_key, CLAIM_FIELDS, CLAIM_WANTED)
     if f.acct and tonumber(redis.call('HGET', KEYS[15], 'a:' .. f.acct) or '0') <= seq then
       redis.call('HDEL', KEYS[15], 'a:' .. f.acct)  -- its last waiting job: forget the account
     end
@@ -128,18 +138,19 @@ while claimed < want do
           refuse(job_key, id, full, seq)
         else
           local att = (f.att or 0) + 1
-          start_run(KEYS[3], job_key, id, att, now, lease_until, ARGV[3], ARGV[4])
+          start_run(KEYS[3], job_key, id, att, now_text, until_text, ARGV[3], ARGV[4],
+            not f.gate and B or nil)
           if f.lres then redis.call('HDEL', job_key, 'lres') end  -- bookings are used once
           claimed = claimed + 1
           event_append(E, id, 'running')
-          local fence = gate_fence(KEYS[18], f.gate)
-          local n = #out
-          for i, v in ipairs(run_entry(id, f.task, f.args, att, f, now, fence)) do out[n + i] = v end
+          run_entry_into(out, id, f.task, f.args, att, f, now, gate_fence(KEYS[18], f.gate))
         end
       end
     end
   end
 end
+batch_flush(B)
+events_flush(E)
 if missing > 0 then redis.call('HINCRBY', KEYS[9], 'missing', missing) end
 if latest > vt then redis.call('HSET', KEYS[15], 'vt', latest) end
 if redis.call('ZCARD', KEYS[1]) > 0 then wake(KEYS[5]) end

@@ -16,24 +16,32 @@
 -- ARGV[2] result TTL ms (0: keep no result)
 -- ARGV[3] number of jobs
 -- ARGV[4] event stream cap (MAXLEN ~; 0: no events)
--- ARGV[5..] per job, 4 values: id, lease token, result JSON ('': none), the worker's
---   RSS in bytes when the run ended ('': unknown)
+-- ARGV[5] the worker's RSS in bytes when the runs ended ('': unknown)
+-- ARGV[6..] per job, 3 values: id, lease token, result JSON ('': none)
 -- Returns the ids whose lease was no longer theirs (their outcome was discarded).
 -- Index entries older than the retention are trimmed (counted in stats 'trimmed').
+-- One HMGET per job reads all it needs; the index writes (active, done, search
+-- indexes) go out once per key at the end (batch_flush): nothing here reads them;
+-- so do the 'succeeded' events (one entry for the batch, events_flush).
 local now = now_ms()
+local now_text = int_text(now)
 local G = {gate = KEYS[9], parked = KEYS[10], blocked = KEYS[11], active = KEYS[1],
   ready = KEYS[7], wake = KEYS[8], job = KEYS[3]}
 local retention, result_ttl = tonumber(ARGV[1]), tonumber(ARGV[2])
-local E = events_of(KEYS[13], ARGV[4])
+local retention_text, ttl_text = int_text(retention), int_text(result_ttl)
+local E = events_of(KEYS[13], ARGV[4], true)
+local B = batch_new()
+B.mem = whole_text(ARGV[5])  -- one RSS for the batch: checked once
+local FIELDS = {'lease', 'gate', 'uniq', 'task', 'acct'}
 local stale = {}
 local ok = 0
-for i = 5, 4 + 4 * tonumber(ARGV[3]), 4 do
-  local id, token, result, mem = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+for i = 6, 5 + 3 * tonumber(ARGV[3]), 3 do
+  local id, token, result = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local job_key = KEYS[3] .. id
-  if redis.call('HGET', job_key, 'lease') == token then
-    local f, why = read_job(job_key, {'gate'})
-    redis.call('ZREM', KEYS[1], id)
-    release_unique(KEYS[5], job_key, id)
+  local f, why = read_job(job_key, FIELDS)
+  if f.lease == token then
+    batch_add(B, 'ZREM', KEYS[1], id)
+    release_unique(KEYS[5], job_key, id, f.uniq)
     if why then
       -- The run succeeded: keep its success. Its gates cannot be left (the holders'
       -- sets forget it once it is not active; recover wakes jobs parked behind them).
@@ -41,16 +49,18 @@ for i = 5, 4 + 4 * tonumber(ARGV[3]), 4 do
     else
       gate_leave(G, f.gate, id)
     end
-    finish(job_key, KEYS[2], id, 'succeeded', now, retention, KEYS[12], mem)
+    finish(job_key, KEYS[2], id, 'succeeded', now_text, retention_text, KEYS[12], nil, B, f)
     event_append(E, id, 'succeeded')
     if result ~= '' and result_ttl > 0 then
-      redis.call('SET', KEYS[4] .. id, result, 'PX', result_ttl)
+      redis.call('SET', KEYS[4] .. id, result, 'PX', ttl_text)
     end
     ok = ok + 1
   else
     stale[#stale + 1] = id
   end
 end
+batch_flush(B)
+events_flush(E)
 if ok > 0 then redis.call('HINCRBY', KEYS[6], 'succeeded', ok) end
 local trimmed = redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - retention)
 if trimmed > 0 then redis.call('HINCRBY', KEYS[6], 'trimmed', trimmed) end

@@ -26,13 +26,15 @@
 -- to the worker's inbox: one hop from enqueue to start); otherwise it is queued.
 -- Jobs with gates are never handed off: the claim checks their gates. Queued jobs
 -- get fair FIFO numbers (see fair_seq in _lib.lua).
+-- Consecutive jobs of one status share an event stream entry (events_flush).
 -- Returns a flat array, per job: id (the existing job's id when the unique key is
 -- held by a live job, or the idempotency key by any), status ('expired' when that
 -- job's record is gone), created (1 new / 0 deduplicated; also 0 for an id that
 -- exists already, so a client may resend a batch whose reply it lost).
 local now = now_ms()
 local jobs = cjson.decode(ARGV[1])
-local E = events_of(KEYS[12], ARGV[2])
+local E = events_of(KEYS[12], ARGV[2], true)  -- sent at the end (events_flush)
+local now_text = int_text(now)
 
 -- Every entry is checked before anything is written: a bad one fails the whole call
 -- with its reason, and no job of the batch is stored.
@@ -149,10 +151,12 @@ for _, job in ipairs(jobs) do
     local due = due_of(when)
     local status = 'queued'
     if due > now then status = 'scheduled' end
-    local fields = {'args', job[6], 'enq', now, 'status', status}
+    local fields = {'args', job[6], 'enq', now_text, 'status', status}
     for i = 1, #extra do fields[#fields + 1] = extra[i] end
-    if prio ~= 0 then fields[#fields + 1], fields[#fields + 2] = 'prio', prio end
-    if status == 'scheduled' then fields[#fields + 1], fields[#fields + 2] = 'run', due end
+    if prio ~= 0 then fields[#fields + 1], fields[#fields + 2] = 'prio', int_text(prio) end
+    if status == 'scheduled' then
+      fields[#fields + 1], fields[#fields + 2] = 'run', int_text(due)
+    end
     redis.call('HSET', job_key, unpack(fields))
     if ukey ~= '' then redis.call('SET', KEYS[6] .. ukey, id) end
     if idem then redis.call('SET', KEYS[6] .. 'idem:' .. idem[1], id, 'PX', idem[2]) end
@@ -169,7 +173,8 @@ for _, job in ipairs(jobs) do
         hand_off(I, worker, job_key, id, job[5], job[6], now)
         status = 'running'
       else
-        ready[#ready + 1], ready[#ready + 2] = ready_score(prio, next_number(acct)), id
+        ready[#ready + 1] = int_text(ready_score(prio, next_number(acct)))
+        ready[#ready + 1] = id
       end
     end
     -- Waiting workers are registered as idle: ring only when some were (and ran
@@ -180,6 +185,7 @@ for _, job in ipairs(jobs) do
   end
 end
 if #ready > 0 then redis.call('ZADD', KEYS[1], unpack(ready)) end
+events_flush(E)
 if seq > anon_start then redis.call('SET', KEYS[3], seq) end
 for acct, last in pairs(acct_last) do redis.call('HSET', KEYS[11], 'a:' .. acct, last) end
 if ring then wake(KEYS[4]) end

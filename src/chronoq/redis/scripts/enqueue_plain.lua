@@ -45,8 +45,8 @@ if redis.call('HSETNX', job_key, 'task', task) == 0 then
   return {id, redis.call('HGET', job_key, 'status') or 'expired', 0}  -- a resend
 end
 local now = now_ms()
-fields[#fields + 1], fields[#fields + 2] = 'enq', now
-if prio ~= 0 then fields[#fields + 1], fields[#fields + 2] = 'prio', prio end
+fields[#fields + 1], fields[#fields + 2] = 'enq', int_text(now)
+if prio ~= 0 then fields[#fields + 1], fields[#fields + 2] = 'prio', int_text(prio) end
 redis.call('HSET', job_key, unpack(fields))
 
 if redis.call('ZCARD', KEYS[6]) > 0 then
@@ -61,7 +61,7 @@ if redis.call('ZCARD', KEYS[6]) > 0 then
 end
 local vt = tonumber(redis.call('HGET', KEYS[9], 'vt') or '0')
 local seq = math.max(tonumber(redis.call('GET', KEYS[2]) or '0'), vt) + 1
-redis.call('SET', KEYS[2], seq)
-redis.call('ZADD', KEYS[1], ready_score(prio, seq), id)
+redis.call('SET', KEYS[2], int_text(seq))
+redis.call('ZADD', KEYS[1], int_text(ready_score(prio, seq)), id)
 event_append(events_of(KEYS[10], ARGV[5]), id, 'queued')
 return {id, 'queued', 1}

@@ -1,7 +1,8 @@
 """Dead letters: the dead-letter queue searched like the jobs view; requeue or mark
-handled one job, edit a job's payload and requeue it; requeue every job matching
-the filters, or purge a queue's, after a dry run shows how many and the operator
-types the queue's name (or `all`) to confirm."""
+handled one job, edit a job's payload and requeue it; requeue (or, admin, purge)
+every job matching the filters, after a dry run shows how many and the operator
+types the queue's name (or `all`) to confirm: a bulk operation (`chronoq.bulk`)
+the server runs, whose progress its page shows (`routes/operations.py`)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from typing import Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from chronoq.bulk import Operations
 from chronoq.core.access import Role
 from chronoq.core.errors import ConfigurationError
+from chronoq.core.ids import new_token
 from chronoq.core.job import JobStatus
 from chronoq.observe.search import JobFilter, JobSearch, parse_moment
 from chronoq.web.auth import (
@@ -61,23 +64,23 @@ async def dead(request: Request, who: Reader, cursor: str = "") -> Response:
 
 @router.get("/dead/bulk")
 async def bulk_preview(request: Request, action: str, who: Reader) -> Response:
-    """The dry run: how many dead jobs the action would touch, and the typed
-    confirmation it needs."""
-    _check_action(action, who, request.query_params.get("queue", ""))
+    """The dry run: how many dead jobs the action would touch now, and the typed
+    confirmation it needs. The form carries an idempotency key: sent twice (a
+    double click, a resubmitted page), it makes one operation."""
+    _check_action(action, who)
     backend = await state_of(request).backend()
     values = {k: request.query_params.get(k, "").strip() for k in FILTERS}
     count, more = await JobSearch(backend).count(dead_filter(values))
     return page(request, "dead_bulk.html", view="dead", action=action, values=values,
-                count=count, more=more, word=confirm_word(values))  # fmt: skip
+                count=count, more=more, word=confirm_word(values),
+                key=new_token())  # fmt: skip
 
 
-def _check_action(action: str, who: Viewer, queue: str) -> None:
+def _check_action(action: str, who: Viewer) -> None:
     if action not in ("requeue", "purge"):
         raise ConfigurationError(f"unknown bulk action {action!r}: requeue or purge")
     if action == "purge" and not who.can(Role.ADMIN):
         raise Forbidden("purging dead jobs needs the admin role")
-    if action == "purge" and not queue:
-        raise ConfigurationError("purge one queue's dead jobs at a time: choose the queue")
 
 
 @router.post("/dead/bulk")
@@ -86,32 +89,30 @@ async def bulk(
     *,
     action: str = Form(...),
     confirm: str = Form(""),
+    dry_run: str = Form(""),
+    key: str = Form(""),
     queue: str = Form(""),
     task: str = Form(""),
     error: str = Form(""),
     since: str = Form(""),
     who: Operator,
 ) -> Response:
-    _check_action(action, who, queue)
+    """A bulk operation over the jobs the filter matches now (a frozen set), run by
+    the server's operation runner; its page shows the progress live. A dry run
+    counts what it would do and changes nothing (no confirmation needed). The
+    library audits the operation (created, cancelled, done) with the viewer's name."""
+    _check_action(action, who)
     values = {"queue": queue, "task": task, "error": error, "since": since}
-    if confirm.strip() != confirm_word(values):
+    wet = not dry_run
+    if wet and confirm.strip() != confirm_word(values):
         raise ConfigurationError(
             f"not confirmed: type {confirm_word(values)!r} to {action} these dead jobs"
         )
-    where = dead_filter(values)
-    client = await state_of(request).client()
-    if action == "purge":
-        if task or error or since:
-            raise ConfigurationError("purge takes a queue alone: requeue or filter first")
-        count = await client.purge_dead(queue=queue)
-    else:
-        count = await client.requeue_dead(
-            queue=queue or None, task=task or None, error_contains=error or None,
-            since=where.since,
-        )  # fmt: skip
-    described = " ".join(f"{k}={v}" for k, v in values.items() if v)
-    await audit(request, who, f"dead.{action}", filter=described, count=count)
-    return page(request, "dead_done.html", view="dead", action=action, count=count)
+    ops = Operations(await state_of(request).client())  # the shared client: no close
+    once = (key if wet else f"{key}:dry") if key else None  # a dry run is another request
+    op = await ops.create(action, dead_filter(values), actor=who.name, dry_run=not wet,
+                          idempotency_key=once)  # fmt: skip
+    return RedirectResponse(f"{base_of(request)}/operations/{op.id}", status_code=303)
 
 
 @router.post("/dead/{job_id}/requeue")

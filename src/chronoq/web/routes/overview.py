@@ -1,5 +1,6 @@
 """Overview: a card per queue (counts, throughput sparkline, oldest waiting job,
-failure rate, a warning when no worker consumes it), live."""
+failure rate, a warning when no worker consumes it, its pause and the pause and
+resume buttons), live."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from fastapi.responses import Response
 from chronoq.observe.metrics import MetricsSnapshot, read_metrics
 from chronoq.observe.rollups import MetricsWindow, window
 from chronoq.observe.series import Series, series
+from chronoq.redis.queue_control import QueuePause
 from chronoq.web.auth import Reader, state_of
 from chronoq.web.live import Fragments, Tick, live_view
 from chronoq.web.render import page, render_fragment
@@ -33,6 +35,9 @@ async def cards(state: DashboardState, metrics: MetricsSnapshot | None = None) -
         return dict(zip(names, found, strict=True))
 
     lines = await state.cache.get("series:1:" + ",".join(names), SLOW, sparks)
+    pauses: dict[str, QueuePause] = await state.cache.get(
+        "paused:" + ",".join(names), 1.0, lambda: backend.queue_control.paused(names)
+    )
     rows = []
     for q in metrics.queues:
         rollup = hour.by_queue.get(q.queue)
@@ -47,6 +52,7 @@ async def cards(state: DashboardState, metrics: MetricsSnapshot | None = None) -
                 "failure_rate": None if success is None else 1 - success,
                 "throughput": rollup.throughput if rollup is not None else 0.0,
                 "spark": spark.rate("started") if spark is not None else [],
+                "pause": pauses.get(q.queue),
             }
         )
     return {"queues": rows, "up": metrics.up, "error": metrics.error,

@@ -13,6 +13,16 @@
     event.detail.headers["X-CSRF-Token"] = meta("chronoq-csrf");
   });
 
+  // A refused or bad action answers with a message for the flash slot
+  // (HX-Retarget: #flash): show it rather than drop it as htmx does errors.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var xhr = event.detail.xhr;
+    if (xhr.status >= 400 && xhr.getResponseHeader("HX-Retarget")) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
+
   // Typed confirmation: the button stays disabled until the word is typed.
   function wireConfirm(form) {
     var word = form.getAttribute("data-confirm-word");

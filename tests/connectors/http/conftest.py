@@ -1,0 +1,3 @@
+from tests.connectors.http.server import platform
+
+__all__ = ["platform"]
