@@ -71,6 +71,7 @@ from chronoq.schedule.model import Misfire, Overlap, ScheduleDef
 from chronoq.schedule.runs import RunKind, RunRecord
 from chronoq.schedule.timeline import Calendar, PlannedRun, SpecCheck
 from chronoq.worker import Worker, WorkerFailed, WorkerOptions
+from chronoq.workflows import Chain, FanOut, Step, SyncWorkflows, Workflows, fan_out
 
 __all__ = [
     "AlertRule",
@@ -78,6 +79,7 @@ __all__ = [
     "Backfill",
     "Backoff",
     "Calendar",
+    "Chain",
     "ChronoqError",
     "Client",
     "ConfigurationError",
@@ -86,6 +88,7 @@ __all__ = [
     "EmailChannel",
     "EnqueuedJob",
     "EventKind",
+    "FanOut",
     "Fleet",
     "ForcedRelease",
     "Gate",
@@ -150,6 +153,7 @@ __all__ = [
     "Silence",
     "SoftTimeLimit",
     "SpecCheck",
+    "Step",
     "SyncClient",
     "SyncFleet",
     "SyncLimits",
@@ -159,6 +163,7 @@ __all__ = [
     "SyncQueueAdmin",
     "SyncQuotas",
     "SyncSchedules",
+    "SyncWorkflows",
     "Task",
     "UnknownTask",
     "WebhookChannel",
@@ -168,7 +173,9 @@ __all__ = [
     "WorkerFailed",
     "WorkerInfo",
     "WorkerOptions",
+    "Workflows",
     "current_job",
+    "fan_out",
     "operations",
     "report_progress",
 ]
