@@ -4,13 +4,16 @@ passing, delays, fan-out and fan-in, pause and resume, cancel, recovery."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import redis
 
-from chronoq import App, Chain, ConfigurationError, Step, Workflows, fan_out
+from chronoq import App, Chain, ConfigurationError, Step, Window, Workflows, fan_out
+from chronoq.workflows.model import business_due_ms
 from chronoq.workflows.sweep import Sweeper
 from tests.worker.helpers import running_worker, wait_until
 
@@ -108,6 +111,33 @@ async def _has_value(log: Any, prefix: str, n: int) -> bool:
 
 def _has(log: Any, prefix: str, n: int) -> Any:
     return _has_value(log, prefix, n)
+
+
+async def test_a_business_day_delay_dates_the_next_step_at_its_window(
+    redis_url: str, prefix: str
+) -> None:
+    app, log = _app(redis_url, prefix)
+    windows = ["mon-fri 09:00-17:00", "sat 10:00-12:00"]
+    chain = Chain([Step("wf.add", 1), Step("wf.double", after="2 business days")],
+                  windows=windows, zone="Asia/Kolkata")  # fmt: skip
+    async with app.workflows() as w, running_worker(app):
+        wf_id = await w.start(chain)
+
+        async def second_pending() -> bool:
+            nodes = (await w.show(wf_id))["stages"][1]["nodes"]
+            return bool(nodes) and nodes[0]["state"] == "pending"
+
+        await wait_until(second_pending, timeout=10)
+        w_ = await w.store.load(wf_id)
+        assert w_ is not None
+    first, second = w_.nodes["0"], w_.nodes["1"]
+    parsed = tuple(Window.parse(x) for x in windows)
+    kolkata = ZoneInfo("Asia/Kolkata")
+    assert second["due"] == business_due_ms(first["finished"], 2, parsed, kolkata)
+    assert second["due"] > first["finished"] + 86_400_000
+    assert json.loads(second["call"]) == [[2], {}]  # the first step's result
+    assert _calls(log, prefix) == ["add:1"]
+    log.close()
 
 
 async def test_a_fan_out_runs_one_job_per_item_and_the_fan_in_sees_every_branch(

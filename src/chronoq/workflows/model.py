@@ -165,6 +165,13 @@ class Chain:
             Window.parse(window)
         zone_info(self.zone)
         stages = [stage.to_wire() for stage in self.stages]
+        for stage in stages:
+            delay = Delay.parse(stage["after"])
+            if delay is not None and delay.business_days and not self.windows:
+                raise ConfigurationError(
+                    f"delay {delay.text!r} counts business days: give the workflow windows=, "
+                    "e.g. ['mon-fri 09:00-17:00']"
+                )
         if stages[0]["kind"] == "fan_out" and stages[0]["items"] is None:
             raise ConfigurationError("a fan-out that starts a workflow needs its items")
         return {"name": self.name, "stages": stages, "windows": list(self.windows),
