@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import redis
 
-from chronoq import App, Chain, ConfigurationError, Step, Window, Workflows, fan_out
+from chronoq import App, Chain, ConfigurationError, JobRequest, Step, Window, Workflows, fan_out
 from chronoq.workflows.model import business_due_ms
 from chronoq.workflows.sweep import Sweeper
 from tests.worker.helpers import running_worker, wait_until
@@ -266,3 +266,54 @@ def test_bad_workflows_are_refused_with_the_reason() -> None:
         Chain([Step("t")], windows=["weekdays"]).to_wire()
     with pytest.raises(ConfigurationError, match="needs its items"):
         Chain([fan_out("t")]).to_wire()
+
+
+async def test_a_crash_between_release_and_enqueue_is_mended_once(
+    redis_url: str, prefix: str
+) -> None:
+    """An advancer released the next step and enqueued its job, then died before
+    recording the job id: the next settle enqueues again under the same key and
+    records the very job made, so the step has one job."""
+    app, log = _app(redis_url, prefix)
+    async with app.workflows() as w, app.client() as client:
+        wf_id = await w.start(Chain([Step("wf.add", 1), Step("wf.double", after="0.2s")]))
+        claim = await client.broker.claim(
+            "default", 1, lease_ms=30_000, token="t", worker_id="gone", retention_ms=60_000
+        )
+        await client.broker.complete(
+            "default", [(claim.jobs[0].id, "t", "2")], retention_ms=60_000, result_ttl_ms=60_000
+        )
+        await w.settle(wf_id)  # opens stage 1, pending for 0.2 s
+        await asyncio.sleep(0.25)
+        _, _, released = await w.store.release(wf_id, ["1"])  # the advancer that dies...
+        assert list(released) == ["1"]
+        orphan = await client.submit(  # ...after enqueueing the job, as _enqueue does
+            JobRequest("wf.double", [2], idempotency_key=f"wf:{wf_id}:1", workflow=f"{wf_id}/1")
+        )
+        assert (await w.show(wf_id))["stages"][1]["nodes"][0]["state"] == "released"
+        await asyncio.gather(w.settle(wf_id), w.settle(wf_id))
+        (node,) = (await w.show(wf_id))["stages"][1]["nodes"]
+        assert node["state"] == "enqueued" and node["job"] == orphan.id
+        assert sum(q.waiting for q in await client.queues()) == 1
+    log.close()
+
+
+async def test_a_workflow_cancelled_while_a_step_is_released_runs_nothing_more(
+    redis_url: str, prefix: str
+) -> None:
+    app, log = _app(redis_url, prefix)
+    async with app.workflows() as w:
+        wf_id = await w.start(Chain([Step("wf.add", 1, after="0.1s")]))
+        await asyncio.sleep(0.15)
+        _, _, released = await w.store.release(wf_id, ["0"])
+        assert list(released) == ["0"]
+        await w.store.control(wf_id, "cancel")  # the cancel lands before the enqueue
+        loaded = await w.store.load(wf_id)
+        assert loaded is not None
+        await w._enqueue(loaded, released)  # the advancer that released it goes on
+        (node,) = (await w.show(wf_id))["stages"][0]["nodes"]
+        assert node["state"] == "cancelled"
+        async with running_worker(app):
+            await asyncio.sleep(0.3)
+    assert _calls(log, prefix) == []
+    log.close()

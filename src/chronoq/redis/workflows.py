@@ -141,13 +141,13 @@ class WorkflowStore:
         }
         return _text(reply[0]), int(reply[1]), released
 
-    async def enqueued(self, workflow_id: str, jobs: list[tuple[str, str, str]]) -> int:
-        """Record (node, job id, queue) of released nodes that were enqueued."""
-        if not jobs:
-            return 0
+    async def enqueued(self, workflow_id: str, jobs: list[tuple[str, str, str]]) -> str:
+        """Record (node, job id, queue) of released nodes that were enqueued. Returns
+        the workflow's status ('' when gone)."""
         w = self._wf(workflow_id)
         args = [part for triple in jobs for part in triple]
-        return int(await SCRIPTS.wf_enqueued(self.redis, [w.nodes], args))
+        reply = await SCRIPTS.wf_enqueued(self.redis, [w.record, w.nodes], args)
+        return _text(reply[1])
 
     async def control(self, workflow_id: str, action: str) -> tuple[str, str] | None:
         """Pause, resume or cancel. Returns (status before, status after)."""

@@ -126,9 +126,15 @@ class Workflows(Opened):
                 JobRequest(nodes[nid]["task"], args, kwargs, idempotency_key=key, workflow=marker)
             )
         jobs = await self.client.enqueue_many(requests)
-        await self.store.enqueued(
-            w.id, [(nid, j.id, j.queue) for nid, j in zip(order, jobs, strict=True)]
-        )
+        made = [(nid, job.id, job.queue) for nid, job in zip(order, jobs, strict=True)]
+        if await self.store.enqueued(w.id, made) == "cancelled":
+            # Cancelled between release and now: these jobs must not run either.
+            for job in jobs:
+                with contextlib.suppress(JobNotFound, InvalidJobState):
+                    await self.client.cancel(job.id)
+            fresh = await self.store.load(w.id)
+            if fresh is not None:
+                await self._record_finished(fresh, fresh.nodes)
 
     async def _record_finished(self, w: StoredWorkflow, current: dict[str, dict[str, Any]]) -> bool:
         """Read the jobs of enqueued nodes; record those that finished. Returns
