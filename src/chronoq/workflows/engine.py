@@ -28,7 +28,7 @@ from chronoq.client import Client, JobRequest
 from chronoq.core import serialization
 from chronoq.core.errors import ConfigurationError, InvalidJobState, JobNotFound
 from chronoq.core.ids import new_job_id
-from chronoq.core.job import JobStatus
+from chronoq.core.job import Job, JobStatus
 from chronoq.loop_thread import LoopThread
 from chronoq.manage.base import Opened
 from chronoq.redis.workflows import StoredWorkflow, WorkflowStore, check_workflow_id
@@ -137,29 +137,44 @@ class Workflows(Opened):
                 await self._record_finished(fresh, fresh.nodes)
 
     async def _record_finished(self, w: StoredWorkflow, current: dict[str, dict[str, Any]]) -> bool:
-        """Read the jobs of enqueued nodes; record those that finished. Returns
-        whether any was recorded now."""
-        recorded = False
+        """Read the jobs of enqueued nodes (one pipelined read per queue); record those
+        that finished. Returns whether any was recorded now."""
+        by_queue: dict[str, list[str]] = {}
         for nid, node in current.items():
-            if node["state"] != "enqueued":
-                continue
-            try:
-                job = await self.client.job(node["job"])
-            except JobNotFound:
-                reply = await self.store.finish(
-                    w.id, nid, node["job"], outcome="dead", result="",
-                    error="the job's record is gone",
-                )  # fmt: skip
-            else:
-                if not job.status.is_finished:
+            if node["state"] == "enqueued":
+                by_queue.setdefault(node.get("queue") or "", []).append(nid)
+        recorded = False
+        for queue, nids in by_queue.items():
+            jobs = {
+                job.id: job for job in await self._jobs(queue, [current[n]["job"] for n in nids])
+            }
+            for nid in nids:
+                job_id = current[nid]["job"]
+                job = jobs.get(job_id)
+                if job is None:
+                    reply = await self.store.finish(
+                        w.id, nid, job_id, outcome="dead", result="",
+                        error="the job's record is gone",
+                    )  # fmt: skip
+                elif job.status.is_finished:
+                    ok = job.status is JobStatus.SUCCEEDED
+                    reply = await self.store.finish(
+                        w.id, nid, job.id, outcome=_outcome(job.status),
+                        result=serialization.dumps(job.result) if ok else "", error=job.error or "",
+                    )  # fmt: skip
+                else:
                     continue
-                ok = job.status is JobStatus.SUCCEEDED
-                reply = await self.store.finish(
-                    w.id, nid, job.id, outcome=_outcome(job.status),
-                    result=serialization.dumps(job.result) if ok else "", error=job.error or "",
-                )  # fmt: skip
-            recorded = recorded or (reply is not None and reply[0])
+                recorded = recorded or (reply is not None and reply[0])
         return recorded
+
+    async def _jobs(self, queue: str, ids: list[str]) -> list[Job]:
+        if queue:
+            return await self.client.inspector.get_jobs(queue, ids)
+        found = []  # a node recorded without its queue: look each job up
+        for job_id in ids:
+            with contextlib.suppress(JobNotFound):
+                found.append(await self.client.job(job_id))
+        return found
 
     async def _open_next(self, w: StoredWorkflow, current: dict[str, dict[str, Any]]) -> None:
         plan = Plan.of(w.spec)
