@@ -31,6 +31,6 @@ node.finished = now
 if ARGV[4] ~= '' then node.result = ARGV[4] end
 if ARGV[5] ~= '' then node.error = ARGV[5] end
 redis.call('HSET', KEYS[2], ARGV[1], cjson.encode(node))
-open = redis.call('HINCRBY', KEYS[1], 'open', -1)
-redis.call('HSET', KEYS[1], 'updated', now)
+open = open - 1  -- (HSET, not HINCRBY: the producer's ACL has no HINCRBY)
+redis.call('HSET', KEYS[1], 'open', open, 'updated', now)
 return {1, open, status}
