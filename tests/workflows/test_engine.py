@@ -317,3 +317,27 @@ async def test_a_workflow_cancelled_while_a_step_is_released_runs_nothing_more(
             await asyncio.sleep(0.3)
     assert _calls(log, prefix) == []
     log.close()
+
+
+async def test_a_delayed_step_due_while_no_worker_ran_starts_with_the_next_worker(
+    redis_url: str, prefix: str
+) -> None:
+    """Everything is in Redis: a worker stops with the next step pending, the step
+    falls due meanwhile, and a worker started later (a restart) sweeps it up."""
+    app, log = _app(redis_url, prefix)
+    async with app.workflows() as w:
+        wf_id = await w.start(Chain([Step("wf.add", 1), Step("wf.double", after="0.5s")]))
+        async with running_worker(app):
+
+            async def second_pending() -> bool:
+                nodes = (await w.show(wf_id))["stages"][1]["nodes"]
+                return bool(nodes) and nodes[0]["state"] == "pending"
+
+            await wait_until(second_pending)
+        await asyncio.sleep(1.0)  # due now, with nobody running
+        assert _calls(log, prefix) == ["add:1"]
+        async with running_worker(app):
+            tree = await _ended(w, wf_id)
+    assert tree["status"] == "completed"
+    assert _calls(log, prefix) == ["add:1", "double:2"]
+    log.close()
