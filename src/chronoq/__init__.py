@@ -75,6 +75,7 @@ from chronoq.schedule.model import Misfire, Overlap, ScheduleDef
 from chronoq.schedule.runs import RunKind, RunRecord
 from chronoq.schedule.timeline import Calendar, PlannedRun, SpecCheck
 from chronoq.worker import Worker, WorkerFailed, WorkerOptions
+from chronoq.workflows import Chain, FanOut, Step, SyncWorkflows, Workflows, fan_out
 
 __all__ = [
     "AlertRule",
@@ -82,6 +83,7 @@ __all__ = [
     "Backfill",
     "Backoff",
     "Calendar",
+    "Chain",
     "ChronoqError",
     "Client",
     "ConfigurationError",
@@ -90,6 +92,7 @@ __all__ = [
     "EmailChannel",
     "EnqueuedJob",
     "EventKind",
+    "FanOut",
     "Fleet",
     "ForcedRelease",
     "Gate",
@@ -158,6 +161,7 @@ __all__ = [
     "Silence",
     "SoftTimeLimit",
     "SpecCheck",
+    "Step",
     "SyncClient",
     "SyncFleet",
     "SyncLimits",
@@ -167,6 +171,7 @@ __all__ = [
     "SyncQueueAdmin",
     "SyncQuotas",
     "SyncSchedules",
+    "SyncWorkflows",
     "Task",
     "UnknownTask",
     "WebhookChannel",
@@ -176,7 +181,9 @@ __all__ = [
     "WorkerFailed",
     "WorkerInfo",
     "WorkerOptions",
+    "Workflows",
     "current_job",
+    "fan_out",
     "operations",
     "report_progress",
 ]

@@ -69,6 +69,7 @@ from chronoq.redis.connector import ClientConnector, Connector
 from chronoq.redis.durability import Durability
 from chronoq.redis.keys import Keyspace
 from chronoq.schedule.model import DEFAULT_GRACE, Misfire, Overlap, ScheduleDef
+from chronoq.workflows.engine import SyncWorkflows, Workflows
 
 F = TypeVar("F", bound=Callable[..., Any])
 H = TypeVar("H", bound=EventHook)
@@ -347,6 +348,12 @@ class App:
         list, next_runs, trigger. `async with app.schedules() as s:` in async code,
         `with app.schedules() as s:` in sync code (same operations)."""
         return Handle(self.client, self.timezone, Schedules, SyncSchedules)
+
+    def workflows(self) -> Handle[Workflows, SyncWorkflows]:
+        """Workflows (chains, fan-outs) stored in Redis: start, show, list, pause,
+        resume, cancel. `async with app.workflows() as w:` or `with app.workflows()
+        as w:`; run a worker (it advances them) to see them progress."""
+        return Handle(self.client, self.timezone, Workflows, SyncWorkflows)
 
     def limit(
         self,

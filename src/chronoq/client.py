@@ -91,6 +91,7 @@ class JobRequest:
     force: bool = False  # enqueue a name neither the app nor any worker has registered
     schedule: str | None = None  # recorded on the job: the schedule that made it
     schedule_due: datetime | None = None  # recorded on the job: that run's due time
+    workflow: str | None = None  # recorded on the job: "<workflow id>/<node>" (chronoq.workflows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +239,7 @@ class Client:
                 retry_delays=None if request.retry_delays is None else tuple(request.retry_delays),
                 schedule=request.schedule,
                 schedule_due_ms=to_millis(request.schedule_due) if request.schedule_due else None,
+                workflow=request.workflow,
             )
         else:
             options = self._default_options(name, task)
@@ -515,6 +517,7 @@ def _has_job_options(r: JobRequest) -> bool:
         and r.idempotency_key is None
         and r.retry_delays is None
         and r.schedule is None
+        and r.workflow is None
     )
 
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from chronoq import App
+from chronoq import App, Chain, Step
 from chronoq.client import JobRequest
 from chronoq.control.limiter import Limiter, LimitRequest
 from chronoq.core.alerts import AlertRule, RuleKind
@@ -250,6 +250,8 @@ async def drive_every_script(app: App, proxy: RecordingProxy) -> None:
     await ledger.claim("k", "started", owner="o")
     await ledger.advance("k", "done", owner="o")
 
+    await drive_the_workflow_scripts(app)
+
     # Each lock is held until its watcher has renewed it once (every ttl/3).
     before = renewals(proxy)
 
@@ -261,6 +263,24 @@ async def drive_every_script(app: App, proxy: RecordingProxy) -> None:
     async with app.backend() as backend:
         await backend.locks.force_release("report")
     drive_the_sync_callers(app, proxy)
+
+
+async def drive_the_workflow_scripts(app: App) -> None:
+    @app.task(name="wf_step")
+    def wf_step(n: int) -> int: ...
+
+    async with app.workflows() as flows:
+        chain = Chain([Step("wf_step", 1), Step("wf_step")])
+        await flows.start(chain, workflow_id="wfh")  # create, release, enqueued
+        broker = flows.client.broker
+        (job,) = (await broker.claim("default", 1, lease_ms=60_000, token="wt", worker_id="w",
+                                     retention_ms=HOUR_MS)).jobs  # fmt: skip
+        await broker.complete("default", [(job.id, "wt", "2")], retention_ms=1, result_ttl_ms=1)
+        await flows.settle("wfh")  # finish, open
+        await flows.pause("wfh")  # control
+        await flows.store.attend_at("wfh", 0)
+        await flows.store.claim_due(lease_ms=1000, limit=5)
+        await flows.cancel("wfh")
 
 
 def drive_the_sync_callers(app: App, proxy: RecordingProxy) -> None:
@@ -317,6 +337,7 @@ async def test_every_caller_passes_the_keys_and_arguments_its_script_declares(
         keyspace.operations,
         keyspace.ops,
         keyspace.ledger("headers", "k"),
+        keyspace.workflow("wfh"),
     )
     headers = {script: read_header(script) for script in script_files()}
     seen: set[str] = set()

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import redis
 
-from chronoq import App, JobStatus
+from chronoq import App, Chain, JobStatus, Step
 from chronoq.cli.main import main
 from chronoq.client import JobRequest
 from chronoq.redis.keys import Keyspace
@@ -108,6 +108,14 @@ def test_worker_producer_and_viewer_run_end_to_end_under_their_minimal_rules(
             return [j for j in jobs if j["task"] == "tests.acl_app.tick"]
 
         wait_for("two scheduled ticks to run", lambda: len(ticks()) >= 2, 20)
+
+        with producer.workflows() as flows:  # steps advanced by the worker, read by a viewer
+            chain = Chain([Step("tests.acl_app.add", 1, 2), Step("tests.acl_app.add", 10)])
+            flow = flows.start(chain)
+            wait_for("the workflow", lambda: flows.show(flow)["status"] == "completed", 30)
+            assert flows.pause(flow) == ("completed", "completed")
+        tree = viewer_json(acl_server, capsys, "workflows", "show", flow)
+        assert tree["stages"][1]["nodes"][0]["result"] == 13
 
         queues = {q["queue"]: q for q in viewer_json(acl_server, capsys, "queues")}
         assert queues["default"]["stats"]["succeeded"] >= 8

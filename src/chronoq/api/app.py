@@ -33,12 +33,13 @@ from chronoq.api.routes import (
     queues,
     schedules,
     tasks,
+    workflows,
 )
 from chronoq.api.state import ApiState
 from chronoq.app import App
 
 ROUTERS = (jobs, tasks, queues, dead, operations, metrics, health, alerts, audit, campaign,
-           schedules, limits, locks, fleet, queue_control)  # fmt: skip
+           schedules, limits, locks, fleet, queue_control, workflows)  # fmt: skip
 
 
 def create_api(

@@ -8,6 +8,7 @@ token exists (every page and API call needs one: `chronoq tokens create`).
 from __future__ import annotations
 
 import asyncio
+import gc
 import ipaddress
 import logging
 import subprocess
@@ -75,6 +76,11 @@ def serve(app: App, host: str, port: int, log_level: str = "info") -> None:
         create_site(app), host=host, port=port, log_level=log_level, access_log=False,
         lifespan="on", server_header=False,
     )  # fmt: skip
+    # What start-up built (FastAPI's routes and models, the templates) lives as long as
+    # the process: frozen out of the collector, a full collection no longer walks it
+    # (those pauses were the API's p99 at a steady 200 requests/s, bench/api).
+    gc.collect()
+    gc.freeze()
     uvicorn.Server(config).run()
 
 

@@ -29,14 +29,16 @@ from chronoq.cli.render import (
     timeline_table,
     workers_table,
 )
-from chronoq.client import JobRequest
-from chronoq.core.errors import ChronoqError
+from chronoq.cli.workflows import render_tree
+from chronoq.client import Client, JobRequest
+from chronoq.core.errors import ChronoqError, JobNotFound
 from chronoq.core.job import JobStatus
 from chronoq.core.serialization import NestingTooDeep
 from chronoq.observe.cleanup import cleanup as run_cleanup
 from chronoq.observe.filters import parse_filter
-from chronoq.observe.jobs import job_history
+from chronoq.observe.jobs import JobHistory, job_history
 from chronoq.observe.search import PAGE_MAX, JobSearch, parse_moment
+from chronoq.workflows import Workflows
 
 T = TypeVar("T")
 STATUSES = ", ".join(s.value for s in JobStatus)
@@ -121,14 +123,30 @@ def job(
 ) -> None:
     """Show one job: its status, times, result or error with traceback, and the
     timeline of its attempts (retries, lost workers, hand-backs, deferrals, requeues)."""
-    found = Target.resolve(app, redis_url, prefix).with_client(
-        lambda c: readable(job_history(c.inspector, job_id), f"job {job_id}")
+    found, flow = Target.resolve(app, redis_url, prefix).with_client(
+        lambda c: readable(_job_and_workflow(c, job_id), f"job {job_id}")
     )
     if json_out:
-        emit_readable_json(found.to_dict(), f"job {job_id}")
+        shown = found.to_dict() if flow is None else {**found.to_dict(), "workflow_tree": flow}
+        emit_readable_json(shown, f"job {job_id}")
     else:
         console().print(job_table(found.job))
         console().print(timeline_table(found))
+        if flow is not None:
+            console().print(render_tree(flow))
+
+
+async def _job_and_workflow(client: Client, job_id: str) -> tuple[JobHistory, Any]:
+    """The job's history, and the tree of its workflow when it is a step of one."""
+    found = await job_history(client.inspector, job_id)
+    marker = found.job.workflow
+    if marker is None:
+        return found, None
+    try:
+        flow = await Workflows(client).show(marker.partition("/")[0])
+    except JobNotFound:  # the workflow's record is gone (deleted); the job stays
+        flow = None
+    return found, flow
 
 
 async def readable(read: Awaitable[T], what: str) -> T:

@@ -25,6 +25,7 @@ from chronoq.cli.queues import queues
 from chronoq.cli.schedules import cron, schedules
 from chronoq.cli.server import server
 from chronoq.cli.tokens import tokens
+from chronoq.cli.workflows import workflows
 from chronoq.core.errors import ChronoqError, InvalidJobState
 from chronoq.redis.errors import RedisError, RedisUnusable, describe
 from chronoq.worker import WorkerFailed
@@ -87,6 +88,7 @@ cli.add_typer(alerts, name="alerts")
 cli.add_typer(tokens, name="tokens")
 cli.add_typer(locks, name="locks")
 cli.add_typer(operations, name="operations")
+cli.add_typer(workflows, name="workflows")
 cli.command()(dashboard)
 cli.command()(reports.report)
 cli.command("generate-report", hidden=True)(reports.report)  # the seeds' name for `report`

@@ -166,6 +166,7 @@ class JobOptions:
     retry_delays: tuple[float, ...] | None = None  # seconds before each retry; last repeats
     schedule: str | None = None  # the schedule whose run (or trigger) made the job
     schedule_due_ms: int | None = None  # the due time of that run
+    workflow: str | None = None  # "<workflow id>/<node>": the workflow step this job is
 
     def __post_init__(self) -> None:
         if self.retry_delays is not None:
@@ -267,7 +268,25 @@ def _encode_extra_options(opts: JobOptions) -> str | None:
         extra["limits"] = [[ref.name, ref.key] for ref in opts.limits]
     if opts.retry_delays is not None:
         extra["delays"] = list(opts.retry_delays)
+    if opts.workflow is not None:
+        extra[WORKFLOW_OPTION] = opts.workflow
     return serialization.dumps(extra) if extra else None
+
+
+WORKFLOW_OPTION = "wf"
+_WORKFLOW_MARK = f'"{WORKFLOW_OPTION}":'
+
+
+def workflow_of(options: str | None) -> str | None:
+    """The "<workflow id>/<node>" a job's options JSON names, or None. A plain job
+    pays one substring test (most have no options at all)."""
+    if not options or _WORKFLOW_MARK not in options:
+        return None
+    try:
+        found = serialization.loads(options).get(WORKFLOW_OPTION)
+    except (ValueError, AttributeError):
+        return None
+    return found if isinstance(found, str) else None
 
 
 NO_EXTRA = ExtraOptions()
@@ -317,6 +336,7 @@ class Job:
     error_class: str | None = None  # that failure's class (network, timeout, ...)
     resolved_at: datetime | None = None  # a dead job an operator marked handled
     resolution: str | None = None  # their note
+    workflow: str | None = None  # "<workflow id>/<node>" when the job is a workflow step
 
     @property
     def duration(self) -> float | None:
@@ -371,6 +391,7 @@ class Job:
             error_class=fields.get(Field.ERROR_CLASS) or None,
             resolved_at=millis(Field.RESOLVED),
             resolution=fields.get(Field.RESOLUTION) or None,
+            workflow=workflow_of(fields.get(Field.OPTIONS)),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -412,6 +433,7 @@ class Job:
             "error_class": self.error_class,
             "resolved_at": iso(self.resolved_at),
             "resolution": self.resolution,
+            "workflow": self.workflow,
         }
 
 

@@ -82,6 +82,13 @@ class Settings(BaseSettings):
         default=90, gt=0, description="Days the daily metrics rollups are kept."
     )
     keep_result: float = Field(default=86400, ge=0, description="Result TTL.")
+    workflow_sweep: float = Field(
+        default=1.0,
+        ge=0,
+        description="Seconds between two workflow sweeps of each worker and scheduler loop "
+        "(they start delayed steps when due and advance workflows a crash left behind); "
+        "0: this process does not sweep.",
+    )
     shutdown_timeout: float = Field(default=30.0, ge=0)
     cancel_grace: float = Field(
         default=10.0,

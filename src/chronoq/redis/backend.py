@@ -41,6 +41,7 @@ from chronoq.redis.registry import RegistryStore
 from chronoq.redis.rollups import RollupStore
 from chronoq.redis.schedules import ScheduleStore
 from chronoq.redis.snapshot import SnapshotReader
+from chronoq.redis.workflows import WorkflowStore
 
 
 class Backend:
@@ -107,6 +108,11 @@ class Backend:
     def access(self) -> AccessStore:
         """API tokens and the audit log (the HTTP API, dashboard and CLI write it)."""
         return AccessStore(self.redis, self.keys)
+
+    @cached_property
+    def workflows(self) -> WorkflowStore:
+        """Workflow records and their step nodes (chronoq.workflows drives them)."""
+        return WorkflowStore(self.redis, self.keys)
 
     @cached_property
     def operations(self) -> OperationStore:

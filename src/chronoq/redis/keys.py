@@ -274,6 +274,22 @@ class Keyspace:
     def schedules(self) -> ScheduleKeys:
         return ScheduleKeys(self.prefix)
 
+    def workflow(self, workflow_id: str) -> WorkflowKeys:
+        """The keys of one workflow (`chronoq.workflows`), under its own hash tag."""
+        return WorkflowKeys(self.prefix, workflow_id)
+
+    @cached_property
+    def workflows(self) -> str:
+        """ZSET of every workflow id; score = creation ms (`chronoq workflows list`)."""
+        return f"{self.prefix}:{{~wf}}:all"
+
+    @cached_property
+    def workflows_due(self) -> str:
+        """ZSET of the workflows needing attention; score = when (epoch ms): a delayed
+        step's due time, or a recheck of steps whose outcome may be unrecorded. The
+        recovery sweep claims entries by raising their score (a lease)."""
+        return f"{self.prefix}:{{~wf}}:due"
+
     @cached_property
     def cancel_channel(self) -> str:
         """Pub/sub channel carrying the ids of running jobs to cancel (a channel, not a
@@ -336,6 +352,30 @@ class Keyspace:
     def once(self, key: str) -> str:
         """STRING claimed by `App.once(key)` (SET NX PX); tag `{once:KEY}`."""
         return f"{self.prefix}:{{once:{validate_lock_name(key, what='once key')}}}"
+
+
+@dataclass(frozen=True)
+class WorkflowKeys:
+    """The keys of one workflow. All share the hash tag `{wf:<id>}`: its scripts
+    touch one slot on a Cluster."""
+
+    prefix: str
+    workflow_id: str
+
+    def _key(self, name: str) -> str:
+        return f"{self.prefix}:{{wf:{self.workflow_id}}}:{name}"
+
+    @property
+    def record(self) -> str:
+        """HASH: status, stage (open stage index), open (its unfinished nodes), spec
+        (JSON), name, created, updated (ms)."""
+        return self._key("wf")
+
+    @property
+    def nodes(self) -> str:
+        """HASH node id ("<stage>" or "<stage>.<item>") -> node JSON (state, due, job,
+        queue, call, result, error)."""
+        return self._key("nodes")
 
 
 @dataclass(frozen=True)

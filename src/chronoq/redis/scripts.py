@@ -235,6 +235,17 @@ class Scripts:
         self.operation_cancel = Script("operation_cancel")
         self.ops_record = Script("ops_record")
         self.ledger_advance = Script("ledger_advance")
+        self._workflow_scripts()
+
+    def _workflow_scripts(self) -> None:
+        """The workflow store's (chronoq.redis.workflows)."""
+        self.wf_create = Script("wf_create")
+        self.wf_finish = Script("wf_finish")
+        self.wf_open = Script("wf_open")
+        self.wf_release = Script("wf_release")
+        self.wf_enqueued = Script("wf_enqueued")
+        self.wf_control = Script("wf_control")
+        self.wf_due_claim = Script("wf_due_claim")
 
 
 SCRIPTS = Scripts()

@@ -37,7 +37,7 @@ from chronoq.control.limiter import Limiter
 from chronoq.core.claims import ClaimedJob
 from chronoq.core.errors import ConfigurationError
 from chronoq.core.ids import new_job_id, new_token
-from chronoq.core.job import JobStatus
+from chronoq.core.job import JobStatus, workflow_of
 from chronoq.core.task import DEFAULT_MAX_RETRIES
 from chronoq.observe.alerts import AlertEngine
 from chronoq.redis.cancel import cancel_and_wait
@@ -62,6 +62,9 @@ from chronoq.worker.supervisor import Restart, Supervisor, loop_failure
 from chronoq.worker.throttle import Throttle
 from chronoq.worker.trimming import Trimmer
 from chronoq.worker.usage import ProcessUsage
+from chronoq.workflows.advancer import Advancer
+from chronoq.workflows.engine import Workflows
+from chronoq.workflows.sweep import Sweeper
 
 log = logging.getLogger("chronoq.worker")
 
@@ -164,6 +167,8 @@ class Worker:
             self._threads.shutdown(wait=False, cancel_futures=True)
             for client in [*self._blocking, self._cancels]:
                 await client.aclose()
+            if hasattr(self, "_workflows"):  # built by _serve
+                await self._workflows.close()
             await self.backend.close()
         if self._failure is not None:
             raise self._failure
@@ -190,6 +195,8 @@ class Worker:
         ]
         if self.options.alerts:
             upkeep.append(supervisor.start("alerts", self._alert_loop, restart=UPKEEP))
+        if self.app.settings.workflow_sweep > 0:
+            upkeep.append(supervisor.start("workflow sweep", self._sweep_workflows, restart=UPKEEP))
         if self.options.scheduler:  # ends by itself on stop: its clean-up is its own
             self._ends_on_stop.append(
                 supervisor.start("scheduler", self._scheduler_loop, restart=UPKEEP)
@@ -238,6 +245,9 @@ class Worker:
             interval=self.options.alert_interval,
         )
         await engine.run(self._stop)
+
+    async def _sweep_workflows(self) -> None:
+        await self._sweeper.run(self._stop)
 
     async def _scheduler_loop(self) -> None:
         await run_scheduler(
@@ -310,6 +320,9 @@ class Worker:
             outages=self._outages,
             decided=self._usage.limit_decided,
         )
+        self._workflows = Workflows(self.app.client())
+        self._advancer = Advancer(self._workflows)
+        self._sweeper = Sweeper(self._workflows, interval=settings.workflow_sweep)
         self._doorbell = Doorbell(
             self.broker,
             self._blocking,
@@ -335,6 +348,7 @@ class Worker:
         await self._hand_back()
         await self._contexts.stop()
         await self._events.drain(self._redis_step())
+        await self._advancer.drain(self._redis_step())
         if self._ends_on_stop:
             await asyncio.wait(self._ends_on_stop, timeout=INTAKE_PATIENCE)
         await cancel_and_wait([*upkeep, *self._ends_on_stop])
@@ -502,9 +516,16 @@ class Worker:
         self._runs.cancel(job_id)
 
     def _written(self, outcome: Outcome) -> None:
-        self._leases.drop(outcome.job.id)
+        job = outcome.job
+        self._leases.drop(job.id)
         self.jobs_done += 1
         self.recycling.job_recorded()
+        # A workflow step that ended moves its workflow on; a plain job (options None,
+        # or without the marker) costs this test only.
+        if job.options is not None and (outcome.succeeded or outcome.retry_in is None):
+            marker = workflow_of(job.options)
+            if marker is not None:
+                self._advancer.step_ended(marker, job.id)
 
     # -- heartbeat ---------------------------------------------------------
 

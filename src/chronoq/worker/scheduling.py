@@ -31,6 +31,8 @@ from chronoq.worker.publishing import Publication
 from chronoq.worker.resilience import Outages, Stopped, until_stopped
 from chronoq.worker.scheduler import Scheduler
 from chronoq.worker.supervisor import Restart, Supervisor
+from chronoq.workflows.engine import Workflows
+from chronoq.workflows.sweep import Sweeper
 
 log = logging.getLogger("chronoq.scheduler")
 RETIRE_EVERY = 30.0  # seconds between looks for declared schedules no running app declares
@@ -73,9 +75,15 @@ async def run_scheduler(
             )
             beats = LoopHeartbeat(app, scheduler, client.backend.scheduler_loops, heartbeat)
             beating = asyncio.create_task(beats.run(outages))
+            sweeping = None
+            if app.settings.workflow_sweep > 0:  # workflows are looked after here too
+                sweeper = Sweeper(Workflows(client), interval=app.settings.workflow_sweep)
+                sweeping = asyncio.create_task(sweeper.run(stop))
             try:
                 await scheduler.run(stop)
             finally:
+                if sweeping is not None:
+                    await cancel_and_wait(sweeping)
                 await cancel_and_wait(beating)
                 await cancel_and_wait(retiring)
                 await beats.withdraw()
