@@ -5,8 +5,9 @@ limit_acquire.lua counts each start a quota grants, in the same call, under the
 local day (the account's zone, as the quota counts it) of the period it is
 counted in: one HASH per quota and day, account -> starts, kept
 CHRONOQ_METRICS_DAYS (none with CHRONOQ_METRICS=0). Days are ISO dates: an
-account ahead of UTC may already count tomorrow's, so a range of `days` ending
-today reads one day more (UTC today + 1). A read is one pipelined round trip per
+account ahead of UTC may already count tomorrow's, and a start booked for its
+next local midnight counts the day after (UTC today + 2 at most, with UTC+14), so a
+range of `days` ending today reads two days more. A read is one pipelined round trip per
 quota. What one account used in its current period, to the second, is
 `LimitStore.usage` (`chronoq quotas`); this is the history.
 """
@@ -23,6 +24,7 @@ from chronoq.redis.backend import Backend
 from chronoq.redis.errors import REDIS_FAULTS
 
 TOP = 10
+AHEAD = 2  # days after UTC today an account's use may already be counted under
 MAX_DAYS = 400
 
 
@@ -95,12 +97,13 @@ class QuotaUse:
 
 
 def day_range(days: int, today: date | None = None) -> list[str]:
-    """The ISO days of the last `days` days to today (UTC), and tomorrow (a zone
-    ahead of UTC counts it already)."""
+    """The ISO days of the last `days` days to today (UTC), and the two after: a
+    zone ahead of UTC is already in tomorrow, and a start booked for its next local
+    midnight counts the day after that."""
     if not 1 <= days <= MAX_DAYS:
         raise ConfigurationError(f"days must be within 1..{MAX_DAYS}, got {days}")
-    end = (today or datetime.now(UTC).date()) + timedelta(days=1)
-    return [(end - timedelta(days=i)).isoformat() for i in range(days, -1, -1)]
+    end = (today or datetime.now(UTC).date()) + timedelta(days=AHEAD)
+    return [(end - timedelta(days=i)).isoformat() for i in range(days + AHEAD - 1, -1, -1)]
 
 
 async def quota_use(
