@@ -70,6 +70,7 @@ class SharedCache:
     entries: dict[str, _Entry] = field(default_factory=dict)
     locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     computed: int = 0  # reads made (for tests and the bench)
+    forgotten: dict[str, float] = field(default_factory=dict)  # prefix -> when
 
     async def get(self, key: str, ttl: float, make: Callable[[], Awaitable[T]]) -> T:
         entry = self.entries.get(key)
@@ -82,8 +83,11 @@ class SharedCache:
             if entry is not None and time.monotonic() - entry.at < ttl:
                 kept: T = entry.value
                 return kept
+            began = time.monotonic()
             made = await make()
             self.computed += 1
+            if self._forgotten_since(key, began):
+                return made  # read before an action changed it: not kept for others
             self.entries[key] = _Entry(made, time.monotonic())
             if len(self.entries) > 1000:  # per-job keys: drop the oldest
                 oldest = min(self.entries, key=lambda k: self.entries[k].at)
@@ -94,8 +98,14 @@ class SharedCache:
     def forget(self, prefix: str) -> None:
         """Drop the values whose keys start with `prefix`: an action changed them,
         and the page it goes back to must show the change."""
+        self.forgotten[prefix] = time.monotonic()
         for key in [k for k in self.entries if k.startswith(prefix)]:
             del self.entries[key]
+
+    def _forgotten_since(self, key: str, began: float) -> bool:
+        """Whether an action dropped `key` while it was being read (a read that began
+        before the change may hold the old value)."""
+        return any(key.startswith(p) and at >= began for p, at in self.forgotten.items())
 
 
 class DashboardState:
