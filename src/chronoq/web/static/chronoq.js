@@ -60,16 +60,35 @@
   // Live updates: one EventSource per tab, closed while the tab is hidden (the
   // server sends the current state when it reopens).
   var source = null;
+  var held = {};  // slot id -> the newest fragment, held while the user works in it
+  function swap(slot, html) {
+    slot.innerHTML = html;
+    if (window.htmx) window.htmx.process(slot);
+  }
   function applyUpdate(event) {
     var fragments = JSON.parse(event.data);
     Object.keys(fragments).forEach(function (id) {
       var slot = document.getElementById(id);
       if (!slot) return;
-      slot.innerHTML = fragments[id];
-      if (window.htmx) window.htmx.process(slot);
+      // Never replace a form under the user's hands (a typed reason, a button being
+      // clicked): keep the update until focus leaves the slot.
+      if (slot.contains(document.activeElement) && document.activeElement !== document.body) {
+        held[id] = fragments[id];
+        return;
+      }
+      swap(slot, fragments[id]);
     });
     document.body.setAttribute("data-live-updated", String(Date.now()));
   }
+  document.addEventListener("focusout", function (event) {
+    Object.keys(held).forEach(function (id) {
+      var slot = document.getElementById(id);
+      if (!slot || slot.contains(event.relatedTarget)) return;
+      var html = held[id];
+      delete held[id];
+      swap(slot, html);
+    });
+  });
   function openLive() {
     var view = meta("chronoq-live");
     if (!view || source || document.hidden || !window.EventSource) return;
