@@ -31,8 +31,10 @@ ACK_TIMEOUT = 0.5  # seconds a WAIT may block: short, so the failover window sta
 LEASE = "2"  # a job leased on the dead primary runs again after this on the new one
 QUEUE = "default"
 # An enqueue acknowledged this long before the kill had reached the replica: the
-# replication lag on one machine is milliseconds, this is generous for a loaded one.
-REPLICATION_LAG_BOUND = 1.0
+# replication lag on one machine is milliseconds; a box running the suite on four
+# processes beside other work was seen lagging over 1 s (the claim tested is that only
+# the primary's last moments are lost, not a bound on the lag).
+REPLICATION_LAG_BOUND = 3.0
 
 
 def sentinel_url(group: SentinelGroup, db: int = 0) -> str:
