@@ -22,6 +22,7 @@ from chronoq.web.routes import (
     schedulers,
     schedules,
     workers,
+    workflows,
 )
 
 ROUTERS: list[APIRouter] = [
@@ -44,4 +45,5 @@ ROUTERS: list[APIRouter] = [
     metrics.router,
     alerts.router,
     audit.router,
+    workflows.router,
 ]
