@@ -15,6 +15,7 @@ from chronoq.control.sync_locks import SyncLock
 from chronoq.core.alerts import AlertRule, EmailChannel, RuleKind, Silence, WebhookChannel
 from chronoq.core.context import JobContext, current_job, report_progress
 from chronoq.core.errors import (
+    CampaignNotFound,
     ChronoqError,
     ConfigurationError,
     InvalidJobState,
@@ -83,6 +84,7 @@ __all__ = [
     "Backfill",
     "Backoff",
     "Calendar",
+    "CampaignNotFound",
     "Chain",
     "ChronoqError",
     "Client",

@@ -251,6 +251,7 @@ async def drive_every_script(app: App, proxy: RecordingProxy) -> None:
     await ledger.advance("k", "done", owner="o")
 
     await drive_the_workflow_scripts(app)
+    await drive_the_campaign_scripts(app)
 
     # Each lock is held until its watcher has renewed it once (every ttl/3).
     before = renewals(proxy)
@@ -281,6 +282,19 @@ async def drive_the_workflow_scripts(app: App) -> None:
         await flows.store.attend_at("wfh", 0)
         await flows.store.claim_due(lease_ms=1000, limit=5)
         await flows.cancel("wfh")
+
+
+async def drive_the_campaign_scripts(app: App) -> None:
+    async with app.client() as client:
+        store = client.backend.campaigns
+        await store.create("hc", '{"name": "hc"}', draft=True)  # create
+        await store.transition("hc", "schedule")  # state
+        started = await store.start_run("hc", fence=1, max_runs=None)  # run start
+        assert started is not None and started.started
+        await store.enroll("hc", [("a@b.co", '{"email": "a@b.co"}')], max_recipients=None)
+        await store.step_begin("hc", "email", "a@b.co", "j1", stops_on=["reply"], suppressed="")
+        await store.step_end("hc", "email", "a@b.co", "j1")
+        await store.end_run("hc", started.run, "completed", final=True)
 
 
 def drive_the_sync_callers(app: App, proxy: RecordingProxy) -> None:
@@ -338,6 +352,7 @@ async def test_every_caller_passes_the_keys_and_arguments_its_script_declares(
         keyspace.ops,
         keyspace.ledger("headers", "k"),
         keyspace.workflow("wfh"),
+        keyspace.campaign("hc"),
     )
     headers = {script: read_header(script) for script in script_files()}
     seen: set[str] = set()

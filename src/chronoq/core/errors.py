@@ -43,6 +43,10 @@ class ScheduleNotFound(ChronoqError, LookupError):
     """No schedule with that name exists."""
 
 
+class CampaignNotFound(ChronoqError, LookupError):
+    """No campaign has this name."""
+
+
 class ScheduleExists(ChronoqError):
     """A schedule with that name exists already (update it, or add with replace)."""
 

@@ -45,3 +45,18 @@ def validate_lock_name(name: str, *, what: str = "lock name") -> str:
             f"invalid {what} {name[:40]!r}...: {len(name)} characters, at most {LOCK_NAME_MAX}"
         )
     return name
+
+
+_CAMPAIGN = re.compile(r"^[0-9a-z][0-9a-z_-]{0,47}$")
+
+
+def validate_campaign_name(name: str) -> str:
+    """A campaign's name is its id: it names its hash tag (`{cmp:NAME}`), its
+    schedule (`campaign.NAME`) and its runs' workflows (`cmp-NAME-<run>`), whose
+    ids are lowercase, so the name is too."""
+    if not isinstance(name, str) or not _CAMPAIGN.match(name):
+        raise ConfigurationError(
+            f"invalid campaign name {name!r}: use 1-48 of a-z, 0-9, '_' and '-', "
+            "starting with a letter or digit"
+        )
+    return name

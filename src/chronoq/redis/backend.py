@@ -24,6 +24,7 @@ from chronoq.core.settings import Settings
 from chronoq.redis.access import AccessStore
 from chronoq.redis.alerts import AlertStore
 from chronoq.redis.broker import Broker
+from chronoq.redis.campaigns import CampaignStore
 from chronoq.redis.connector import AsyncRedis, Connector
 from chronoq.redis.durability import Durability
 from chronoq.redis.finished import FinishedJobs
@@ -113,6 +114,12 @@ class Backend:
     def workflows(self) -> WorkflowStore:
         """Workflow records and their step nodes (chronoq.workflows drives them)."""
         return WorkflowStore(self.redis, self.keys)
+
+    @cached_property
+    def campaigns(self) -> CampaignStore:
+        """Campaign records, runs, recipients, stops and the suppression list
+        (chronoq.campaigns drives them)."""
+        return CampaignStore(self.redis, self.keys)
 
     @cached_property
     def operations(self) -> OperationStore:

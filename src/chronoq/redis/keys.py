@@ -290,6 +290,21 @@ class Keyspace:
         recovery sweep claims entries by raising their score (a lease)."""
         return f"{self.prefix}:{{~wf}}:due"
 
+    def campaign(self, name: str) -> CampaignKeys:
+        """The keys of one campaign (`chronoq.campaigns`), under its own hash tag."""
+        return CampaignKeys(self.prefix, name)
+
+    @cached_property
+    def campaigns(self) -> str:
+        """ZSET of every campaign name; score = creation ms (`chronoq campaigns list`)."""
+        return f"{self.prefix}:{{~cmp}}:all"
+
+    @cached_property
+    def campaign_suppression(self) -> str:
+        """HASH email (lowercased) -> reason: the suppression list every campaign's
+        grant checks (bounces, unsubscribes, operators' entries)."""
+        return f"{self.prefix}:{{~cmpsup}}:emails"
+
     @cached_property
     def cancel_channel(self) -> str:
         """Pub/sub channel carrying the ids of running jobs to cancel (a channel, not a
@@ -376,6 +391,49 @@ class WorkflowKeys:
         """HASH node id ("<stage>" or "<stage>.<item>") -> node JSON (state, due, job,
         queue, call, result, error)."""
         return self._key("nodes")
+
+
+@dataclass(frozen=True)
+class CampaignKeys:
+    """The keys of one campaign. All share the hash tag `{cmp:<name>}`: its scripts
+    touch one slot on a Cluster."""
+
+    prefix: str
+    name: str
+
+    def _key(self, part: str) -> str:
+        return f"{self.prefix}:{{cmp:{self.name}}}:{part}"
+
+    @property
+    def record(self) -> str:
+        """HASH: spec (JSON), state, runs (started so far), live (the live run's
+        number, '' when none), fence (highest run-start token), last_error,
+        pause_reason, refused (why the last run start was refused), created, updated."""
+        return self._key("cmp")
+
+    @property
+    def runs(self) -> str:
+        """HASH run number -> run JSON (workflow, fence, started, ended, status, error)."""
+        return self._key("runs")
+
+    @property
+    def recipients(self) -> str:
+        """HASH email (lowercased) -> recipient JSON: every recipient ever enrolled
+        (a recipient is enrolled once per campaign, whatever the run)."""
+        return self._key("recipients")
+
+    @property
+    def stops(self) -> str:
+        """HASH email -> stop reason (reply, bounce, unsubscribe) recorded for this
+        campaign: that recipient's steps not yet begun end skipped."""
+        return self._key("stops")
+
+    @property
+    def marks(self) -> str:
+        """HASH "<step>|<email>" -> mark JSON {job, state, reason}: who began that
+        step for that recipient and how it ended (sent, skipped, failed); the guard
+        that no (campaign, step, recipient) runs twice, across runs too."""
+        return self._key("marks")
 
 
 @dataclass(frozen=True)

@@ -236,6 +236,7 @@ class Scripts:
         self.ops_record = Script("ops_record")
         self.ledger_advance = Script("ledger_advance")
         self._workflow_scripts()
+        self._campaign_scripts()
 
     def _workflow_scripts(self) -> None:
         """The workflow store's (chronoq.redis.workflows)."""
@@ -246,6 +247,16 @@ class Scripts:
         self.wf_enqueued = Script("wf_enqueued")
         self.wf_control = Script("wf_control")
         self.wf_due_claim = Script("wf_due_claim")
+
+    def _campaign_scripts(self) -> None:
+        """The campaign store's (chronoq.redis.campaigns)."""
+        self.cmp_create = Script("cmp_create")
+        self.cmp_state = Script("cmp_state")
+        self.cmp_run_start = Script("cmp_run_start")
+        self.cmp_run_end = Script("cmp_run_end")
+        self.cmp_enroll = Script("cmp_enroll")
+        self.cmp_step_begin = Script("cmp_step_begin")
+        self.cmp_step_end = Script("cmp_step_end")
 
 
 SCRIPTS = Scripts()

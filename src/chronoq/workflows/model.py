@@ -119,31 +119,65 @@ class Step:
 @dataclass(frozen=True, slots=True)
 class FanOut:
     """One job per item: `task(item, *args, **kwargs)`. Items None: the previous
-    stage's result, which must be a list."""
+    stage's result, which must be a list.
+
+    `at`: the name of a field of each item (a dict) holding that item's own due
+    time, epoch ms or an ISO 8601 time with its offset: its branch waits until the
+    later of the stage's due time and its own (an item without it: the stage's)."""
 
     task: Any
     items: Sequence[Any] | None = None
     args: tuple[Any, ...] = ()
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     after: str | None = None
+    at: str | None = None
 
     def to_wire(self) -> dict[str, Any]:
         Delay.parse(self.after)
         if self.items is not None and len(self.items) > MAX_ITEMS:
             raise ConfigurationError(f"a fan-out takes at most {MAX_ITEMS} items")
+        if self.at is not None and (not isinstance(self.at, str) or not self.at):
+            raise ConfigurationError(f"a fan-out's at= names an item field, got {self.at!r}")
         items = None if self.items is None else list(self.items)
+        if items is not None and self.at is not None:
+            for index, item in enumerate(items):
+                item_due_ms(item, self.at, index)  # a bad due fails now, not at run time
         return {
             "kind": "fan_out", "task": _task_name(self.task), "items": items,
             "args": list(self.args), "kwargs": dict(self.kwargs), "after": self.after,
+            "at": self.at,
         }  # fmt: skip
 
 
 def fan_out(
     task: Any, items: Sequence[Any] | None = None, *args: Any, after: str | None = None,
-    **kwargs: Any,
+    at: str | None = None, **kwargs: Any,
 ) -> FanOut:  # fmt: skip
-    """A fan-out stage (see `FanOut`)."""
-    return FanOut(task, None if items is None else list(items), args, kwargs, after)
+    """A fan-out stage (see `FanOut`; task keyword arguments named `after` or `at`
+    are given to `FanOut` itself)."""
+    return FanOut(task, None if items is None else list(items), args, kwargs, after, at)
+
+
+def item_due_ms(item: Any, at: str, index: int) -> int | None:
+    """An item's own due time (epoch ms) from its field `at`, None without one."""
+    if not isinstance(item, Mapping) or item.get(at) is None:
+        return None
+    value = item[at]
+    if isinstance(value, bool):
+        raise ConfigurationError(f"fan-out item {index}: {at!r} is not a time: {value!r}")
+    if isinstance(value, int | float):
+        return int(value)
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            moment = None
+        if moment is not None and moment.tzinfo is not None:
+            return int(moment.timestamp() * 1000)
+    raise ConfigurationError(
+        f"fan-out item {index}: {at!r} must be epoch ms or an ISO time with its offset, "
+        f"got {value!r}"
+    )
 
 
 Stage = Step | FanOut
@@ -215,7 +249,12 @@ class Plan:
             )
         if len(items) > MAX_ITEMS:
             raise ConfigurationError(f"a fan-out takes at most {MAX_ITEMS} items")
-        return {
-            f"{stage}.{i}": {**base, "item": i, "call": dumps([[item, *args], kwargs])}
-            for i, item in enumerate(items)
-        }
+        at = s.get("at")
+        nodes = {}
+        for i, item in enumerate(items):
+            node = {**base, "item": i, "call": dumps([[item, *args], kwargs])}
+            own = item_due_ms(item, at, i) if at else None
+            if own is not None and own > due:
+                node["due"] = own
+            nodes[f"{stage}.{i}"] = node
+        return nodes
