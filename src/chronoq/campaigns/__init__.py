@@ -1,0 +1,1 @@
+"""Outreach campaigns: a domain layer on the engine (steps, schedule, pacing)."""
