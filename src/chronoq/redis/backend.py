@@ -24,6 +24,7 @@ from chronoq.core.settings import Settings
 from chronoq.redis.access import AccessStore
 from chronoq.redis.alerts import AlertStore
 from chronoq.redis.broker import Broker
+from chronoq.redis.campaign_sends import CampaignSendStore
 from chronoq.redis.connector import AsyncRedis, Connector
 from chronoq.redis.durability import Durability
 from chronoq.redis.finished import FinishedJobs
@@ -113,6 +114,11 @@ class Backend:
     def workflows(self) -> WorkflowStore:
         """Workflow records and their step nodes (chronoq.workflows drives them)."""
         return WorkflowStore(self.redis, self.keys)
+
+    @cached_property
+    def campaign_sends(self) -> CampaignSendStore:
+        """Campaign send counters per account (chronoq.campaigns.grant uses them)."""
+        return CampaignSendStore(self.redis, self.keys)
 
     @cached_property
     def operations(self) -> OperationStore:
