@@ -18,6 +18,7 @@ import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from functools import cached_property
 from itertools import takewhile
 from pathlib import Path
@@ -251,6 +252,7 @@ async def drive_every_script(app: App, proxy: RecordingProxy) -> None:
     await ledger.advance("k", "done", owner="o")
 
     await drive_the_workflow_scripts(app)
+    await drive_the_campaign_scripts(app)
 
     # Each lock is held until its watcher has renewed it once (every ttl/3).
     before = renewals(proxy)
@@ -281,6 +283,15 @@ async def drive_the_workflow_scripts(app: App) -> None:
         await flows.store.attend_at("wfh", 0)
         await flows.store.claim_due(lease_ms=1000, limit=5)
         await flows.cancel("wfh")
+
+
+async def drive_the_campaign_scripts(app: App) -> None:
+    async with app.backend() as backend:
+        await backend.campaign_sends.grant(
+            "acct", "job", day=date(2026, 12, 1), cap=lambda first: 5, domain="x.com",
+            domain_cap=None, day_end_ms=int(time.time() * 1000) + 60_000,
+            now_ms=int(time.time() * 1000),
+        )  # fmt: skip
 
 
 def drive_the_sync_callers(app: App, proxy: RecordingProxy) -> None:
@@ -338,6 +349,7 @@ async def test_every_caller_passes_the_keys_and_arguments_its_script_declares(
         keyspace.ops,
         keyspace.ledger("headers", "k"),
         keyspace.workflow("wfh"),
+        keyspace.campaign_account("acct"),
     )
     headers = {script: read_header(script) for script in script_files()}
     seen: set[str] = set()

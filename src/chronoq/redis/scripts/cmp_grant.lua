@@ -18,8 +18,8 @@
 -- Returns {'granted', n} (counted now; n = the day's sends with it),
 -- {'again', n} (this grant id was counted already: nothing counted),
 -- {'denied', 'per_day' | 'per_domain_per_day', n} (n = the count at its cap), or
--- {'first', day} when the account's first sending day is `day` ('' none) and not
--- ARGV[6]: nothing is counted; evaluate the cap with it and ask again.
+-- {'first', day} when the account's first sending day is `day` ('' none), not the
+-- one the caller assumed: nothing is counted; evaluate the cap with it, ask again.
 local function whole(text, what)
   if text == '' then return nil end
   local n = tonumber(text)
