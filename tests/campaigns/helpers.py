@@ -29,6 +29,10 @@ class CampaignApp:
             rows = [{"email": e, "name": f"P{i}", "company": "Acme"} for i, e in enumerate(found)]
             return rows + [{"email": f"x{i}@other.org"} for i in range(extra)]
 
+        @self.app.task(name="t.broken_search", max_retries=0)
+        def broken_search() -> list[dict[str, Any]]:
+            raise RuntimeError("the search endpoint said 400")
+
         @campaign_step(self.app, name="t.email", max_retries=2)
         def email(recipient: dict[str, Any], ctx: CampaignContext) -> str:
             log.rpush(sends, f"{ctx.step}:{ctx.recipient.key}:{ctx.run}:{time.time():.3f}")

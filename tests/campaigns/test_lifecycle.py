@@ -229,3 +229,51 @@ async def test_draft_schedule_and_cancel_move_the_schedule_and_the_run(
     assert cancelled.state is CampaignState.CANCELLED
     assert tree["status"] == "cancelled"
     assert t.sent() == []
+
+
+async def test_pacing_holds_sends_over_the_daily_cap_to_the_next_local_day(
+    redis_url: str, prefix: str
+) -> None:
+    t = CampaignApp(redis_url, prefix, people=4)
+    spec = t.spec(steps=[{"name": "email", "task": "t.email", "each": True}],
+                  recipients=[{"email": p} for p in t.people], pacing={"per_day": 2})  # fmt: skip
+    async with campaigns(t.app) as c, running_worker(t.app, concurrency=4):
+        ahead = await c.forecast(spec)
+        await c.create(spec)
+        await run_now(c, "outreach")
+
+        async def two_sent() -> bool:
+            return (await c.get("outreach")).steps[0].sent == 2
+
+        await wait_until(two_sent, timeout=20)
+        await asyncio.sleep(0.5)  # a third send would have been granted by now
+        view = await c.get("outreach")
+        left = await c.forecast("outreach")
+    assert list(ahead.by_day.values()) == [2, 2]
+    assert len(t.sent()) == 2
+    email = view.steps[0]
+    assert (email.total, email.sent, email.pending) == (4, 2, 2)
+    assert view.next_send is not None and view.next_send > datetime.now(UTC)
+    assert len(left.slots) == 2  # the two not sent yet
+    assert view.state is CampaignState.RUNNING
+
+
+async def test_a_failed_run_fails_the_campaign_with_its_error_and_resume_retries(
+    redis_url: str, prefix: str
+) -> None:
+    t = CampaignApp(redis_url, prefix)
+    spec = t.spec(steps=[{"name": "search", "task": "t.broken_search"},
+                         {"name": "email", "task": "t.email", "each": True}])  # fmt: skip
+    async with campaigns(t.app) as c, running_worker(t.app, concurrency=2):
+        await c.create(spec)
+        await run_now(c, "outreach")
+        view = await ended(c, "outreach")
+        refused = await run_now(c, "outreach")
+        resumed = await c.resume("outreach")
+        runs = await c.history("outreach")
+    assert view.state is CampaignState.FAILED
+    assert view.last_error is not None and "the search endpoint said 400" in view.last_error
+    assert view.steps[0].failed == 1
+    assert refused["reason"] == "failed"
+    assert resumed.state is CampaignState.SCHEDULED and resumed.last_error is None
+    assert runs[0].status == "failed" and "400" in (runs[0].error or "")

@@ -27,7 +27,7 @@ from tests.campaigns.helpers import CampaignApp
         ({"steps": [{"name": "a", "task": "t.search", "after": "soon"}]}, "campaign steps.0.after"),
         ({"steps": [{"name": "a", "task": "t.search", "colour": 1}]}, "campaign steps.0.colour"),
         ({"steps": [{"name": "a", "task": "t.email", "each": True}]}, "campaign recipients"),
-        ({"pacing": {"windows": ["someday 9-5"]}}, "campaign pacing.windows.0"),
+        ({"pacing": {"windows": ["someday 9-5"]}}, "campaign pacing.windows: windows[0]"),
         ({"steps": [{"name": "a", "task": "t"}, {"name": "a", "task": "t"}]}, "campaign steps"),
         (
             {"steps": [{"name": "a", "task": "t", "after": "2 business days"}]},

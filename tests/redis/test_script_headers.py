@@ -18,6 +18,7 @@ import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from functools import cached_property
 from itertools import takewhile
 from pathlib import Path
@@ -295,6 +296,12 @@ async def drive_the_campaign_scripts(app: App) -> None:
         await store.step_begin("hc", "email", "a@b.co", "j1", stops_on=["reply"], suppressed="")
         await store.step_end("hc", "email", "a@b.co", "j1")
         await store.end_run("hc", started.run, "completed", final=True)
+    async with app.backend() as backend:
+        await backend.campaign_sends.grant(
+            "acct", "job", day=date(2026, 12, 1), cap=lambda first: 5, domain="x.com",
+            domain_cap=None, day_end_ms=int(time.time() * 1000) + 60_000,
+            now_ms=int(time.time() * 1000),
+        )  # fmt: skip
 
 
 def drive_the_sync_callers(app: App, proxy: RecordingProxy) -> None:
@@ -353,6 +360,7 @@ async def test_every_caller_passes_the_keys_and_arguments_its_script_declares(
         keyspace.ledger("headers", "k"),
         keyspace.workflow("wfh"),
         keyspace.campaign("hc"),
+        keyspace.campaign_account("acct"),
     )
     headers = {script: read_header(script) for script in script_files()}
     seen: set[str] = set()

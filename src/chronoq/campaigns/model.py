@@ -9,16 +9,15 @@ app's to say: `Campaigns.create` checks them against the registry.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from chronoq.campaigns._pacing_stub import Pacing
+from chronoq.campaigns.pacing import Pacing, local_day
 from chronoq.core.errors import ConfigurationError
 from chronoq.core.job import require_aware
-from chronoq.core.limits import Window
 from chronoq.core.names import validate_campaign_name
 from chronoq.core.zones import zone
 from chronoq.schedule.spec import parse_duration, parse_spec
@@ -185,11 +184,6 @@ class CampaignSpec(_Strict):
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
             raise ValueError(f"steps: step names must be unique: {twice} appear twice")
-        for index, window in enumerate(self.pacing.windows):
-            try:
-                Window.parse(window)
-            except ConfigurationError as exc:
-                raise ValueError(f"pacing.windows.{index}: {exc}") from None
         needs_windows = [
             s.name for s in self.steps if (d := Delay.parse(s.after)) and d.business_days
         ]
@@ -306,3 +300,10 @@ class CampaignView(BaseModel):
         for name in ("next_send", "created", "updated"):
             out[name] = iso(getattr(self, name))
         return out
+
+
+def usage_days(spec: CampaignSpec, now_ms: int) -> list[date]:
+    """The account-local days whose sends a plan from now must count: today and
+    tomorrow (later days have none yet: sends are counted when granted)."""
+    today = local_day(spec.timezone, now_ms)
+    return [today, today + timedelta(days=1)]

@@ -29,10 +29,11 @@ from collections.abc import Callable
 from typing import Any
 
 from chronoq.app import App, Task
-from chronoq.campaigns._pacing_stub import plan
 from chronoq.campaigns.chain import ENROLL_TASK, RUN_TASK, build_chain
 from chronoq.campaigns.context import CampaignContext
-from chronoq.campaigns.model import CampaignSpec, Recipient
+from chronoq.campaigns.grant import Deferred, grant
+from chronoq.campaigns.model import CampaignSpec, Recipient, usage_days
+from chronoq.campaigns.pacing import plan
 from chronoq.campaigns.service import Campaigns
 from chronoq.core import serialization
 from chronoq.core.context import current_job
@@ -45,6 +46,7 @@ log = logging.getLogger("chronoq.campaigns")
 PAUSED_RETRY = 15.0  # seconds a step job of a paused campaign waits before asking again
 LOCK_WAIT = 10.0  # seconds a run waits for another run start of its campaign to finish
 INSTALLED = "_chronoq_campaigns_installed"
+app_clock: Callable[[], float] = time.time  # the grant's and the plan's clock (tests replace it)
 
 
 def install(app: App, *, queue: str = DEFAULT_QUEUE) -> None:
@@ -120,7 +122,9 @@ async def enroll_recipients(
             enrolled = await store.enroll(campaign, pairs, max_recipients=spec.max_recipients)
             new = set(enrolled[1]) if enrolled else set()
             candidates = [r for r in candidates if r.key in new]
-        slots = plan(spec, candidates, int(time.time() * 1000))
+        now_ms = int(app_clock() * 1000)
+        usage = await client.backend.campaign_sends.usage(spec.account, usage_days(spec, now_ms))
+        slots = plan(spec.pacing, spec.timezone, candidates, now_ms, usage)
         return [{**r.model_dump(mode="json"), "send_at": slot.at_ms}
                 for r, slot in zip(candidates, slots, strict=True)]  # fmt: skip
 
@@ -190,6 +194,15 @@ async def run_step(
             return {"status": "skipped", "reason": decision}
         record = await store.record(campaign)
         spec = CampaignSpec.parse(serialization.loads(record["spec"]))
+        now_ms = int(app_clock() * 1000)
+        paced = await grant(
+            client.backend.campaign_sends, spec.pacing, account=spec.account,
+            account_zone=spec.timezone, recipient=who, grant_id=f"{campaign}:{step}:{who.key}",
+            now_ms=now_ms,
+        )  # fmt: skip
+        if isinstance(paced, Deferred):  # a window closed or a cap full: no attempt spent
+            wait = max(0.0, (paced.until_ms - now_ms) / 1000)
+            raise RateLimited(wait, f"campaign {campaign}: {paced.reason} (until {paced.until_ms})")
         ctx = CampaignContext(
             campaign=campaign, step=step, run=run, account=spec.account, recipient=who,
             ledger_key=CampaignContext.key_for(campaign, step), job_id=job.id,

@@ -32,9 +32,12 @@ from chronoq.campaigns.model import (
     CampaignSpec,
     CampaignState,
     CampaignView,
+    Recipient,
     RunView,
     from_ms,
+    usage_days,
 )
+from chronoq.campaigns.pacing import Forecast, forecast
 from chronoq.campaigns.progress import progress
 from chronoq.client import Client
 from chronoq.core import serialization
@@ -198,6 +201,35 @@ class Campaigns(Opened):
             return runs >= 1
         return spec.schedule.end is not None and spec.schedule.end <= datetime.now(UTC)
 
+    async def forecast(
+        self, campaign: str | CampaignSpec | dict[str, Any], *, now: datetime | None = None
+    ) -> Forecast:
+        """The campaign's sends simulated under its pacing and the account's sends
+        already counted: a stored campaign's enrolled recipients not yet sent its
+        first per-recipient step (before any is enrolled: its own recipients, else
+        max_recipients of them); a spec's recipients (else max_recipients)."""
+        now_ms = int((now or datetime.now(UTC)).timestamp() * 1000)
+        if isinstance(campaign, str):
+            spec = await self.spec(campaign)
+            recipients: builtins.list[Recipient] | int = await self._unsent(spec)
+        else:
+            spec = CampaignSpec.parse(campaign)
+            recipients = list(spec.recipients) or (spec.max_recipients or 0)
+        sends = self.client.backend.campaign_sends
+        usage = await sends.usage(spec.account, usage_days(spec, now_ms))
+        return forecast(spec.pacing, spec.timezone, recipients, now_ms, usage)
+
+    async def _unsent(self, spec: CampaignSpec) -> builtins.list[Recipient] | int:
+        enrolled = await self.store.recipients(spec.name)
+        if not enrolled:
+            return list(spec.recipients) or (spec.max_recipients or 0)
+        first = next((s.name for s in spec.steps if s.each), None)
+        marks = await self.store.marks(spec.name)
+        return [
+            Recipient.from_found(r) for email, r in enrolled.items()
+            if marks.get(f"{first}|{email}", {}).get("state") not in ("sent", "skipped")
+        ]  # fmt: skip
+
     # -- control -----------------------------------------------------------------
 
     async def schedule(self, name: str) -> CampaignView:
@@ -330,6 +362,11 @@ class SyncCampaigns(SyncFacade[Campaigns]):
 
     def history(self, name: str, limit: int = 50) -> builtins.list[RunView]:
         return self._run(self._async.history(name, limit))
+
+    def forecast(
+        self, campaign: str | CampaignSpec | dict[str, Any], *, now: datetime | None = None
+    ) -> Forecast:
+        return self._run(self._async.forecast(campaign, now=now))
 
     def schedule(self, name: str) -> CampaignView:
         return self._run(self._async.schedule(name))

@@ -29,6 +29,21 @@ def validate_limit_name(name: str) -> str:
     return _simple_name(name, "limit name")
 
 
+ACCOUNT_NAME_MAX = 200
+
+
+def validate_account_name(name: str) -> str:
+    """A campaign's sending account (e.g. 'sales@acme.example') becomes a hash tag
+    (`{cmpa:ACCOUNT}`): no braces, no whitespace, bounded."""
+    if not isinstance(name, str) or not name or len(name) > ACCOUNT_NAME_MAX:
+        raise ConfigurationError(f"invalid account {name!r}: 1-{ACCOUNT_NAME_MAX} characters")
+    if "{" in name or "}" in name or any(c.isspace() for c in name):
+        raise ConfigurationError(
+            f"invalid account {name!r}: no braces or whitespace (the name is a hash tag)"
+        )
+    return name
+
+
 LOCK_NAME_MAX = 512
 
 

@@ -24,6 +24,7 @@ from chronoq.core.settings import Settings
 from chronoq.redis.access import AccessStore
 from chronoq.redis.alerts import AlertStore
 from chronoq.redis.broker import Broker
+from chronoq.redis.campaign_sends import CampaignSendStore
 from chronoq.redis.campaigns import CampaignStore
 from chronoq.redis.connector import AsyncRedis, Connector
 from chronoq.redis.durability import Durability
@@ -120,6 +121,11 @@ class Backend:
         """Campaign records, runs, recipients, stops and the suppression list
         (chronoq.campaigns drives them)."""
         return CampaignStore(self.redis, self.keys)
+
+    @cached_property
+    def campaign_sends(self) -> CampaignSendStore:
+        """Campaign send counters per account (chronoq.campaigns.grant uses them)."""
+        return CampaignSendStore(self.redis, self.keys)
 
     @cached_property
     def operations(self) -> OperationStore:

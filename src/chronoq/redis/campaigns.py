@@ -129,6 +129,11 @@ class CampaignStore:
     async def enrolled(self, name: str) -> int:
         return int(await self.redis.hlen(self._cmp(name).recipients))
 
+    async def recipients(self, name: str) -> dict[str, dict[str, Any]]:
+        """Every enrolled recipient: email -> recipient as enrolled."""
+        raw = await self.redis.hgetall(self._cmp(name).recipients)
+        return {_text(k): serialization.loads(_text(v)) for k, v in raw.items()}
+
     async def enrolled_emails(self, name: str, emails: list[str]) -> list[bool]:
         """Whether each of `emails` is enrolled in the campaign."""
         key = self._cmp(name).recipients

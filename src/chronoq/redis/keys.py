@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from chronoq.core.names import validate_lock_name, validate_queue_name
+from chronoq.core.names import validate_account_name, validate_lock_name, validate_queue_name
 
 DEFAULT_PREFIX = "chronoq"
 
@@ -319,6 +319,10 @@ class Keyspace:
         """The keys of one named rate limit or quota (`chronoq.control.limiter`)."""
         return LimitKeys(self.prefix, name)
 
+    def campaign_account(self, account: str) -> CampaignAccountKeys:
+        """The send counters of one campaign account (`chronoq.campaigns.grant`)."""
+        return CampaignAccountKeys(self.prefix, validate_account_name(account))
+
     @cached_property
     def limits(self) -> str:
         """SET of every limit name that was ever set."""
@@ -603,6 +607,41 @@ class LimitKeys:
 
     def use(self, day: str) -> str:
         return self.use_prefix + day
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignAccountKeys:
+    """The campaign send counters of one sending account. All share the hash tag
+    `{cmpa:<account>}`: a grant checks and counts the account's day in one script."""
+
+    prefix: str
+    account: str
+
+    def _key(self, suffix: str) -> str:
+        return f"{self.prefix}:{{cmpa:{self.account}}}:{suffix}"
+
+    @property
+    def day_prefix(self) -> str:
+        """Prefix of the per-day counters (day_prefix + account-local ISO day): HASH
+        n (sends granted that day), d:<domain> (sends to that recipient domain)."""
+        return self._key("day:")
+
+    def day(self, day: str) -> str:
+        return self.day_prefix + day
+
+    @property
+    def ids_prefix(self) -> str:
+        """Prefix of the per-day grant ids (ids_prefix + ISO day): SET of the grant
+        ids counted that day, so a grant asked twice counts once."""
+        return self._key("ids:")
+
+    def ids(self, day: str) -> str:
+        return self.ids_prefix + day
+
+    @property
+    def meta(self) -> str:
+        """HASH first: the account's first local day of sending (warm-up day 0)."""
+        return self._key("meta")
 
 
 @dataclass(frozen=True)

@@ -247,6 +247,7 @@ class Scripts:
         self.wf_enqueued = Script("wf_enqueued")
         self.wf_control = Script("wf_control")
         self.wf_due_claim = Script("wf_due_claim")
+        self.cmp_grant = Script("cmp_grant")  # the campaign send grant (campaign_sends)
 
     def _campaign_scripts(self) -> None:
         """The campaign store's (chronoq.redis.campaigns)."""
