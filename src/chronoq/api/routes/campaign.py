@@ -1,8 +1,13 @@
 """`POST /campaign/addScheduledCampaign`, the seeds' endpoint: a scheduled campaign.
 
-Until campaigns are their own resource, a campaign is a schedule of a campaign
-task: it runs `task` on `cron` (or `every`) in `timezone`, for `account`, under
-the task's rate limit and quota. The account reaches the task as its keyword
+It stores a schedule of a campaign task: it runs `task` on `cron` (or `every`) in
+`timezone`, for `account`, under the task's rate limit and quota. It also makes
+a campaign (`chronoq.campaigns`, `/v1/campaigns/<name>`) of one step, that task
+with these arguments, on the same schedule: a draft, since the schedule is what
+runs it (scheduling the draft as well would run the task twice per run time; to
+move the campaign onto its own schedule, delete the schedule, then schedule the
+campaign). An app without campaigns installed gets the schedule alone
+("campaign": null). The account reaches the task as its keyword
 argument `account` (declare the task `@app.task(account="{account}", ...)` so its
 jobs share queues fairly and count quotas per account). `rate_limit` and `quota`,
 when given, must exist and be limits the task asks (a schedule cannot add limits
@@ -12,6 +17,8 @@ before the schedule is stored.
 
 from __future__ import annotations
 
+import inspect
+import re
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -24,8 +31,9 @@ from chronoq.api.idempotency import IdempotencyKey, Made, idempotent
 from chronoq.api.models import Body
 from chronoq.api.problems import ProblemError
 from chronoq.api.state import api_state, client
+from chronoq.campaigns import Campaigns, CampaignSpec
 from chronoq.client import Client
-from chronoq.core.errors import ConfigurationError, LimitNotFound
+from chronoq.core.errors import ConfigurationError, LimitNotFound, ScheduleExists, ScheduleNotFound
 from chronoq.core.limits import Kind
 from chronoq.core.registry import unknown_task
 from chronoq.core.task import TaskLike, bind_call
@@ -84,6 +92,9 @@ class CampaignOut(Body):
     quota: str | None = Field(description="The quota checked, if given.")
     next_runs: list[datetime] = Field(description=f"The next {NEXT_RUNS} run times (UTC).")
     schedule: dict[str, Any] = Field(description="The stored schedule with its state.")
+    campaign: dict[str, Any] | None = Field(
+        None, description="The campaign made with it (GET /v1/campaigns/{name}), a draft; "
+        "null when the app has no campaigns installed.")  # fmt: skip
 
 
 def _spec(body: CampaignBody) -> str:
@@ -172,15 +183,88 @@ async def add_scheduled_campaign(
     except ConfigurationError as exc:
         raise ProblemError(422, str(exc)) from None
 
+    campaign = _campaign_spec(body, task, tz, kwargs) if task is not None else None
+
     async def make() -> Made:
         schedules = Schedules(c, tz)
+        if await _exists(schedules, body.name):
+            raise ScheduleExists(f"a schedule named {body.name!r} exists")
+        made = await _draft(Campaigns(c, tz), campaign) if campaign is not None else None
         info = await schedules.add(definition)
         runs = await schedules.next_runs(body.name, NEXT_RUNS)
         out = CampaignOut(name=body.name, task=body.task, spec=spec, timezone=tz,
                           account=body.account, rate_limit=body.rate_limit, quota=body.quota,
-                          next_runs=runs, schedule=info.to_dict())  # fmt: skip
+                          next_runs=runs, schedule=info.to_dict(), campaign=made)  # fmt: skip
         await audit(c.backend, who, "campaigns.add", body.name, task=body.task,
                     account=body.account, spec=spec)  # fmt: skip
         return 201, out.model_dump(mode="json"), {"Location": f"/v1/schedules/{body.name}"}
 
     return await idempotent(request, who, idempotency_key, make)
+
+
+# Where a campaign spec's field comes from in this endpoint's body.
+_FIELDS = {"name": "body.name", "account": "body.account", "timezone": "body.timezone",
+           "steps": "body.task", "schedule.cron": "body.cron", "schedule.every": "body.every",
+           "schedule.start": "body.start", "schedule.end": "body.end",
+           "schedule": "body.cron", "max_runs": "body.max_runs"}  # fmt: skip
+
+
+def _body_field(where: str) -> str:
+    if where.startswith("steps.0.kwargs"):
+        return "body.kwargs"
+    return next((f for k, f in _FIELDS.items() if where == k or where.startswith(k + ".")),
+                "body")  # fmt: skip
+
+
+def _named(task: TaskLike, args: list[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The call's arguments by name (a campaign step is called with keywords)."""
+    if not args:
+        return kwargs
+    bound = task.signature.bind(*args, **kwargs)  # checked by _kwargs already
+    varargs = [p.name for p in task.signature.parameters.values()
+               if p.kind is inspect.Parameter.VAR_POSITIONAL]  # fmt: skip
+    if any(name in bound.arguments for name in varargs):
+        raise ProblemError(422, "a campaign step is called with keyword arguments: this "
+                           "task's *args cannot be given", field="body.args")  # fmt: skip
+    return dict(bound.arguments)
+
+
+def _campaign_spec(
+    body: CampaignBody, task: TaskLike, tz: str, kwargs: dict[str, Any]
+) -> CampaignSpec:
+    """The campaign of this body: one step running the task with its arguments
+    (positional ones given by their names), on the body's schedule."""
+    kwargs = _named(task, body.args, kwargs)
+    when = {"cron": body.cron} if body.cron is not None else {"every": body.every}
+    data = {"name": body.name, "account": body.account, "timezone": tz,
+            "steps": [{"name": "step", "task": body.task, "kwargs": kwargs}],
+            "schedule": {**when, "start": body.start, "end": body.end},
+            "max_runs": body.max_runs}  # fmt: skip
+    try:
+        return CampaignSpec.parse(data)
+    except ConfigurationError as exc:
+        where = str(getattr(exc, "field", "") or "")
+        raise ProblemError(422, str(exc), field=_body_field(where)) from None
+
+
+async def _exists(schedules: Schedules, name: str) -> bool:
+    try:
+        await schedules.get(name)
+    except ScheduleNotFound:
+        return False
+    return True
+
+
+async def _draft(campaigns: Campaigns, spec: CampaignSpec) -> dict[str, Any] | None:
+    """Store the campaign as a draft (None: the app has no campaigns installed)."""
+    try:
+        view = await campaigns.create(spec, draft=True)
+    except ConfigurationError as exc:
+        text = str(exc)
+        if "not installed" in text:
+            return None
+        if "exists" in text:
+            raise ProblemError(409, text, field="body.name") from None
+        named = re.match(r"^campaign ([\w.]+): ", text)
+        raise ProblemError(422, text, field=_body_field(named.group(1) if named else "")) from None
+    return view.to_dict()
