@@ -46,7 +46,7 @@ def views(ok: str, dead: str) -> list[str]:
             "/schedules/validate?spec=0+3+*+*+*&tz=Europe/Paris", "/schedules/validate?spec=nope",
             "/locks", "/locks?held=1", "/locks/report/release", "/schedulers", "/operations",
             "/dead/bulk?action=purge&queue=mail", "/dead/bulk?action=resolve",
-            "/workflows"]  # fmt: skip
+            "/workflows", "/campaigns", "/campaigns?state=draft"]  # fmt: skip
 
 
 async def test_every_view_is_safe_to_render(

@@ -5,6 +5,7 @@ from fastapi import APIRouter
 from chronoq.web.routes import (
     alerts,
     audit,
+    campaigns,
     dead,
     failures,
     health,
@@ -46,4 +47,5 @@ ROUTERS: list[APIRouter] = [
     alerts.router,
     audit.router,
     workflows.router,
+    campaigns.router,
 ]
