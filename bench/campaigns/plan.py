@@ -11,7 +11,7 @@ Memory: a private redis-server (free port, no persistence), used_memory (INFO) r
 before and after each phase, divided by the recipients:
   1. enrolment: one HASH entry per recipient, email -> Recipient JSON, in the key
      the campaign core uses (`{cmp:<name>}:recipients`; written here with HSETNX as
-     cmp-core's cmp_enroll.lua does, not through its code, unmerged when measured);
+     cmp-core's cmp_enroll.lua does (at CORE_LAYOUT), not through its code);
   2. fan-out: one workflow node per recipient in `{wf:<id>}:nodes`, shaped as
      chronoq.workflows stores a FanOut item (the recipient and its send_at inside);
   3. the grant's counters: every recipient granted at its planned slot through the
@@ -63,6 +63,7 @@ ACCOUNT_ZONES = ["Europe/Paris", "America/New_York", "Asia/Kolkata", "UTC"]
 PACING = Pacing(windows=["mon-fri 09:00-17:00"], per_day=50, per_domain_per_day=10,
                 warmup=Warmup(start=20, step=10))  # fmt: skip
 START = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)  # a Tuesday
+CORE_LAYOUT = "c07ed50"  # the cmp-core commit whose storage layout phases 1, 2 and 4 copy
 
 
 @dataclass(frozen=True)
@@ -263,8 +264,8 @@ def write(out: Path, result: dict[str, Any]) -> None:
         f"All {m['granted_at_planned_slot']:,} recipients were granted by the real grant "
         "(cmp_grant.lua) at exactly their planned slot. Not counted: the send jobs' own "
         "records (the engine's; see bench/RESULTS.md, memory). The enrolment, fan-out and "
-        "mark layouts are cmp-core's as of this run, written by this bench with the same "
-        "key names and JSON (that branch was not merged when this was recorded).",
+        f"mark layouts are branch cmp-core's at {CORE_LAYOUT}, written by this bench with "
+        "the same key names and JSON (that code is not on this branch).",
         "",
     ]
     (out / "RESULTS.md").write_text("\n".join(lines))
