@@ -1,0 +1,38 @@
+"""Fixtures: the TikTok emulator (small chunks), a video file, a Poster on it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from chronoq import App
+from chronoq.connectors.posting import Poster, TikTokEmulator
+from tests.connectors.posting.post_app import ACCOUNT, CHUNKS, install
+
+VIDEO_SIZE = 200 * 1024  # three chunks of 64 KiB, the last one taking the rest (72 KiB)
+
+
+@pytest.fixture
+def tiktok() -> Iterator[TikTokEmulator]:
+    emulator = TikTokEmulator(min_chunk=CHUNKS.minimum, max_chunk=CHUNKS.maximum)
+    emulator.start()
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture
+def video(tmp_path: Path) -> str:
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(os.urandom(VIDEO_SIZE))
+    return str(path)
+
+
+@pytest.fixture
+async def poster(app: App, tiktok: TikTokEmulator) -> AsyncIterator[Poster]:
+    made = install(app, tiktok.url)
+    await made.tokens.store(ACCOUNT, tiktok.platform.authorize(ACCOUNT))
+    yield made
+    await made.aclose()
