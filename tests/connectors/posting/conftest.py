@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from chronoq import App
 from chronoq.connectors.posting import Poster, TikTokEmulator
-from tests.connectors.posting.post_app import ACCOUNT, CHUNKS, install
+from tests.connectors.posting.post_app import ACCOUNT, install
+from tests.connectors.posting.tiktok_server import tiktok
+
+__all__ = ["poster", "tiktok", "video"]
 
 VIDEO_SIZE = 200 * 1024  # three chunks of 64 KiB, the last one taking the rest (72 KiB)
-
-
-@pytest.fixture
-def tiktok() -> Iterator[TikTokEmulator]:
-    emulator = TikTokEmulator(min_chunk=CHUNKS.minimum, max_chunk=CHUNKS.maximum)
-    emulator.start()
-    yield emulator
-    emulator.stop()
 
 
 @pytest.fixture

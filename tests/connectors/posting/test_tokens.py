@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 
-from chronoq import App, Client, JobStatus, Permanent
+from chronoq import App, Client, JobStatus, Permanent, RateLimited
 from chronoq.connectors.posting import (
     Poster,
     TikTokClient,
@@ -28,10 +28,13 @@ def expiring(tokens: TokenSet, seconds: float) -> TokenSet:
                     tokens.refresh_expires_at, tokens.open_id, tokens.scope)  # fmt: skip
 
 
-def other_worker(app: App, tiktok: TikTokEmulator, timeout: float = 20) -> TokenManager:
+def other_worker(
+    app: App, tiktok: TikTokEmulator, timeout: float = 20, lock_ttl: float = 30
+) -> TokenManager:
     """Another process's manager: its own App on the same Redis and prefix."""
     twin = App("twin", redis_url=app.settings.redis_url, prefix=app.settings.prefix)
-    return TokenManager(twin, TikTokClient(tiktok.url, CLIENT_KEY, CLIENT_SECRET, timeout=timeout))
+    api = TikTokClient(tiktok.url, CLIENT_KEY, CLIENT_SECRET, timeout=timeout)
+    return TokenManager(twin, api, lock_ttl=lock_ttl)
 
 
 async def test_a_token_is_refreshed_only_when_less_than_the_margin_is_left(
@@ -115,26 +118,67 @@ async def test_an_access_token_expiring_mid_flow_is_refreshed_and_the_call_repea
     assert len(tiktok.platform.published()) == 1
 
 
-async def test_a_refresh_whose_reply_was_lost_is_named_when_its_token_is_refused(
+async def test_a_refresh_whose_reply_was_lost_defers_then_names_the_refusal(
     app: App, poster: Poster, tiktok: TikTokEmulator
 ) -> None:
     stored = await poster.tokens.get(ACCOUNT)
     assert stored is not None
     await poster.tokens.store(ACCOUNT, expiring(stored, 0))
     tiktok.platform.refresh_delay = 1.0
-    impatient = other_worker(app, tiktok, timeout=0.2)
+    impatient = other_worker(app, tiktok, timeout=0.2, lock_ttl=0.5)
     try:
         with pytest.raises(httpx.ReadTimeout):
             await impatient.access_token(ACCOUNT)  # sent; the platform rotates, unheard
+        entry = await poster.tokens.ledger.get(ACCOUNT)
+        assert entry is not None and entry.state.startswith("refreshing:")
+        tiktok.platform.refresh_delay = 0.0
+        with pytest.raises(RateLimited, match="may still be in flight"):
+            await impatient.access_token(ACCOUNT)  # within two leases: not sent again
+        assert tiktok.platform.count("token", status=400) == 0
+
+        async def rotated() -> bool:  # the platform finished that refresh: the token is dead
+            return tiktok.platform.accounts[ACCOUNT].refresh_token != stored.refresh_token
+
+        await wait_until(rotated, timeout=10)
+
+        async def refused_for_good() -> bool:
+            try:
+                await impatient.access_token(ACCOUNT)
+            except RateLimited:
+                return False
+            except Permanent as exc:
+                assert "earlier refresh was interrupted" in str(exc)
+                return True
+            raise AssertionError("the rotated-out token was accepted")
+
+        await wait_until(refused_for_good, timeout=10, interval=0.2)
     finally:
         await impatient.api.aclose()
-    entry = await poster.tokens.ledger.get(ACCOUNT)
-    assert entry is not None and entry.state.startswith("refreshing:")
-    tiktok.platform.refresh_delay = 0.0
+    assert tiktok.platform.count("token", status=400) == 1  # sent once, after the window
 
-    async def rotated() -> bool:  # the platform finished that refresh: the token is dead
-        return tiktok.platform.accounts[ACCOUNT].refresh_token != stored.refresh_token
 
-    await wait_until(rotated, timeout=10)
-    with pytest.raises(Permanent, match="earlier refresh was interrupted"):
-        await poster.tokens.access_token(ACCOUNT)
+async def test_a_holder_that_lost_its_lock_mid_refresh_is_never_raced_with_its_token(
+    app: App, poster: Poster, tiktok: TikTokEmulator
+) -> None:
+    stored = await poster.tokens.get(ACCOUNT)
+    assert stored is not None
+    await poster.tokens.store(ACCOUNT, expiring(stored, 0))
+    tiktok.platform.refresh_delay = 0.6
+    slow = asyncio.create_task(poster.tokens.access_token(ACCOUNT))
+
+    async def in_flight() -> bool:
+        entry = await poster.tokens.ledger.get(ACCOUNT)
+        return entry is not None and entry.state.startswith("refreshing:")
+
+    await wait_until(in_flight, timeout=10)
+    async with app.lock_admin() as admin:  # the holder's lease is gone (a stall, a failover)
+        await admin.force_release(f"posting-token:{ACCOUNT}")
+    other = other_worker(app, tiktok)
+    try:
+        with pytest.raises(RateLimited, match="may still be in flight"):
+            await other.access_token(ACCOUNT)  # took the lock, but does not send
+        fresh = await slow
+        assert await other.access_token(ACCOUNT) == fresh  # the first holder's result
+    finally:
+        await other.api.aclose()
+    assert tiktok.platform.count("token") == 1 and other.refreshes == 0

@@ -13,13 +13,19 @@ compare-and-set from the state read under the lock: a holder whose lease ran out
 (a stalled process) cannot record over a newer holder, and never refreshes with a
 refresh token it read before the newer holder rotated it.
 
-`refreshing:<n>` left behind means a refresh may have reached the platform with
-its reply lost: the stored refresh token may be rotated out. The next refresh
-tries it anyway; an `invalid_grant` then says so in its reason.
+`refreshing:<n>` found by the next lock holder means a refresh began without
+ending. Written less than two lock leases and one request timeout ago, its
+holder may still be in flight
+(its lease lost, its request still going): sending the same refresh token now
+could burn it, so the caller is deferred (RateLimited, no attempt spent) until
+that window has passed. Older, the refresh was interrupted (a crash, a reply
+lost): the stored refresh token may be rotated out. It is tried anyway; an
+`invalid_grant` then says so in its reason.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
@@ -27,7 +33,7 @@ from typing import Any
 
 import httpx
 
-from chronoq import App, Ledger, LedgerConflict, LedgerEntry, Permanent
+from chronoq import App, Ledger, LedgerConflict, LedgerEntry, LockLost, Permanent, RateLimited
 from chronoq.connectors.posting.api import PlatformError, TikTokClient
 
 TOKENS_TTL = 400 * 86400.0  # longer than a refresh token lives (365 days)
@@ -168,24 +174,47 @@ class TokenManager:
     async def refresh(self, account: str, *, stale: str | None = None) -> TokenSet:
         """Refresh under the account's lock, unless, once it is held, the stored
         tokens are fresh (another worker refreshed) or, with `stale` (an access token
-        the platform refused), the stored access token is another one already."""
-        async with self._lock(account) as lock:
-            entry = await self._entry(account)
-            tokens = TokenSet.from_data(entry.data)
-            if _kind(entry) == "valid":
-                fresh = tokens.left(self.clock()) > self.margin
-                if (stale is None and fresh) or (
-                    stale is not None and tokens.access_token != stale
-                ):
-                    return tokens
-            owner = f"fence-{lock.fence}"
-            try:
-                await self.ledger.claim(
-                    account, f"refreshing:{lock.fence}", owner=owner, from_states=[entry.state]
-                )
-            except LedgerConflict:  # a newer holder wrote since we read: theirs stands
-                return TokenSet.from_data((await self._entry(account)).data)
-            return await self._rotate(account, entry, tokens, owner, lock.fence)
+        the platform refused), the stored access token is another one already.
+
+        A lease lost meanwhile (LockLost at release) does not undo the result: every
+        write was a compare-and-set on this holder's own state, so what it stored
+        stands, and the next holder's in-flight check covered the overlap."""
+        lock = self._lock(account)
+        await lock.acquire()
+        try:
+            made = await self._refresh_held(account, stale, lock.fence)
+        finally:
+            with contextlib.suppress(LockLost):  # logged by the lock; the CAS kept us safe
+                await lock.release()
+        return made
+
+    async def _refresh_held(self, account: str, stale: str | None, fence: int) -> TokenSet:
+        entry = await self._entry(account)
+        tokens = TokenSet.from_data(entry.data)
+        if _kind(entry) == "valid":
+            fresh = tokens.left(self.clock()) > self.margin
+            if (stale is None and fresh) or (stale is not None and tokens.access_token != stale):
+                return tokens
+        self._check_in_flight(account, entry)
+        owner = f"fence-{fence}"
+        try:
+            await self.ledger.claim(
+                account, f"refreshing:{fence}", owner=owner, from_states=[entry.state]
+            )
+        except LedgerConflict:  # a newer holder wrote since we read: theirs stands
+            return TokenSet.from_data((await self._entry(account)).data)
+        return await self._rotate(account, entry, tokens, owner, fence)
+
+    def _check_in_flight(self, account: str, entry: LedgerEntry) -> None:
+        """RateLimited while a refresh another holder began may still be in flight."""
+        if _kind(entry) != "refreshing" or entry.updated is None:
+            return
+        window = 2 * self.lock_ttl + self.api.timeout  # a lease lost, a request's life
+        left = window - (self.clock() - entry.updated.timestamp())
+        if left > 0:
+            raise RateLimited(left, f"tiktok account {account!r}: a refresh begun "
+                              f"{entry.state!r} may still be in flight; not sending its "
+                              "refresh token again yet")  # fmt: skip
 
     async def _rotate(
         self, account: str, read: LedgerEntry, tokens: TokenSet, owner: str, fence: int
