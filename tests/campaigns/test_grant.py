@@ -15,8 +15,8 @@ import redis
 from redis.exceptions import ResponseError
 
 from chronoq import App, ConfigurationError
-from chronoq.campaigns.grant import Deferred, Granted, grant
-from chronoq.campaigns.pacing import Pacing, Warmup, local_day, plan
+from chronoq.campaigns.grant import Deferred, Granted, account_usage, grant
+from chronoq.campaigns.pacing import Pacing, Warmup, forecast_campaign, local_day, plan
 from chronoq.redis.campaign_sends import DAY_KEEP_MS, CampaignSendStore
 from chronoq.redis.keys import Keyspace
 from chronoq.redis.scripts import SCRIPTS
@@ -171,6 +171,27 @@ async def test_the_script_validates_before_writing(
         conn.close()
     with pytest.raises(ConfigurationError, match="invalid account"):
         await sends.usage("bad {account}", [])
+
+
+@dataclass(frozen=True)
+class Spec:
+    pacing: Pacing
+    timezone: str
+
+
+async def test_a_forecast_counts_what_the_account_sent_today(sends: CampaignSendStore) -> None:
+    spec = Spec(Pacing(per_day=3, windows=["09:00-17:00"]), "America/New_York")
+    now = ms("2026-12-01 15:00")  # 10:00 in New York
+    for n in range(2):
+        await ask(sends, spec.pacing, now, f"{n}@x.com", account_zone=spec.timezone)
+    usage = await account_usage(sends, "acct", spec.timezone, now)
+    assert usage.days == {date(2026, 12, 1): 2} and usage.first_day == date(2026, 12, 1)
+    result = forecast_campaign(spec, 4, now, usage)
+    assert result.by_day == {date(2026, 12, 1): 1, date(2026, 12, 2): 3}
+    assert result.text() == (
+        "the last recipient is reached Wednesday 09:00 their time (America/New_York), "
+        "tomorrow at 3 a day"
+    )
 
 
 # -- the forecast equals the actual run --------------------------------------------

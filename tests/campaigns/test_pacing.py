@@ -266,3 +266,20 @@ def test_ten_thousand_recipients_across_a_hundred_accounts_plan_fast() -> None:
     planned = [plan(pacing, "Europe/Paris", people, ms("2026-12-01 12:00")) for people in accounts]
     assert time.perf_counter() - began < 5.0
     assert sum(len(slots) for slots in planned) == 10_000
+
+
+def test_a_window_across_the_accounts_midnight_sends_again_once_the_day_turns() -> None:
+    """22:00-02:00 in Kolkata, an account in Kolkata, one a day: 22:00, then 00:00
+    (the window still open on the new local day), then 00:00 the day after (that
+    day's 22:00 is taken by then)."""
+    pacing = Pacing(windows=["22:00-02:00"], per_day=1)
+    people = [R(f"{n}@x.com") for n in "abc"]
+    slots = plan(pacing, "Asia/Kolkata", people, ms("2026-12-01 12:00"))  # 17:30 IST
+    assert [utc(s.at_ms) for s in slots] == [
+        "2026-12-01 16:30",  # 22:00 IST, 1 Dec
+        "2026-12-01 18:30",  # 00:00 IST, 2 Dec
+        "2026-12-02 18:30",  # 00:00 IST, 3 Dec
+    ]
+    assert next_allowed(pacing, "Asia/Kolkata", None, ms("2026-12-01 16:30")) == ms(
+        "2026-12-01 18:30"
+    )

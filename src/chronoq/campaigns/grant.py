@@ -14,7 +14,7 @@ a campaign exactly.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Literal, Protocol
@@ -22,6 +22,7 @@ from typing import Literal, Protocol
 from chronoq.campaigns.pacing import (
     Pacing,
     RecipientLike,
+    UsageLike,
     cap_today,
     day_start,
     domain_of,
@@ -61,6 +62,8 @@ class SendCounter(Protocol):
         now_ms: int,
     ) -> GrantReplyLike: ...
 
+    async def usage(self, account: str, days: Sequence[date]) -> UsageLike: ...
+
 
 @dataclass(frozen=True, slots=True)
 class Granted:
@@ -80,6 +83,15 @@ class Deferred:
 
     until_ms: int
     reason: DeferReason
+
+
+async def account_usage(
+    sends: SendCounter, account: str, account_zone: str, now_ms: int
+) -> UsageLike:
+    """What `plan`/`forecast` from `now_ms` need of an account's counters: today's
+    sends (per domain too) and its first sending day. Counters are written only when
+    a send is granted, at its time, so no later day has any yet."""
+    return await sends.usage(account, [local_day(account_zone, now_ms)])
 
 
 async def grant(

@@ -82,6 +82,16 @@ class RecipientLike(Protocol):
     def zone(self) -> str | None: ...
 
 
+class CampaignLike(Protocol):
+    """What planning reads of a campaign (chronoq.campaigns.model.CampaignSpec is one)."""
+
+    @property
+    def pacing(self) -> Pacing: ...
+
+    @property
+    def timezone(self) -> str: ...
+
+
 class UsageLike(Protocol):
     """Sends already counted for one account (the grant store's `usage` is one)."""
 
@@ -339,6 +349,16 @@ def plan(
     return _Planner(pacing, account_zone, recipients).run(start_ms, usage)
 
 
+def plan_campaign(
+    spec: CampaignLike,
+    recipients: Sequence[RecipientLike],
+    start_ms: int,
+    usage: UsageLike = NO_USAGE,
+) -> list[Slot]:
+    """`plan` with a campaign's own pacing and account zone (`spec.timezone`)."""
+    return plan(spec.pacing, spec.timezone, recipients, start_ms, usage)
+
+
 # -- forecast -------------------------------------------------------------------
 
 
@@ -364,9 +384,9 @@ class Forecast:
     def text(self) -> str:
         """E.g. 'the last recipient is reached Thursday 14:20 their time
         (Europe/Paris), in 9 days at 50 a day'. Days are counted between the
-        account-local dates of now and of the last send; the rate is the sends per
+        account-local dates of now and of the last send. The rate is the sends per
         day over every sending day but the last (a remainder), as one number or a
-        range ('at 10 to 50 a day')."""
+        range ('at 10 to 50 a day'); over one or two days, the larger count."""
         last = self.last
         if last is None:
             return "no recipients to reach"
@@ -375,7 +395,7 @@ class Forecast:
         days = (last.local_day - local_day(self.account_zone, self.now_ms)).days
         after = "today" if days == 0 else "tomorrow" if days == 1 else f"in {days} days"
         counts = [self.by_day[day] for day in sorted(self.by_day)]
-        body = counts[:-1] or counts
+        body = counts[:-1] if len(counts) > 2 else [max(counts)]
         low, high = min(body), max(body)
         rate = f"at {high} a day" if low == high else f"at {low} to {high} a day"
         return f"the last recipient is reached {when} their time ({last.zone}), {after} {rate}"
@@ -399,3 +419,13 @@ def forecast(
     # The latest send; of several at that instant, the one latest in the list.
     last = max(reversed(slots), key=lambda s: s.at_ms, default=None)
     return Forecast(slots, by_day, last, now_ms, account_zone)
+
+
+def forecast_campaign(
+    spec: CampaignLike,
+    recipients: Sequence[RecipientLike] | int,
+    now_ms: int,
+    usage: UsageLike = NO_USAGE,
+) -> Forecast:
+    """`forecast` with a campaign's own pacing and account zone (`spec.timezone`)."""
+    return forecast(spec.pacing, spec.timezone, recipients, now_ms, usage)
