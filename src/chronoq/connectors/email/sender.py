@@ -161,7 +161,7 @@ class EmailConnector:
         entry = await self._claim(entry_key, owner, {"to": to, "message_id": msg_id})
         if entry.state == Phase.SENT:
             return self._result(entry, already=True)
-        return await self._deliver(who, entry, owner, message.as_bytes())
+        return await self._deliver(who, entry, owner, message)
 
     async def _claim(self, key: str, owner: str, data: dict[str, Any]) -> LedgerEntry:
         """Take the entry to send (or return it SENT); Permanent when it must not be
