@@ -163,7 +163,7 @@ async def test_a_campaign_run_by_a_real_worker_and_its_runs(
                           ("ana@example.com", "bo@example.org", "cy@example.net"))  # fmt: skip
 
 
-async def test_add_scheduled_campaign_also_makes_a_campaign(
+async def test_add_scheduled_campaign_makes_a_scheduled_campaign(
     http: httpx.AsyncClient, tokens: Tokens, app: App
 ) -> None:
     body = {"name": "seeds", "task": "campaign.step", "cron": "0 9 * * mon-fri",
@@ -173,9 +173,10 @@ async def test_add_scheduled_campaign_also_makes_a_campaign(
                            headers=tokens.header("admin"))  # fmt: skip
     assert made.status_code == 201, made.text
     out = made.json()
-    assert out["schedule"]["name"] == "seeds" and len(out["next_runs"]) == 5
+    assert out["schedule"]["name"] == "campaign.seeds" and len(out["next_runs"]) == 5
+    assert made.headers["location"] == "/v1/campaigns/seeds"
     campaign = out["campaign"]
-    assert campaign["name"] == "seeds" and campaign["state"] == "draft"
+    assert campaign["name"] == "seeds" and campaign["state"] == "scheduled"
     kwargs = {"campaign_id": 7, "account": "acme"}
     assert campaign["spec"]["steps"] == [
         {"name": "step", "task": "campaign.step", "each": False, "after": None, "kwargs": kwargs}
@@ -189,7 +190,7 @@ async def test_add_scheduled_campaign_also_makes_a_campaign(
     assert_problem(refused, 422, field="body.name")
     async with app.schedules() as schedules:
         names = [info.definition.name for info in await schedules.list()]
-    assert "Seeds" not in names and "seeds" in names
+    assert "Seeds" not in names and "campaign.Seeds" not in names and "campaign.seeds" in names
 
 
 async def test_the_campaign_resources_are_documented(http: httpx.AsyncClient) -> None:

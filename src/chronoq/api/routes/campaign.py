@@ -1,18 +1,17 @@
 """`POST /campaign/addScheduledCampaign`, the seeds' endpoint: a scheduled campaign.
 
-It stores a schedule of a campaign task: it runs `task` on `cron` (or `every`) in
-`timezone`, for `account`, under the task's rate limit and quota. It also makes
-a campaign (`chronoq.campaigns`, `/v1/campaigns/<name>`) of one step, that task
-with these arguments, on the same schedule: a draft, since the schedule is what
-runs it (scheduling the draft as well would run the task twice per run time; to
-move the campaign onto its own schedule, delete the schedule, then schedule the
-campaign). An app without campaigns installed gets the schedule alone
-("campaign": null). The account reaches the task as its keyword
-argument `account` (declare the task `@app.task(account="{account}", ...)` so its
-jobs share queues fairly and count quotas per account). `rate_limit` and `quota`,
-when given, must exist and be limits the task asks (a schedule cannot add limits
-to its task's jobs): a mismatch is refused, not ignored. Everything is checked
-before the schedule is stored.
+It creates a campaign (`chronoq.campaigns`, `/v1/campaigns/<name>`) of one step:
+`task` run with these arguments, for `account`, on `cron` (or `every`) in
+`timezone`, under the task's rate limit and quota; the campaign's own schedule
+(`campaign.<name>`) starts each run, one run at a time under the campaign's lock.
+The account reaches the task as its keyword argument `account` (declare the task
+`@app.task(account="{account}", ...)` so its jobs share queues fairly and count
+quotas per account). `rate_limit` and `quota`, when given, must exist and be
+limits the task asks (a campaign cannot add limits to its task's jobs): a
+mismatch is refused, not ignored. Everything is checked before anything is
+stored. An app without campaigns installed (`chronoq.campaigns.install(app)` not
+called) gets what this endpoint made before campaigns existed: a schedule named
+`name` running the task ("campaign": null).
 """
 
 from __future__ import annotations
@@ -32,6 +31,8 @@ from chronoq.api.models import Body
 from chronoq.api.problems import ProblemError
 from chronoq.api.state import api_state, client
 from chronoq.campaigns import Campaigns, CampaignSpec
+from chronoq.campaigns.chain import RUN_TASK
+from chronoq.campaigns.service import schedule_name
 from chronoq.client import Client
 from chronoq.core.errors import ConfigurationError, LimitNotFound, ScheduleExists, ScheduleNotFound
 from chronoq.core.limits import Kind
@@ -83,7 +84,7 @@ class CampaignBody(Body):
 class CampaignOut(Body):
     """The campaign's schedule as stored, with its next runs."""
 
-    name: str = Field(description="The schedule's name (GET /v1/schedules/{name}).")
+    name: str = Field(description="The campaign's name (GET /v1/campaigns/{name}).")
     task: str = Field(description="The campaign task.")
     spec: str = Field(description="The schedule's spec: the cron, or '@every <interval>'.")
     timezone: str = Field(description="The IANA zone of the spec.")
@@ -91,10 +92,14 @@ class CampaignOut(Body):
     rate_limit: str | None = Field(description="The rate limit checked, if given.")
     quota: str | None = Field(description="The quota checked, if given.")
     next_runs: list[datetime] = Field(description=f"The next {NEXT_RUNS} run times (UTC).")
-    schedule: dict[str, Any] = Field(description="The stored schedule with its state.")
+    schedule: dict[str, Any] = Field(
+        description="The stored schedule that starts its runs (`campaign.<name>`), its state."
+    )
     campaign: dict[str, Any] | None = Field(
-        None, description="The campaign made with it (GET /v1/campaigns/{name}), a draft; "
-        "null when the app has no campaigns installed.")  # fmt: skip
+        None,
+        description="The campaign made (GET /v1/campaigns/{name}), scheduled; null when "
+        "the app has no campaigns installed (then `schedule` runs the task itself).",
+    )
 
 
 def _spec(body: CampaignBody) -> str:
@@ -183,21 +188,27 @@ async def add_scheduled_campaign(
     except ConfigurationError as exc:
         raise ProblemError(422, str(exc)) from None
 
-    campaign = _campaign_spec(body, task, tz, kwargs) if task is not None else None
+    installed = task is not None and await c.definition(RUN_TASK) is not None
+    campaign = _campaign_spec(body, task, tz, kwargs) if installed and task else None
 
     async def make() -> Made:
         schedules = Schedules(c, tz)
-        if await _exists(schedules, body.name):
-            raise ScheduleExists(f"a schedule named {body.name!r} exists")
-        made = await _draft(Campaigns(c, tz), campaign) if campaign is not None else None
-        info = await schedules.add(definition)
-        runs = await schedules.next_runs(body.name, NEXT_RUNS)
+        if campaign is not None:
+            made: dict[str, Any] | None = await _create(Campaigns(c, tz), campaign)
+            stored, location = schedule_name(body.name), f"/v1/campaigns/{body.name}"
+            info = await schedules.get(stored)
+        else:
+            if await _exists(schedules, body.name):
+                raise ScheduleExists(f"a schedule named {body.name!r} exists")
+            made, stored, location = None, body.name, f"/v1/schedules/{body.name}"
+            info = await schedules.add(definition)
+        runs = await schedules.next_runs(stored, NEXT_RUNS)
         out = CampaignOut(name=body.name, task=body.task, spec=spec, timezone=tz,
                           account=body.account, rate_limit=body.rate_limit, quota=body.quota,
                           next_runs=runs, schedule=info.to_dict(), campaign=made)  # fmt: skip
         await audit(c.backend, who, "campaigns.add", body.name, task=body.task,
                     account=body.account, spec=spec)  # fmt: skip
-        return 201, out.model_dump(mode="json"), {"Location": f"/v1/schedules/{body.name}"}
+        return 201, out.model_dump(mode="json"), {"Location": location}
 
     return await idempotent(request, who, idempotency_key, make)
 
@@ -255,14 +266,12 @@ async def _exists(schedules: Schedules, name: str) -> bool:
     return True
 
 
-async def _draft(campaigns: Campaigns, spec: CampaignSpec) -> dict[str, Any] | None:
-    """Store the campaign as a draft (None: the app has no campaigns installed)."""
+async def _create(campaigns: Campaigns, spec: CampaignSpec) -> dict[str, Any]:
+    """Store the campaign, scheduled: 409 when its name is taken."""
     try:
-        view = await campaigns.create(spec, draft=True)
+        view = await campaigns.create(spec)
     except ConfigurationError as exc:
         text = str(exc)
-        if "not installed" in text:
-            return None
         if "exists" in text:
             raise ProblemError(409, text, field="body.name") from None
         named = re.match(r"^campaign ([\w.]+): ", text)
