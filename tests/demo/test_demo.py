@@ -29,7 +29,16 @@ from tests.acceptance.helpers import ROOT, env, free_port
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).parent / "artifacts"
-PAGES = ("/", "/jobs", "/schedules", "/limits", "/workers")
+PAGES = (
+    "/",
+    "/campaigns",
+    "/campaigns/welcome-tour",
+    "/workflows",
+    "/jobs",
+    "/schedules",
+    "/limits",
+    "/workers",
+)
 
 
 @contextmanager
@@ -124,6 +133,9 @@ async def _browse(base: str, token: str) -> None:
             for path in PAGES:
                 response = await page.goto(base + path)
                 assert response is not None and response.status == 200, path
+                if path == "/campaigns/welcome-tour":
+                    text = await page.inner_text("main")
+                    assert "intro" in text and "follow-up" in text, text[:500]
                 name = path.strip("/").replace("/", "-") or "overview"
                 await page.screenshot(path=str(ARTIFACTS / f"demo-{name}.png"), full_page=True)
             assert errors == []

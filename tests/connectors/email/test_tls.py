@@ -105,3 +105,22 @@ async def test_implicit_tls(app: App, tls: TlsFiles) -> None:
     finally:
         controller.stop()
     assert sent.reply.startswith("250") and handler.messages[0].rcpt_tos == ["a@x.test"]
+
+
+async def test_a_server_without_starttls_is_refused_permanently_and_gets_nothing(
+    app: App,
+) -> None:
+    """security="starttls" (the default) never falls back to clear text: a server
+    that does not offer STARTTLS ends the send at once, naming the server."""
+    handler, port = Handler(Script()), free_port()
+    controller = HoldingController(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        server = SmtpServer("127.0.0.1", port, timeout=10)
+        with pytest.raises(Permanent, match=f"127.0.0.1:{port} does not offer STARTTLS"):
+            await connector(app, server).send(
+                key="k", sender=SENDER, to="a@x.test", template=WELCOME, context=CONTEXT
+            )
+    finally:
+        controller.stop()
+    assert handler.messages == []

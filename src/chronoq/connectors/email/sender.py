@@ -36,7 +36,7 @@ from chronoq import (
 )
 from chronoq.connectors.email.message import BadAddress, build_message, message_id
 from chronoq.connectors.email.phases import RESENDABLE, Phase
-from chronoq.connectors.email.smtp import SmtpLost, SmtpReply, SmtpServer, transact
+from chronoq.connectors.email.smtp import SmtpLost, SmtpNoTls, SmtpReply, SmtpServer, transact
 from chronoq.connectors.email.templates import EmailTemplate, TemplateRefused
 from chronoq.connectors.email.throttle import Sender, Throttle
 
@@ -199,6 +199,8 @@ class EmailConnector:
             reply = await transact(self.server, who.address, data["to"], message, reached)
         except SmtpReply as exc:
             raise await self._refused(who, key, owner, exc) from exc
+        except SmtpNoTls as exc:
+            raise Permanent(str(exc)) from exc  # nothing sent: a later retry may send
         except SmtpLost as exc:
             if exc.phase is not Phase.DOT:
                 raise  # nothing delivered: the task's retries send again

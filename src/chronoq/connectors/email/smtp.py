@@ -49,6 +49,11 @@ class SmtpReply(Exception):
         self.text = text
 
 
+class SmtpNoTls(Exception):
+    """The server does not offer STARTTLS and the connection asked for it: nothing
+    was sent, and no retry can change that (a configuration to fix)."""
+
+
 class SmtpLost(Exception):
     """The connection broke (or timed out) during a step; `phase`: the last step
     recorded as reached."""
@@ -168,7 +173,12 @@ async def _steps(
     await client.connect()
     await client.ehlo()
     if server.security == "starttls":
-        await client.starttls()  # raises SMTPException when the server cannot
+        if not client.supports_extension("starttls"):
+            raise SmtpNoTls(
+                f"{server.host}:{server.port} does not offer STARTTLS, and security="
+                "'starttls' refuses to send in clear (use security='none' on loopback only)"
+            )
+        await client.starttls()
     if server.username is not None and server.password is not None:
         await client.login(server.username, server.password)
     await reached(Phase.CONNECTED)
