@@ -12,7 +12,7 @@ from chronoq.client import JobRequest
 from chronoq.core import serialization
 from chronoq.core.claims import ClaimedJob
 from chronoq.core.job import Gate
-from chronoq.redis.broker import enqueue_keys
+from chronoq.redis.job_wire import enqueue_keys
 from chronoq.redis.keys import QueueKeys
 from chronoq.redis.scripts import SCRIPTS
 from tests.redis.poison import (

@@ -24,9 +24,10 @@ from redis.exceptions import ResponseError
 from chronoq.core.claims import Enqueued, Placement
 from chronoq.core.errors import NotReplicated
 from chronoq.core.job import JobSpec
-from chronoq.redis.broker import BATCH_LIMIT, enqueue_command, parse_enqueued
+from chronoq.redis.broker import BATCH_LIMIT
 from chronoq.redis.connector import Connector
 from chronoq.redis.durability import Durability
+from chronoq.redis.job_wire import enqueue_command, parse_enqueued
 from chronoq.redis.keys import Keyspace
 from chronoq.redis.scripts import LIB, missing_library
 
