@@ -1,109 +1,49 @@
-"""The client: enqueue jobs and read their state. Async first, with a sync facade."""
+"""The async `Client`: enqueue jobs (resolving each request against the app's
+tasks, or the definitions its workers published) and read and act on their state."""
 
 from __future__ import annotations
 
 import asyncio
-import inspect
-import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable, Coroutine, Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal, TypeVar
+from typing import Any
 
+from chronoq.client.request import (
+    JobRequest,
+    TaskRef,
+    dead_selection,
+    first,
+    has_job_options,
+    keys_of,
+    placement_of,
+)
+from chronoq.client.results import (
+    CancelReply,
+    EnqueuedJob,
+    JobFailed,
+    enqueued_events,
+    fire,
+    place_results,
+)
 from chronoq.core import serialization
-from chronoq.core.claims import NOW, DeadSelection, Enqueued, Placement
-from chronoq.core.errors import ChronoqError, ConfigurationError, InvalidJobState
+from chronoq.core.claims import NOW, Placement
+from chronoq.core.errors import ConfigurationError, InvalidJobState
 from chronoq.core.events import EventKind, HookRegistry, JobEvent
 from chronoq.core.ids import new_job_id
-from chronoq.core.job import (
-    Gate,
-    Job,
-    JobOptions,
-    JobSpec,
-    JobStatus,
-    LimitRef,
-    require_aware,
-    to_millis,
-)
+from chronoq.core.job import Job, JobOptions, JobSpec, JobStatus, to_millis
 from chronoq.core.registry import PublishedTask, unknown_task
-from chronoq.core.retry import Backoff
 from chronoq.core.settings import Settings
-from chronoq.core.task import (
-    DEFAULT_QUEUE,
-    NO_KEYS,
-    JobKeys,
-    TaskDef,
-    TaskLike,
-    TaskRegistry,
-    bind_call,
-    job_keys,
-)
-from chronoq.loop_thread import LoopThread
+from chronoq.core.task import DEFAULT_QUEUE, TaskDef, TaskLike, TaskRegistry, bind_call
 from chronoq.redis.backend import Backend
 from chronoq.redis.connector import Connector
 from chronoq.redis.inspector import QueueCounts
 from chronoq.redis.records import Records
-from chronoq.redis.sync_enqueue import SyncEnqueuer
 
-TaskRef = str | TaskDef | Callable[..., Any]
 DEFAULT_IDEMPOTENCY_TTL = 86400.0
 PUBLISHED_TTL = 5.0  # seconds a client trusts a published definition before reading it again
 Batches = dict[str, list[tuple[int, JobSpec, Placement]]]
-T = TypeVar("T")
-log = logging.getLogger("chronoq.client")
-
-
-CancelReply = Literal["cancelled", "cancelling"]
-
-
-class JobFailed(ChronoqError):
-    """The awaited job ended without a result (dead, cancelled or expired)."""
-
-    def __init__(self, job: Job) -> None:
-        super().__init__(f"job {job.id} ended {job.status.value}: {job.error or 'no error'}")
-        self.job = job
-
-
-@dataclass(frozen=True, slots=True)
-class JobRequest:
-    """One job to enqueue. Options left as None take the task's defaults."""
-
-    task: TaskRef
-    args: Sequence[Any] = ()
-    kwargs: dict[str, Any] = field(default_factory=dict)
-    queue: str | None = None
-    priority: int | None = None
-    delay: float | timedelta | None = None
-    at: datetime | None = None
-    unique_key: str | None = None
-    max_retries: int | None = None
-    timeout: float | None = None
-    deadline: datetime | None = None
-    backoff: Backoff | None = None
-    idempotency_key: str | None = None  # dedupe for idempotency_ttl, whatever the outcome
-    idempotency_ttl: float | None = None  # seconds; default 1 day, at most the retention
-    gates: Sequence[Gate] | None = None  # default: from the task's lock/concurrency templates
-    account: str | None = None  # default: from the task's account template
-    limits: Sequence[LimitRef] | None = None  # default: from the task's rate_limit/quota
-    retry_delays: Sequence[float] | None = None  # seconds before each retry (last repeats)
-    force: bool = False  # enqueue a name neither the app nor any worker has registered
-    schedule: str | None = None  # recorded on the job: the schedule that made it
-    schedule_due: datetime | None = None  # recorded on the job: that run's due time
-    workflow: str | None = None  # recorded on the job: "<workflow id>/<node>" (chronoq.workflows)
-
-
-@dataclass(frozen=True, slots=True)
-class EnqueuedJob:
-    id: str
-    queue: str
-    status: JobStatus
-    created: bool  # False when the unique key returned an existing job
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "queue": self.queue, "status": self.status.value,
-                "created": self.created}  # fmt: skip
 
 
 class Client:
@@ -178,8 +118,8 @@ class Client:
         out: list[EnqueuedJob | None] = [None] * count
         for queue, items in by_queue.items():
             results = await self.broker.enqueue(queue, [(s, p) for _, s, p in items])
-            _place_results(out, queue, items, results)
-            await fire(self.hooks, _enqueued_events(self.hooks, queue, items, results))
+            place_results(out, queue, items, results)
+            await fire(self.hooks, enqueued_events(self.hooks, queue, items, results))
         return [job for job in out if job is not None]
 
     def _plan(self, requests: Iterable[JobRequest]) -> tuple[Batches, int]:
@@ -222,15 +162,15 @@ class Client:
         if task is not None and isinstance(request.task, str):
             bind_call(task, request.args, request.kwargs)  # a bad call fails here, not later
         defaults = task.defaults if task else None
-        keys = _keys_of(request, task)
-        if _has_job_options(request) or keys.gates or keys.limits or keys.account is not None:
+        keys = keys_of(request, task)
+        if has_job_options(request) or keys.gates or keys.limits or keys.account is not None:
             options = JobOptions(
-                max_retries=_first(request.max_retries, defaults.max_retries if defaults else None),
+                max_retries=first(request.max_retries, defaults.max_retries if defaults else None),
                 backoff=request.backoff,
                 timeout=request.timeout,
                 deadline=request.deadline,
                 unique_key=request.unique_key,
-                priority=_first(request.priority, defaults.priority if defaults else None) or 0,
+                priority=first(request.priority, defaults.priority if defaults else None) or 0,
                 idempotency_key=request.idempotency_key,
                 idempotency_ttl=self._idempotency_ttl(request.idempotency_ttl),
                 gates=keys.gates,
@@ -250,7 +190,7 @@ class Client:
         placement = (
             NOW
             if request.delay is None and request.at is None
-            else _placement(request.delay, request.at)
+            else placement_of(request.delay, request.at)
         )
         return spec, placement
 
@@ -432,218 +372,3 @@ class Client:
 
     async def workers(self) -> list[dict[str, str]]:
         return await self.inspector.workers()
-
-
-def dead_selection(
-    task: str | None, error_contains: str | None, since: datetime | timedelta | float | None
-) -> DeadSelection:
-    """The filters of a dead-letter requeue, checked."""
-    since_ms = within_ms = None
-    if isinstance(since, datetime):
-        require_aware(since, "since")
-        since_ms = to_millis(since)
-    elif since is not None:
-        seconds = since.total_seconds() if isinstance(since, timedelta) else float(since)
-        if not 0 <= seconds < 1e12:
-            raise ConfigurationError(f"since must be a duration >= 0, got {since!r}")
-        within_ms = int(seconds * 1000)
-    return DeadSelection(task or "", error_contains or "", since_ms, within_ms)
-
-
-def _keys_of(request: JobRequest, task: TaskLike | None) -> JobKeys:
-    """Gates and account: given on the request, else built from the task's templates."""
-    derived = job_keys(task, request.args, request.kwargs) if task else NO_KEYS
-    if request.gates is None and request.account is None and request.limits is None:
-        return derived
-    gates = tuple(request.gates) if request.gates is not None else derived.gates
-    account = request.account if request.account is not None else derived.account
-    limits = tuple(request.limits) if request.limits is not None else derived.limits
-    return JobKeys(gates, account, limits)
-
-
-def _first(value: T | None, default: T | None) -> T | None:
-    return value if value is not None else default
-
-
-def _place_results(
-    out: list[EnqueuedJob | None],
-    queue: str,
-    items: list[tuple[int, JobSpec, Placement]],
-    results: list[Enqueued],
-) -> None:
-    for (index, _, _), res in zip(items, results, strict=True):
-        out[index] = EnqueuedJob(res.id, queue, res.status, res.created)
-
-
-def _enqueued_events(
-    hooks: HookRegistry,
-    queue: str,
-    items: list[tuple[int, JobSpec, Placement]],
-    results: list[Enqueued],
-) -> list[JobEvent]:
-    """An "enqueued" event per job created (not per deduplicated request)."""
-    if not hooks.wants(EventKind.ENQUEUED):
-        return []
-    return [
-        JobEvent(EventKind.ENQUEUED, res.id, spec.task, queue, outcome=res.status.value)
-        for (_, spec, _), res in zip(items, results, strict=True)
-        if res.created
-    ]
-
-
-async def fire(hooks: HookRegistry, events: Iterable[JobEvent]) -> None:
-    """Run each event's hooks in this process, in order (the task's, then the app's):
-    a sync hook is called here, an async one awaited; keep them quick, they delay the
-    enqueue's return. A hook that raises is logged and changes nothing."""
-    for event in events:
-        for hook in hooks.chain(event.kind, event.task):
-            try:
-                result = hook(event)
-                if inspect.isawaitable(result):
-                    await result
-            except Exception:
-                what = (event.kind.value, hook, event.job_id)
-                log.exception("chronoq: %s hook %r failed for job %s", *what)
-
-
-def _has_job_options(r: JobRequest) -> bool:
-    return not (
-        r.priority is None
-        and r.unique_key is None
-        and r.max_retries is None
-        and r.timeout is None
-        and r.deadline is None
-        and r.backoff is None
-        and r.idempotency_key is None
-        and r.retry_delays is None
-        and r.schedule is None
-        and r.workflow is None
-    )
-
-
-def _placement(delay: float | timedelta | None, at: datetime | None) -> Placement:
-    if delay is not None and at is not None:
-        raise ConfigurationError("give either delay or at, not both")
-    if isinstance(delay, timedelta):
-        delay = delay.total_seconds()
-    if delay is not None:
-        if delay < 0:
-            raise ConfigurationError(f"delay must be >= 0 seconds, got {delay}")
-        return Placement(delay_ms=int(delay * 1000))
-    if at is not None:
-        require_aware(at, "at")
-        return Placement(at_ms=to_millis(at))
-    return NOW
-
-
-class SyncClient:
-    """Blocking facade over Client, for sync code (scripts, web apps, sync tasks).
-
-    It owns an event loop in a daemon thread, so it also works inside a running loop's
-    thread pool (a plain `def` task can enqueue follow-up jobs).
-    """
-
-    def __init__(self, client_factory: Callable[[], Client]) -> None:
-        self._thread = LoopThread("chronoq-sync-client")
-        self._client = self._run(_make(client_factory))
-        backend = self._client.backend
-        self._enqueuer = SyncEnqueuer(
-            backend.connector, backend.keys, backend.durability, backend.events_cap
-        )
-
-    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
-        return self._thread.run(coro)
-
-    def __enter__(self) -> SyncClient:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        if self._thread.running:
-            self._enqueuer.close()
-            self._run(self._client.close())
-            self._thread.stop()
-
-    def enqueue(self, task: TaskRef, *args: Any, **kwargs: Any) -> EnqueuedJob:
-        return self.submit(JobRequest(task, args, kwargs))
-
-    def submit(self, request: JobRequest) -> EnqueuedJob:
-        (job,) = self.enqueue_many([request])
-        return job
-
-    def enqueue_many(self, requests: Iterable[JobRequest]) -> list[EnqueuedJob]:
-        """Like Client.enqueue_many, on this thread's own blocking connection."""
-        requests = list(requests)
-        unlearned = self._client.unlearned(requests)
-        if unlearned:
-            self._run(self._client.learn(unlearned))
-        by_queue, count = self._client._plan(requests)
-        out: list[EnqueuedJob | None] = [None] * count
-        hooks = self._client.hooks
-        for queue, items in by_queue.items():
-            results = self._enqueuer.enqueue(queue, [(s, p) for _, s, p in items])
-            _place_results(out, queue, items, results)
-            events = _enqueued_events(hooks, queue, items, results)
-            if events:
-                self._run(fire(hooks, events))
-        return [job for job in out if job is not None]
-
-    def job(self, job_id: str) -> Job:
-        return self._run(self._client.job(job_id))
-
-    def result(self, job_id: str, *, timeout: float = 30.0) -> Any:
-        return self._run(self._client.result(job_id, timeout=timeout))
-
-    def cancel(self, job_id: str) -> CancelReply:
-        return self._run(self._client.cancel(job_id))
-
-    def jobs(
-        self, *, status: JobStatus | None = None, queue: str | None = None, limit: int = 50
-    ) -> list[Job]:
-        return self._run(self._client.jobs(status=status, queue=queue, limit=limit))
-
-    def queues(self) -> list[QueueCounts]:
-        return self._run(self._client.queues())
-
-    def dead_jobs(self, *, queue: str | None = None, limit: int = 50) -> list[Job]:
-        return self._run(self._client.dead_jobs(queue=queue, limit=limit))
-
-    def requeue_dead(
-        self,
-        *,
-        queue: str | None = None,
-        job_id: str | None = None,
-        task: str | None = None,
-        error_contains: str | None = None,
-        since: datetime | timedelta | float | None = None,
-    ) -> int:
-        """Like Client.requeue_dead."""
-        return self._run(
-            self._client.requeue_dead(
-                queue=queue,
-                job_id=job_id,
-                task=task,
-                error_contains=error_contains,
-                since=since,
-            )
-        )
-
-    def purge_dead(self, *, queue: str | None = None, job_id: str | None = None) -> int:
-        return self._run(self._client.purge_dead(queue=queue, job_id=job_id))
-
-    def retry(self, job_id: str) -> JobStatus:
-        """Like Client.retry."""
-        return self._run(self._client.retry(job_id))
-
-    def delete(self, job_id: str) -> JobStatus:
-        """Like Client.delete."""
-        return self._run(self._client.delete(job_id))
-
-    def workers(self) -> list[dict[str, str]]:
-        return self._run(self._client.workers())
-
-
-async def _make(factory: Callable[[], Client]) -> Client:
-    return factory()
