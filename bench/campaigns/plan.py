@@ -7,20 +7,9 @@ Plan: `chronoq.campaigns.pacing.plan` for each of 100 accounts (100 recipients
 each, seeded zones and domains), all 100 plans timed together; the median (and
 min, max) of `--repeats` rounds. Also one account of 10,000 recipients.
 
-Memory: a private redis-server (free port, no persistence), used_memory (INFO) read
-before and after each phase, divided by the recipients:
-  1. enrolment: one HASH entry per recipient, email -> Recipient JSON, in the key
-     the campaign core uses (`{cmp:<name>}:recipients`; written here with HSETNX as
-     cmp-core's cmp_enroll.lua does (at CORE_LAYOUT), not through its code);
-  2. fan-out: one workflow node per recipient in `{wf:<id>}:nodes`, shaped as
-     chronoq.workflows stores a FanOut item (the recipient and its send_at inside);
-  3. the grant's counters: every recipient granted at its planned slot through the
-     real grant (chronoq.campaigns.grant -> cmp_grant.lua): day HASHes, grant-id
-     SETs and the account's first day;
-  4. step marks: `{cmp:<name>}:marks` "<step>|<email>" -> {job, state, at}, as
-     cmp_step_end.lua writes them.
-The send jobs' own records (queue job hashes, kept per the retention settings) are
-not counted: they are the engine's, measured by bench/ (memory scenario).
+Memory: bench/campaigns/memory.py (its docstring): 100 real campaigns created,
+their runs started and their recipients enrolled, fanned out, enqueued, granted
+and marked through the real code on a private redis-server, used_memory per phase.
 
 Writes bench/campaigns/results.json and RESULTS.md (`--out` to change).
 """
@@ -30,32 +19,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import platform
 import random
-import shutil
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import redis
+from memory import measure_memory
 
-from chronoq import App
-from chronoq.campaigns.grant import Granted, grant
 from chronoq.campaigns.pacing import Pacing, Warmup, plan
-from chronoq.core.ids import new_job_id
-from chronoq.core.serialization import dumps
 
 HERE = Path(__file__).resolve().parent
-REDIS = "/usr/bin/redis-server"
 ACCOUNTS, PER_ACCOUNT = 100, 100
 ZONES = ["America/New_York", "Europe/London", "Australia/Adelaide", "Asia/Kolkata",
          "America/Los_Angeles", "Europe/Paris", None]  # fmt: skip
@@ -63,7 +43,7 @@ ACCOUNT_ZONES = ["Europe/Paris", "America/New_York", "Asia/Kolkata", "UTC"]
 PACING = Pacing(windows=["mon-fri 09:00-17:00"], per_day=50, per_domain_per_day=10,
                 warmup=Warmup(start=20, step=10))  # fmt: skip
 START = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)  # a Tuesday
-CORE_LAYOUT = "c07ed50"  # the cmp-core commit whose storage layout phases 1, 2 and 4 copy
+PLAN_CLOCK = START - timedelta(weeks=52)  # the memory run's plan clock: a Tuesday 08:00 UTC
 
 
 @dataclass(frozen=True)
@@ -108,113 +88,56 @@ def time_plans(accounts: list[tuple[str, str, list[Person]]], repeats: int) -> d
     }  # fmt: skip
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+HAND_WRITTEN = {
+    "enrolment": 163.4,
+    "fan_out_nodes": 372.0,
+    "grant_counters": 129.3,
+    "step_marks": 155.8,
+    "total": 820.5,
+}  # bench/campaigns/RESULTS.md at 79db39d
+PHASES = [
+    ("create", "create: `Campaigns.create` (record with the spec and its recipients, schedule)"),
+    ("run_start", "run start: `runner.start_run` (run entry, workflow, enroll node and job)"),
+    ("enrolment", "enrolment: `runner.enroll_recipients` (`{cmp:<name>}:recipients`)"),
+    ("enroll_result", "enroll result: `WorkflowStore.finish` (the planned list on node 0)"),
+    ("fan_out_nodes", "fan-out nodes: `Workflows._open_next` (one node per recipient)"),
+    ("send_jobs", "send jobs: `Workflows.settle` (release, enqueue: job records etc.)"),
+    ("grant_counters", "grant counters: `grant` (cmp_grant.lua day HASH, ids SET, first day)"),
+    ("step_marks", "step marks: `step_begin` + `step_end` (`{cmp:<name>}:marks`)"),
+]
 
 
-@contextmanager
-def private_server() -> Iterator[int]:
-    folder = Path(tempfile.mkdtemp(prefix="cq-cmpbench-"))
-    port = free_port()
-    command = [REDIS, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder),
-               "--save", "", "--appendonly", "no"]  # fmt: skip
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    try:
-        conn = redis.Redis(port=port)
-        for _ in range(200):
-            try:
-                conn.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        conn.close()
-        yield port
-    finally:
-        server.terminate()
-        server.wait(10)
-        shutil.rmtree(folder, ignore_errors=True)
+def memory_rows(m: dict[str, Any]) -> list[str]:
+    per, total = m["bytes_per_recipient"], m["recipients"]
+    rows = []
+    for key, label in PHASES:
+        rows.append(f"| {label} | {per[key]} | {HAND_WRITTEN.get(key, 'not measured')} |")
+        if key == "send_jobs":
+            growth = m["send_jobs_node_growth_bytes"] / total
+            rows.append(f"| &nbsp;&nbsp;of which the nodes' growth (job id, queue, released) |"
+                        f" {growth:.1f} | |")  # fmt: skip
+    without = round(m["total_bytes_per_recipient"] - per["send_jobs"], 1)
+    rows.append(f"| **total without the send jobs** | **{without}** | |")
+    rows.append(f"| **total** | **{m['total_bytes_per_recipient']}** |"
+                f" **{HAND_WRITTEN['total']}** (no create, run start, enroll result, jobs) |")  # fmt: skip
+    return rows
 
 
-def used(conn: redis.Redis) -> int:
-    return int(conn.info("memory")["used_memory"])
+def sample_lines(sample: dict[str, Any]) -> list[str]:
+    lines = [f"- `{k}` ({sample['lengths'][k]}): `{sample[k]}`"
+             for k in ("recipient_entry", "fan_out_node", "mark")]  # fmt: skip
+    for key, job in sample["job_keys"].items():
+        fields = ", ".join(f"{f} {n}" for f, n in job.get("fields", {}).items())
+        lines.append(f"- send job `{key}`: {job['type']} ({job.get('encoding', '?')}), MEMORY USAGE {job['memory_usage']}"
+                     f"{'; fields ' + fields if fields else ''}")  # fmt: skip
+    encodings = ", ".join(f"`{k}` {v}" for k, v in sample["encodings"].items())
+    lines.append(f"- encodings: {encodings}")
+    return lines
 
 
-async def measure_memory(accounts: list[tuple[str, str, list[Person]]]) -> dict[str, Any]:
-    total = sum(len(found) for _, _, found in accounts)
-    start_ms = int(START.timestamp() * 1000)
-    with private_server() as port:
-        url, prefix = f"redis://127.0.0.1:{port}/0", "bench"
-        conn = redis.Redis(port=port)
-        app = App("cmpbench", redis_url=url, prefix=prefix)
-        async with app.backend() as backend:
-            sends = backend.campaign_sends
-            # Load the script library (and warm the connection) before the baseline.
-            await sends.usage("warm", [])
-            await grant(sends, PACING, account="warm", account_zone="UTC",
-                        recipient=Person("w@w.example", None, ""), grant_id="w",
-                        now_ms=start_ms + 3_600_000)  # fmt: skip
-            conn.delete(*conn.keys(f"{prefix}:{{cmpa:warm}}:*"))
-            phases: dict[str, int] = {}
-            before = used(conn)
-            planned = {}
-            for a, (account, zone, found) in enumerate(accounts):
-                name = f"campaign{a}"
-                pipe = conn.pipeline(transaction=False)
-                for p in found:
-                    body = {"email": p.email, "name": p.name, "zone": p.zone, "data": {}}
-                    pipe.hsetnx(f"{prefix}:{{cmp:{name}}}:recipients", p.email.lower(),
-                                dumps(body))  # fmt: skip
-                pipe.execute()
-                planned[account] = plan(PACING, zone, found, start_ms)
-            phases["enrolment"] = used(conn) - before
-
-            before = used(conn)
-            for a, (account, _, found) in enumerate(accounts):
-                pipe = conn.pipeline(transaction=False)
-                key = f"{prefix}:{{wf:cmp-campaign{a}-1}}:nodes"
-                for i, (p, slot) in enumerate(zip(found, planned[account], strict=True)):
-                    item = {"email": p.email, "name": p.name, "zone": p.zone, "data": {},
-                            "send_at": slot.at_ms}  # fmt: skip
-                    call = dumps([[item], {"campaign": f"campaign{a}", "step": "email",
-                                           "run": 1}])  # fmt: skip
-                    node = {"stage": 1, "task": "outreach.email", "state": "pending",
-                            "due": slot.at_ms, "item": i, "call": call}  # fmt: skip
-                    pipe.hset(key, f"1.{i}", dumps(node))
-                pipe.execute()
-            phases["fan_out_nodes"] = used(conn) - before
-
-            before = used(conn)
-            granted = 0
-            for a, (account, zone, found) in enumerate(accounts):
-                # In time order, as the sends happen (the first grant fixes warm-up day 0).
-                pairs = sorted(zip(found, planned[account], strict=True),
-                               key=lambda pair: pair[1].at_ms)  # fmt: skip
-                for p, slot in pairs:
-                    answer = await grant(sends, PACING, account=account, account_zone=zone,
-                                         recipient=p, grant_id=f"campaign{a}|email|{p.email}",
-                                         now_ms=slot.at_ms)  # fmt: skip
-                    granted += isinstance(answer, Granted)
-            phases["grant_counters"] = used(conn) - before
-
-            before = used(conn)
-            for a, (_, _, found) in enumerate(accounts):
-                pipe = conn.pipeline(transaction=False)
-                for p in found:
-                    mark = {"job": new_job_id("default"), "state": "sent", "at": start_ms}
-                    pipe.hset(f"{prefix}:{{cmp:campaign{a}}}:marks",
-                              f"email|{p.email.lower()}", dumps(mark))  # fmt: skip
-                pipe.execute()
-            phases["step_marks"] = used(conn) - before
-            version = conn.info("server")["redis_version"]
-        conn.close()
-    if granted != total:
-        raise RuntimeError(f"only {granted} of {total} granted at their planned slots")
-    per = {k: round(v / total, 1) for k, v in phases.items()}
-    return {"recipients": total, "delta_bytes": phases, "bytes_per_recipient": per,
-            "total_bytes_per_recipient": round(sum(phases.values()) / total, 1),
-            "granted_at_planned_slot": granted, "redis_version": version}  # fmt: skip
+def server_note(m: dict[str, Any]) -> str:
+    extra = " ".join(m.get("server_args", []))
+    return f"started with `{extra}`" if extra else "Redis's default encodings"
 
 
 def write(out: Path, result: dict[str, Any]) -> None:
@@ -222,12 +145,13 @@ def write(out: Path, result: dict[str, Any]) -> None:
     (out / "results.json").write_text(json.dumps(result, indent=2) + "\n")
     t, m = result["timing"], result["memory"]
     p100, p1 = t["plan_100x100_s"], t["plan_1x10000_s"]
-    per = m["bytes_per_recipient"]
     lines = [
         "# Campaign planning and memory (issue 12)",
         "",
         f"Recorded {result['when']} on {result['machine']} (shared, 2 CPUs), Python "
-        f"{result['python']}, Redis {m['redis_version']}, commit {result['commit']}.",
+        f"{result['python']}, Redis {m['redis_version']}, commit {result['commit']}; "
+        f"load average (1, 5, 15 min) {result['load_average']['at_start']} at the start, "
+        f"{result['load_average']['at_end']} at the end.",
         "",
         "Reproduce (from the project root):",
         "",
@@ -249,23 +173,35 @@ def write(out: Path, result: dict[str, Any]) -> None:
         "## Redis memory per recipient",
         "",
         f"used_memory delta / {m['recipients']:,} recipients, per phase, on a private "
-        "redis-server (no persistence); what each phase writes is in plan.py's docstring.",
+        f"redis-server (no persistence, {server_note(m)}): 100 real campaigns (one per "
+        "account, 100 recipients each in the spec, one `each` step), each phase the call "
+        "the worker's job or the engine makes (bench/campaigns/memory.py's docstring). "
+        "No worker runs; the plan's clock is set 52 weeks back so every send is due and "
+        "the fan-out enqueues all of them.",
         "",
-        "| phase | bytes per recipient |",
-        "|---|---|",
-        f"| enrolment (`{{cmp:<name>}}:recipients` HASH entry, Recipient JSON) |"
-        f" {per['enrolment']} |",
-        f"| fan-out node (`{{wf:<id>}}:nodes` HASH entry) | {per['fan_out_nodes']} |",
-        f"| grant counters (`{{cmpa:<account>}}`: day HASH, grant-id SET, first day) |"
-        f" {per['grant_counters']} |",
-        f"| step mark (`{{cmp:<name>}}:marks` entry) | {per['step_marks']} |",
-        f"| **total** | **{m['total_bytes_per_recipient']}** |",
+        "| phase (the real call) | bytes per recipient | hand-written layout (79db39d) |",
+        "|---|---|---|",
+        *memory_rows(m),
         "",
         f"All {m['granted_at_planned_slot']:,} recipients were granted by the real grant "
-        "(cmp_grant.lua) at exactly their planned slot. Not counted: the send jobs' own "
-        "records (the engine's; see bench/RESULTS.md, memory). The enrolment, fan-out and "
-        f"mark layouts are branch cmp-core's at {CORE_LAYOUT}, written by this bench with "
-        "the same key names and JSON (that code is not on this branch).",
+        f"at exactly their planned slot; all {m['send_jobs_enqueued']:,} send jobs were "
+        "enqueued. Not counted: the enroll job's finished record (enqueued, never run "
+        "here: it would hold the planned list once more) and the send jobs' finished "
+        "records and results (they need the sends to run; retention is the engine's).",
+        "",
+        "### What the bytes are (MEMORY USAGE ... SAMPLES 0, summed per key pattern)",
+        "",
+        "| key pattern | keys | bytes | bytes per recipient |",
+        "|---|---|---|---|",
+        *[
+            f"| `{k}` | {v['keys']:,} | {v['bytes']:,} | {v['bytes'] / m['recipients']:.1f} |"
+            for k, v in m["by_key_pattern"].items()
+            if v["bytes"] >= 10_000
+        ],
+        "",
+        "One recipient's entries (campaign0's first; lengths in bytes):",
+        "",
+        *sample_lines(m["sample"]),
         "",
     ]
     (out / "RESULTS.md").write_text("\n".join(lines))
@@ -276,18 +212,28 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, default=HERE)
+    parser.add_argument("--hash-max-listpack-value", type=int, default=None,
+                        help="start the private redis-server with this (default: Redis's)")  # fmt: skip
     args = parser.parse_args()
     accounts = people(args.seed)
+    load_start = os.getloadavg()
     timing = time_plans(accounts, args.repeats)
-    memory = asyncio.run(measure_memory(accounts))
+    listpack = args.hash_max_listpack_value
+    server_args = [] if listpack is None else ["--hash-max-listpack-value", str(listpack)]
+    plan_ms = int(PLAN_CLOCK.timestamp() * 1000)
+    memory = asyncio.run(measure_memory(accounts, PACING, plan_ms, server_args))
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True, check=False, cwd=HERE).stdout.strip()  # fmt: skip
     command = "PYTHONPATH=src /work/venv/bin/python bench/campaigns/plan.py"
     if args.repeats != 7 or args.seed != 1:
         command += f" --repeats {args.repeats} --seed {args.seed}"
+    if listpack is not None:
+        command += f" --hash-max-listpack-value {listpack}"
     result = {"when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "commit": commit,
               "machine": platform.machine(), "python": platform.python_version(),
-              "command": command, "seed": args.seed, "timing": timing, "memory": memory}  # fmt: skip
+              "command": command, "seed": args.seed,
+              "load_average": {"at_start": [round(x, 2) for x in load_start],
+                               "at_end": [round(x, 2) for x in os.getloadavg()]}, "timing": timing, "memory": memory}  # fmt: skip
     write(args.out, result)
     json.dump(result, sys.stdout, indent=2)
     print()
