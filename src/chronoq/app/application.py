@@ -1,18 +1,16 @@
-"""The application object: tasks, settings and the factories for clients and workers."""
+"""`App`, the application object: the tasks, schedules, limits, alert rules and
+hooks an application declares, and the handles on what is stored in Redis. Its
+connections, clients and locks are `AppConnections`'s."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from functools import cached_property
 from typing import Any, TypeVar, overload
 
-from chronoq.client import Client, SyncClient
-from chronoq.control.coordinator import DEFAULT_ONCE_TTL, Coordinator
-from chronoq.control.lease import LostCallback
-from chronoq.control.ledger import Ledger
-from chronoq.control.locks import Lock
-from chronoq.control.sync_locks import SyncLock
+from chronoq.app.connections import AppConnections
+from chronoq.app.task import ExceptionSpec, H, Task, exception_classes, task_limits
+from chronoq.client import Client
 from chronoq.core.alerts import (
     AlertRule,
     Channel,
@@ -26,19 +24,10 @@ from chronoq.core.events import EventKind, HookRegistry
 from chronoq.core.events import Hook as EventHook
 from chronoq.core.failures import ErrorClass, ErrorClassifier
 from chronoq.core.job import GatePolicy
-from chronoq.core.ledger import DEFAULT_LEDGER_TTL
 from chronoq.core.limits import Limit, WindowsSpec, quota, rate_limit
-from chronoq.core.names import validate_limit_name
 from chronoq.core.retry import Backoff
-from chronoq.core.rollups import Keep
 from chronoq.core.settings import Settings
-from chronoq.core.task import (
-    DEFAULT_MAX_RETRIES,
-    DEFAULT_QUEUE,
-    TaskDef,
-    TaskDefaults,
-    TaskRegistry,
-)
+from chronoq.core.task import DEFAULT_MAX_RETRIES, DEFAULT_QUEUE, TaskDefaults, TaskRegistry
 from chronoq.core.zones import zone
 from chronoq.manage import (
     AlertHandle,
@@ -64,86 +53,16 @@ from chronoq.manage import (
     SyncQuotas,
     SyncSchedules,
 )
-from chronoq.redis.backend import Backend
-from chronoq.redis.connector import ClientConnector, Connector
-from chronoq.redis.durability import Durability
-from chronoq.redis.keys import Keyspace
+from chronoq.redis.connector import ClientConnector
 from chronoq.schedule.model import DEFAULT_GRACE, Misfire, Overlap, ScheduleDef
 from chronoq.workflows.engine import SyncWorkflows, Workflows
 
 F = TypeVar("F", bound=Callable[..., Any])
-H = TypeVar("H", bound=EventHook)
 Hook = Callable[["App"], Awaitable[None]]
 ScheduleErrorHandler = Callable[[str, BaseException], Awaitable[None] | None]
 
 
-def _task_limits(
-    rate_limit: str | None, rate_key: str | None, quota: str | None, account: str | None
-) -> tuple[tuple[str, str | None], ...]:
-    """The limits a task's jobs ask, quota first: a start the quota allows is kept
-    by the job (booked) should the rate limit defer it."""
-    if quota is not None and account is None:
-        raise ConfigurationError(
-            f"quota {quota!r} counts per account: give the task an account template too"
-        )
-    if rate_key is not None and rate_limit is None:
-        raise ConfigurationError("rate_key needs a rate_limit to apply to")
-    limits: list[tuple[str, str | None]] = []
-    if quota is not None:
-        limits.append((_limit_name_or_template(quota), account))
-    if rate_limit is not None:
-        limits.append((_limit_name_or_template(rate_limit), rate_key or account))
-    return tuple(limits)
-
-
-def _limit_name_or_template(name: str) -> str:
-    """A limit name, or a template filled from each call's arguments
-    (`"source:{source}"`: one limit per scraped source), checked when filled."""
-    return name if "{" in name else validate_limit_name(name)
-
-
-ExceptionSpec = type[BaseException] | Sequence[type[BaseException]]
-
-
-def _classes(spec: ExceptionSpec | None) -> tuple[type[BaseException], ...] | None:
-    """One exception class or several, as a tuple (checked by TaskDefaults)."""
-    if spec is None:
-        return None
-    return (spec,) if isinstance(spec, type) else tuple(spec)
-
-
-class Task:
-    """What `@app.task` returns: the original function, still callable, plus its TaskDef."""
-
-    def __init__(self, definition: TaskDef, hooks: HookRegistry | None = None) -> None:
-        self.definition = definition
-        self.name = definition.name
-        self._hooks = hooks if hooks is not None else HookRegistry()
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.definition.func(*args, **kwargs)
-
-    def on(self, kind: EventKind | str) -> Callable[[H], H]:
-        """Register a hook for this task's `kind` events ("succeeded", "dead", ...):
-        `@send.on("dead")`. Runs before the app's hooks of that kind."""
-
-        parsed = EventKind.parse(kind)  # a bad kind fails here, not at decoration
-
-        def register(hook: H) -> H:
-            self._hooks.add(parsed, hook, task=self.name)
-            return hook
-
-        return register
-
-    def on_event(self, kind: EventKind | str, hook: EventHook) -> EventHook:
-        """`task.on(kind)` without the decorator."""
-        return self._hooks.add(kind, hook, task=self.name)
-
-    def __repr__(self) -> str:
-        return f"<Task {self.name}>"
-
-
-class App:
+class App(AppConnections):
     """Holds the tasks of one application and how to reach its Redis.
 
     ```
@@ -272,10 +191,10 @@ class App:
             on_locked=GatePolicy(on_locked),
             concurrency=concurrency,
             account=account,
-            limits=_task_limits(rate_limit, rate_key, quota, account),
+            limits=task_limits(rate_limit, rate_key, quota, account),
             retry_delays=tuple(retry_delays) if retry_delays is not None else None,
-            retry_on=_classes(retry_on),
-            dont_retry=_classes(dont_retry) or (),
+            retry_on=exception_classes(retry_on),
+            dont_retry=exception_classes(dont_retry) or (),
             soft_timeout=soft_timeout,
         )
 
@@ -488,125 +407,3 @@ class App:
     def shutdown(self, hook: Hook) -> Hook:
         self.on_shutdown.append(hook)
         return hook
-
-    def redis_url(self) -> str:
-        """The configured URL, or the embedded server's (started on first use); for
-        an app given a client, the URL of its server (for labels only)."""
-        if self._connector is not None:
-            return self._connector.url
-        if self.settings.redis_url:
-            return self.settings.redis_url
-        from chronoq.redis.embedded import resolve_redis_url  # noqa: PLC0415
-
-        url: str = resolve_redis_url(self.settings.redis_url, self.settings.data_dir)
-        return url
-
-    def connector(self) -> Connector:
-        """The connection factory for this app's Redis (its URL, TLS and Sentinel
-        settings): every connection the app's processes open is made by one."""
-        if self._connector is not None:
-            return self._connector
-        return Connector.from_settings(self.settings, self.redis_url())
-
-    def backend(self) -> Backend:
-        """A backend (connections and stores) for this app's Redis; close it after use."""
-        return Backend.from_settings(self.settings, connector=self.connector())
-
-    def client(self) -> Client:
-        return Client(
-            self.redis_url(),
-            prefix=self.settings.prefix,
-            registry=self.registry,
-            settings=self.settings,
-            connector=self.connector(),
-            hooks=self.hooks,
-        )
-
-    def sync_client(self) -> SyncClient:
-        return SyncClient(self.client)
-
-    # -- locks and once-keys (chronoq.control) -----------------------------
-
-    @cached_property
-    def coordinator(self) -> Coordinator:
-        """Builds this app's locks and owns their connections (shared by all of them)."""
-        durability = Durability(self.settings.replica_acks, self.settings.replica_ack_timeout)
-        keep = Keep.days(self.settings.metrics_days) if self.settings.metrics else None
-        return Coordinator(self.connector, Keyspace(self.settings.prefix), durability, keep)
-
-    def lock(
-        self,
-        name: str,
-        *,
-        ttl: float = 30.0,
-        timeout: float | None = None,
-        blocking: bool = True,
-        renew: bool = True,
-        on_lost: LostCallback | None = None,
-    ) -> Lock:
-        """A distributed lock for async code: `async with app.lock("name") as lock:`.
-
-        Held for a lease of `ttl` seconds, renewed every ttl/3 while held (unless
-        `renew=False`). `timeout`: how long to wait for it (None: as long as it
-        takes); `blocking=False`: never wait (LockTimeout at once; or use
-        `await lock.try_acquire()`, which returns False). `lock.fence` is a fencing
-        token that grows with every acquire of `name`: hand it to what you write
-        to. If the lease is lost while held, `lock.lost` turns true, `on_lost(error)`
-        is called (it may be async), and the release raises LockLost.
-
-        Sync code (plain `def` tasks, scripts) uses `app.sync_lock`, same arguments:
-        two objects rather than one with both protocols, so a coroutine cannot block
-        its event loop with `with app.lock(...)` by mistake (that raises TypeError).
-        The async locks of one app share a connection pool per event loop.
-        """
-        return self.coordinator.lock(
-            name, ttl=ttl, timeout=timeout, blocking=blocking, renew=renew, on_lost=on_lost
-        )
-
-    def sync_lock(
-        self,
-        name: str,
-        *,
-        ttl: float = 30.0,
-        timeout: float | None = None,
-        blocking: bool = True,
-        renew: bool = True,
-        on_lost: LostCallback | None = None,
-    ) -> SyncLock:
-        """The lock for sync code, from any thread: `with app.sync_lock("name") as lock:`.
-
-        Like `app.lock`; a background thread renews the lease, and `on_lost` is
-        called from that thread.
-        """
-        return self.coordinator.sync_lock(
-            name, ttl=ttl, timeout=timeout, blocking=blocking, renew=renew, on_lost=on_lost
-        )
-
-    async def once(self, key: str, *, ttl: float = DEFAULT_ONCE_TTL) -> bool:
-        """Claim `key` for `ttl` seconds (one day by default): True the first time,
-        False for every later claim until it expires. One SET NX PX.
-
-        For side effects a fencing token cannot protect, because the receiver
-        cannot check one (an email, a webhook, a payment request):
-
-        ```
-        if await app.once(f"welcome-mail:{user_id}:{run_id}"):
-            await send_mail(user_id)
-        ```
-
-        At most once: the key is claimed before the effect, so if the effect then
-        fails, later claims still return False until the ttl ends. Put what makes
-        the effect distinct in the key (recipient, run, attempt if retries should
-        resend). Keys: 1-512 characters, no braces.
-        """
-        return await self.coordinator.once(key, ttl=ttl)
-
-    def ledger(self, name: str, *, ttl: float = DEFAULT_LEDGER_TTL) -> Ledger:
-        """A ledger: keyed records of how far a side effect got (`chronoq.Ledger`),
-        so a retry can tell "redo it" from "it may have happened". Entries live
-        `ttl` seconds (30 days by default) after their last change."""
-        return self.coordinator.ledger(name, ttl=ttl)
-
-    def sync_once(self, key: str, *, ttl: float = DEFAULT_ONCE_TTL) -> bool:
-        """`once` for sync code."""
-        return self.coordinator.sync_once(key, ttl=ttl)
