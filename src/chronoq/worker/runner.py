@@ -24,7 +24,6 @@ ends waits for Redis too: a worker reconnecting forever still stops at once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -40,7 +39,6 @@ from chronoq.core.ids import new_job_id, new_token
 from chronoq.core.job import JobStatus, workflow_of
 from chronoq.core.task import DEFAULT_MAX_RETRIES
 from chronoq.observe.alerts import AlertEngine
-from chronoq.redis.cancel import cancel_and_wait
 from chronoq.redis.channels import READ_TIMEOUT
 from chronoq.redis.errors import RedisUnusable, server_label
 from chronoq.redis.server_check import check_server
@@ -58,6 +56,7 @@ from chronoq.worker.recycling import Recycling, resident_memory
 from chronoq.worker.resilience import Outages, Stopped, until_stopped
 from chronoq.worker.runs import Run, Runs
 from chronoq.worker.scheduling import run_scheduler
+from chronoq.worker.shutdown import WorkerShutdown
 from chronoq.worker.supervisor import Restart, Supervisor, loop_failure
 from chronoq.worker.throttle import Throttle
 from chronoq.worker.trimming import Trimmer
@@ -69,13 +68,11 @@ from chronoq.workflows.sweep import Sweeper
 log = logging.getLogger("chronoq.worker")
 
 UPKEEP = Restart()
-INTAKE_PATIENCE = 3.0  # how long a loop that ends on stop may take to end by itself
-REDIS_STEP = 5.0  # longest wait for one shutdown step needing Redis (1 s when it is down)
 TASK_THREADS = "chronoq-task"  # the names of the threads sync tasks run in
 CLAIM_FINISHES = (JobStatus.EXPIRED, JobStatus.SKIPPED, JobStatus.CANCELLED)  # a claim ends these
 
 
-class Worker:
+class Worker(WorkerShutdown):
     def __init__(self, app: App, options: WorkerOptions | None = None) -> None:
         self.app = app
         self.options = options or WorkerOptions()
@@ -333,77 +330,6 @@ class Worker:
             on_handoff=self._handed_off,
             outages=self._outages,
         )
-
-    async def _shutdown(
-        self,
-        fetcher: asyncio.Task[None],
-        listener: asyncio.Task[None],
-        upkeep: list[asyncio.Task[None]],
-    ) -> None:
-        self.state = "stopping"
-        self._stop.set()  # also after a burst: the scheduler loop and waits see it
-        await self._end_intake(fetcher)
-        await self._stop_listening(listener)
-        await self._finish_running()
-        await self._hand_back()
-        await self._contexts.stop()
-        await self._events.drain(self._redis_step())
-        await self._advancer.drain(self._redis_step())
-        if self._ends_on_stop:
-            await asyncio.wait(self._ends_on_stop, timeout=INTAKE_PATIENCE)
-        await cancel_and_wait([*upkeep, *self._ends_on_stop])
-        for hook in self.app.on_shutdown:
-            await hook(self.app)
-        with contextlib.suppress(Exception):  # the counts since the last beat
-            await asyncio.wait_for(self._usage.beat(), self._redis_step())
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.broker.unregister_worker(self.id), self._redis_step())
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._publication.withdraw(), self._redis_step())
-        if self._outages.down:
-            log.warning("chronoq worker %s stopped while Redis was unavailable", self.id)
-        log.info("chronoq worker %s stopped after %d jobs", self.id, self.jobs_done)
-
-    async def _end_intake(self, fetcher: asyncio.Task[None]) -> None:
-        """Let the fetch loop see the stop and end after its round trip (cancelling
-        a claim in flight would leave the jobs it leased waiting for their lease)."""
-        self._runs.slot_free.set()
-        self._doorbell.nudge()
-        await asyncio.wait([fetcher], timeout=INTAKE_PATIENCE)
-        await cancel_and_wait(fetcher)
-
-    def _redis_step(self) -> float:
-        return 1.0 if self._force.is_set() or self._outages.down else REDIS_STEP
-
-    async def _finish_running(self) -> None:
-        """Let running jobs finish within the shutdown timeout, or until forced."""
-        await self._runs.finish(self.shutdown_timeout, self._force)
-
-    async def _stop_listening(self, listener: asyncio.Task[None]) -> None:
-        """Stop hand-offs first, then let the pending blocking read end by itself:
-        cancelling it could drop a job it had just popped (that job would wait for its
-        lease to expire)."""
-        for queue in self.order.queues:
-            with contextlib.suppress(Exception):
-                returned = await asyncio.wait_for(
-                    self.broker.retire(queue, self.id), self._redis_step()
-                )
-                if returned:
-                    log.info("chronoq: returned %d handed-off job(s) to %r", returned, queue)
-        await self._doorbell.stop(listener)
-
-    async def _hand_back(self) -> None:
-        """Return unfinished jobs to their queues: not lost, not counted as attempts."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._writer.drain(), self._redis_step())
-        for queue, leases in self._leases.by_queue().items():
-            with contextlib.suppress(Exception):
-                count = await asyncio.wait_for(
-                    self.broker.release(queue, leases), self._redis_step()
-                )
-                log.info("chronoq: handed %d unfinished job(s) back to %r", count, queue)
-            for job_id, _ in leases:
-                self._leases.drop(job_id)
 
     # -- fetching ----------------------------------------------------------
 
