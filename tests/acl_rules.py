@@ -20,7 +20,7 @@ WORKER = (
     "resetkeys ~{prefix}:* resetchannels &{prefix}:* -@all "
     f"{_CONNECTION} {_SCRIPTS} +info +wait +multi +exec +blpop +subscribe +unsubscribe "
     "+publish +time +get +set +del +exists +incr +pexpire +pexpireat +pttl +persist "
-    "+hget +hset +hsetnx +hdel +hmget +hincrby +hkeys +hexists +hgetall "
+    "+hget +hset +hsetnx +hdel +hmget +hincrby +hkeys +hexists +hgetall +hlen "
     "+lpop +rpush +lpush +ltrim +lrange +llen +lrem +sadd +srem +smembers +sismember +scard "
     "+zadd +zrem +zcard +zscore +zmscore +zrange +zrevrange +zrangebyscore "
     "+zrevrangebyscore +zremrangebyscore +zremrangebyrank +zpopmin +xadd"

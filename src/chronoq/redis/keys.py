@@ -299,6 +299,16 @@ class Keyspace:
         """ZSET of every campaign name; score = creation ms (`chronoq campaigns list`)."""
         return f"{self.prefix}:{{~cmp}}:all"
 
+    def campaign_recipient(self, email: str) -> str:
+        """HASH campaign name -> enrolment ms: the campaigns that enrolled `email`
+        (lowercased), so a reply without a campaign finds its campaigns without a
+        scan. One key per recipient under its own hash tag `{cmpr:<email>}` (braces
+        escaped): written after the enrolment (another slot), so an entry may be
+        missing for a crash in between (the enrolment's retry writes it) or stale
+        (its reader checks the campaign's own enrolment)."""
+        tag = email.replace("{", "%7B").replace("}", "%7D")
+        return f"{self.prefix}:{{cmpr:{tag}}}:campaigns"
+
     @cached_property
     def campaign_suppression(self) -> str:
         """HASH email (lowercased) -> reason: the suppression list every campaign's
@@ -438,6 +448,13 @@ class CampaignKeys:
         step for that recipient and how it ended (sent, skipped, failed); the guard
         that no (campaign, step, recipient) runs twice, across runs too."""
         return self._key("marks")
+
+    @property
+    def deferred(self) -> str:
+        """HASH "<step>|<email>" -> {until, reason} JSON: when a step job deferred at
+        its grant (window, cap, paused) asks again; cleared when the step ends
+        (the campaign view's next send for jobs already queued)."""
+        return self._key("deferred")
 
 
 @dataclass(frozen=True)
