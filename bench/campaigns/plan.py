@@ -18,7 +18,9 @@ before and after each phase, divided by the recipients:
      real grant (chronoq.campaigns.grant -> cmp_grant.lua): day HASHes, grant-id
      SETs and the account's first day;
   4. step marks: `{cmp:<name>}:marks` "<step>|<email>" -> {job, state, at}, as
-     cmp_step_end.lua writes them.
+     cmp_step_end.lua writes them;
+  5. the recipient index: `{cmpr:<email>}:campaigns` campaign -> enrol ms, written
+     by the store's own code (CampaignStore._index, as its enroll does).
 The send jobs' own records (queue job hashes, kept per the retention settings) are
 not counted: they are the engine's, measured by bench/ (memory scenario).
 
@@ -207,6 +209,11 @@ async def measure_memory(accounts: list[tuple[str, str, list[Person]]]) -> dict[
                               f"email|{p.email.lower()}", dumps(mark))  # fmt: skip
                 pipe.execute()
             phases["step_marks"] = used(conn) - before
+
+            before = used(conn)
+            for a, (_, _, found) in enumerate(accounts):  # the store's own index write
+                await backend.campaigns._index(f"campaign{a}", [p.email.lower() for p in found])
+            phases["recipient_index"] = used(conn) - before
             version = conn.info("server")["redis_version"]
         conn.close()
     if granted != total:
@@ -259,6 +266,8 @@ def write(out: Path, result: dict[str, Any]) -> None:
         f"| grant counters (`{{cmpa:<account>}}`: day HASH, grant-id SET, first day) |"
         f" {per['grant_counters']} |",
         f"| step mark (`{{cmp:<name>}}:marks` entry) | {per['step_marks']} |",
+        f"| recipient index (`{{cmpr:<email>}}:campaigns` HASH, one key per recipient) |"
+        f" {per['recipient_index']} |",
         f"| **total** | **{m['total_bytes_per_recipient']}** |",
         "",
         f"All {m['granted_at_planned_slot']:,} recipients were granted by the real grant "

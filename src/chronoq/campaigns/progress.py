@@ -66,6 +66,9 @@ def _sooner(shown: StepProgress, due: datetime | None) -> None:
 
 
 def _count(shown: StepProgress, node: dict[str, Any], deferred_ms: int | None) -> None:
+    """Count one job. `deferred_ms`: its recorded deferral (0: none) for a branch
+    of an `each` step; None for a `once` step's job (no recipient: its failure is
+    listed under its task's name)."""
     shown.total += 1
     state = node["state"]
     if state in WAITING:
