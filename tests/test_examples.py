@@ -1,5 +1,5 @@
-"""The README's first command runs examples/quickstart.py: it must stay importable and
-its jobs must run."""
+"""`chronoq up examples.quickstart:app` (the README names it) runs
+examples/quickstart.py: it must stay importable and its jobs must run."""
 
 from __future__ import annotations
 

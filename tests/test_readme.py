@@ -227,6 +227,6 @@ def test_the_first_command_starts_from_nothing() -> None:
     lines = [line.split("#")[0].strip() for line in first.source.splitlines()]
     assert lines == [
         "git clone https://github.com/chronoq/chronoq && cd chronoq && pip install -e . "
-        "&& chronoq up examples.quickstart:app",
+        "&& chronoq up",
         'pip install -e ".[dev]" && python -m pytest',
     ]

@@ -1,9 +1,10 @@
 """The app the API tests serve: a mail task, a failing one, a campaign task under a
-quota and a rate limit."""
+quota and a rate limit, and campaigns installed with the shells' step tasks."""
 
 from __future__ import annotations
 
 from chronoq import App
+from tests.campaign_shell_app import add_campaign_tasks
 
 
 def make_app(redis_url: str, prefix: str) -> App:
@@ -23,4 +24,5 @@ def make_app(redis_url: str, prefix: str) -> App:
     async def flaky(n: int) -> None:
         raise ValueError(f"bad input {n}")
 
+    add_campaign_tasks(app, redis_url, prefix)
     return app

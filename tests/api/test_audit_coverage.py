@@ -15,6 +15,7 @@ import pytest
 from chronoq import App, Client
 from chronoq.api import create_api
 from tests.api.conftest import BASE, Tokens
+from tests.campaign_shell_app import later
 from tests.observe.history import run_jobs
 
 READS = {"get", "head", "options"}
@@ -98,6 +99,14 @@ async def _silenced(c: Ctx) -> str:
     return "/v1/silences/queue_length"
 
 
+async def _campaign(c: Ctx, *, draft: bool = False, paused: bool = False) -> str:
+    path = "/v1/campaigns?draft=true" if draft else "/v1/campaigns"
+    await c.post(path, later(f"cmp{c.tag}"))
+    if paused:
+        await c.post(f"/v1/campaigns/cmp{c.tag}/pause", {"reason": "x"})
+    return f"/v1/campaigns/cmp{c.tag}"
+
+
 RECIPES: dict[str, Recipe] = {
     "post /v1/jobs": lambda c: _const("/v1/jobs", {"task": "send", "args": ["x"]}),
     "post /v1/jobs/{job_id}/cancel": lambda c: _path(_job(c), "/v1/jobs/{}/cancel"),
@@ -140,6 +149,11 @@ RECIPES: dict[str, Recipe] = {
             "kwargs": {"campaign_id": 1},
         },
     ),
+    "post /v1/campaigns": lambda c: _const("/v1/campaigns", later(f"cmp{c.tag}")),
+    "post /v1/campaigns/{name}/pause": lambda c: _path(_campaign(c), "{}/pause"),
+    "post /v1/campaigns/{name}/resume": lambda c: _path(_campaign(c, paused=True), "{}/resume"),
+    "post /v1/campaigns/{name}/schedule": lambda c: _path(_campaign(c, draft=True), "{}/schedule"),
+    "post /v1/campaigns/{name}/cancel": lambda c: _path(_campaign(c), "{}/cancel"),
     "post /v1/schedules": lambda c: _const("/v1/schedules", {"name": f"s{c.tag}", **HOUR}),
     "patch /v1/schedules/{name}": lambda c: _with(_schedule(c), {"jitter": 5}),
     "delete /v1/schedules/{name}": lambda c: _path(_schedule(c), "{}"),

@@ -1,5 +1,5 @@
-"""POST /campaign/addScheduledCampaign: a schedule of a campaign task with its
-account, zone and limits; every bad field a problem naming it, nothing stored."""
+"""POST /campaign/addScheduledCampaign: a scheduled campaign of one step (a campaign
+task with its account, zone and limits); every bad field a problem naming it, nothing stored."""
 
 from __future__ import annotations
 
@@ -32,10 +32,15 @@ async def test_a_campaign_is_a_schedule_with_its_next_runs(
     made = response.json()
     assert made["account"] == "acme" and made["timezone"] == "Europe/Paris"
     assert len(made["next_runs"]) == 5 and made["next_runs"][0].endswith("08:00:00Z")
-    assert made["schedule"]["kwargs"] == {"campaign_id": 7, "account": "acme"}
+    assert made["campaign"]["state"] == "scheduled"
+    assert made["campaign"]["spec"]["steps"][0]["kwargs"] == {"campaign_id": 7, "account": "acme"}
+    assert made["schedule"]["name"] == "campaign.spring-outreach"
     async with app.schedules() as schedules:
-        stored = await schedules.get("spring-outreach")
-    assert stored.definition.tz == "Europe/Paris" and stored.definition.task == "campaign.step"
+        stored = await schedules.get("campaign.spring-outreach")
+    assert stored.definition.tz == "Europe/Paris"
+    assert stored.definition.task == "chronoq.campaigns.run"
+    assert (await http.get("/v1/campaigns/spring-outreach", headers=tokens.header("read"))
+            ).json()["state"] == "scheduled"  # fmt: skip
     twice = await http.post(PATH, json=campaign(), headers=tokens.header("admin"))
     assert_problem(twice, 409)
 
@@ -73,9 +78,10 @@ async def test_a_campaign_scheduled_through_the_api_runs_to_success(
             made = await http.post(PATH, json=body, headers={"Idempotency-Key": "c1"})
             assert made.status_code == 201, made.text
             out = made.json()
-            assert made.headers["location"] == "/v1/schedules/every-second"
+            assert made.headers["location"] == "/v1/campaigns/every-second"
             assert out["spec"] == "@every 1s" and out["account"] == "acme"
-            assert out["schedule"]["kwargs"] == {"campaign_id": 7, "account": "acme"}
+            step = out["campaign"]["spec"]["steps"][0]
+            assert step["kwargs"] == {"campaign_id": 7, "account": "acme"}
             replay = await http.post(PATH, json=body, headers={"Idempotency-Key": "c1"})
             assert replay.json() == out and replay.headers["idempotent-replayed"] == "true"
 

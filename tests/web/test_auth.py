@@ -11,7 +11,9 @@ from chronoq.web import create_dashboard
 from tests.web.conftest import ORIGIN, Tokens, client_for, log_in
 
 PAGES = ["/", "/jobs", "/failures", "/dead", "/schedules", "/limits", "/quotas", "/workers",
-         "/health", "/metrics", "/alerts", "/audit", "/events?view=overview"]  # fmt: skip
+         "/health", "/metrics", "/alerts", "/audit", "/events?view=overview", "/workflows",
+         "/workflows/some-id", "/events?view=quotas", "/campaigns",
+         "/campaigns/some-name"]  # fmt: skip
 
 
 async def test_every_page_needs_a_session(http: httpx.AsyncClient) -> None:

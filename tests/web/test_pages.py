@@ -45,7 +45,8 @@ def views(ok: str, dead: str) -> list[str]:
             "/schedules/nightly/backfill?start=2026-01-01T00:00%2B01:00&end=2026-01-03T00:00%2B01:00",
             "/schedules/validate?spec=0+3+*+*+*&tz=Europe/Paris", "/schedules/validate?spec=nope",
             "/locks", "/locks?held=1", "/locks/report/release", "/schedulers", "/operations",
-            "/dead/bulk?action=purge&queue=mail"]  # fmt: skip
+            "/dead/bulk?action=purge&queue=mail", "/dead/bulk?action=resolve",
+            "/workflows", "/campaigns", "/campaigns?state=draft"]  # fmt: skip
 
 
 async def test_every_view_is_safe_to_render(

@@ -21,6 +21,7 @@ from chronoq.api.routes import (
     alerts,
     audit,
     campaign,
+    campaigns,
     dead,
     fleet,
     health,
@@ -39,7 +40,7 @@ from chronoq.api.state import ApiState
 from chronoq.app import App
 
 ROUTERS = (jobs, tasks, queues, dead, operations, metrics, health, alerts, audit, campaign,
-           schedules, limits, locks, fleet, queue_control, workflows)  # fmt: skip
+           campaigns, schedules, limits, locks, fleet, queue_control, workflows)  # fmt: skip
 
 
 def create_api(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -132,10 +133,24 @@ def _field(loc: Sequence[Any]) -> str:
     return ".".join(str(part) for part in loc) or "request"
 
 
+_NAMED = re.compile(r"^(?:Value error, )?([a-z_][a-z0-9_]*(?:\.[a-z0-9_]+)+|[a-z_]+): ")
+
+
+def _located(error: Any) -> dict[str, str]:
+    """One validation error as {field, reason}. A model-wide check (a spec whose
+    steps disagree with its pacing) is raised at the model's own place; when its
+    message starts with the field it is about (`pacing.windows.0: ...`), that is
+    the field named."""
+    loc, reason = tuple(error.get("loc", ())), str(error.get("msg", "invalid"))
+    found = _NAMED.match(reason) if len(loc) == 1 else None
+    if found:
+        loc = (*loc, found.group(1))
+    return {"field": _field(loc), "reason": reason}
+
+
 async def _validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    found = [{"field": _field(e.get("loc", ())), "reason": str(e.get("msg", "invalid"))}
-             for e in exc.errors()]  # fmt: skip
+    found = [_located(e) for e in exc.errors()]
     if any(e.get("type") == "json_invalid" for e in exc.errors()):
         return problem(400, "the body is not valid JSON", instance=request.url.path, errors=found)
     detail = "; ".join(f"{e['field']}: {e['reason']}" for e in found) or "invalid request"

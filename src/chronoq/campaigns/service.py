@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chronoq.campaigns.chain import RUN_TASK, layout, workflow_id
@@ -54,6 +54,16 @@ STOP_REASONS = ("reply", "bounce", "unsubscribe")
 
 def schedule_name(name: str) -> str:
     return f"campaign.{name}"
+
+
+ONCE_MARGIN = timedelta(seconds=1)
+
+
+def _first_run(once: datetime) -> datetime:
+    """A `once` campaign's run: at its time, or at once when that has passed (a
+    campaign created "now" is stored a moment later; a schedule whose only run is
+    already in the past would never fire)."""
+    return max(once, datetime.now(UTC) + ONCE_MARGIN)
 
 
 class Campaigns(Opened):
@@ -101,7 +111,7 @@ class Campaigns(Opened):
             spec=s.chronoq_spec(),
             tz=spec.timezone,
             args=[spec.name],
-            start=s.once or s.start,
+            start=_first_run(s.once) if s.once else s.start,
             end=s.end,
             max_runs=1 if s.once else None,
             priority=spec.priority,

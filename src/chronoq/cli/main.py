@@ -15,6 +15,7 @@ import typer
 
 from chronoq.cli import jobs, observe, reports, serve
 from chronoq.cli.alerts import alerts
+from chronoq.cli.campaigns import campaigns
 from chronoq.cli.common import CliError
 from chronoq.cli.dashboard import dashboard
 from chronoq.cli.dlq import dlq, list_dead, process_dlq
@@ -89,6 +90,7 @@ cli.add_typer(tokens, name="tokens")
 cli.add_typer(locks, name="locks")
 cli.add_typer(operations, name="operations")
 cli.add_typer(workflows, name="workflows")
+cli.add_typer(campaigns, name="campaigns")
 cli.command()(dashboard)
 cli.command()(reports.report)
 cli.command("generate-report", hidden=True)(reports.report)  # the seeds' name for `report`

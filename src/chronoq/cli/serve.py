@@ -36,6 +36,14 @@ log = logging.getLogger("chronoq.worker")
 CHILD_POLL = 0.5  # how often `up` looks at its worker processes
 
 AppArgument = Annotated[str, typer.Argument(metavar="APP", help="The App, as module:attribute.")]
+DEMO_APP = "chronoq.demo:app"  # what `chronoq up` runs when given no APP
+UpAppArgument = Annotated[
+    str,
+    typer.Argument(
+        metavar="[APP]",
+        help=f"The App, as module:attribute (default: the bundled demo, {DEMO_APP}).",
+    ),
+]
 QueuesOption = Annotated[
     str | None,
     typer.Option(
@@ -180,7 +188,7 @@ async def _scheduler_until_signalled(app: App) -> None:
 
 
 def up(
-    app: AppArgument,
+    app: UpAppArgument = DEMO_APP,
     queues: QueuesOption = None,
     concurrency: ConcurrencyOption = 32,
     processes: Annotated[
@@ -205,7 +213,9 @@ def up(
         int, typer.Option("--dashboard-port", help="The dashboard's port.", min=0, max=65535)
     ] = DEFAULT_PORT,
 ) -> None:
-    """Run everything for APP: its workers, on the configured or the embedded server,
+    """Run everything for APP (default: the bundled demo, a campaign, a post and a
+    scraped source on loopback platforms it starts itself): its workers, on the
+    configured or the embedded server,
     and the dashboard with the HTTP API (a process of its own, at the URL printed).
     Each process logs one line per job outcome at INFO. With --max-jobs-per-process
     or --max-memory-per-process every worker runs in a child process, replaced when

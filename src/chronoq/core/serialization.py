@@ -93,6 +93,8 @@ def encode_call(args: Sequence[Any], kwargs: Mapping[str, Any]) -> str:
 def decode_call(text: str | bytes) -> tuple[list[Any], dict[str, Any]]:
     """Inverse of encode_call; raises ValueError on a malformed payload (NestingTooDeep
     for one nested deeper than MAX_DEPTH)."""
+    if text == "[[]]":  # encode_call's no-argument call: no parse (new lists each time)
+        return [], {}
     value = loads(text, what="job arguments", max_depth=MAX_DEPTH)
     if not isinstance(value, list) or not 1 <= len(value) <= 2 or not isinstance(value[0], list):
         raise ValueError("payload is not [args] or [args, kwargs]")

@@ -90,7 +90,7 @@ class Broker:
             )
         return parse_enqueued(reply)
 
-    async def _record(self, script: Script, keys: list[str], args: ScriptArgs) -> Any:
+    async def _record(self, script: Script, keys: Sequence[str], args: ScriptArgs) -> Any:
         """Run an outcome script; with replica acks, wait for the replicas and warn when
         they fall short (the job then may run again after a failover: at least once)."""
         if not self.durability.waits:
@@ -185,20 +185,7 @@ class Broker:
         args: list[str | int] = [retention_ms, result_ttl_ms, len(outcomes), self.events_cap, mem]
         for outcome in outcomes:
             args.extend(outcome)
-        keys = [
-            q.active,
-            q.done,
-            q.job_prefix,
-            q.result_prefix,
-            q.unique_prefix,
-            q.stats,
-            q.ready,
-            q.wake,
-            *_gate_keys(q),
-            q.index_prefix,
-            q.events,
-        ]
-        return list(await self._record(SCRIPTS.complete, keys, args))
+        return list(await self._record(SCRIPTS.complete, _complete_keys(q), args))
 
     async def progress(
         self, queue: str, job_id: str, token: str, fraction: float, message: str
@@ -540,6 +527,24 @@ def _job_entry(spec: JobSpec, place: Placement) -> list[Any]:
     if spec.options.idempotency_key is not None:
         entry.append([spec.options.idempotency_key, int(spec.options.idempotency_ttl * 1000)])
     return entry
+
+
+@lru_cache(maxsize=256)
+def _complete_keys(q: QueueKeys) -> tuple[str, ...]:
+    """KEYS of complete.lua (cached, as the claim's: one call per batch of successes)."""
+    return (
+        q.active,
+        q.done,
+        q.job_prefix,
+        q.result_prefix,
+        q.unique_prefix,
+        q.stats,
+        q.ready,
+        q.wake,
+        *_gate_keys(q),
+        q.index_prefix,
+        q.events,
+    )
 
 
 @lru_cache(maxsize=256)

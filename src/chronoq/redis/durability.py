@@ -12,6 +12,7 @@ the write, so there `replica_acks` is refused (ConfigurationError) rather than f
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +41,7 @@ class Durability:
 async def run_acked(
     client: AsyncRedis,
     script: Script,
-    keys: list[str],
+    keys: Sequence[str],
     args: ScriptArgs,
     durability: Durability,
 ) -> tuple[Any, int]:
@@ -65,7 +66,7 @@ async def run_acked(
 def run_acked_sync(
     client: SyncRedis,
     script: Script,
-    keys: list[str],
+    keys: Sequence[str],
     args: ScriptArgs,
     durability: Durability,
 ) -> tuple[Any, int]:

@@ -10,7 +10,7 @@ append the job id, which keeps the slot (the tag comes before the id).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from chronoq.core.names import validate_account_name, validate_lock_name, validate_queue_name
 
@@ -237,6 +237,13 @@ def locks_registry(prefix: str) -> str:
     return f"{prefix}:{{~}}:locks"
 
 
+@lru_cache(maxsize=4096)
+def _queue_keys(prefix: str, name: str) -> QueueKeys:
+    """One QueueKeys per (prefix, queue), validated once: every claim and completion
+    asks for its queue's keys (a name check and an object per call, otherwise)."""
+    return QueueKeys(prefix, validate_queue_name(name))
+
+
 @dataclass(frozen=True)
 class Keyspace:
     """Key names under one prefix; tests give each test its own prefix."""
@@ -244,7 +251,7 @@ class Keyspace:
     prefix: str = DEFAULT_PREFIX
 
     def queue(self, name: str) -> QueueKeys:
-        return QueueKeys(self.prefix, validate_queue_name(name))
+        return _queue_keys(self.prefix, name)
 
     @cached_property
     def queues(self) -> str:

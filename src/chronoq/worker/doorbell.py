@@ -6,6 +6,12 @@ entry is a job enqueue handed straight to this worker (already leased to it): it
 starts at once, one network hop after the enqueue. A doorbell ring means jobs
 wait in a ready queue: the fetch loop claims them.
 
+The read is made only while it has a use: the fetch loop waits, or the last claim
+left an idle registration (hand-offs may come). A worker draining a queue claims
+again whenever a slot frees, so it leaves the rings of its own claims (a claim
+that leaves jobs ready rings the doorbell for other workers) to idle workers
+instead of popping them, a blocking round trip per claim.
+
 Waits with a deadline use a local timer instead of BLPOP's timeout, because Redis
 checks blocking timeouts only every 1/hz second (100 ms by default): a delayed job
 would start up to 100 ms late.
@@ -69,6 +75,12 @@ class Doorbell:
         per_queue = len(self._blocking) > 1
         self._groups = [[q] for q in self._queues] if per_queue else [self._queues]
         self._rang = asyncio.Event()
+        # Set while the blocking read has a use: the fetch loop waits, or an idle
+        # registration may bring hand-offs. A worker busy claiming needs no wake-up
+        # (it claims again as soon as a slot frees): its read would only pop the rings
+        # of its own claims, a round trip per claim.
+        self._wanted = asyncio.Event()
+        self._wanted.set()
         self._stopping = asyncio.Event()
         self._blocked = 0  # reads pending
 
@@ -90,6 +102,15 @@ class Doorbell:
                 await asyncio.wait_for(asyncio.shield(listener), self._block + 1)
         await cancel_and_wait(listener)
 
+    def registered(self, places: bool) -> None:
+        """After a claim: whether this worker holds idle registrations (hand-offs may
+        come). Without any, the read waits until the fetch loop does; one pending
+        read is never cut short (it could drop a job it just popped)."""
+        if places:
+            self._wanted.set()
+        else:
+            self._wanted.clear()
+
     def nudge(self) -> None:
         """Wake whoever waits in `wait` (the fetch loop, at shutdown)."""
         self._rang.set()
@@ -105,6 +126,7 @@ class Doorbell:
     async def _listen(self, queues: list[str], client: AsyncRedis) -> None:
         while not self._stopping.is_set():
             await self._capacity.wait()  # a full worker must not take others' wake-ups
+            await self._wanted.wait()
             self._blocked += 1
             try:
                 got = await self._outages.persist(
@@ -142,6 +164,7 @@ class Doorbell:
         A plain timer on the event (rather than asyncio.wait_for, which spawns a task
         per call) keeps the idle-to-start path short.
         """
+        self._wanted.set()
         if not self._rang.is_set():
             timer = asyncio.get_running_loop().call_later(timeout, self._rang.set)
             try:

@@ -42,6 +42,7 @@ from chronoq.worker.resilience import Outages
 log = logging.getLogger("chronoq.worker")
 
 FLUSH_EVERY = 1.0  # seconds between two rollup writes, at most (while counts wait)
+RSS_EVERY = 0.2  # seconds one RSS reading is used for (outcomes record it)
 _MAX_CELLS = 10_000  # rollup cells kept while their writes fail (then dropped, logged)
 _STARTED, _RUN, _WAIT = COUNT_AT["started"], HIST_AT["run"], HIST_AT["wait"]
 _COUNTED = {
@@ -71,6 +72,8 @@ class OutcomeWriter:
         self._retention_ms = retention_ms
         self._cancelled_retention_ms = cancelled_retention_ms or retention_ms
         self._measure = measure
+        self._rss: int | None = None
+        self._rss_until = 0.0  # monotonic time the last RSS reading is kept until
         self._result_ttl_ms = result_ttl_ms
         self._on_written = on_written
         self._pending: list[Outcome] = []
@@ -136,6 +139,15 @@ class OutcomeWriter:
         await self._idle.wait()
         await self._write_rollups(force=True)
 
+    def _memory(self) -> int | None:
+        """The process's RSS as these runs ended, recorded with each: read at most every
+        `RSS_EVERY` seconds (a read of /proc per batch was 3 % of a busy worker's CPU;
+        the RSS of a process moves slowly next to a batch's milliseconds)."""
+        now = time.monotonic()
+        if now >= self._rss_until:
+            self._rss, self._rss_until = self._measure(), now + RSS_EVERY
+        return self._rss
+
     def _failure(self, outcome: Outcome) -> str:
         """The attempt's group and class, from the exception that failed it ('' when
         nothing raised: a bad record; or a cancel, which is no failure)."""
@@ -145,9 +157,7 @@ class OutcomeWriter:
         return found.wire
 
     async def _write(self, batch: list[Outcome]) -> None:
-        # The process's RSS as these runs ended, recorded with each (one reading per
-        # batch: it costs microseconds, and a batch ends within milliseconds).
-        memory = self._measure()
+        memory = self._memory()
         successes: dict[str, list[Outcome]] = defaultdict(list)
         for outcome in batch:
             job = outcome.job

@@ -460,6 +460,7 @@ class Worker:
                 next_due = claim.next_due_ms
             if claimed >= free:
                 break
+        self._doorbell.registered(any(n > 0 for n in self._handoff_places.values()))
         return claimed, next_due
 
     # -- running -----------------------------------------------------------

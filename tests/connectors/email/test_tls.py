@@ -49,9 +49,14 @@ def starttls_server(tls: TlsFiles) -> Iterator[tuple[Handler, int, ssl.SSLContex
     controller.stop()
 
 
-def other(app: App) -> App:
-    """Another app on the test's Redis and prefix (each declares the sender once)."""
-    return App("other", redis_url=app.settings.redis_url, prefix=app.settings.prefix)
+@pytest.fixture
+def others(app: App) -> list[App]:
+    """Two more apps on the test's Redis and prefix (each declares the sender once).
+    Fixtures, not throwaways: an app dropped mid-test leaves its lock clients' Redis
+    connections to the garbage collector, whose ResourceWarning fails the test when
+    a collection happens to run before the test ends; the loop closes these."""
+    return [App(f"other{i}", redis_url=app.settings.redis_url, prefix=app.settings.prefix)
+            for i in range(2)]  # fmt: skip
 
 
 def connector(app: App, server: SmtpServer) -> EmailConnector:
@@ -61,7 +66,7 @@ def connector(app: App, server: SmtpServer) -> EmailConnector:
 
 
 async def test_starttls_with_auth_sends_and_a_bad_password_is_permanent(
-    app: App, starttls_server: tuple[Handler, int, ssl.SSLContext]
+    app: App, others: list[App], starttls_server: tuple[Handler, int, ssl.SSLContext]
 ) -> None:
     handler, port, client_context = starttls_server
     good = SmtpServer("127.0.0.1", port, username="news", password="secret",
@@ -73,12 +78,12 @@ async def test_starttls_with_auth_sends_and_a_bad_password_is_permanent(
     wrong = SmtpServer("127.0.0.1", port, username="news", password="nope",
                        tls_context=client_context, timeout=10)  # fmt: skip
     with pytest.raises(Permanent, match="SMTP 535"):
-        await connector(other(app), wrong).send(
+        await connector(others[0], wrong).send(
             key="k", sender=SENDER, to="b@x.test", template=WELCOME, context=CONTEXT
         )
     plain = SmtpServer("127.0.0.1", port, security="none", timeout=10)
     with pytest.raises(Permanent, match="SMTP 530"):  # the server requires STARTTLS
-        await connector(other(app), plain).send(
+        await connector(others[1], plain).send(
             key="k", sender=SENDER, to="c@x.test", template=WELCOME, context=CONTEXT
         )
     assert len(handler.messages) == 1
@@ -100,3 +105,22 @@ async def test_implicit_tls(app: App, tls: TlsFiles) -> None:
     finally:
         controller.stop()
     assert sent.reply.startswith("250") and handler.messages[0].rcpt_tos == ["a@x.test"]
+
+
+async def test_a_server_without_starttls_is_refused_permanently_and_gets_nothing(
+    app: App,
+) -> None:
+    """security="starttls" (the default) never falls back to clear text: a server
+    that does not offer STARTTLS ends the send at once, naming the server."""
+    handler, port = Handler(Script()), free_port()
+    controller = HoldingController(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        server = SmtpServer("127.0.0.1", port, timeout=10)
+        with pytest.raises(Permanent, match=f"127.0.0.1:{port} does not offer STARTTLS"):
+            await connector(app, server).send(
+                key="k", sender=SENDER, to="a@x.test", template=WELCOME, context=CONTEXT
+            )
+    finally:
+        controller.stop()
+    assert handler.messages == []

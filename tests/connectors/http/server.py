@@ -1,7 +1,8 @@
 """A local HTTP server the connector tests talk to (http.server in a thread, on a
 free port): a token-authenticated search that pages by cursor or by page number,
 throttles with 429/503 + Retry-After in either form when told to, robots.txt
-variants, pages with ETag and Last-Modified, and a log of every request."""
+variants, pages with ETag and Last-Modified (or without validators when told to),
+a page with a Last-Modified only, and a log of every request."""
 
 from __future__ import annotations
 
@@ -38,8 +39,10 @@ class Seen:
 class Platform:
     url: str = ""
     robots: str | int = "User-agent: *\nAllow: /\n"  # text, or a status to answer
+    robots_cache_control: str = ""  # a Cache-Control header on robots.txt, when set
     throttles: list[tuple[int, str]] = field(default_factory=list)  # (status, Retry-After)
     throttle_skip: int = 0  # answer this many throttle-able requests before throttling
+    validators: bool = True  # /page answers with an ETag and a Last-Modified
     seen: list[Seen] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -67,6 +70,8 @@ def _handler(platform: Platform) -> type[BaseHTTPRequestHandler]:  # noqa: C901 
                 self._search(query)
             elif parts.path.startswith("/page"):
                 self._page()
+            elif parts.path.startswith("/dated"):
+                self._dated()
             else:
                 self._send(404, b"not found")
 
@@ -82,10 +87,13 @@ def _handler(platform: Platform) -> type[BaseHTTPRequestHandler]:  # noqa: C901 
             return True
 
         def _robots(self) -> None:
+            headers = {"Content-Type": "text/plain"}
+            if platform.robots_cache_control:
+                headers["Cache-Control"] = platform.robots_cache_control
             if isinstance(platform.robots, int):
-                self._send(platform.robots, b"")
+                self._send(platform.robots, b"", headers)
             else:
-                self._send(200, platform.robots.encode(), {"Content-Type": "text/plain"})
+                self._send(200, platform.robots.encode(), headers)
 
         def _search(self, query: dict[str, str]) -> None:
             if self.headers.get("Authorization") != f"Bearer {TOKEN}":
@@ -103,11 +111,21 @@ def _handler(platform: Platform) -> type[BaseHTTPRequestHandler]:  # noqa: C901 
             self._send(200, json.dumps(body).encode(), {"Content-Type": "application/json"})
 
         def _page(self) -> None:
+            if not platform.validators:
+                self._send(200, f"<p>{self.path}</p>".encode(), {"Content-Type": "text/html"})
+                return
             if self.headers.get("If-None-Match") == ETAG:
                 self._send(304, b"", {"ETag": ETAG})
                 return
             headers = {"ETag": ETAG, "Last-Modified": LAST_MODIFIED, "Content-Type": "text/html"}
             self._send(200, f"<p>{self.path}</p>".encode(), headers)
+
+        def _dated(self) -> None:
+            """A page with a Last-Modified only (no ETag): If-Modified-Since decides."""
+            if self.headers.get("If-Modified-Since") == LAST_MODIFIED:
+                self._send(304, b"")
+                return
+            self._send(200, b"<p>dated</p>", {"Last-Modified": LAST_MODIFIED})
 
         def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
             self.send_response(status)

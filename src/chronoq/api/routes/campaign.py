@@ -1,17 +1,23 @@
 """`POST /campaign/addScheduledCampaign`, the seeds' endpoint: a scheduled campaign.
 
-Until campaigns are their own resource, a campaign is a schedule of a campaign
-task: it runs `task` on `cron` (or `every`) in `timezone`, for `account`, under
-the task's rate limit and quota. The account reaches the task as its keyword
-argument `account` (declare the task `@app.task(account="{account}", ...)` so its
-jobs share queues fairly and count quotas per account). `rate_limit` and `quota`,
-when given, must exist and be limits the task asks (a schedule cannot add limits
-to its task's jobs): a mismatch is refused, not ignored. Everything is checked
-before the schedule is stored.
+It creates a campaign (`chronoq.campaigns`, `/v1/campaigns/<name>`) of one step:
+`task` run with these arguments, for `account`, on `cron` (or `every`) in
+`timezone`, under the task's rate limit and quota; the campaign's own schedule
+(`campaign.<name>`) starts each run, one run at a time under the campaign's lock.
+The account reaches the task as its keyword argument `account` (declare the task
+`@app.task(account="{account}", ...)` so its jobs share queues fairly and count
+quotas per account). `rate_limit` and `quota`, when given, must exist and be
+limits the task asks (a campaign cannot add limits to its task's jobs): a
+mismatch is refused, not ignored. Everything is checked before anything is
+stored. An app without campaigns installed (`chronoq.campaigns.install(app)` not
+called) gets what this endpoint made before campaigns existed: a schedule named
+`name` running the task ("campaign": null).
 """
 
 from __future__ import annotations
 
+import inspect
+import re
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -24,8 +30,11 @@ from chronoq.api.idempotency import IdempotencyKey, Made, idempotent
 from chronoq.api.models import Body
 from chronoq.api.problems import ProblemError
 from chronoq.api.state import api_state, client
+from chronoq.campaigns import Campaigns, CampaignSpec
+from chronoq.campaigns.chain import RUN_TASK
+from chronoq.campaigns.service import schedule_name
 from chronoq.client import Client
-from chronoq.core.errors import ConfigurationError, LimitNotFound
+from chronoq.core.errors import ConfigurationError, LimitNotFound, ScheduleExists, ScheduleNotFound
 from chronoq.core.limits import Kind
 from chronoq.core.registry import unknown_task
 from chronoq.core.task import TaskLike, bind_call
@@ -75,7 +84,7 @@ class CampaignBody(Body):
 class CampaignOut(Body):
     """The campaign's schedule as stored, with its next runs."""
 
-    name: str = Field(description="The schedule's name (GET /v1/schedules/{name}).")
+    name: str = Field(description="The campaign's name (GET /v1/campaigns/{name}).")
     task: str = Field(description="The campaign task.")
     spec: str = Field(description="The schedule's spec: the cron, or '@every <interval>'.")
     timezone: str = Field(description="The IANA zone of the spec.")
@@ -83,7 +92,14 @@ class CampaignOut(Body):
     rate_limit: str | None = Field(description="The rate limit checked, if given.")
     quota: str | None = Field(description="The quota checked, if given.")
     next_runs: list[datetime] = Field(description=f"The next {NEXT_RUNS} run times (UTC).")
-    schedule: dict[str, Any] = Field(description="The stored schedule with its state.")
+    schedule: dict[str, Any] = Field(
+        description="The stored schedule that starts its runs (`campaign.<name>`), its state."
+    )
+    campaign: dict[str, Any] | None = Field(
+        None,
+        description="The campaign made (GET /v1/campaigns/{name}), scheduled; null when "
+        "the app has no campaigns installed (then `schedule` runs the task itself).",
+    )
 
 
 def _spec(body: CampaignBody) -> str:
@@ -172,15 +188,92 @@ async def add_scheduled_campaign(
     except ConfigurationError as exc:
         raise ProblemError(422, str(exc)) from None
 
+    installed = task is not None and await c.definition(RUN_TASK) is not None
+    campaign = _campaign_spec(body, task, tz, kwargs) if installed and task else None
+
     async def make() -> Made:
         schedules = Schedules(c, tz)
-        info = await schedules.add(definition)
-        runs = await schedules.next_runs(body.name, NEXT_RUNS)
+        if campaign is not None:
+            made: dict[str, Any] | None = await _create(Campaigns(c, tz), campaign)
+            stored, location = schedule_name(body.name), f"/v1/campaigns/{body.name}"
+            info = await schedules.get(stored)
+        else:
+            if await _exists(schedules, body.name):
+                raise ScheduleExists(f"a schedule named {body.name!r} exists")
+            made, stored, location = None, body.name, f"/v1/schedules/{body.name}"
+            info = await schedules.add(definition)
+        runs = await schedules.next_runs(stored, NEXT_RUNS)
         out = CampaignOut(name=body.name, task=body.task, spec=spec, timezone=tz,
                           account=body.account, rate_limit=body.rate_limit, quota=body.quota,
-                          next_runs=runs, schedule=info.to_dict())  # fmt: skip
+                          next_runs=runs, schedule=info.to_dict(), campaign=made)  # fmt: skip
         await audit(c.backend, who, "campaigns.add", body.name, task=body.task,
                     account=body.account, spec=spec)  # fmt: skip
-        return 201, out.model_dump(mode="json"), {"Location": f"/v1/schedules/{body.name}"}
+        return 201, out.model_dump(mode="json"), {"Location": location}
 
     return await idempotent(request, who, idempotency_key, make)
+
+
+# Where a campaign spec's field comes from in this endpoint's body.
+_FIELDS = {"name": "body.name", "account": "body.account", "timezone": "body.timezone",
+           "steps": "body.task", "schedule.cron": "body.cron", "schedule.every": "body.every",
+           "schedule.start": "body.start", "schedule.end": "body.end",
+           "schedule": "body.cron", "max_runs": "body.max_runs"}  # fmt: skip
+
+
+def _body_field(where: str) -> str:
+    if where.startswith("steps.0.kwargs"):
+        return "body.kwargs"
+    return next((f for k, f in _FIELDS.items() if where == k or where.startswith(k + ".")),
+                "body")  # fmt: skip
+
+
+def _named(task: TaskLike, args: list[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The call's arguments by name (a campaign step is called with keywords)."""
+    if not args:
+        return kwargs
+    bound = task.signature.bind(*args, **kwargs)  # checked by _kwargs already
+    varargs = [p.name for p in task.signature.parameters.values()
+               if p.kind is inspect.Parameter.VAR_POSITIONAL]  # fmt: skip
+    if any(name in bound.arguments for name in varargs):
+        raise ProblemError(422, "a campaign step is called with keyword arguments: this "
+                           "task's *args cannot be given", field="body.args")  # fmt: skip
+    return dict(bound.arguments)
+
+
+def _campaign_spec(
+    body: CampaignBody, task: TaskLike, tz: str, kwargs: dict[str, Any]
+) -> CampaignSpec:
+    """The campaign of this body: one step running the task with its arguments
+    (positional ones given by their names), on the body's schedule."""
+    kwargs = _named(task, body.args, kwargs)
+    when = {"cron": body.cron} if body.cron is not None else {"every": body.every}
+    data = {"name": body.name, "account": body.account, "timezone": tz,
+            "steps": [{"name": "step", "task": body.task, "kwargs": kwargs}],
+            "schedule": {**when, "start": body.start, "end": body.end},
+            "max_runs": body.max_runs}  # fmt: skip
+    try:
+        return CampaignSpec.parse(data)
+    except ConfigurationError as exc:
+        where = str(getattr(exc, "field", "") or "")
+        raise ProblemError(422, str(exc), field=_body_field(where)) from None
+
+
+async def _exists(schedules: Schedules, name: str) -> bool:
+    try:
+        await schedules.get(name)
+    except ScheduleNotFound:
+        return False
+    return True
+
+
+async def _create(campaigns: Campaigns, spec: CampaignSpec) -> dict[str, Any]:
+    """Store the campaign, scheduled: 409 when its name is taken."""
+    try:
+        view = await campaigns.create(spec)
+    except ConfigurationError as exc:
+        text = str(exc)
+        if "exists" in text:
+            raise ProblemError(409, text, field="body.name") from None
+        named = re.match(r"^campaign ([\w.]+): ", text)
+        raise ProblemError(422, text, field=_body_field(named.group(1) if named else "")) from None
+    return view.to_dict()

@@ -17,7 +17,7 @@ async def welcome(mail: EmailConnector, campaign: str, sender: str, to: str, nam
 
 from chronoq.connectors.email.phases import Phase
 from chronoq.connectors.email.sender import EmailConnector, SendResult, ledger_key
-from chronoq.connectors.email.smtp import SmtpLost, SmtpReply, SmtpServer
+from chronoq.connectors.email.smtp import SmtpLost, SmtpNoTls, SmtpReply, SmtpServer
 from chronoq.connectors.email.templates import EmailTemplate, Rendered, TemplateRefused
 from chronoq.connectors.email.throttle import Sender, Throttle
 
@@ -29,6 +29,7 @@ __all__ = [
     "SendResult",
     "Sender",
     "SmtpLost",
+    "SmtpNoTls",
     "SmtpReply",
     "SmtpServer",
     "TemplateRefused",

@@ -36,7 +36,7 @@ from chronoq import (
 )
 from chronoq.connectors.email.message import BadAddress, build_message, message_id
 from chronoq.connectors.email.phases import RESENDABLE, Phase
-from chronoq.connectors.email.smtp import SmtpLost, SmtpReply, SmtpServer, transact
+from chronoq.connectors.email.smtp import SmtpLost, SmtpNoTls, SmtpReply, SmtpServer, transact
 from chronoq.connectors.email.templates import EmailTemplate, TemplateRefused
 from chronoq.connectors.email.throttle import Sender, Throttle
 
@@ -161,7 +161,7 @@ class EmailConnector:
         entry = await self._claim(entry_key, owner, {"to": to, "message_id": msg_id})
         if entry.state == Phase.SENT:
             return self._result(entry, already=True)
-        return await self._deliver(who, entry, owner, message.as_bytes())
+        return await self._deliver(who, entry, owner, message)
 
     async def _claim(self, key: str, owner: str, data: dict[str, Any]) -> LedgerEntry:
         """Take the entry to send (or return it SENT); Permanent when it must not be
@@ -199,6 +199,8 @@ class EmailConnector:
             reply = await transact(self.server, who.address, data["to"], message, reached)
         except SmtpReply as exc:
             raise await self._refused(who, key, owner, exc) from exc
+        except SmtpNoTls as exc:
+            raise Permanent(str(exc)) from exc  # nothing sent: a later retry may send
         except SmtpLost as exc:
             if exc.phase is not Phase.DOT:
                 raise  # nothing delivered: the task's retries send again

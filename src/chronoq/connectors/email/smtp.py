@@ -9,12 +9,20 @@ before the final "." is written, so the ledger can never be behind the wire.
 The message body is written with flow control: the "." waits until the body has
 left our buffers. aiosmtplib offers no public drain, so this is the one place that
 reaches into it (`SMTPProtocol._drain_helper`, asyncio's StreamWriter pattern).
+
+Left to itself, aiosmtplib looks up the local host name (`socket.getfqdn`, a
+reverse DNS lookup in a thread) and, for TLS, builds a default SSL context
+(loading the system's CA bundle) on every connection: one connection per send,
+so both are made once per process here (`local_hostname`, `tls_context`) and
+handed to each client.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
+import socket
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -39,6 +47,11 @@ class SmtpReply(Exception):
         self.phase = phase
         self.code = code
         self.text = text
+
+
+class SmtpNoTls(Exception):
+    """The server does not offer STARTTLS and the connection asked for it: nothing
+    was sent, and no retry can change that (a configuration to fix)."""
 
 
 class SmtpLost(Exception):
@@ -72,6 +85,35 @@ class SmtpServer:
             raise ValueError("give both username and password for SMTP AUTH, or neither")
 
 
+_made: dict[str, object] = {}  # what every connection of this process shares
+
+
+async def local_hostname(server: SmtpServer) -> str:
+    """The name EHLO gives: the server's `local_hostname`, else this host's fully
+    qualified name, looked up once per process."""
+    if server.local_hostname is not None:
+        return server.local_hostname
+    name = _made.get("fqdn")
+    if name is None:
+        name = _made["fqdn"] = await asyncio.to_thread(socket.getfqdn)
+    return str(name)
+
+
+async def tls_context(server: SmtpServer) -> ssl.SSLContext | None:
+    """The server's `tls_context`, else one default context (verifying the server's
+    certificate and name against the system's CAs) made once per process; None
+    for "none" security."""
+    if server.security == "none":
+        return None
+    if server.tls_context is not None:
+        return server.tls_context
+    context = _made.get("tls")
+    if not isinstance(context, ssl.SSLContext):
+        made = asyncio.to_thread(ssl.create_default_context, ssl.Purpose.SERVER_AUTH)
+        context = _made["tls"] = await made
+    return context
+
+
 def _expect(phase: Phase, reply: SMTPResponse, code: int) -> None:
     if reply.code != code:
         raise SmtpReply(phase, reply.code, reply.message)
@@ -95,8 +137,8 @@ async def transact(
         use_tls=server.security == "tls",
         start_tls=False,
         timeout=server.timeout,
-        tls_context=server.tls_context,
-        local_hostname=server.local_hostname,
+        tls_context=await tls_context(server),
+        local_hostname=await local_hostname(server),
     )
     last = [Phase.STARTED]
 
@@ -131,7 +173,12 @@ async def _steps(
     await client.connect()
     await client.ehlo()
     if server.security == "starttls":
-        await client.starttls()  # raises SMTPException when the server cannot
+        if not client.supports_extension("starttls"):
+            raise SmtpNoTls(
+                f"{server.host}:{server.port} does not offer STARTTLS, and security="
+                "'starttls' refuses to send in clear (use security='none' on loopback only)"
+            )
+        await client.starttls()
     if server.username is not None and server.password is not None:
         await client.login(server.username, server.password)
     await reached(Phase.CONNECTED)

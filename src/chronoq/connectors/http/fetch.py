@@ -18,9 +18,14 @@ In order, each step deferring the job rather than failing it where waiting helps
 3. the minimum gap between two requests to the source, claimed atomically across
    workers (`app.once` with the gap as its ttl): a request too soon is deferred;
 4. a conditional GET with the URL's stored ETag and Last-Modified; a 304 is
-   `unchanged`, a 2xx stores the new validators;
+   `unchanged`, a 2xx stores the new validators (or drops the stored ones when it
+   has none: the page stopped sending them);
 5. 429 and 503: their Retry-After (seconds or HTTP-date) reschedules the job, and
    the source's rate is lowered until it recovers (`AdaptiveRate`).
+
+The source's requests per hour and burst are its limit's, which gates the scrape
+*job's* start: one fetch per job, as above. A task that fetches several pages in
+one job is spaced by the minimum delay (step 3) only; enqueue a job per page.
 """
 
 from __future__ import annotations
@@ -138,6 +143,8 @@ class PoliteFetcher:
         }
         if validators["etag"] or validators["last_modified"]:
             await records.put(key, validators, ttl=VALIDATORS_TTL)
+        elif known:  # the page no longer has validators: stop sending stale ones
+            await records.delete(key)
         return Page(url, response.status_code, False, response.content, dict(response.headers))
 
 

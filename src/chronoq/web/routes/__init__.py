@@ -5,6 +5,7 @@ from fastapi import APIRouter
 from chronoq.web.routes import (
     alerts,
     audit,
+    campaigns,
     dead,
     failures,
     health,
@@ -22,6 +23,7 @@ from chronoq.web.routes import (
     schedulers,
     schedules,
     workers,
+    workflows,
 )
 
 ROUTERS: list[APIRouter] = [
@@ -44,4 +46,6 @@ ROUTERS: list[APIRouter] = [
     metrics.router,
     alerts.router,
     audit.router,
+    workflows.router,
+    campaigns.router,
 ]

@@ -1,8 +1,9 @@
 """Dead letters: the dead-letter queue searched like the jobs view; requeue or mark
-handled one job, edit a job's payload and requeue it; requeue (or, admin, purge)
-every job matching the filters, after a dry run shows how many and the operator
-types the queue's name (or `all`) to confirm: a bulk operation (`chronoq.bulk`)
-the server runs, whose progress its page shows (`routes/operations.py`)."""
+handled one job, edit a job's payload and requeue it; requeue, resolve (mark
+handled, with a note) or, admin, purge every job matching the filters, after a
+dry run shows how many and the operator types the queue's name (or `all`) to
+confirm: a bulk operation (`chronoq.bulk`) the server runs, whose progress its
+page shows (`routes/operations.py`)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from chronoq.core.access import Role
 from chronoq.core.errors import ConfigurationError
 from chronoq.core.ids import new_token
 from chronoq.core.job import JobStatus
+from chronoq.core.operations import Edits
 from chronoq.observe.search import JobFilter, JobSearch, parse_moment
 from chronoq.web.auth import (
     Forbidden,
@@ -33,6 +35,7 @@ from chronoq.web.state import REDACTED
 
 router = APIRouter()
 FILTERS = ("queue", "task", "error", "since")
+ACTIONS = ("requeue", "resolve", "purge")
 
 
 def dead_filter(values: dict[str, str]) -> JobFilter:
@@ -77,8 +80,8 @@ async def bulk_preview(request: Request, action: str, who: Reader) -> Response:
 
 
 def _check_action(action: str, who: Viewer) -> None:
-    if action not in ("requeue", "purge"):
-        raise ConfigurationError(f"unknown bulk action {action!r}: requeue or purge")
+    if action not in ACTIONS:
+        raise ConfigurationError(f"unknown bulk action {action!r}: {', '.join(ACTIONS)}")
     if action == "purge" and not who.can(Role.ADMIN):
         raise Forbidden("purging dead jobs needs the admin role")
 
@@ -95,12 +98,14 @@ async def bulk(
     task: str = Form(""),
     error: str = Form(""),
     since: str = Form(""),
+    note: str = Form(""),
     who: Operator,
 ) -> Response:
     """A bulk operation over the jobs the filter matches now (a frozen set), run by
-    the server's operation runner; its page shows the progress live. A dry run
-    counts what it would do and changes nothing (no confirmation needed). The
-    library audits the operation (created, cancelled, done) with the viewer's name."""
+        the server's operation runner; its page shows the progress live. A resolve
+    carries the operator's note (each job marked handled with it). A dry run
+        counts what it would do and changes nothing (no confirmation needed). The
+        library audits the operation (created, cancelled, done) with the viewer's name."""
     _check_action(action, who)
     values = {"queue": queue, "task": task, "error": error, "since": since}
     wet = not dry_run
@@ -110,8 +115,9 @@ async def bulk(
         )
     ops = Operations(await state_of(request).client())  # the shared client: no close
     once = (key if wet else f"{key}:dry") if key else None  # a dry run is another request
-    op = await ops.create(action, dead_filter(values), actor=who.name, dry_run=not wet,
-                          idempotency_key=once)  # fmt: skip
+    edits = Edits(note=note.strip()) if action == "resolve" else None
+    op = await ops.create(action, dead_filter(values), edits=edits, actor=who.name,
+                          dry_run=not wet, idempotency_key=once)  # fmt: skip
     return RedirectResponse(f"{base_of(request)}/operations/{op.id}", status_code=303)
 
 

@@ -1,10 +1,12 @@
 """One job: its arguments (through the redaction hook), result, every attempt with
-its traceback, the timeline, the schedule that made it, a "copy as CLI" line, and
+its traceback, the timeline, the schedule, workflow or campaign that made it, a
+"copy as CLI" line, and
 the actions its state allows (retry a dead job, cancel a waiting or running one,
 mark a dead one handled). Live: re-rendered when an event names it."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import APIRouter, Form, Request
@@ -18,6 +20,21 @@ from chronoq.web.render import cli_line, page, render_fragment
 from chronoq.web.state import DashboardState
 
 router = APIRouter()
+# A campaign run's workflow is named "campaign <name> run <n>" (chronoq.campaigns.chain).
+_CAMPAIGN_RUN = re.compile(r"^campaign ([0-9a-z][0-9a-z_-]*) run ([0-9]+)$")
+
+
+async def made_by(state: DashboardState, marker: str | None) -> dict[str, Any] | None:
+    """The workflow a step's job belongs to (its id, step, name) and, for a
+    campaign run's, the campaign and run."""
+    if not marker:
+        return None
+    wf_id, _, node = marker.partition("/")
+    (fields,) = await (await state.backend()).workflows.records([wf_id])
+    name = (fields or {}).get("name", "")
+    run = _CAMPAIGN_RUN.match(name)
+    campaign, number = run.groups() if run else (None, None)
+    return {"id": wf_id, "node": node, "name": name, "campaign": campaign, "run": number}
 
 
 async def detail(state: DashboardState, job_id: str) -> dict[str, Any]:
@@ -32,6 +49,7 @@ async def detail(state: DashboardState, job_id: str) -> dict[str, Any]:
         "args": args,
         "kwargs": kwargs,
         "cli": cli_line(job.task, args, kwargs, job.queue),
+        "workflow": await made_by(state, job.workflow),
     }
 
 
