@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.connectors.email.smtp_server import smtp_server
 from tests.fault.helpers import ServerProcess
+
+__all__ = ["own_server", "smtp_server"]  # the local SMTP server of the campaign fault tests
 
 
 @pytest.fixture

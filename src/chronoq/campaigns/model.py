@@ -136,9 +136,14 @@ class Recipient(_Strict):
         if isinstance(found, Recipient):
             return found
         if not isinstance(found, dict):
-            raise ConfigurationError(f"a recipient is an object with an email, got {found!r}")
+            raise ConfigurationError(
+                f"recipient: an object with an email, got {type(found).__name__} {found!r:.80}"
+            )
         known = {"email", "name", "zone", "data"}
-        data = {**found.get("data", {}), **{k: v for k, v in found.items() if k not in known}}
+        given = found.get("data", {})
+        if not isinstance(given, dict):
+            raise ConfigurationError(f"recipient data: an object, got {type(given).__name__}")
+        data = {**given, **{k: v for k, v in found.items() if k not in known}}
         data.pop("send_at", None)
         try:
             return cls.model_validate({**{k: found[k] for k in known - {"data"} if k in found},
@@ -246,7 +251,11 @@ def from_ms(ms: Any) -> datetime | None:
 
 
 class StepProgress(BaseModel):
-    """One step of the current run: its jobs (one, or one per recipient) by outcome."""
+    """One step of the current run: its jobs (one, or one per recipient) by outcome.
+    `deferred`: pending jobs deferred at their grant (window, cap, paused);
+    `next_at`: the soonest pending send (a deferral's time when later than the
+    plan's); `failures`: failed jobs (the first 20), recipient email (or task) ->
+    error, e.g. an email whose send is uncertain and was not resent."""
 
     name: str
     total: int = 0
@@ -254,7 +263,9 @@ class StepProgress(BaseModel):
     skipped: int = 0
     failed: int = 0
     pending: int = 0
+    deferred: int = 0
     next_at: datetime | None = None
+    failures: dict[str, str] = {}
 
     def to_dict(self) -> dict[str, Any]:
         out = self.model_dump(mode="json")

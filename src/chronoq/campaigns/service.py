@@ -131,12 +131,9 @@ class Campaigns(Opened):
         runs = int(record.get("runs", "0"))
         shown_run = int(live) if live else runs
         current = workflow_id(name, int(live)) if live else None
-        steps = []
-        if shown_run:
-            w = await self.workflows.store.load(workflow_id(name, shown_run))
-            steps = progress(layout(spec), w)
-        else:
-            steps = progress(layout(spec), None)
+        w = await self.workflows.store.load(workflow_id(name, shown_run)) if shown_run else None
+        deferrals = await self.store.deferrals(name) if live else {}
+        steps = progress(layout(spec), w, deferrals)
         pending = [s.next_at for s in steps if s.next_at is not None]
         return CampaignView(
             name=name,
@@ -299,17 +296,18 @@ class Campaigns(Opened):
 
     async def record_stop(self, name: str | None, email: str, reason: str) -> None:
         """A reply, bounce or unsubscribe from `email`: its later steps in campaign
-        `name` (None: every campaign it is enrolled in) end skipped; a bounce or an
-        unsubscribe also suppresses it across campaigns."""
+        `name` (None: every campaign it is enrolled in, found in the recipient's
+        index, each checked against the campaign's own enrolment) end skipped; a
+        bounce or an unsubscribe also suppresses it across campaigns."""
         if reason not in STOP_REASONS:
             raise ConfigurationError(f"stop reason: {reason!r} is not one of {STOP_REASONS}")
         key = _email_key(email)
-        names = [name] if name is not None else await self.store.names(limit=10_000)
+        names = [name] if name is not None else await self.store.campaigns_of(key)
         for each in names:
             if name is not None:
                 await self._record(each)
             elif not (await self.store.enrolled_emails(each, [key]))[0]:
-                continue
+                continue  # a stale index entry (the campaign was deleted)
             await self.store.record_stop(each, key, reason)
         if reason in SUPPRESSING:
             await self.store.suppress(key, reason)

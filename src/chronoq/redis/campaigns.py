@@ -1,13 +1,16 @@
 """The campaign store: one record per campaign (its spec and recorded state), its
 runs, enrolled recipients, stop records and step marks, under the campaign's own
-hash tag, changed by the compare-and-set scripts cmp_*.lua. Two lists live in
-slots of their own: every campaign by creation time (`{~cmp}`, written after the
-record, outside its scripts: a missing entry is what a listing tolerates) and the
-suppression list shared by every campaign (`{~cmpsup}`).
+hash tag, changed by the compare-and-set scripts cmp_*.lua. Three indexes live in
+slots of their own, written after the campaign's keys, outside its scripts: every
+campaign by creation time (`{~cmp}`: a missing entry is what a listing tolerates),
+the campaigns of each recipient (`{cmpr:<email>}`, one key per recipient: what a
+reply without a campaign reads; checked against the campaign's enrolment) and
+the suppression list shared by every campaign (`{~cmpsup}`).
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +19,8 @@ from chronoq.core.names import validate_campaign_name
 from chronoq.redis.connector import AsyncRedis
 from chronoq.redis.keys import CampaignKeys, Keyspace
 from chronoq.redis.scripts import SCRIPTS
+
+INDEX_BATCH = 500  # recipient index writes per pipelined round trip
 
 
 def _text(value: Any) -> str:
@@ -73,9 +78,12 @@ class CampaignStore:
         return _text(reply[0]), _text(reply[1])
 
     async def delete(self, name: str) -> None:
-        """Forget a campaign entirely (its runs' workflows are kept)."""
+        """Forget a campaign entirely (its runs' workflows are kept): its recipients'
+        index entries first, then its keys, then its listing."""
         c = self._cmp(name)
-        await self.redis.delete(c.record, c.runs, c.recipients, c.stops, c.marks)
+        emails = [_text(e) for e in await self.redis.hkeys(c.recipients)]
+        await self._index(name, emails, remove=True)
+        await self.redis.delete(c.record, c.runs, c.recipients, c.stops, c.marks, c.deferred)
         await self.redis.zrem(self.keys.campaigns, name)
 
     # -- runs ------------------------------------------------------------------
@@ -124,7 +132,34 @@ class CampaignStore:
         reply = await SCRIPTS.cmp_enroll(self.redis, [c.record, c.recipients], args)
         if not reply:
             return None
-        return int(reply[0]), [_text(v) for v in reply[1:]]
+        now = [_text(v) for v in reply[1:]]
+        # The recipient index (other slots), after the enrolment: for those enrolled
+        # now, and for those found enrolled already (a retry after a crash between
+        # the two writes them then; writing again changes nothing).
+        fresh = set(now)
+        rest = [email for email, _ in recipients if email not in fresh]
+        known = await self.enrolled_emails(name, rest) if rest else []
+        await self._index(name, now + [e for e, k in zip(rest, known, strict=True) if k])
+        return int(reply[0]), now
+
+    async def _index(self, name: str, emails: list[str], *, remove: bool = False) -> None:
+        """Add (or remove) `name` in the recipient index of each of `emails`, in
+        batches of one pipelined round trip (keys in as many slots as emails)."""
+        for start in range(0, len(emails), INDEX_BATCH):
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for email in emails[start : start + INDEX_BATCH]:
+                    key = self.keys.campaign_recipient(email)
+                    if remove:
+                        pipe.hdel(key, name)
+                    else:
+                        pipe.hsetnx(key, name, int(time.time() * 1000))
+                await pipe.execute()
+
+    async def campaigns_of(self, email: str) -> list[str]:
+        """The campaigns whose index says they enrolled `email` (lowercased);
+        check each with `enrolled_emails` (an entry may be stale)."""
+        found = await self.redis.hkeys(self.keys.campaign_recipient(email))
+        return sorted(_text(v) for v in found)
 
     async def enrolled(self, name: str) -> int:
         return int(await self.redis.hlen(self._cmp(name).recipients))
@@ -150,7 +185,7 @@ class CampaignStore:
     ) -> Grant | None:  # fmt: skip
         c = self._cmp(name)
         reply = await SCRIPTS.cmp_step_begin(
-            self.redis, [c.record, c.stops, c.marks],
+            self.redis, [c.record, c.stops, c.marks, c.deferred],
             [step, email, job_id, ",".join(stops_on), suppressed],
         )  # fmt: skip
         if not reply:
@@ -159,7 +194,21 @@ class CampaignStore:
 
     async def step_end(self, name: str, step: str, email: str, job_id: str) -> bool:
         c = self._cmp(name)
-        return bool(await SCRIPTS.cmp_step_end(self.redis, [c.marks], [step, email, job_id]))
+        return bool(
+            await SCRIPTS.cmp_step_end(self.redis, [c.marks, c.deferred], [step, email, job_id])
+        )
+
+    async def defer(self, name: str, step: str, email: str, until_ms: int, reason: str) -> None:
+        """Record that the step job for `email` deferred at its grant until
+        `until_ms` (`reason`: window, a cap, paused): what the campaign view shows
+        as the step's next send while the job waits in the queue."""
+        body = serialization.dumps({"until": int(until_ms), "reason": reason})
+        await self.redis.hset(self._cmp(name).deferred, f"{step}|{email}", body)
+
+    async def deferrals(self, name: str) -> dict[str, dict[str, Any]]:
+        """Every recorded deferral: "<step>|<email>" -> {until, reason}."""
+        raw = await self.redis.hgetall(self._cmp(name).deferred)
+        return {_text(k): serialization.loads(_text(v)) for k, v in raw.items()}
 
     async def marks(self, name: str) -> dict[str, dict[str, Any]]:
         """Every step mark: "<step>|<email>" -> {job, state, reason, at}."""

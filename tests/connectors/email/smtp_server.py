@@ -39,7 +39,9 @@ class Script:
     replies: dict[str, list[str]] = field(default_factory=dict)
     hold: str | None = None
     held: threading.Event = field(default_factory=threading.Event)  # the hold was reached
+    held_for: list[str] = field(default_factory=list)  # the held session's recipients
     arrivals: int = 0  # DATA contents that reached the server (including a held one)
+    delay: float = 0.0  # seconds every RCPT waits before its reply (sends in flight longer)
 
 
 class Handler:
@@ -49,10 +51,11 @@ class Handler:
         self.loop: asyncio.AbstractEventLoop | None = None
         self._release: asyncio.Event | None = None
 
-    async def hold_if(self, point: str) -> None:
+    async def hold_if(self, point: str, envelope: Any = None) -> None:
         if self.script.hold != point:
             return
         self.script.hold = None  # once: the next sender goes through
+        self.script.held_for = list(envelope.rcpt_tos) if envelope is not None else []
         self.loop = asyncio.get_running_loop()
         self._release = asyncio.Event()
         self.script.held.set()
@@ -80,6 +83,8 @@ class Handler:
         self, server: Any, session: Any, envelope: Any, address: str, options: Any
     ) -> str:
         await self.hold_if("RCPT")
+        if self.script.delay:
+            await asyncio.sleep(self.script.delay)
         reply = self.scripted("RCPT")
         if reply is not None:
             return reply
@@ -88,7 +93,7 @@ class Handler:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.script.arrivals += 1
-        await self.hold_if("DOT")
+        await self.hold_if("DOT", envelope)
         reply = self.scripted("DOT")
         if reply is not None:
             return reply

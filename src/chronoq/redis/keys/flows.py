@@ -73,6 +73,13 @@ class CampaignKeys:
         that no (campaign, step, recipient) runs twice, across runs too."""
         return self._key("marks")
 
+    @property
+    def deferred(self) -> str:
+        """HASH "<step>|<email>" -> {until, reason} JSON: when a step job deferred at
+        its grant (window, cap, paused) asks again; cleared when the step ends
+        (the campaign view's next send for jobs already queued)."""
+        return self._key("deferred")
+
 
 @dataclass(frozen=True, slots=True)
 class CampaignAccountKeys:

@@ -87,6 +87,16 @@ class Keyspace:
         """ZSET of every campaign name; score = creation ms (`chronoq campaigns list`)."""
         return f"{self.prefix}:{{~cmp}}:all"
 
+    def campaign_recipient(self, email: str) -> str:
+        """HASH campaign name -> enrolment ms: the campaigns that enrolled `email`
+        (lowercased), so a reply without a campaign finds its campaigns without a
+        scan. One key per recipient under its own hash tag `{cmpr:<email>}` (braces
+        escaped): written after the enrolment (another slot), so an entry may be
+        missing for a crash in between (the enrolment's retry writes it) or stale
+        (its reader checks the campaign's own enrolment)."""
+        tag = email.replace("{", "%7B").replace("}", "%7D")
+        return f"{self.prefix}:{{cmpr:{tag}}}:campaigns"
+
     @cached_property
     def campaign_suppression(self) -> str:
         """HASH email (lowercased) -> reason: the suppression list every campaign's

@@ -6,6 +6,7 @@
 -- KEYS[1] record   campaign HASH (keys.py CampaignKeys.record)
 -- KEYS[2] stops    stop HASH (CampaignKeys.stops)
 -- KEYS[3] marks    step mark HASH (CampaignKeys.marks)
+-- KEYS[4] deferred  step deferral HASH (CampaignKeys.deferred): cleared on a skip
 -- ARGV[1] step name
 -- ARGV[2] email (lowercased)
 -- ARGV[3] job id
@@ -31,6 +32,7 @@ local now = now_ms()
 local function skip(reason)
   redis.call('HSET', KEYS[3], field, cjson.encode({job = ARGV[3], state = 'skipped',
     reason = reason, at = now}))
+  redis.call('HDEL', KEYS[4], field)
   return {'skip', reason}
 end
 local stop = redis.call('HGET', KEYS[2], ARGV[2])
