@@ -46,7 +46,7 @@ from chronoq.campaigns import CampaignContext, Campaigns, campaign_step, campaig
 from chronoq.worker import Worker, WorkerOptions
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from plan import private_server
+from memory import private_server
 
 HERE = Path(__file__).resolve().parent
 NAME = "bench"
@@ -76,7 +76,7 @@ def spec(recipients: int) -> dict[str, Any]:
 
 
 async def one_round(recipients: int, concurrency: int) -> dict[str, Any]:
-    with private_server() as port:
+    with private_server([]) as port:
         app = build(port)
         raw = redis.Redis(port=port)
         worker = Worker(app, WorkerOptions(concurrency=concurrency, alerts=False))
