@@ -124,6 +124,13 @@ def main() -> None:
         )
         last = cmds[-1]
         print(f"redis FCALL usec/call: {last.pop('cmdstat_fcall_usec', 0) / a.n:.1f}")
+        usec = {
+            k.removeprefix("cmdstat_")[:-5]: round(v / a.n, 2)
+            for k, v in last.items()
+            if k.endswith("_usec")
+        }
+        usec.pop("info", None)
+        print(f"usec/call of the commands inside (Redis commandstats): {usec}")
         last = {k: v for k, v in last.items() if not k.endswith("_usec")}
         top = {k.removeprefix("cmdstat_"): round(v / a.n, 2) for k, v in sorted(last.items())}
         top.pop("info", None)

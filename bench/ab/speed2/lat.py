@@ -42,6 +42,7 @@ async def send(url: str, n: int, rate: float, seed: int) -> list[float]:
     app, stamp = build(url)
     r = redis.Redis.from_url(url)
     rng = random.Random(seed)
+    statuses: dict[str, int] = {}
     async with app.client() as client:
         await client.submit(JobRequest(stamp, (time.time(),)))  # warm-up
         await asyncio.sleep(0.5)
@@ -51,12 +52,20 @@ async def send(url: str, n: int, rate: float, seed: int) -> list[float]:
             t += rng.expovariate(rate)
             while (d := t - time.perf_counter()) > 0:
                 await asyncio.sleep(d) if d > 0.002 else None
-            await client.submit(JobRequest(stamp, (time.time(),)))
+            job = await client.submit(JobRequest(stamp, (time.time(),)))
+            statuses[job.status.value] = statuses.get(job.status.value, 0) + 1
+        print("enqueue replies:", statuses)  # 'running': handed to the idle worker
         for _ in range(200):
             if r.llen("lat:starts") >= n:
                 break
             await asyncio.sleep(0.05)
-    return sorted(float(x) * 1000 for x in r.lrange("lat:starts", 0, -1))
+    got = [float(x) * 1000 for x in r.lrange("lat:starts", 0, -1)]
+    if os.environ.get("LAT_DUMP"):  # in start order: a stall shows as a falling run
+        worst = max(range(len(got)), key=got.__getitem__)
+        print(
+            "around the worst, in start order:", [round(x, 1) for x in got[worst - 5 : worst + 60]]
+        )
+    return sorted(got)
 
 
 def main() -> None:
@@ -82,7 +91,8 @@ def main() -> None:
             break
         except redis.ConnectionError:
             time.sleep(0.05)
-    w = subprocess.Popen([sys.executable, __file__, "--worker", url])
+    wrap = os.environ.get("LAT_WORKER_WRAP", "").split()  # e.g. a profiler's command
+    w = subprocess.Popen([*wrap, sys.executable, __file__, "--worker", url])
     try:
         time.sleep(2.5)
         s = asyncio.run(send(url, a.n, a.rate, a.seed))
