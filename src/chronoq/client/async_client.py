@@ -96,12 +96,21 @@ class Client:
 
         For options (queue, delay, at, priority, unique_key, ...) use `submit`.
         """
-        return await self.submit(JobRequest(task, args, kwargs))
+        if isinstance(task, str):
+            return await self.submit(JobRequest(task, args, kwargs))
+        return await self._enqueue_one(*self._build_call(task, args, kwargs))
 
     async def submit(self, request: JobRequest) -> EnqueuedJob:
         """Enqueue one job with explicit options."""
-        (job,) = await self.enqueue_many([request])
-        return job
+        await self.learn(self.unlearned((request,)))
+        return await self._enqueue_one(*self._build(request))
+
+    async def _enqueue_one(self, spec: JobSpec, placement: Placement) -> EnqueuedJob:
+        """enqueue_many of one built job, without its batching."""
+        (result,) = await self.broker.enqueue(spec.queue, [(spec, placement)])
+        items = [(0, spec, placement)]
+        await fire(self.hooks, enqueued_events(self.hooks, spec.queue, items, [result]))
+        return EnqueuedJob(result.id, spec.queue, result.status, result.created)
 
     async def enqueue_many(self, requests: Iterable[JobRequest]) -> list[EnqueuedJob]:
         """Enqueue many jobs: one round trip per queue (per 1,000 jobs).
@@ -156,6 +165,21 @@ class Client:
             if previous is None or previous[0].version != definition.version:
                 self._options_cache.pop(name, None)
             self._published[name] = (definition, now)
+
+    def _build_call(
+        self, ref: TaskRef, args: Sequence[Any], kwargs: dict[str, Any]
+    ) -> tuple[JobSpec, Placement]:
+        """_build(JobRequest(ref, args, kwargs)) without making the request when `ref` is
+        an app task without key templates: the commonest enqueue, and a request (a
+        frozen 22-field dataclass) costs a tenth of a single enqueue's client CPU."""
+        task = getattr(ref, "definition", ref)
+        if not isinstance(task, TaskDef) or task.defaults.has_keys:
+            return self._build(JobRequest(ref, args, kwargs))
+        queue = task.defaults.queue
+        payload = serialization.encode_call(args, kwargs)
+        serialization.check_size(payload, "job arguments", self.settings.max_payload_bytes)
+        options = self._default_options(task.name, task)
+        return JobSpec(new_job_id(queue), task.name, queue, payload, options), NOW
 
     def _build(self, request: JobRequest) -> tuple[JobSpec, Placement]:
         name, task = self._resolve(request.task, force=request.force)

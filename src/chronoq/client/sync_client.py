@@ -11,7 +11,8 @@ from typing import Any, TypeVar
 from chronoq.client.async_client import Client
 from chronoq.client.request import JobRequest, TaskRef
 from chronoq.client.results import CancelReply, EnqueuedJob, enqueued_events, fire, place_results
-from chronoq.core.job import Job, JobStatus
+from chronoq.core.claims import Placement
+from chronoq.core.job import Job, JobSpec, JobStatus
 from chronoq.loop_thread import LoopThread
 from chronoq.redis.inspector import QueueCounts
 from chronoq.redis.sync_enqueue import SyncEnqueuer
@@ -50,11 +51,24 @@ class SyncClient:
             self._thread.stop()
 
     def enqueue(self, task: TaskRef, *args: Any, **kwargs: Any) -> EnqueuedJob:
-        return self.submit(JobRequest(task, args, kwargs))
+        if isinstance(task, str):
+            return self.submit(JobRequest(task, args, kwargs))
+        return self._enqueue_one(*self._client._build_call(task, args, kwargs))
 
     def submit(self, request: JobRequest) -> EnqueuedJob:
-        (job,) = self.enqueue_many([request])
-        return job
+        unlearned = self._client.unlearned((request,))
+        if unlearned:
+            self._run(self._client.learn(unlearned))
+        return self._enqueue_one(*self._client._build(request))
+
+    def _enqueue_one(self, spec: JobSpec, placement: Placement) -> EnqueuedJob:
+        """enqueue_many of one built job: one command on the blocking connection."""
+        result = self._enqueuer.enqueue_one(spec.queue, spec, placement)
+        hooks = self._client.hooks
+        events = enqueued_events(hooks, spec.queue, [(0, spec, placement)], [result])
+        if events:
+            self._run(fire(hooks, events))
+        return EnqueuedJob(result.id, spec.queue, result.status, result.created)
 
     def enqueue_many(self, requests: Iterable[JobRequest]) -> list[EnqueuedJob]:
         """Like Client.enqueue_many, on this thread's own blocking connection."""

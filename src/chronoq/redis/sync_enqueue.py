@@ -84,6 +84,41 @@ class SyncEnqueuer:
             replies = replies[0::2]
         return [job for reply in replies for job in parse_enqueued(reply)]
 
+    def enqueue_one(self, queue: str, spec: JobSpec, place: Placement) -> Enqueued:
+        """One job as one command, packed and exchanged without the batch machinery
+        (a single enqueue is judged by its client CPU and round trip)."""
+        if self._cluster is not None or self._durability.waits or queue not in self._registered:
+            (job,) = self.enqueue(queue, [(spec, place)])
+            return job
+        script, keys, args = enqueue_command(
+            self.keys.queue(queue), [(spec, place)], self._events_cap
+        )
+        packed = hiredis.pack_command(script.command(keys, args))  # type: ignore[arg-type]
+        try:
+            reply = self._call(packed)
+        except ResponseError as exc:  # a fresh server: load, then resend (ids dedupe)
+            if not missing_library(exc):
+                raise
+            self._send([("FUNCTION", "LOAD", "REPLACE", LIB.code)])
+            reply = self._call(packed)
+        (job,) = parse_enqueued(reply)
+        return job
+
+    def _call(self, packed: bytes) -> Any:
+        """One packed command, its one reply; retried on a dropped connection. An error
+        reply is read whole, so the connection stays usable."""
+        with self._lock:
+            for attempt in range(_RETRIES + 1):
+                conn = self._connection()
+                try:
+                    conn.send_packed_command([packed], check_health=False)  # type: ignore[no-untyped-call]
+                    return conn.read_response()
+                except (redis.ConnectionError, redis.TimeoutError):
+                    self._drop(conn)
+                    if attempt == _RETRIES:
+                        raise
+        raise AssertionError("unreachable")
+
     def _check_acks(self, acks: list[Any], count: int) -> None:
         wanted = self._durability.replicas
         acked = min((int(a) for a in acks), default=wanted)

@@ -151,6 +151,9 @@ class Doorbell:
             else:
                 if self._on_handoff(job):  # its registration is used up: claim again
                     self._rang.set()
+                # Yield once: the job's task (created just now) starts before the next
+                # blocking read is packed and sent, not after (idle start latency).
+                await asyncio.sleep(0)
                 return
             self._rang.set()  # re-claim: registers the worker as idle again
         elif self._capacity.is_set():
