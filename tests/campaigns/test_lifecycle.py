@@ -277,3 +277,17 @@ async def test_a_failed_run_fails_the_campaign_with_its_error_and_resume_retries
     assert refused["reason"] == "failed"
     assert resumed.state is CampaignState.SCHEDULED and resumed.last_error is None
     assert runs[0].status == "failed" and "400" in (runs[0].error or "")
+
+
+async def test_a_campaigns_priority_reaches_its_search_and_send_jobs(
+    redis_url: str, prefix: str
+) -> None:
+    t = CampaignApp(redis_url, prefix, people=3)
+    async with campaigns(t.app) as c, running_worker(t.app, concurrency=4):
+        await c.create(t.spec(priority=9))
+        await run_now(c, "outreach")
+        await ended(c, "outreach")
+        flow = await c.workflows.show("cmp-outreach-1")
+        jobs = [n["job"] for stage in flow["stages"] for n in stage["nodes"]]
+        priorities = {(await c.client.job(j)).priority for j in jobs}
+    assert len(jobs) == 1 + 1 + 3 and priorities == {9}  # search, enroll, three sends

@@ -60,5 +60,5 @@ def build_chain(spec: CampaignSpec, run: int) -> Chain:
         stages.append(Step(ENROLL_TASK, after=step.after, source=source, **where))
         stages.append(FanOut(step.task, None, (), {**where, **step.kwargs}, at=SEND_AT))
         fanned = True
-    return Chain(stages, name=f"campaign {spec.name} run {run}",
-                 windows=spec.pacing.windows, zone=spec.timezone)  # fmt: skip
+    return Chain(stages, name=f"campaign {spec.name} run {run}", windows=spec.pacing.windows,
+                 zone=spec.timezone, priority=spec.priority or None)  # fmt: skip

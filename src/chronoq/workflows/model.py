@@ -185,12 +185,15 @@ Stage = Step | FanOut
 
 @dataclass(frozen=True, slots=True)
 class Chain:
-    """A workflow: its stages in order; `windows` and `zone` count business days."""
+    """A workflow: its stages in order; `windows` and `zone` count business days;
+    `priority`, when given, is every step job's (a campaign's priority reaches its
+    sends; None: each task's own)."""
 
     stages: Sequence[Stage]
     name: str = ""
     windows: Sequence[str] = ()
     zone: str = "UTC"
+    priority: int | None = None
 
     def to_wire(self) -> dict[str, Any]:
         if not self.stages:
@@ -208,8 +211,11 @@ class Chain:
                 )
         if stages[0]["kind"] == "fan_out" and stages[0]["items"] is None:
             raise ConfigurationError("a fan-out that starts a workflow needs its items")
-        return {"name": self.name, "stages": stages, "windows": list(self.windows),
-                "zone": self.zone}  # fmt: skip
+        wire: dict[str, Any] = {"name": self.name, "stages": stages,
+                                "windows": list(self.windows), "zone": self.zone}  # fmt: skip
+        if self.priority is not None:
+            wire["priority"] = int(self.priority)
+        return wire
 
 
 @dataclass(frozen=True, slots=True)
