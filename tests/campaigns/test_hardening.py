@@ -223,3 +223,25 @@ async def test_step_jobs_share_one_client_per_event_loop(redis_url: str, prefix:
     assert first is again and elsewhere is not first
     assert await asyncio.to_thread(in_another_loop) != id(first)
     assert await first.backend.redis.ping()
+
+
+async def test_a_job_rerun_after_its_send_reports_sent_and_another_job_is_skipped(
+    redis_url: str, prefix: str
+) -> None:
+    """A worker that died after the send but before the job's outcome: the same job's
+    next run finds its own 'sent' mark and reports sent (the progress counts it once),
+    never sending again; any other job for that (campaign, step, recipient) is skipped."""
+    t = CampaignApp(redis_url, prefix, people=1)
+    async with campaigns(t.app) as c:
+        await c.create(t.spec())
+        store = c.client.backend.campaigns
+        begin = {"stops_on": ["reply"], "suppressed": ""}
+        assert (
+            await store.step_begin("outreach", "email", "a@x.test", "J1", **begin)
+        ).decision == "go"
+        assert await store.step_end("outreach", "email", "a@x.test", "J1")
+        again = await store.step_begin("outreach", "email", "a@x.test", "J1", **begin)
+        other = await store.step_begin("outreach", "email", "a@x.test", "J2", **begin)
+    assert again is not None and again.decision == "sent"
+    assert other is not None
+    assert (other.decision, other.reason) == ("skip", "already sent by job J1")

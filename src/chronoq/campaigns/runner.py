@@ -221,6 +221,8 @@ async def run_step(
     client = await shared_client(app)
     store = client.backend.campaigns
     spec = await _grant(store, campaign, step, who, job.id)
+    if spec is SENT_BEFORE:  # this job's earlier run sent it, then its worker died
+        return {"status": "sent", "result": None, "resumed": True}
     if isinstance(spec, str):
         return {"status": "skipped", "reason": spec}
     now_ms = int(app_clock() * 1000)
@@ -245,6 +247,9 @@ async def run_step(
     return {"status": "sent", "result": result}
 
 
+SENT_BEFORE = "sent by an earlier run of this job"  # _grant's answer: report it as sent
+
+
 async def _grant(
     store: CampaignStore, campaign: str, step: str, who: Recipient, job_id: str
 ) -> CampaignSpec | str:
@@ -267,4 +272,6 @@ async def _grant(
         raise RateLimited(PAUSED_RETRY, f"campaign {campaign} is {grant.reason}")
     if grant.decision == "skip":
         return grant.reason
+    if grant.decision == "sent":
+        return SENT_BEFORE
     return spec

@@ -12,8 +12,9 @@
 -- ARGV[3] job id
 -- ARGV[4] the stop reasons the campaign stops on, comma-separated
 -- ARGV[5] suppression reason ('' when the email is not suppressed)
--- Returns {'go'}, {'defer', state} or {'skip', reason}; false when there is no
--- campaign.
+-- Returns {'go'}, {'defer', state}, {'skip', reason} or {'sent', ''} (this very
+-- job sent it already: its worker died after the send, before the job's outcome was
+-- recorded); false when there is no campaign.
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return false end
 if ARGV[1] == '' or ARGV[2] == '' or ARGV[3] == '' then
@@ -26,6 +27,7 @@ local raw = redis.call('HGET', KEYS[3], field)
 if raw then
   local mark = cjson.decode(raw)
   if mark.job ~= ARGV[3] then return {'skip', 'already ' .. tostring(mark.state) .. ' by job ' .. tostring(mark.job)} end
+  if mark.state == 'sent' then return {'sent', ''} end
   if mark.state ~= 'begun' then return {'skip', 'already ' .. tostring(mark.state)} end
 end
 local now = now_ms()
