@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from dataclasses import replace
 from typing import Any
 
 from chronoq.client import Client, JobRequest
@@ -124,8 +123,16 @@ class Workflows(Opened):
         for nid in order:
             args, kwargs = serialization.loads(nodes[nid]["call"])
             key, marker = f"wf:{w.id}:{nid}", f"{w.id}/{nid}"
-            request = JobRequest(nodes[nid]["task"], args, kwargs, idempotency_key=key)
-            requests.append(replace(request, workflow=marker, priority=priority))
+            requests.append(
+                JobRequest(
+                    nodes[nid]["task"],
+                    args,
+                    kwargs,
+                    idempotency_key=key,
+                    workflow=marker,
+                    priority=priority,
+                )
+            )
         jobs = await self.client.enqueue_many(requests)
         made = [(nid, job.id, job.queue) for nid, job in zip(order, jobs, strict=True)]
         if await self.store.enqueued(w.id, made) == "cancelled":
