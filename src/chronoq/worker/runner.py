@@ -340,17 +340,25 @@ class Worker(WorkerShutdown):
                 await runs.slot_free.wait()
                 runs.slot_free.clear()
                 continue
+            loop = asyncio.get_running_loop()
+            sent = loop.time()
             claimed, next_due_ms = await self._outages.persist(
                 lambda: self._claim(runs.free()), "claiming jobs", stop=self._stop
             )
             if claimed:
+                # The jobs' tasks take their first step before the next claim is
+                # packed and sent (a delayed job starts one send sooner).
+                await asyncio.sleep(0)
                 continue
             idle = not runs and not self._throttle.holding
             if self.options.burst and idle and next_due_ms is None:
                 return
             wait = self.options.idle_wait
             if next_due_ms is not None:
-                wait = min(wait, next_due_ms / 1000)
+                # Counted from the claim's sending, not from its reply: the script
+                # measured the time left then, so the next claim reaches Redis as the
+                # job falls due instead of one reply's travel later.
+                wait = min(wait, max(0.0, sent + next_due_ms / 1000 - loop.time()))
             await self._doorbell.wait(wait)
 
     async def _claim(self, free: int) -> tuple[int, int | None]:
