@@ -1,5 +1,7 @@
 """A worker's start-up does not import the notification clients (httpx,
-aiosmtplib): they load where an alert is actually sent (observe/channels.py)."""
+aiosmtplib): they load where an alert is actually sent (observe/channels.py); nor
+the alert engine and the metrics behind it (Prometheus' client): they load when
+the first alert round is due (worker/alerting.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,18 @@ def test_importing_the_worker_leaves_the_notification_clients_unloaded() -> None
     probe = (
         "import sys, chronoq.worker, chronoq.observe.channels\n"
         "print(sorted(m for m in ('httpx', 'aiosmtplib') if m in sys.modules))\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert run.stdout.strip() == "[]"
+
+
+def test_importing_the_worker_leaves_the_alert_engine_and_prometheus_unloaded() -> None:
+    probe = (
+        "import sys, chronoq.worker, chronoq.app\n"
+        "names = ('chronoq.observe.alerts', 'chronoq.observe.metrics', 'prometheus_client')\n"
+        "print(sorted(m for m in names if m in sys.modules))\n"
     )
     run = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True

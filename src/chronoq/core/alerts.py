@@ -26,6 +26,7 @@ from typing import Any
 from chronoq.core.errors import ConfigurationError
 
 MINUTE = 60.0
+INTERVAL = 15.0  # seconds between evaluation rounds (a worker's, a scheduler's)
 
 
 class RuleKind(enum.StrEnum):

@@ -30,6 +30,7 @@ from collections.abc import Iterator, Mapping, Sequence
 
 from chronoq.core.alerts import (
     DEFAULT_RULES,
+    INTERVAL,
     AlertRule,
     Channel,
     Notification,
@@ -55,7 +56,6 @@ from chronoq.redis.snapshot import QueueState, Snapshot
 
 log = logging.getLogger("chronoq.alerts")
 
-INTERVAL = 15.0  # seconds between evaluation rounds
 MB = 1_000_000
 Baselines = Mapping[tuple[str, float], Mapping[str, int]]
 
@@ -220,11 +220,15 @@ class AlertEngine:
             log.warning("chronoq alert %s %s: %s", event, o.rule, o.message)
         await asyncio.gather(*sends)
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Evaluate every `interval` until `stop`; a Redis fault skips a round."""
+    async def run(self, stop: asyncio.Event, *, wait_first: bool = True) -> None:
+        """Evaluate every `interval` until `stop`; a Redis fault skips a round.
+        `wait_first=False`: the first round at once (its interval was waited out)."""
+        wait = wait_first
         while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.interval)
+            if wait:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.interval)
+            wait = True
             if stop.is_set():
                 return
             try:

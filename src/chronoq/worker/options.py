@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from chronoq.observe.alerts import INTERVAL as ALERT_INTERVAL
+from chronoq.core.alerts import INTERVAL as ALERT_INTERVAL
 from chronoq.worker.queues import QueueOrder
 
 

@@ -38,10 +38,10 @@ from chronoq.core.errors import ConfigurationError
 from chronoq.core.ids import new_job_id, new_token
 from chronoq.core.job import JobStatus, workflow_of
 from chronoq.core.task import DEFAULT_MAX_RETRIES
-from chronoq.observe.alerts import AlertEngine
 from chronoq.redis.channels import READ_TIMEOUT
 from chronoq.redis.errors import RedisUnusable, server_label
 from chronoq.redis.server_check import check_server
+from chronoq.worker.alerting import run_alerts
 from chronoq.worker.cancels import CancelListener
 from chronoq.worker.context import RunContexts
 from chronoq.worker.doorbell import Doorbell
@@ -234,14 +234,7 @@ class Worker(WorkerShutdown):
             self._force.set()
 
     async def _alert_loop(self) -> None:
-        engine = AlertEngine(
-            self.backend,
-            rules=self.app.declared_alert_rules,
-            channels=self.app.declared_alert_channels,
-            app=self.app.name,
-            interval=self.options.alert_interval,
-        )
-        await engine.run(self._stop)
+        await run_alerts(self.app, self.backend, self._stop, self.options.alert_interval)
 
     async def _sweep_workflows(self) -> None:
         await self._sweeper.run(self._stop)

@@ -17,15 +17,15 @@ import socket
 import time
 
 from chronoq.app import App
+from chronoq.core.alerts import INTERVAL as ALERT_INTERVAL
 from chronoq.core.ids import new_job_id
-from chronoq.observe.alerts import INTERVAL as ALERT_INTERVAL
-from chronoq.observe.alerts import AlertEngine
 from chronoq.redis.cancel import cancel_and_wait
 from chronoq.redis.errors import server_label
 from chronoq.redis.liveness import CLOCK_FIELD, SchedulerLoops
 from chronoq.redis.registry import RegistryStore
 from chronoq.redis.schedules import ScheduleStore
 from chronoq.redis.server_check import check_server
+from chronoq.worker.alerting import run_alerts
 from chronoq.worker.heartbeat import BEATS_TO_EXPIRY
 from chronoq.worker.publishing import Publication
 from chronoq.worker.resilience import Outages, Stopped, until_stopped
@@ -201,15 +201,9 @@ async def serve_scheduler(
         except Stopped:
             return
         heartbeat = asyncio.create_task(_keep_alive(publication, outages))
-        engine = AlertEngine(
-            client.backend,
-            rules=app.declared_alert_rules,
-            channels=app.declared_alert_channels,
-            app=app.name,
-            interval=alert_interval,
-        )
         supervisor = Supervisor(on_fatal=lambda name, exc: stop.set())
-        alerting = supervisor.start("alerts", lambda: engine.run(stop), restart=Restart())
+        alerts = lambda: run_alerts(app, client.backend, stop, alert_interval)  # noqa: E731
+        alerting = supervisor.start("alerts", alerts, restart=Restart())
         try:
             log.info("chronoq scheduler running")
             await run_scheduler(app, stop, outages=outages)
