@@ -72,6 +72,10 @@ def _fcall_slot(client: Any, args: tuple[Any, ...]) -> int | None:
     if len(args) < 3 or str(args[0]).upper() != "FCALL" or int(args[2]) < 1:
         return None
     keys = args[3 : 3 + int(args[2])]
+    tag = _hash_tag(keys[0])
+    if tag is not None and all(_hash_tag(key) == tag for key in keys):
+        slot: int = client.keyslot(keys[0])  # one CRC, not one per key (a claim has 21)
+        return slot
     slots: set[int] = {client.keyslot(key) for key in keys}
     if len(slots) != 1:
         raise redis.exceptions.RedisClusterException(
@@ -80,7 +84,30 @@ def _fcall_slot(client: Any, args: tuple[Any, ...]) -> int | None:
     return slots.pop()
 
 
+def _hash_tag(key: Any) -> str | None:
+    """The key's hash tag (what Redis Cluster hashes: between the first `{` and the
+    next `}`, when not empty), or None for a key without one (or not a str)."""
+    if not isinstance(key, str):
+        return None
+    start = key.find("{")
+    if start < 0:
+        return None
+    end = key.find("}", start + 1)
+    return key[start + 1 : end] if end > start + 1 else None
+
+
 class _AsyncCluster(redis.asyncio.cluster.RedisCluster):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """As RedisCluster, with the node connections chronoq's single-server clients
+        use (hiredis packing, no Task per send): the nodes make their connections
+        lazily, and every node found later is made from these settings."""
+        super().__init__(*args, **kwargs)
+        fast = _fast_connection_class(self.connection_kwargs["connection_class"])
+        self.connection_kwargs["connection_class"] = fast
+        self.nodes_manager.connection_kwargs["connection_class"] = fast
+        for node in self.nodes_manager.startup_nodes.values():
+            node.connection_class = fast
+
     async def _determine_slot(self, command: str, *args: Any) -> int:
         slot = _fcall_slot(self, (command, *args))
         return await super()._determine_slot(command, *args) if slot is None else slot
@@ -167,12 +194,23 @@ def _pack_with_hiredis(client: Any) -> None:
     first connection: pools create connections lazily), and, async ones, send
     without a Task per command."""
     pool = client.connection_pool
-    base = pool.connection_class
-    if not issubclass(base, _HiredisPacking):
+    pool.connection_class = _fast_connection_class(pool.connection_class)
+
+
+_FAST_CLASSES: dict[type, type] = {}
+
+
+def _fast_connection_class(base: type) -> type:
+    """`base` with hiredis packing (and, async, the direct send); one class per base."""
+    if issubclass(base, _HiredisPacking):
+        return base
+    fast = _FAST_CLASSES.get(base)
+    if fast is None:
         mixins: tuple[type, ...] = (_HiredisPacking,)
         if issubclass(base, redis.asyncio.connection.AbstractConnection):
             mixins = (_HiredisPacking, _AsyncDirectSend)
-        pool.connection_class = type(f"Hiredis{base.__name__}", (*mixins, base), {})
+        fast = _FAST_CLASSES[base] = type(f"Hiredis{base.__name__}", (*mixins, base), {})
+    return fast
 
 
 def short_retry() -> redis.asyncio.retry.Retry:
