@@ -38,6 +38,12 @@ from chronoq.redis.urls import Mode, RedisTarget, parse_redis_url
 COMMAND_TIMEOUT = 10.0
 CONNECT_TIMEOUT = 5.0
 BLOCKING_MARGIN = 5.0  # socket timeout beyond a blocking read's own wait
+# Connections per client (per node on a Cluster). redis-py's pools raise "Too many
+# connections" past 100 at once: a worker running 200 tasks that each take a lock
+# would see commands fail. chronoq's pools make a command wait for a free connection
+# instead (up to COMMAND_TIMEOUT); a Cluster node, which cannot wait, may open more.
+POOL_SIZE = 100
+CLUSTER_NODE_POOL_SIZE = 1000
 
 AsyncRedis = redis.asyncio.Redis
 SyncRedis = redis.Redis
@@ -189,6 +195,11 @@ class _AsyncDirectSend:
             raise
 
 
+def _waiting_pool() -> dict[str, Any]:
+    """A blocking pool's size and how long a command waits for a free connection."""
+    return {"max_connections": POOL_SIZE, "timeout": COMMAND_TIMEOUT}
+
+
 def _pack_with_hiredis(client: Any) -> None:
     """Make the client's pool build connections that pack with hiredis (before its
     first connection: pools create connections lazily), and, async ones, send
@@ -227,10 +238,13 @@ def short_sync_retry() -> redis.retry.Retry:
     return redis.retry.Retry(ExponentialBackoff(cap=0.1, base=0.025), 2)
 
 
-class _AsyncSentinelPool(redis.asyncio.sentinel.SentinelConnectionPool):
+class _AsyncSentinelPool(
+    redis.asyncio.sentinel.SentinelConnectionPool, redis.asyncio.BlockingConnectionPool
+):
     """A Sentinel-managed pool whose close also closes its sentinel connections:
     redis-py leaves those open when the client closes (one leaked socket per
-    sentinel asked, per client)."""
+    sentinel asked, per client). Past POOL_SIZE commands at once, one waits for a
+    free connection (BlockingConnectionPool) instead of failing."""
 
     async def disconnect(self, inuse_connections: bool = True) -> None:
         await super().disconnect(inuse_connections)
@@ -239,7 +253,7 @@ class _AsyncSentinelPool(redis.asyncio.sentinel.SentinelConnectionPool):
                 await sentinel.connection_pool.disconnect()
 
 
-class _SyncSentinelPool(redis.sentinel.SentinelConnectionPool):
+class _SyncSentinelPool(redis.sentinel.SentinelConnectionPool, redis.BlockingConnectionPool):
     """The same for blocking clients."""
 
     def disconnect(self, inuse_connections: bool = True) -> None:
@@ -311,7 +325,10 @@ class Connector:
         options = self._options(blocking_timeout)
         target = self.target
         if target.mode is Mode.SINGLE:
-            client = AsyncRedis.from_url(target.url, retry=short_retry(), **options)
+            pool = redis.asyncio.BlockingConnectionPool.from_url(
+                target.url, retry=short_retry(), **_waiting_pool(), **options
+            )
+            client = AsyncRedis.from_pool(pool)
             _pack_with_hiredis(client)
             return client
         if target.mode is Mode.CLUSTER:
@@ -324,6 +341,7 @@ class Connector:
                 # (a claim twice, a task's write twice); a reshard or the first
                 # commands of a fresh client send MOVED in bursts.
                 reinitialize_steps=0,
+                max_connections=CLUSTER_NODE_POOL_SIZE,
                 **self._node_auth(),
                 **options,
             )
@@ -337,6 +355,7 @@ class Connector:
             connection_pool_class=_AsyncSentinelPool,
             retry=short_retry(),
             db=target.db,
+            **_waiting_pool(),
             **self._node_auth(),
             **options,
         )
@@ -351,13 +370,17 @@ class Connector:
         options["socket_timeout"] = socket_timeout
         target = self.target
         if target.mode is Mode.SINGLE:
-            return SyncRedis.from_url(target.url, retry=short_sync_retry(), **options)
+            pool = redis.BlockingConnectionPool.from_url(
+                target.url, retry=short_sync_retry(), **_waiting_pool(), **options
+            )
+            return SyncRedis.from_pool(pool)
         if target.mode is Mode.CLUSTER:
             nodes = [redis.cluster.ClusterNode(n.host, n.port) for n in target.nodes]  # type: ignore[no-untyped-call]
             options.pop("health_check_interval", None)
             cluster = _SyncCluster(
                 startup_nodes=nodes,
                 reinitialize_steps=0,  # as the async client: a MOVED patches the slot map
+                max_connections=CLUSTER_NODE_POOL_SIZE,
                 **self._node_auth(),
                 **options,
             )
@@ -370,6 +393,7 @@ class Connector:
             connection_pool_class=_SyncSentinelPool,
             retry=short_sync_retry(),
             db=target.db,
+            **_waiting_pool(),
             **self._node_auth(),
             **options,
         )
