@@ -102,7 +102,7 @@ def placement_of(delay: float | timedelta | None, at: datetime | None) -> Placem
     if delay is not None:
         if delay < 0:
             raise ConfigurationError(f"delay must be >= 0 seconds, got {delay}")
-        return Placement(delay_ms=int(delay * 1000))
+        return Placement(delay_ms=round(delay * 1000))  # the nearest ms
     if at is not None:
         require_aware(at, "at")
         return Placement(at_ms=to_millis(at))

@@ -132,10 +132,13 @@ class Broker:
         retention_ms: int,
         register_idle: bool = True,
         free_slots: int | None = None,
+        ahead_ms: int = 0,
     ) -> Claim:
         """Lease up to `count` ready jobs. With `register_idle`, a worker left with free
         slots is registered so the next enqueues hand their jobs straight over: up to
-        `free_slots` (default `count`) less what this call claimed."""
+        `free_slots` (default `count`) less what this call claimed. `ahead_ms`: with
+        places left, also lease plain jobs falling due within that many ms, each with
+        its due time as its `started_ms` (the caller starts it then; claim.lua)."""
         q = self.keys.queue(queue)
         args: list[str | int] = [
             count,
@@ -146,6 +149,7 @@ class Broker:
             int(register_idle),
             count if free_slots is None else free_slots,
             self.events_cap,
+            ahead_ms,
         ]
         reply = await SCRIPTS.claim(self.redis, claim_keys(q), args)
         next_due = int(reply[1])

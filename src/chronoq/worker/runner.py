@@ -70,6 +70,11 @@ log = logging.getLogger("chronoq.worker")
 UPKEEP = Restart()
 TASK_THREADS = "chronoq-task"  # the names of the threads sync tasks run in
 CLAIM_FINISHES = (JobStatus.EXPIRED, JobStatus.SKIPPED, JobStatus.CANCELLED)  # a claim ends these
+# A delayed job is claimed this long before its due time and held until then: the
+# claim's round trip is over when it falls due (claim.lua ARGV[9]). More than a
+# claim takes over a slow network and a late timer; short enough that a job seen
+# "running" a moment before its due time starts at its due time.
+EARLY_CLAIM_MS = 10
 
 
 class Worker(WorkerShutdown):
@@ -348,10 +353,12 @@ class Worker(WorkerShutdown):
                 return
             wait = self.options.idle_wait
             if next_due_ms is not None:
-                # Counted from the claim's sending, not from its reply: the script
-                # measured the time left then, so the next claim reaches Redis as the
-                # job falls due instead of one reply's travel later.
-                wait = min(wait, max(0.0, sent + next_due_ms / 1000 - loop.time()))
+                # Counted from the claim's sending (when the script measured the time
+                # left). A job due later than EARLY_CLAIM_MS is claimed that long ahead
+                # and held here until due; one due sooner was not taken ahead (a gate,
+                # say): it is claimed when due.
+                lead = EARLY_CLAIM_MS if next_due_ms > EARLY_CLAIM_MS else 0
+                wait = min(wait, max(0.0, sent + (next_due_ms - lead) / 1000 - loop.time()))
             await self._doorbell.wait(wait)
 
     async def _claim(self, free: int) -> tuple[int, int | None]:
@@ -365,7 +372,9 @@ class Worker(WorkerShutdown):
         # needs no claim in between. Several: one place per queue (each queue could
         # otherwise hand over all of them at once).
         single = len(self.order.queues) == 1
+        loop = asyncio.get_running_loop()
         for queue in self.order.round():
+            sent = loop.time()
             claim = await self.broker.claim(
                 queue,
                 min(free - claimed, self.options.batch),
@@ -375,13 +384,16 @@ class Worker(WorkerShutdown):
                 retention_ms=retention_ms,
                 register_idle=not self.options.burst,
                 free_slots=free - claimed if single else 1,
+                ahead_ms=EARLY_CLAIM_MS,
             )
+            ran_at = (sent + loop.time()) / 2  # when the script ran, by this loop's clock
             self._handoff_places[queue] = claim.registered
             for expired in claim.expired:
                 self._events.expired(queue, expired)
                 self._writer.count(queue, expired.task, "expired", claim.server_ms)
             for job in claim.jobs:
-                self._start(job)
+                ahead = (job.started_ms or 0) - claim.server_ms  # > 0: taken before due
+                self._start(job, ran_at + ahead / 1000 if ahead > 0 else None)
             claimed += len(claim.jobs)
             if claim.next_due_ms is not None and (next_due is None or claim.next_due_ms < next_due):
                 next_due = claim.next_due_ms
@@ -400,17 +412,21 @@ class Worker(WorkerShutdown):
         self._handoff_places[job.queue] = places
         return places <= 0
 
-    def _start(self, job: ClaimedJob) -> None:
+    def _start(self, job: ClaimedJob, start_at: float | None = None) -> None:
+        """Run a claimed job now, or at `start_at` (loop time: a job claimed ahead of
+        its due time); it holds its slot and its lease from now."""
         self._leases.hold(job.id, job.queue, job.token)
         run = plan(job, self.app.registry)
         if isinstance(run, Outcome):  # dead at once, the reason stated (logged at ERROR)
             self._events.finished(run, None, None)
             self._writer.add(run)
             return
-        if run.limits:
+        if run.limits and start_at is not None:  # asks its limits when due
+            self._throttle.submit_at(job, run, start_at)
+        elif run.limits:
             self._throttle.submit(job, run)  # starts it once its limits allow
         else:
-            self._runs.launch(job, run)
+            self._runs.launch(job, run, start_at)
         self._runs.taken()
 
     def _launch(self, job: ClaimedJob, run: RunPlan) -> None:

@@ -49,6 +49,7 @@ class Run:
     state: RunState = RunState.RUNNING
     task: asyncio.Task[None] | None = None
     cut_off: bool = False  # the grace ran out and the worker cancelled the run
+    start_at: float | None = None  # loop time: a job claimed ahead of its due time
     timer: asyncio.TimerHandle | None = field(default=None, repr=False)
 
 
@@ -98,14 +99,14 @@ class Runs:
 
     # -- starting ---------------------------------------------------------
 
-    def launch(self, job: ClaimedJob, plan: RunPlan) -> Run:
+    def launch(self, job: ClaimedJob, plan: RunPlan, start_at: float | None = None) -> Run:
         stale = self._runs.get(job.id)
         if stale is not None and stale.task is not None:
             # This worker stalled past the job's lease, the lease was recovered and the
             # job claimed again (here): the earlier run is no longer the job's owner.
             log.warning("chronoq: job %s claimed again; stopping its earlier run", job.id)
             stale.task.cancel()
-        run = Run(job, plan)
+        run = Run(job, plan, start_at=start_at)
         self._runs[job.id] = run
         run.task = asyncio.create_task(self._drive(run))
         return run
@@ -115,10 +116,13 @@ class Runs:
         the task runs with its context bound (a plain `def` task's thread gets a copy)."""
         job, plan = run.job, run.plan
         context = self._contexts.open(job, plan)
-        self._events.started(job, plan)
-        began = time.monotonic()
         token = bind(context)
+        began = time.monotonic()
         try:
+            if run.start_at is not None:  # claimed ahead of its due time: wait for it
+                await _until(run.start_at)
+                began = time.monotonic()
+            self._events.started(job, plan)
             outcome = self._after_cancel(run, await self._execute(job, plan))
         except asyncio.CancelledError:
             if not run.cut_off:
@@ -201,3 +205,10 @@ class Runs:
             )
         force.cancel()
         await cancel_and_wait(self.tasks())
+
+
+async def _until(moment: float) -> None:
+    """Sleep until `moment` (the running loop's clock)."""
+    delay = moment - asyncio.get_running_loop().time()
+    if delay > 0:
+        await asyncio.sleep(delay)

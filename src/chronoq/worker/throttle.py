@@ -61,16 +61,27 @@ class Throttle:
         self._pending: list[Held] = []
         self._ready = asyncio.Event()
         self._busy = 0
+        self._waiting = 0  # claimed ahead of their due time (submit_at)
 
     @property
     def holding(self) -> int:
         """Jobs claimed and not yet started or deferred (they occupy worker slots)."""
-        return len(self._pending) + self._busy
+        return len(self._pending) + self._busy + self._waiting
 
     def submit(self, job: ClaimedJob, run: RunPlan, *, retry_after: float | None = None) -> None:
         block = int((time.time() + retry_after) * 1000) if retry_after is not None else 0
         self._pending.append(Held(job, run, block))
         self._ready.set()
+
+    def submit_at(self, job: ClaimedJob, run: RunPlan, moment: float) -> None:
+        """Submit at `moment` (the loop's clock): a job claimed ahead of its due time
+        asks its limits when due. It holds its slot meanwhile."""
+        self._waiting += 1
+        asyncio.get_running_loop().call_at(moment, self._submit_waiting, job, run)
+
+    def _submit_waiting(self, job: ClaimedJob, run: RunPlan) -> None:
+        self._waiting -= 1
+        self.submit(job, run)
 
     async def run(self) -> None:
         while True:

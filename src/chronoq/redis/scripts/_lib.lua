@@ -7,6 +7,13 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
+-- The server's time in ms with its fraction (µs): a delay is counted from it, so a
+-- delayed job falls due at the nearest ms to the moment asked for, not up to 1 ms early.
+local function now_ms_exact()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+end
+
 -- Whole numbers sent as text. The server prints a number argument of redis.call
 -- with '%.17g', exact but a few thousand instructions each (a tenth of a job's Redis
 -- CPU, measured: bench/redis_cost); a value sent per job (now, a lease end, a TTL,

@@ -36,12 +36,19 @@
 -- ARGV[7] the worker's free slots before this claim: the registration lets enqueue
 --   hand over that many jobs, less those claimed now and those still in its inbox
 -- ARGV[8] event stream cap (MAXLEN ~; 0: no events)
+-- ARGV[9] ms ahead (optional, default 0): with places left, jobs falling due within
+--   that long are leased now, their started time set to their due time (the worker
+--   holds each until then): the claim's round trip is made before a delayed job's
+--   due time instead of after it. Only a plain job is taken early (valid fields, no
+--   gate, not cancelled, no deadline before its due time); any other waits for its
+--   due time and the usual path.
 -- Returns {now_ms, ms until the next scheduled job (-1: none), slots registered (0:
 --          not registered), {id, task, attempts} of each job found past its
 --          deadline (expired now), then per claimed job the 15 values of its
 --          run_entry (_lib.lua): id, task, args, attempts (after this claim),
 --          maxr|nil, opts|nil, limit reservations JSON|nil (set when a limit
---          deferred the job), enqueued ms|nil, run-at ms|nil, started ms,
+--          deferred the job), enqueued ms|nil, run-at ms|nil, started ms (a job
+--          taken ahead of its due time: that due time, later than now_ms),
 --          schedule|nil, schedule due ms|nil, account|nil, lock key fence|nil,
 --          retry base|nil (attempts made before it was last requeued from the DLQ)}
 local now = now_ms()
@@ -146,6 +153,27 @@ while claimed < want do
           run_entry_into(out, id, f.task, f.args, att, f, now, gate_fence(KEYS[18], f.gate))
         end
       end
+    end
+  end
+end
+local ahead = tonumber(ARGV[9]) or 0
+if ahead > 0 and claimed < want then
+  local soon = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. now_text, int_text(now + ahead),
+    'WITHSCORES', 'LIMIT', 0, want - claimed)
+  for j = 1, #soon, 2 do
+    local id, due = soon[j], tonumber(soon[j + 1])
+    local job_key = KEYS[6] .. id
+    local f, why = read_job_all(job_key, CLAIM_FIELDS, CLAIM_WANTED)
+    if f.task and f.args and not why and not f.gate and not f.cxl and not (f.dl and f.dl < due)
+    then
+      redis.call('ZREM', KEYS[2], id)
+      local att = (f.att or 0) + 1
+      start_run(KEYS[3], job_key, id, att, int_text(due), until_text, ARGV[3], ARGV[4], B)
+      if f.lres then redis.call('HDEL', job_key, 'lres') end
+      claimed = claimed + 1
+      event_append(E, id, 'queued')  -- as if promoted at its due time, then claimed
+      event_append(E, id, 'running')
+      run_entry_into(out, id, f.task, f.args, att, f, due, false)
     end
   end
 end

@@ -31,7 +31,8 @@
 -- held by a live job, or the idempotency key by any), status ('expired' when that
 -- job's record is gone), created (1 new / 0 deduplicated; also 0 for an id that
 -- exists already, so a client may resend a batch whose reply it lost).
-local now = now_ms()
+local exact_now = now_ms_exact()
+local now = math.floor(exact_now)
 local jobs = cjson.decode(ARGV[1])
 local E = events_of(KEYS[12], ARGV[2], true)  -- sent at the end (events_flush)
 local now_text = int_text(now)
@@ -109,7 +110,9 @@ end
 local function due_of(when)
   if when == '' then return now end
   local n = tonumber(string.sub(when, 2))
-  if string.sub(when, 1, 1) == '+' then return now + n end
+  if string.sub(when, 1, 1) == '+' then  -- the nearest ms; no delay: ready now
+    return n > 0 and math.floor(exact_now + n + 0.5) or now
+  end
   return n
 end
 
