@@ -48,6 +48,7 @@ class Claim:
     jobs: list[ClaimedJob]
     registered: int = 0  # hand-off places the worker's idle registration holds
     expired: tuple[ExpiredJob, ...] = ()  # jobs this claim found past their deadline
+    server_clock_ms: float = 0.0  # server_ms with its fraction (0.0: unknown)
 
 
 @dataclass(frozen=True, slots=True)

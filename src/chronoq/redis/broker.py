@@ -155,7 +155,8 @@ class Broker:
         next_due = int(reply[1])
         jobs = claimed_jobs(queue, token, reply)
         due = next_due if next_due >= 0 else None
-        return Claim(int(reply[0]), due, jobs, int(reply[2]), expired_jobs(reply[3]))
+        server = float(reply[0])
+        return Claim(int(server), due, jobs, int(reply[2]), expired_jobs(reply[3]), server)
 
     def handed_off(self, queue: str, entry: str) -> ClaimedJob:
         """Decode a job that enqueue handed straight to this worker's inbox: the

@@ -392,7 +392,8 @@ class Worker(WorkerShutdown):
                 self._events.expired(queue, expired)
                 self._writer.count(queue, expired.task, "expired", claim.server_ms)
             for job in claim.jobs:
-                ahead = (job.started_ms or 0) - claim.server_ms  # > 0: taken before due
+                # > 0: taken ahead of its due time (counted from the server's µs clock)
+                ahead = (job.started_ms or 0) - (claim.server_clock_ms or claim.server_ms)
                 self._start(job, ran_at + ahead / 1000 if ahead > 0 else None)
             claimed += len(claim.jobs)
             if claim.next_due_ms is not None and (next_due is None or claim.next_due_ms < next_due):

@@ -42,7 +42,8 @@
 --   due time instead of after it. Only a plain job is taken early (valid fields, no
 --   gate, not cancelled, no deadline before its due time); any other waits for its
 --   due time and the usual path.
--- Returns {now_ms, ms until the next scheduled job (-1: none), slots registered (0:
+-- Returns {now_ms (as text, with its µs fraction: a worker holding a job taken
+--          ahead counts from it), ms until the next scheduled job (-1: none), slots registered (0:
 --          not registered), {id, task, attempts} of each job found past its
 --          deadline (expired now), then per claimed job the 15 values of its
 --          run_entry (_lib.lua): id, task, args, attempts (after this claim),
@@ -51,7 +52,8 @@
 --          taken ahead of its due time: that due time, later than now_ms),
 --          schedule|nil, schedule due ms|nil, account|nil, lock key fence|nil,
 --          retry base|nil (attempts made before it was last requeued from the DLQ)}
-local now = now_ms()
+local exact_now = now_ms_exact()
+local now = math.floor(exact_now)
 -- A paused queue hands out nothing and registers no idle worker (queue_pause.lua
 -- dropped the registrations; queue_resume.lua rings the doorbell).
 if redis.call('EXISTS', KEYS[21]) == 1 then return {now, -1, 0, {}} end
@@ -101,7 +103,7 @@ local want, lease_until = tonumber(ARGV[1]), now + tonumber(ARGV[2])
 local now_text, until_text = int_text(now), int_text(lease_until)
 local B = batch_new()  -- the active entries of jobs in no gate, sent once at the end
 local expired = {}
-local out = {now, -1, 0, expired}
+local out = {string.format('%.3f', exact_now), -1, 0, expired}
 local claimed = 0
 local vt = tonumber(redis.call('HGET', KEYS[15], 'vt') or '0')
 local latest = vt
