@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from chronoq import App, Client, JobStatus
 from chronoq.client import JobRequest
+from chronoq.worker import runner
 from tests.worker.helpers import running_worker, wait_until
 
 
@@ -33,3 +36,30 @@ async def test_delayed_jobs_start_at_their_due_time_not_before(app: App, client:
         assert starts[n] >= due, f"job {n} started {due - starts[n]:.4f}s early"
         assert starts[n] - due < 0.25  # on time (a loaded CI machine is slow)
         assert record.started_at >= record.run_at  # the record never says "before"
+
+
+async def test_a_job_cancelled_while_held_for_its_due_time_never_runs(
+    app: App, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runner, "EARLY_CLAIM_MS", 1_000)  # a wide hold, to cancel within it
+    ran: list[int] = []
+
+    @app.task
+    async def once() -> None:
+        ran.append(1)
+
+    async with running_worker(app):
+        job = await client.submit(JobRequest(once, delay=1.2))
+
+        async def held() -> bool:
+            return (await client.job(job.id)).status is JobStatus.RUNNING
+
+        await wait_until(held, timeout=5)
+        assert await client.cancel(job.id) == "cancelling"
+
+        async def ended() -> bool:
+            return (await client.job(job.id)).status is JobStatus.CANCELLED
+
+        await wait_until(ended, timeout=10)
+    assert ran == []
+    assert "before it started" in ((await client.job(job.id)).error or "")

@@ -122,8 +122,11 @@ class Runs:
             if run.start_at is not None:  # claimed ahead of its due time: wait for it
                 await _until(run.start_at)
                 began = time.monotonic()
-            self._events.started(job, plan)
-            outcome = self._after_cancel(run, await self._execute(job, plan))
+            if run.state is RunState.CANCELLING:  # a cancel came while it waited
+                outcome = cancelled(job, "cancelled before it started; not run")
+            else:
+                self._events.started(job, plan)
+                outcome = self._after_cancel(run, await self._execute(job, plan))
         except asyncio.CancelledError:
             if not run.cut_off:
                 raise  # a lost lease or a shutdown: no outcome of ours to record
