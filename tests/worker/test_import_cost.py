@@ -30,3 +30,21 @@ def test_importing_the_worker_leaves_the_alert_engine_and_prometheus_unloaded() 
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
     )
     assert run.stdout.strip() == "[]"
+
+
+def test_the_import_pauses_the_collector_then_restores_its_state() -> None:
+    """chronoq.core.startup: collected as before afterwards, the import's objects frozen;
+    a process that turned the collector off keeps it off (and nothing is frozen)."""
+    probe = (
+        "import gc, sys\n"
+        "off = sys.argv[1] == 'off'\n"
+        "if off: gc.disable()\n"
+        "import chronoq.worker\n"
+        "print(gc.isenabled(), gc.get_freeze_count() > 10_000)\n"
+    )
+    for state, expected in (("on", "True True"), ("off", "False False")):
+        run = subprocess.run(
+            [sys.executable, "-c", probe, state],
+            capture_output=True, text=True, timeout=60, check=True,
+        )  # fmt: skip
+        assert run.stdout.strip() == expected

@@ -5,8 +5,11 @@ The modules: `application` (`App`: what an app declares, the handles on Redis),
 `task` (`Task`, what `@app.task` returns). Import from here: every name below.
 """
 
-from chronoq.app.application import App, Hook, ScheduleErrorHandler
-from chronoq.app.connections import AppConnections
-from chronoq.app.task import ExceptionSpec, Task
+from chronoq.core.startup import collector_paused
+
+with collector_paused():  # a large import: chronoq.core.startup says why
+    from chronoq.app.application import App, Hook, ScheduleErrorHandler
+    from chronoq.app.connections import AppConnections
+    from chronoq.app.task import ExceptionSpec, Task
 
 __all__ = ["App", "AppConnections", "ExceptionSpec", "Hook", "ScheduleErrorHandler", "Task"]
