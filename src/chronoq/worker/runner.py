@@ -374,7 +374,6 @@ class Worker(WorkerShutdown):
         single = len(self.order.queues) == 1
         loop = asyncio.get_running_loop()
         for queue in self.order.round():
-            sent = loop.time()
             claim = await self.broker.claim(
                 queue,
                 min(free - claimed, self.options.batch),
@@ -386,7 +385,7 @@ class Worker(WorkerShutdown):
                 free_slots=free - claimed if single else 1,
                 ahead_ms=EARLY_CLAIM_MS,
             )
-            ran_at = (sent + loop.time()) / 2  # when the script ran, by this loop's clock
+            replied = loop.time()  # the script ran before: a hold counted from now never ends early
             self._handoff_places[queue] = claim.registered
             for expired in claim.expired:
                 self._events.expired(queue, expired)
@@ -394,7 +393,7 @@ class Worker(WorkerShutdown):
             for job in claim.jobs:
                 # > 0: taken ahead of its due time (counted from the server's µs clock)
                 ahead = (job.started_ms or 0) - (claim.server_clock_ms or claim.server_ms)
-                self._start(job, ran_at + ahead / 1000 if ahead > 0 else None)
+                self._start(job, replied + ahead / 1000 if ahead > 0 else None)
             claimed += len(claim.jobs)
             if claim.next_due_ms is not None and (next_due is None or claim.next_due_ms < next_due):
                 next_due = claim.next_due_ms
