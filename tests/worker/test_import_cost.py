@@ -5,31 +5,30 @@ the first alert round is due (worker/alerting.py)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
 
-def test_importing_the_worker_leaves_the_notification_clients_unloaded() -> None:
-    probe = (
-        "import sys, chronoq.worker, chronoq.observe.channels\n"
-        "print(sorted(m for m in ('httpx', 'aiosmtplib') if m in sys.modules))\n"
-    )
+def loaded_after(imports: str, names: tuple[str, ...]) -> list[str]:
+    """Which of `names` a fresh interpreter holds after `import <imports>`."""
+    found = f"[m for m in {names!r} if m in sys.modules]"
+    probe = f"import json, sys, {imports}\nprint(json.dumps({found}))"
     run = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
     )
-    assert run.stdout.strip() == "[]"
+    loaded: list[str] = json.loads(run.stdout)
+    return loaded
+
+
+def test_importing_the_worker_leaves_the_notification_clients_unloaded() -> None:
+    clients = ("httpx", "aiosmtplib")
+    assert loaded_after("chronoq.worker, chronoq.observe.channels", clients) == []
 
 
 def test_importing_the_worker_leaves_the_alert_engine_and_prometheus_unloaded() -> None:
-    probe = (
-        "import sys, chronoq.worker, chronoq.app\n"
-        "names = ('chronoq.observe.alerts', 'chronoq.observe.metrics', 'prometheus_client')\n"
-        "print(sorted(m for m in names if m in sys.modules))\n"
-    )
-    run = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
-    )
-    assert run.stdout.strip() == "[]"
+    names = ("chronoq.observe.alerts", "chronoq.observe.metrics", "prometheus_client")
+    assert loaded_after("chronoq.worker, chronoq.app", names) == []
 
 
 def test_the_import_pauses_the_collector_then_restores_its_state() -> None:
