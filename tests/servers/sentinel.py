@@ -218,18 +218,34 @@ class SentinelGroup:
         """Start a killed data node or sentinel again from its dir and wait until the group
         is healthy: a killed old primary comes back as a replica of the new one (the
         sentinels convert it, as in production)."""
-        server.start(timeout)
-        if server.sentinel:
-            self._tune(server)
-        self.wait_until_healthy(timeout)
+        self._start_again(server, timeout)
+        self._healthy_then_promotable(timeout)
 
     def heal(self, timeout: float = 30.0) -> None:
         for server in [*self.data_nodes, *self.sentinels]:
             if not server.alive():
-                server.start(timeout)
-                if server.sentinel:
-                    self._tune(server)
-        self.wait_until_healthy(timeout)
+                self._start_again(server, timeout)
+        self._healthy_then_promotable(timeout)
+
+    def _start_again(self, server: ServerProcess, timeout: float) -> None:
+        """A data node comes back empty (no persistence) and claims to be a primary
+        until the sentinels convert it: it must not be promoted before its first sync
+        is done, or a second failover (the primary missing a 1 s ping on a loaded
+        machine) would make it the primary and wipe the group. Replica priority 0
+        keeps the sentinels from choosing it, until `_healthy_then_promotable`."""
+        server.start(timeout)
+        if server.sentinel:
+            self._tune(server)
+        else:
+            with server.client() as conn:
+                conn.config_set("replica-priority", 0)
+
+    def _healthy_then_promotable(self, timeout: float) -> None:
+        self.wait_until_healthy(timeout)  # every live replica in sync with the primary
+        for server in self.data_nodes:
+            if server.alive():
+                with server.client() as conn:
+                    conn.config_set("replica-priority", 100)
 
     def flush(self) -> None:
         with self.current_primary().client() as conn:

@@ -131,6 +131,13 @@ def assert_only_expected_errors(producers: list[Producer], killed_at: float) -> 
         assert all(at >= killed_at for at in tally.error_times), (producer.kind, tally.errors)
 
 
+def assert_no_second_failover(group: SentinelGroup, new: ServerProcess) -> None:
+    """The counts below are read on `new`: it must still be the primary."""
+    assert group.primary_address() == new.address, (
+        f"the sentinels failed over a second time, to {group.primary_address()}"
+    )
+
+
 @pytest.mark.timeout(90)
 def test_with_replica_acks_no_acknowledged_enqueue_is_lost_in_a_failover(
     sentinel_group: SentinelGroup, prefix: str
@@ -168,6 +175,7 @@ def test_with_replica_acks_no_acknowledged_enqueue_is_lost_in_a_failover(
                 worker,
             )
         assert_only_expected_errors(producers, killed_at)
+        assert_no_second_failover(sentinel_group, new)
         ids = [job_id for p in producers for job_id in p.tally.ids()]
         lost = [i for i, status in statuses(new, prefix, ids).items() if status is None]
         assert lost == [], f"{len(lost)} acknowledged enqueue(s) lost: {lost[:5]}"
@@ -212,6 +220,7 @@ def test_without_replica_acks_a_failover_loses_at_most_the_last_unreplicated_enq
                 worker,
             )
         assert_only_expected_errors(producers, killed_at)
+        assert_no_second_failover(sentinel_group, new)
         acked = {i: at for p in producers for i, at in p.tally.acked}
         found = statuses(new, prefix, list(acked))
         lost = [i for i, status in found.items() if status is None]
