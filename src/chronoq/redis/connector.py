@@ -14,6 +14,7 @@ the plain client for the commands both share.
 from __future__ import annotations
 
 import asyncio
+import collections
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,6 +118,30 @@ class _AsyncCluster(redis.asyncio.cluster.RedisCluster):
     async def _determine_slot(self, command: str, *args: Any) -> int:
         slot = _fcall_slot(self, (command, *args))
         return await super()._determine_slot(command, *args) if slot is None else slot
+
+    def get_node(
+        self, host: str | None = None, port: int | None = None, node_name: str | None = None
+    ) -> redis.asyncio.cluster.ClusterNode | None:
+        """As RedisCluster.get_node; the node hands out the connection released last.
+
+        On an ASK redirection redis-py looks the target up here, sends ASKING through
+        it and then the command, each on a connection taken from the node's idle ones.
+        It takes the oldest idle one: with two or more idle connections ASKING went out
+        on one and the command on another, which the target refused (MOVED back to the
+        source), until redis-py gave up with "TTL exhausted" while a slot moved. The
+        connection ASKING just used is the one released last, and nothing runs between
+        the two (no await), so the command now follows ASKING on its connection."""
+        node = super().get_node(host, port, node_name)
+        if node is not None and not isinstance(node._free, _LastReleasedFirst):
+            node._free = _LastReleasedFirst(node._free, node._free.maxlen)
+        return node
+
+
+class _LastReleasedFirst(collections.deque[Any]):
+    """A node's idle connections, taken most recently released first (see get_node)."""
+
+    def popleft(self) -> Any:
+        return self.pop()
 
 
 class _SyncCluster(redis.cluster.RedisCluster):
