@@ -51,3 +51,13 @@ def test_cluster_nodes_pack_with_hiredis_like_single_server_clients() -> None:
     assert node_class.__name__.startswith("Hiredis")
     assert node_class.pack_command is single.connection_pool.connection_class.pack_command
     assert made.nodes_manager.connection_kwargs["connection_class"] is node_class
+
+
+def test_a_key_lists_slot_is_remembered_and_a_bad_list_refused_every_time() -> None:
+    made = client()
+    command = ("FCALL", "cq_claim", len(KEYS), *KEYS, "arg")
+    assert _fcall_slot(made, command) == _fcall_slot(made, command) == key_slot(b"default")
+    bad = ("FCALL", "cq_claim", 2, "cq:{a}:ready", "cq:{b}:ready")
+    for _ in range(2):
+        with pytest.raises(redis.exceptions.RedisClusterException, match="keys span"):
+            _fcall_slot(made, bad)

@@ -71,14 +71,36 @@ class TlsOptions:
         return found
 
 
+_KEY_SLOTS_KEPT = 4096  # key lists remembered (a worker's are a few per queue)
+_key_slots: dict[tuple[Any, ...], int] = {}
+
+
 def _fcall_slot(client: Any, args: tuple[Any, ...]) -> int | None:
     """The slot of an FCALL read like EVALSHA's (numkeys, then the keys), or None to
     let redis-py decide. redis-py asks the server (COMMAND GETKEYS, a round trip per
     call) for commands with movable keys such as FCALL; chronoq's functions take
-    their keys in the standard place, all in one slot."""
-    if len(args) < 3 or str(args[0]).upper() != "FCALL" or int(args[2]) < 1:
+    their keys in the standard place, all in one slot.
+
+    A key list's slot never changes, and a worker sends the same few lists (one per
+    script and queue) on every claim and completion: each is checked once and its
+    slot remembered (checking a claim's 21 keys was a twentieth of a Cluster worker's
+    CPU)."""
+    if len(args) < 3 or (args[0] != "FCALL" and str(args[0]).upper() != "FCALL"):
         return None
-    keys = args[3 : 3 + int(args[2])]
+    count = int(args[2])
+    if count < 1:
+        return None
+    keys = args[3 : 3 + count]
+    slot = _key_slots.get(keys)
+    if slot is None:
+        slot = _slot_of_keys(client, str(args[1]), keys)
+        if len(_key_slots) >= _KEY_SLOTS_KEPT:
+            _key_slots.clear()
+        _key_slots[keys] = slot
+    return slot
+
+
+def _slot_of_keys(client: Any, function: str, keys: tuple[Any, ...]) -> int:
     tag = _hash_tag(keys[0])
     if tag is not None and all(_hash_tag(key) == tag for key in keys):
         slot: int = client.keyslot(keys[0])  # one CRC, not one per key (a claim has 21)
@@ -86,7 +108,7 @@ def _fcall_slot(client: Any, args: tuple[Any, ...]) -> int | None:
     slots: set[int] = {client.keyslot(key) for key in keys}
     if len(slots) != 1:
         raise redis.exceptions.RedisClusterException(
-            f"FCALL {args[1]} keys span slots {sorted(slots)}: every key must share a hash tag"
+            f"FCALL {function} keys span slots {sorted(slots)}: every key must share a hash tag"
         )
     return slots.pop()
 
