@@ -13,7 +13,9 @@ Config (the defaults, results off):
   the finish instead of piling up; the per-queue stats counters (succeeded/failed) stay.
 - Enqueue: sync = SyncClient.enqueue (its own blocking connection); async = awaited
   Client.enqueue; bulk = SyncClient.enqueue_many (one call). The latency and delayed
-  streams use the async Client (the slower of the two enqueue paths). Pre-enqueue for
+  streams use the async Client (the slower of the two enqueue paths; with
+  BENCH_CHRONOQ_STAMP=sync the latency stream uses SyncClient.submit instead, not the
+  recorded method). Pre-enqueue for
   `process` and the `memory` fill: enqueue_many (it stores the same record as a single
   enqueue).
 - Completion (`process`): the queues' stats say `succeeded` >= N and nothing is waiting,
@@ -47,6 +49,7 @@ from chronoq.core.settings import Settings  # noqa: E402
 from chronoq.worker import Worker, WorkerOptions  # noqa: E402
 
 RETENTION = float(os.environ.get("BENCH_CHRONOQ_RETENTION", "1.0"))
+STAMP = os.environ.get("BENCH_CHRONOQ_STAMP", "async")
 CONFIG = (
     "{procs} process(es) x 1 Worker, concurrency 32, batch 64, idle_wait 1.0 s (doorbell); "
     f"keep_result 0, retention {RETENTION:g} s"
@@ -134,8 +137,13 @@ def make_peer(args: Any) -> _peers.Peer:
     async def enqueue_async() -> None:
         await state["aclient"].enqueue(noop_task)
 
-    async def enqueue_stamp(sent: float) -> None:
+    async def enqueue_stamp_async(sent: float) -> None:
         await state["aclient"].submit(JobRequest(stamp_task, (sent,), queue=next(next_queue)))
+
+    def enqueue_stamp_sync(sent: float) -> None:
+        client.submit(JobRequest(stamp_task, (sent,), queue=next(next_queue)))
+
+    enqueue_stamp = enqueue_stamp_sync if STAMP == "sync" else enqueue_stamp_async
 
     async def enqueue_delayed(delay: float, due: float) -> None:
         request = JobRequest(stamp_task, (due,), queue=next(next_queue), delay=max(delay, 0.0))

@@ -1,7 +1,8 @@
 """A worker's start-up does not import the notification clients (httpx,
 aiosmtplib): they load where an alert is actually sent (observe/channels.py); nor
 the alert engine and the metrics behind it (Prometheus' client): they load when
-the first alert round is due (worker/alerting.py)."""
+the first alert round is due (worker/alerting.py); nor the stores and handles it does
+not use (chronoq.redis.backend, chronoq.app.application, chronoq.manage)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,34 @@ def test_importing_the_worker_leaves_the_notification_clients_unloaded() -> None
 def test_importing_the_worker_leaves_the_alert_engine_and_prometheus_unloaded() -> None:
     names = ("chronoq.observe.alerts", "chronoq.observe.metrics", "prometheus_client")
     assert loaded_after("chronoq.worker, chronoq.app", names) == []
+
+
+def test_importing_the_worker_leaves_the_stores_and_handles_it_does_not_use_unloaded() -> None:
+    """The Backend's stores and the App's handles load on first use (a worker's start-up
+    is mostly imports); asked for, they load."""
+    names = (
+        "chronoq.manage.schedules",
+        "chronoq.manage.alerts",
+        "chronoq.redis.alerts",
+        "chronoq.redis.history",
+        "chronoq.redis.snapshot",
+        "chronoq.redis.operations",
+        "chronoq.redis.campaigns",
+        "chronoq.redis.lock_registry",
+    )
+    assert loaded_after("chronoq.worker, chronoq.app", names) == []
+    asked = "chronoq.app; chronoq.app.App('a').schedules()"
+    assert loaded_after(asked, names[:1]) == ["chronoq.manage.schedules"]
+
+
+def test_chronoq_manage_names_every_lazy_export_once() -> None:
+    from chronoq import manage
+
+    assert set(manage.__all__) == set(manage._MODULES) - {"_Opened", "_SyncFacade"} | set(
+        manage._HANDLES
+    )
+    for name in manage.__all__:
+        assert getattr(manage, name) is not None
 
 
 def test_the_import_pauses_the_collector_then_restores_its_state() -> None:

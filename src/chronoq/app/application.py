@@ -1,12 +1,14 @@
 """`App`, the application object: the tasks, schedules, limits, alert rules and
 hooks an application declares, and the handles on what is stored in Redis. Its
-connections, clients and locks are `AppConnections`'s."""
+connections, clients and locks are `AppConnections`'s. The handles' classes
+(chronoq.manage) load when a handle is first asked for: a worker uses none, and its
+start-up is mostly imports."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from chronoq.app.connections import AppConnections
 from chronoq.app.task import ExceptionSpec, H, Task, exception_classes, task_limits
@@ -29,33 +31,22 @@ from chronoq.core.retry import Backoff
 from chronoq.core.settings import Settings
 from chronoq.core.task import DEFAULT_MAX_RETRIES, DEFAULT_QUEUE, TaskDefaults, TaskRegistry
 from chronoq.core.zones import zone
-from chronoq.manage import (
-    AlertHandle,
-    Alerts,
-    Fleet,
-    FleetHandle,
-    Handle,
-    LimitHandle,
-    Limits,
-    LockAdmin,
-    LockAdminHandle,
-    QueueAdmin,
-    QueueAdminHandle,
-    QuotaHandle,
-    Quotas,
-    ScheduleHandle,
-    Schedules,
-    SyncAlerts,
-    SyncFleet,
-    SyncLimits,
-    SyncLockAdmin,
-    SyncQueueAdmin,
-    SyncQuotas,
-    SyncSchedules,
-)
 from chronoq.redis.connector import ClientConnector
 from chronoq.schedule.model import DEFAULT_GRACE, Misfire, Overlap, ScheduleDef
 from chronoq.workflows.engine import SyncWorkflows, Workflows
+
+if TYPE_CHECKING:
+    from chronoq.manage import (
+        AlertHandle,
+        Alerts,
+        FleetHandle,
+        Handle,
+        LimitHandle,
+        LockAdminHandle,
+        QueueAdminHandle,
+        QuotaHandle,
+        ScheduleHandle,
+    )
 
 F = TypeVar("F", bound=Callable[..., Any])
 Hook = Callable[["App"], Awaitable[None]]
@@ -266,12 +257,16 @@ class App(AppConnections):
         """The schedules stored in Redis: add, update, pause, resume, remove, get,
         list, next_runs, trigger. `async with app.schedules() as s:` in async code,
         `with app.schedules() as s:` in sync code (same operations)."""
+        from chronoq.manage import Handle, Schedules, SyncSchedules
+
         return Handle(self.client, self.timezone, Schedules, SyncSchedules)
 
     def workflows(self) -> Handle[Workflows, SyncWorkflows]:
         """Workflows (chains, fan-outs) stored in Redis: start, show, list, pause,
         resume, cancel. `async with app.workflows() as w:` or `with app.workflows()
         as w:`; run a worker (it advances them) to see them progress."""
+        from chronoq.manage import Handle
+
         return Handle(self.client, self.timezone, Workflows, SyncWorkflows)
 
     def limit(
@@ -312,11 +307,15 @@ class App(AppConnections):
     def limits(self) -> LimitHandle:
         """The rate limits stored in Redis: set, update, get, list, remove, usage.
         `async with app.limits() as limits:` or `with app.limits() as limits:`."""
+        from chronoq.manage import Handle, Limits, SyncLimits
+
         return Handle(self.client, self.timezone, Limits, SyncLimits)
 
     def quotas(self) -> QuotaHandle:
         """The quotas stored in Redis: set, get, list, remove, usage per account,
         account zones. `async with app.quotas() as q:` or `with app.quotas() as q:`."""
+        from chronoq.manage import Handle, Quotas, SyncQuotas
+
         return Handle(self.client, self.timezone, Quotas, SyncQuotas)
 
     # -- alerts (evaluated by every worker and scheduler: chronoq.observe.alerts) --
@@ -340,6 +339,8 @@ class App(AppConnections):
         """Alert rules, channels, silences, states and deliveries stored in Redis.
         `async with app.alerts() as alerts:` or `with app.alerts() as alerts:`."""
 
+        from chronoq.manage import Alerts, Handle, SyncAlerts
+
         def opened(client: Client, timezone: str) -> Alerts:
             return Alerts(client, timezone, self.declared_alert_rules, self.declared_alert_channels)
 
@@ -348,15 +349,21 @@ class App(AppConnections):
     def queue_admin(self) -> QueueAdminHandle:
         """Pause, resume and drain queues; counts with the paused state.
         `async with app.queue_admin() as q:` or `with app.queue_admin() as q:`."""
+        from chronoq.manage import Handle, QueueAdmin, SyncQueueAdmin
+
         return Handle(self.client, self.timezone, QueueAdmin, SyncQueueAdmin)
 
     def lock_admin(self) -> LockAdminHandle:
         """The locks held (holder digest, fencing token, lease left) and force
         release. `async with app.lock_admin() as locks:` or `with ...`."""
+        from chronoq.manage import Handle, LockAdmin, SyncLockAdmin
+
         return Handle(self.client, self.timezone, LockAdmin, SyncLockAdmin)
 
     def fleet(self) -> FleetHandle:
         """The live workers and the scheduler loops, from their heartbeats."""
+        from chronoq.manage import Fleet, Handle, SyncFleet
+
         return Handle(self.client, self.timezone, Fleet, SyncFleet)
 
     def queues(self) -> list[str]:

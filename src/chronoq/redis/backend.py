@@ -12,38 +12,45 @@ await backend.broker.enqueue("mail", jobs)
 ...
 await backend.close()
 ```
+
+The stores a worker does not use (history, alerts, access, campaigns, operations,
+locks, snapshots) load with their first use: a worker's start-up is mostly imports,
+and each dataclass a module declares costs its exec'd methods (see bench/RESULTS.md).
 """
 
 from __future__ import annotations
 
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from chronoq.core.errors import ConfigurationError
 from chronoq.core.rollups import Keep
 from chronoq.core.settings import Settings
-from chronoq.redis.access import AccessStore
-from chronoq.redis.alerts import AlertStore
 from chronoq.redis.broker import Broker
-from chronoq.redis.campaign_sends import CampaignSendStore
-from chronoq.redis.campaigns import CampaignStore
 from chronoq.redis.connector import AsyncRedis, Connector
 from chronoq.redis.durability import Durability
 from chronoq.redis.finished import FinishedJobs
-from chronoq.redis.history import HistoryStore
-from chronoq.redis.idempotency import IdempotencyStore
 from chronoq.redis.inspector import Inspector
 from chronoq.redis.keys import DEFAULT_PREFIX, Keyspace
 from chronoq.redis.limits import LimitStore
 from chronoq.redis.liveness import SchedulerLoops
-from chronoq.redis.lock_registry import LockRegistry
-from chronoq.redis.operations import OperationStore
 from chronoq.redis.ops import OpsStore
 from chronoq.redis.queue_control import QueueControl
 from chronoq.redis.registry import RegistryStore
 from chronoq.redis.rollups import RollupStore
 from chronoq.redis.schedules import ScheduleStore
-from chronoq.redis.snapshot import SnapshotReader
 from chronoq.redis.workflows import WorkflowStore
+
+if TYPE_CHECKING:
+    from chronoq.redis.access import AccessStore
+    from chronoq.redis.alerts import AlertStore
+    from chronoq.redis.campaign_sends import CampaignSendStore
+    from chronoq.redis.campaigns import CampaignStore
+    from chronoq.redis.history import HistoryStore
+    from chronoq.redis.idempotency import IdempotencyStore
+    from chronoq.redis.lock_registry import LockRegistry
+    from chronoq.redis.operations import OperationStore
+    from chronoq.redis.snapshot import SnapshotReader
 
 
 class Backend:
@@ -99,16 +106,22 @@ class Backend:
     @cached_property
     def history(self) -> HistoryStore:
         """The history's indexes and failure groups (chronoq.observe reads them)."""
+        from chronoq.redis.history import HistoryStore
+
         return HistoryStore(self.redis, self.keys)
 
     @cached_property
     def alerts(self) -> AlertStore:
         """The alert engine's rules, channels, silences, states and delivery log."""
+        from chronoq.redis.alerts import AlertStore
+
         return AlertStore(self.redis, self.keys)
 
     @cached_property
     def access(self) -> AccessStore:
         """API tokens and the audit log (the HTTP API, dashboard and CLI write it)."""
+        from chronoq.redis.access import AccessStore
+
         return AccessStore(self.redis, self.keys)
 
     @cached_property
@@ -120,16 +133,22 @@ class Backend:
     def campaigns(self) -> CampaignStore:
         """Campaign records, runs, recipients, stops and the suppression list
         (chronoq.campaigns drives them)."""
+        from chronoq.redis.campaigns import CampaignStore
+
         return CampaignStore(self.redis, self.keys)
 
     @cached_property
     def campaign_sends(self) -> CampaignSendStore:
         """Campaign send counters per account (chronoq.campaigns.grant uses them)."""
+        from chronoq.redis.campaign_sends import CampaignSendStore
+
         return CampaignSendStore(self.redis, self.keys)
 
     @cached_property
     def operations(self) -> OperationStore:
         """Bulk operations' records and per-queue parts (chronoq.bulk runs them)."""
+        from chronoq.redis.operations import OperationStore
+
         return OperationStore(self.redis, self.keys, events_cap=self.events_cap)
 
     @cached_property
@@ -140,6 +159,8 @@ class Backend:
     @cached_property
     def idempotency(self) -> IdempotencyStore:
         """The HTTP API's replies to requests sent with an Idempotency-Key."""
+        from chronoq.redis.idempotency import IdempotencyStore
+
         return IdempotencyStore(self.redis, self.keys)
 
     @cached_property
@@ -168,6 +189,8 @@ class Backend:
     @cached_property
     def locks(self) -> LockRegistry:
         """The held locks as operators see them, and force release."""
+        from chronoq.redis.lock_registry import LockRegistry
+
         return LockRegistry(self.redis, self.keys)
 
     @cached_property
@@ -181,6 +204,8 @@ class Backend:
     @cached_property
     def snapshots(self) -> SnapshotReader:
         """The observe read models' source (one reader: it remembers what it saw)."""
+        from chronoq.redis.snapshot import SnapshotReader
+
         return SnapshotReader(self.redis, self.keys)
 
     def blocking_client(self, wait: float) -> AsyncRedis:
