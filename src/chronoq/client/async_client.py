@@ -76,6 +76,7 @@ class Client:
         self._published: dict[str, tuple[PublishedTask, float]] = {}  # name -> (def, read at)
 
     async def __aenter__(self) -> Client:
+        await self.backend.open()
         return self
 
     async def __aexit__(self, *_: object) -> None:
