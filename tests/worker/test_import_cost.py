@@ -6,9 +6,11 @@ not use (chronoq.redis.backend, chronoq.app.application, chronoq.manage)."""
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 
 def loaded_after(imports: str, names: tuple[str, ...]) -> list[str]:
@@ -58,6 +60,16 @@ def test_chronoq_manage_names_every_lazy_export_once() -> None:
     )
     for name in manage.__all__:
         assert getattr(manage, name) is not None
+    # the names type checkers read (the TYPE_CHECKING imports) are the table's
+    tree = ast.parse(Path(manage.__file__).read_text())
+    guarded = next(node for node in tree.body if isinstance(node, ast.If))
+    imported = {
+        alias.name: str(node.module).rsplit(".", 1)[1]
+        for node in guarded.body
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+    assert imported == {n: m for n, m in manage._MODULES.items() if not n.startswith("_")}
 
 
 def test_the_import_pauses_the_collector_then_restores_its_state() -> None:
