@@ -222,6 +222,7 @@ class Backend:
             await self.redis.initialize()
 
     async def close(self) -> None:
+        await self.broker.close_lanes()
         await self.redis.aclose()
 
     async def __aenter__(self) -> Backend:

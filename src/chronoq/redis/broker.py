@@ -40,6 +40,7 @@ from chronoq.redis.job_wire import (
     parse_enqueued,
 )
 from chronoq.redis.keys import Keyspace, QueueKeys
+from chronoq.redis.lane import lane_for
 from chronoq.redis.liveness import beat_fields
 from chronoq.redis.scripts import SCRIPTS, Script, ScriptArgs, ScriptCall, pipelined
 
@@ -65,9 +66,20 @@ class Broker:
         self.durability = durability or Durability()
         self.events_cap = events_cap  # MAXLEN of each queue's event stream; 0: no events
         self._registered: set[str] = set()
+        # A kept connection each for the hot sequential callers (chronoq.redis.lane):
+        # single enqueues, the worker's claims and its outcomes.
+        self._enqueue_lane = lane_for(redis)
+        self._claim_lane = lane_for(redis)
+        self._outcome_lane = lane_for(redis)
 
     async def close(self) -> None:
+        await self.close_lanes()
         await self.redis.aclose()
+
+    async def close_lanes(self) -> None:
+        for lane in (self._enqueue_lane, self._claim_lane, self._outcome_lane):
+            if lane is not self.redis:
+                await lane.aclose()
 
     # -- producing ---------------------------------------------------------
 
@@ -87,7 +99,7 @@ class Broker:
     ) -> list[Enqueued]:
         script, keys, args = enqueue_command(q, jobs, self.events_cap)
         if not self.durability.waits:
-            return parse_enqueued(await script(self.redis, keys, args))
+            return parse_enqueued(await script(self._enqueue_lane, keys, args))
         reply, acked = await run_acked(self.redis, script, keys, args, self.durability)
         if acked < self.durability.replicas:
             raise NotReplicated(
@@ -103,7 +115,7 @@ class Broker:
         """Run an outcome script; with replica acks, wait for the replicas and warn when
         they fall short (the job then may run again after a failover: at least once)."""
         if not self.durability.waits:
-            return await script(self.redis, keys, args)
+            return await script(self._outcome_lane, keys, args)
         reply, acked = await run_acked(self.redis, script, keys, args, self.durability)
         if acked < self.durability.replicas:
             log.warning(
@@ -151,7 +163,7 @@ class Broker:
             self.events_cap,
             ahead_ms,
         ]
-        reply = await SCRIPTS.claim(self.redis, claim_keys(q), args)
+        reply = await SCRIPTS.claim(self._claim_lane, claim_keys(q), args)
         next_due = int(reply[1])
         jobs = claimed_jobs(queue, token, reply)
         due = next_due if next_due >= 0 else None

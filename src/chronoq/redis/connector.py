@@ -176,6 +176,14 @@ class _SyncCluster(redis.cluster.RedisCluster):
 
 
 _PLAIN_ARGS = (str, bytes, int, float)
+_PLAIN_TYPES = frozenset(_PLAIN_ARGS)  # exactly these: one set lookup per argument
+
+
+def _plain(args: tuple[Any, ...]) -> bool:
+    """Every argument one hiredis packs as redis-py would (a bool is not one)."""
+    if _PLAIN_TYPES.issuperset(map(type, args)):
+        return True
+    return all(isinstance(a, _PLAIN_ARGS) and not isinstance(a, bool) for a in args)
 
 
 class _HiredisPacking:
@@ -186,14 +194,8 @@ class _HiredisPacking:
 
     def pack_command(self, *args: Any) -> list[bytes]:
         first = args[0] if args else None
-        if isinstance(first, str) and " " not in first:
-            plain = True
-            for arg in args:
-                if not isinstance(arg, _PLAIN_ARGS) or isinstance(arg, bool):
-                    plain = False
-                    break
-            if plain:
-                return [hiredis.pack_command(args)]
+        if isinstance(first, str) and " " not in first and _plain(args):
+            return [hiredis.pack_command(args)]
         packed: list[bytes] = super().pack_command(*args)  # type: ignore[misc]
         return packed
 
