@@ -156,7 +156,8 @@ def claimed_jobs(queue: str, token: str, reply: list[Any]) -> list[ClaimedJob]:
     arguments and options are decoded later, by `plan`, which never raises."""
     jobs = []
     for i in range(_CLAIM_HEADER, len(reply), ENTRY_SIZE):
-        # Lua's numbers arrive as ints and its false as None: no conversion needed.
+        # Lua's numbers arrive as ints and its false as None; the times a run is only
+        # told about arrive as stored (shown_ms).
         entry = reply[i : i + ENTRY_SIZE]
         (job_id, task, payload, attempts, max_retries, options, reservations, enqueued,
          run_at, started, schedule, due, account, fence, retry_base) = entry  # fmt: skip
@@ -171,11 +172,11 @@ def claimed_jobs(queue: str, token: str, reply: list[Any]) -> list[ClaimedJob]:
                 options=options,
                 token=token,
                 reservations=reservations,
-                enqueued_ms=enqueued,
-                run_at_ms=run_at,
+                enqueued_ms=shown_ms(enqueued),
+                run_at_ms=shown_ms(run_at),
                 started_ms=started,
                 schedule=schedule,
-                schedule_due_ms=due,
+                schedule_due_ms=shown_ms(due),
                 account=account,
                 fence=fence,
                 retry_base=retry_base or 0,
@@ -196,11 +197,11 @@ def decode_entry(queue: str, token: str, v: Sequence[Any], i: int) -> ClaimedJob
         options=v[i + 5] or None,
         token=token,
         reservations=v[i + 6] or None,
-        enqueued_ms=_opt_int(v[i + 7]),
-        run_at_ms=_opt_int(v[i + 8]),
+        enqueued_ms=shown_ms(v[i + 7]),
+        run_at_ms=shown_ms(v[i + 8]),
         started_ms=_opt_int(v[i + 9]),
         schedule=v[i + 10] or None,
-        schedule_due_ms=_opt_int(v[i + 11]),
+        schedule_due_ms=shown_ms(v[i + 11]),
         account=v[i + 12] or None,
         fence=_opt_int(v[i + 13]),
         retry_base=_opt_int(v[i + 14]) or 0,
@@ -209,6 +210,24 @@ def decode_entry(queue: str, token: str, v: Sequence[Any], i: int) -> ClaimedJob
 
 def _opt_int(value: Any) -> int | None:
     return None if value is None or value is False else int(value)
+
+
+_MS_DIGITS = 15  # at most: exact as a double, as _lib.lua's whole numbers
+
+
+def shown_ms(value: Any) -> int | None:
+    """A time a run is only told about (enqueued, run-at, schedule due), as the
+    record stores it: a whole number of ms, or None when absent or not one (a bad
+    one is dropped, never a reason to fail the job)."""
+    if value is None or value is False:
+        return None
+    if type(value) is int:
+        return value
+    text = value.decode() if isinstance(value, bytes) else str(value)
+    digits = text[1:] if text.startswith("-") else text
+    if 0 < len(digits) <= _MS_DIGITS and digits.isascii() and digits.isdigit():
+        return int(text)
+    return None
 
 
 def expired_jobs(reply: Any) -> tuple[ExpiredJob, ...]:
