@@ -32,14 +32,22 @@ local retention_text, ttl_text = int_text(retention), int_text(result_ttl)
 local E = events_of(KEYS[13], ARGV[4], true)
 local B = batch_new()
 B.mem = whole_text(ARGV[5])  -- one RSS for the batch: checked once
+-- Read per job with one HMGET and taken apart here (only 'gate' needs a check):
+-- read_job's general loop over the names cost 2 % of a job's Redis instructions.
 local FIELDS = {'lease', 'gate', 'uniq', 'task', 'acct'}
 local stale = {}
 local ok = 0
 for i = 6, 5 + 3 * tonumber(ARGV[3]), 3 do
   local id, token, result = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local job_key = KEYS[3] .. id
-  local f, why = read_job(job_key, FIELDS)
-  if f.lease == token then
+  local raw = redis.call('HMGET', job_key, unpack(FIELDS))
+  if raw[1] == token then
+    local f, why = {lease = raw[1], gate = false, uniq = raw[3] or false, task = raw[4],
+      acct = raw[5] or false}, nil
+    if raw[2] then
+      local gates, problem = check_gates('gate', raw[2])
+      if gates == nil then why = problem else f.gate = gates end
+    end
     batch_add(B, 'ZREM', KEYS[1], id)
     release_unique(KEYS[5], job_key, id, f.uniq)
     if why then
