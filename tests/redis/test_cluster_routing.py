@@ -8,7 +8,7 @@ import redis.asyncio.cluster
 import redis.exceptions
 from redis.crc import key_slot
 
-from chronoq.redis.connector import Connector, _fcall_slot, _hash_tag
+from chronoq.redis.connector import Connector, _hash_tag, fcall_slot
 
 KEYS = ["cq:{default}:ready", "cq:{default}:scheduled", "cq:{default}:job:"]
 
@@ -28,18 +28,18 @@ def test_a_hash_tag_is_what_redis_cluster_hashes(key: str, tag: str | None) -> N
 
 
 def test_an_fcall_goes_to_its_keys_slot() -> None:
-    slot = _fcall_slot(client(), ("FCALL", "cq_claim", len(KEYS), *KEYS, "arg"))
+    slot = fcall_slot(client(), ("FCALL", "cq_claim", len(KEYS), *KEYS, "arg"))
     assert slot == key_slot(b"default")
 
 
 def test_keys_of_different_slots_are_refused_naming_the_function() -> None:
     keys = ["cq:{a}:ready", "cq:{b}:ready"]
     with pytest.raises(redis.exceptions.RedisClusterException, match="cq_claim keys span"):
-        _fcall_slot(client(), ("FCALL", "cq_claim", 2, *keys))
+        fcall_slot(client(), ("FCALL", "cq_claim", 2, *keys))
 
 
 def test_tagless_keys_in_one_slot_are_still_routed() -> None:
-    assert _fcall_slot(client(), ("FCALL", "f", 1, "plain")) == key_slot(b"plain")
+    assert fcall_slot(client(), ("FCALL", "f", 1, "plain")) == key_slot(b"plain")
 
 
 def test_cluster_nodes_pack_with_hiredis_like_single_server_clients() -> None:
@@ -56,8 +56,8 @@ def test_cluster_nodes_pack_with_hiredis_like_single_server_clients() -> None:
 def test_a_key_lists_slot_is_remembered_and_a_bad_list_refused_every_time() -> None:
     made = client()
     command = ("FCALL", "cq_claim", len(KEYS), *KEYS, "arg")
-    assert _fcall_slot(made, command) == _fcall_slot(made, command) == key_slot(b"default")
+    assert fcall_slot(made, command) == fcall_slot(made, command) == key_slot(b"default")
     bad = ("FCALL", "cq_claim", 2, "cq:{a}:ready", "cq:{b}:ready")
     for _ in range(2):
         with pytest.raises(redis.exceptions.RedisClusterException, match="keys span"):
-            _fcall_slot(made, bad)
+            fcall_slot(made, bad)

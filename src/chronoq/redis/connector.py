@@ -75,7 +75,7 @@ _KEY_SLOTS_KEPT = 4096  # key lists remembered (a worker's are a few per queue)
 _key_slots: dict[tuple[Any, ...], int] = {}
 
 
-def _fcall_slot(client: Any, args: tuple[Any, ...]) -> int | None:
+def fcall_slot(client: Any, args: tuple[Any, ...]) -> int | None:
     """The slot of an FCALL read like EVALSHA's (numkeys, then the keys), or None to
     let redis-py decide. redis-py asks the server (COMMAND GETKEYS, a round trip per
     call) for commands with movable keys such as FCALL; chronoq's functions take
@@ -138,7 +138,7 @@ class _AsyncCluster(redis.asyncio.cluster.RedisCluster):
             node.connection_class = fast
 
     async def _determine_slot(self, command: str, *args: Any) -> int:
-        slot = _fcall_slot(self, (command, *args))
+        slot = fcall_slot(self, (command, *args))
         return await super()._determine_slot(command, *args) if slot is None else slot
 
     def get_node(
@@ -168,7 +168,7 @@ class _LastReleasedFirst(collections.deque[Any]):
 
 class _SyncCluster(redis.cluster.RedisCluster):
     def determine_slot(self, *args: Any) -> int | None:
-        slot = _fcall_slot(self, args)
+        slot = fcall_slot(self, args)
         if slot is None:
             found: int | None = super().determine_slot(*args)
             return found

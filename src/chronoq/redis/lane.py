@@ -19,8 +19,11 @@ What stays as it was:
   for redis-py's own retry). A server's error reply (ResponseError and its
   subclasses: READONLY, NOSCRIPT, ...) is raised as the client raises it: the
   connection is fine.
-- A Cluster client routes each command to its slot's node: it gets no lane
-  (`lane_for` returns the client itself).
+- On a Cluster (`ClusterLane`) a command whose slot is known (an FCALL: its keys
+  share one hash tag) goes out on a kept connection of the node owning the slot,
+  one per node. A redirection (MOVED, ASK), TRYAGAIN, CLUSTERDOWN or a slot the
+  map does not cover sends it again through the Cluster client, which follows the
+  new topology: the server refused the command, it did not run.
 """
 
 from __future__ import annotations
@@ -28,13 +31,28 @@ from __future__ import annotations
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import (
+    AskError,
+    ClusterDownError,
+    MovedError,
+    ResponseError,
+    SlotNotCoveredError,
+    TryAgainError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from chronoq.redis.connector import fcall_slot
+
+# What sends a command the Cluster client's way: broken or stale connections, and the
+# replies that mean "not here, not now" (the command did not run).
+_BROKEN = (RedisConnectionError, RedisTimeoutError)
+_ELSEWHERE = (MovedError, AskError, TryAgainError, ClusterDownError, SlotNotCoveredError)
 
 
 class Lane:
-    """One kept connection of `client`'s pool (see the module docstring)."""
+    """One kept connection of a single server's pool (see the module docstring)."""
 
     def __init__(self, client: Redis) -> None:
         self.client: Any = client  # redis-py's pool and execute_command are untyped
@@ -84,8 +102,69 @@ class Lane:
             await self.client.connection_pool.release(connection)
 
 
+class ClusterLane:
+    """One kept connection per node of a Cluster (see the module docstring)."""
+
+    def __init__(self, client: RedisCluster) -> None:
+        self.client: Any = client
+        self._kept: dict[str, tuple[Any, Any]] = {}  # node name -> (node, connection)
+        self._busy = False
+
+    async def fcall(self, function: str, numkeys: int, *keys_and_args: Any) -> Any:
+        return await self.execute_command("FCALL", function, numkeys, *keys_and_args)
+
+    async def function_load(self, code: str, replace: bool = False) -> Any:
+        return await self.client.function_load(code, replace=replace)
+
+    async def execute_command(self, *command: Any) -> Any:
+        if self._busy or self.client._initialize:  # in flight, or not mapped yet
+            return await self.client.execute_command(*command)
+        slot = fcall_slot(self.client, command)
+        if slot is None:
+            return await self.client.execute_command(*command)
+        self._busy = True
+        try:
+            node = self.client.nodes_manager.get_node_from_slot(slot)
+            return await self._exchange(node, command)
+        except (*_BROKEN, *_ELSEWHERE):
+            return await self.client.execute_command(*command)
+        finally:
+            self._busy = False
+
+    async def _exchange(self, node: Any, command: tuple[Any, ...]) -> Any:
+        kept = self._kept.get(node.name)
+        if kept is not None and kept[0] is not node:  # the map was rebuilt: a new node
+            self._forget(node.name)
+            kept = None
+        if kept is None:
+            connection = node.acquire_connection()
+            self._kept[node.name] = (node, connection)
+        else:
+            connection = kept[1]
+        try:
+            await node.disconnect_if_needed(connection)
+            await connection.send_packed_command(connection.pack_command(*command))
+            return await connection.read_response()
+        except ResponseError:
+            raise  # a reply (a redirection too): the exchange is complete
+        except BaseException:
+            self._forget(node.name)
+            await connection.disconnect(nowait=True)
+            raise
+
+    def _forget(self, name: str) -> None:
+        node, connection = self._kept.pop(name)
+        node.release(connection)
+
+    async def aclose(self) -> None:
+        for name in list(self._kept):
+            self._forget(name)
+
+
 def lane_for(client: Any) -> Any:
-    """A lane over a single-server client; a Cluster client as it is."""
+    """A lane over a client: one kept connection, or one per node of a Cluster."""
     if isinstance(client, Redis):
         return Lane(client)
+    if isinstance(client, RedisCluster):
+        return ClusterLane(client)
     return client
