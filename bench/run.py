@@ -29,7 +29,7 @@ from typing import Any
 from harness import noise, report, venvs
 from harness.cluster import BenchCluster
 from harness.resp import info
-from harness.spec import ALL_SYSTEMS, DBS, N_OVERRIDE, PEERS, SCENARIOS, Scenario
+from harness.spec import ALL_SYSTEMS, DBS, PEERS, SCENARIOS, Scenario, n_override
 
 BENCH = Path(__file__).resolve().parent
 SYSTEMS_DIR = BENCH / "systems"
@@ -271,7 +271,7 @@ def run_rounds(
             if any("skip" in r for r in done):
                 continue  # a missing feature stays missing
             spec = SCENARIOS[scen]
-            n = N_OVERRIDE.get((system, scen))
+            n = n_override(system, scen)
             if args.quick:
                 n = min(n or spec.quick_n or 0, spec.quick_n or 0) or None
             python, runner = ready[system]

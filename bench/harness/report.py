@@ -314,6 +314,7 @@ def header(data: dict[str, Any]) -> list[str]:
 
 def write_report(data: dict[str, Any], path: Path) -> str:
     overrides = ", ".join(f"{s} {c} N={n}" for (s, c), n in N_OVERRIDE.items()) or "none"
+    overrides += " (chronoq's N is its baseline's too: the same N on both sides of the A/B)"
     lines = [
         *header(data),
         "",

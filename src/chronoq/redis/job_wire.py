@@ -221,6 +221,8 @@ def shown_ms(value: Any) -> int | None:
     one is dropped, never a reason to fail the job)."""
     if value is None or value is False:
         return None
+    if type(value) is str and len(value) <= _MS_DIGITS and value.isdigit() and value.isascii():
+        return int(value)  # the stored text of every record chronoq wrote
     if type(value) is int:
         return value
     text = value.decode() if isinstance(value, bytes) else str(value)
