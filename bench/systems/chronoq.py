@@ -3,8 +3,9 @@ own venv: the same file, a different installed package).
 
 Config (the defaults, results off):
 - Worker: one `chronoq.worker.Worker` per process (`python chronoq.py worker ...`), default
-  WorkerOptions: concurrency 32 asyncio tasks, batch 64 claims per round trip, idle_wait
-  1.0 s (a blocking doorbell: an idle worker is woken by the enqueue, not by a poll).
+  WorkerOptions (concurrency 64 asyncio tasks, 32 in the baseline 8ae85d4; batch 64 claims
+  per round trip; idle_wait 1.0 s: a blocking doorbell, an idle worker is woken by the
+  enqueue, not by a poll). The runs' `config` says which each used.
   P processes = P workers, each in its own session. Tasks are `async def`.
 - Results off: keep_result=0, so no result value is stored (none of the peers stores one
   here either). What chronoq always writes and keeps: the finished record (the job hash,
@@ -50,8 +51,10 @@ from chronoq.worker import Worker, WorkerOptions  # noqa: E402
 
 RETENTION = float(os.environ.get("BENCH_CHRONOQ_RETENTION", "1.0"))
 STAMP = os.environ.get("BENCH_CHRONOQ_STAMP", "async")
+_DEFAULTS = WorkerOptions()  # this package's (the baseline's are its own)
 CONFIG = (
-    "{procs} process(es) x 1 Worker, concurrency 32, batch 64, idle_wait 1.0 s (doorbell); "
+    f"{{procs}} process(es) x 1 Worker, concurrency {_DEFAULTS.concurrency}, "
+    f"batch {_DEFAULTS.batch}, idle_wait {_DEFAULTS.idle_wait:g} s (doorbell); "
     f"keep_result 0, retention {RETENTION:g} s"
 )
 SLOTS = 16384

@@ -29,6 +29,7 @@ from chronoq.cli.pool import WorkerPool, spawner, stop_children
 from chronoq.core.sizes import parse_size
 from chronoq.redis.cancel import cancel_and_wait
 from chronoq.worker import Worker, WorkerOptions, run_until_signalled
+from chronoq.worker.options import DEFAULT_CONCURRENCY
 from chronoq.worker.runner import TASK_THREADS
 from chronoq.worker.scheduling import serve_scheduler
 
@@ -112,7 +113,7 @@ LogFormatOption = Annotated[
 def worker(
     app: AppArgument,
     queues: QueuesOption = None,
-    concurrency: ConcurrencyOption = 32,
+    concurrency: ConcurrencyOption = DEFAULT_CONCURRENCY,
     burst: Annotated[bool, typer.Option("--burst", help="Exit once the queues are empty.")] = False,
     lease: Annotated[
         float | None, typer.Option("--lease", help="Lease length in seconds.", min=1)
@@ -190,7 +191,7 @@ async def _scheduler_until_signalled(app: App) -> None:
 def up(
     app: UpAppArgument = DEMO_APP,
     queues: QueuesOption = None,
-    concurrency: ConcurrencyOption = 32,
+    concurrency: ConcurrencyOption = DEFAULT_CONCURRENCY,
     processes: Annotated[
         int, typer.Option("--processes", "-p", help="Worker processes (default 1).", min=1)
     ] = 1,
