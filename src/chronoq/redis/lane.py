@@ -51,19 +51,28 @@ _BROKEN = (RedisConnectionError, RedisTimeoutError)
 _ELSEWHERE = (MovedError, AskError, TryAgainError, ClusterDownError, SlotNotCoveredError)
 
 
-class Lane:
-    """One kept connection of a single server's pool (see the module docstring)."""
+class BaseLane:
+    """What Script calls on a client (`chronoq.redis.scripts`), sent down a lane."""
 
-    def __init__(self, client: Redis) -> None:
-        self.client: Any = client  # redis-py's pool and execute_command are untyped
-        self._connection: Any = None
-        self._busy = False
+    client: Any  # redis-py's pools and execute_command are untyped
+
+    async def execute_command(self, *command: Any) -> Any:
+        raise NotImplementedError
 
     async def fcall(self, function: str, numkeys: int, *keys_and_args: Any) -> Any:
         return await self.execute_command("FCALL", function, numkeys, *keys_and_args)
 
     async def function_load(self, code: str, replace: bool = False) -> Any:
         return await self.client.function_load(code, replace=replace)
+
+
+class Lane(BaseLane):
+    """One kept connection of a single server's pool (see the module docstring)."""
+
+    def __init__(self, client: Redis) -> None:
+        self.client = client
+        self._connection: Any = None
+        self._busy = False
 
     async def execute_command(self, *command: Any) -> Any:
         if self._busy:
@@ -102,19 +111,13 @@ class Lane:
             await self.client.connection_pool.release(connection)
 
 
-class ClusterLane:
+class ClusterLane(BaseLane):
     """One kept connection per node of a Cluster (see the module docstring)."""
 
     def __init__(self, client: RedisCluster) -> None:
-        self.client: Any = client
+        self.client = client
         self._kept: dict[str, tuple[Any, Any]] = {}  # node name -> (node, connection)
         self._busy = False
-
-    async def fcall(self, function: str, numkeys: int, *keys_and_args: Any) -> Any:
-        return await self.execute_command("FCALL", function, numkeys, *keys_and_args)
-
-    async def function_load(self, code: str, replace: bool = False) -> Any:
-        return await self.client.function_load(code, replace=replace)
 
     async def execute_command(self, *command: Any) -> Any:
         if self._busy or self.client._initialize:  # in flight, or not mapped yet

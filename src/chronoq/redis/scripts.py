@@ -29,7 +29,7 @@ import redis
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from chronoq.redis.lane import Lane
+from chronoq.redis.lane import BaseLane
 
 ScriptArg = str | int | float
 ScriptArgs = Sequence[ScriptArg]
@@ -107,7 +107,7 @@ def missing_library(error: BaseException) -> bool:
     return isinstance(error, ResponseError) and "Function not found" in str(error)
 
 
-async def load_library(client: Redis | Lane) -> None:
+async def load_library(client: Redis | BaseLane) -> None:
     """Send the library (to every primary, on a Cluster). REPLACE: a concurrent
     loader of the same code is harmless."""
     await client.function_load(LIB.code, replace=True)
@@ -125,7 +125,7 @@ class Script:
         self.name = name
         self.function = LIB.function(name)
 
-    async def __call__(self, redis: Redis | Lane, keys: Sequence[str], args: ScriptArgs) -> Any:
+    async def __call__(self, redis: Redis | BaseLane, keys: Sequence[str], args: ScriptArgs) -> Any:
         """Run the script on `redis`: a client, or a lane of one (chronoq.redis.lane)."""
         try:
             try:
