@@ -39,7 +39,9 @@ def test_sync_unique_key_from_many_threads(app: App) -> None:
 def test_sync_enqueue_survives_a_dropped_connection(app: App, raw: redis.Redis) -> None:
     with app.sync_client() as client:
         client.submit(JobRequest("t", force=True))
-        conn = client._enqueuer._conn
+        wire = client._enqueuer._wire
+        assert wire is not None
+        conn = wire.conn
         assert conn is not None
         conn.send_command("CLIENT", "ID")  # type: ignore[no-untyped-call]
         raw.client_kill_filter(_id=conn.read_response())  # the server drops it

@@ -3,6 +3,7 @@ client's own path whenever the topology says "not here" (chronoq.redis.lane)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -64,6 +65,23 @@ async def test_each_node_gets_one_kept_connection(
     for name, connection in kept.items():  # given back to their nodes
         node = client.get_node(node_name=name)
         assert node is not None and connection in node._free
+
+
+async def test_commands_for_different_nodes_are_in_flight_together(
+    redis_cluster: Cluster, client: redis.asyncio.cluster.RedisCluster, prefix: str
+) -> None:
+    """A worker claims from queues on three nodes at once: each call takes its node's
+    lane, none waits for another node's reply or falls back to the client's path.
+    A second call for a node already in flight goes the client's way, and is answered."""
+    lane = ClusterLane(client)
+    keys = keys_on_every_master(redis_cluster, prefix)
+    replies = await asyncio.gather(*(clock(lane, key) for key in keys))
+    assert all(reply[0] > 0 for reply in replies)
+    assert len(lane._kept) == len(keys)  # all three went out on kept connections
+    twice = await asyncio.gather(clock(lane, keys[0]), clock(lane, keys[0]))
+    assert all(reply[0] > 0 for reply in twice)
+    assert len(lane._kept) == len(keys) and not lane._busy
+    await lane.aclose()
 
 
 async def test_a_moved_slot_is_followed(

@@ -35,6 +35,7 @@ import ssl
 from urllib.parse import urlsplit
 
 from redis import exceptions as driver
+from redis._parsers import BaseParser
 
 from chronoq.core.errors import ChronoqError
 from chronoq.redis.urls import parse_redis_url, redact
@@ -57,6 +58,7 @@ __all__ = [
     "ResponseError",
     "classify",
     "describe",
+    "error_reply",
     "refused_command",
     "server_label",
 ]
@@ -115,6 +117,14 @@ _PIPELINE_MARK = " of pipeline caused error: "
 # ssl.SSLError subclasses that mean the connection dropped, not that TLS is misset.
 _SSL_DROPPED = (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError, ssl.SSLWantReadError)
 _SSL_MARKS = ("CERTIFICATE_VERIFY_FAILED", "WRONG_VERSION_NUMBER", "ALERT", "CERTIFICATE_REQUIRED")
+
+
+def error_reply(message: str) -> driver.RedisError:
+    """The driver's exception for an error reply's text (`READONLY You can't...` is
+    a ReadOnlyError), as redis-py's own parser makes it: for code that reads replies
+    off a socket itself, so `classify` sees the same classes."""
+    error: driver.RedisError = BaseParser.parse_error(message)  # type: ignore[no-untyped-call]
+    return error
 
 
 def classify(exc: BaseException) -> Fault:

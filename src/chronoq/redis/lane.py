@@ -21,9 +21,12 @@ What stays as it was:
   connection is fine.
 - On a Cluster (`ClusterLane`) a command whose slot is known (an FCALL: its keys
   share one hash tag) goes out on a kept connection of the node owning the slot,
-  one per node. A redirection (MOVED, ASK), TRYAGAIN, CLUSTERDOWN or a slot the
-  map does not cover sends it again through the Cluster client, which follows the
-  new topology: the server refused the command, it did not run.
+  one per node. Each node's connection is in flight on its own: a worker serving
+  queues on three nodes claims from all three at once, each on its lane, and only a
+  second command for a node already waiting goes the usual way. A redirection
+  (MOVED, ASK), TRYAGAIN, CLUSTERDOWN or a slot the map does not cover sends it
+  again through the Cluster client, which follows the new topology: the server
+  refused the command, it did not run.
 """
 
 from __future__ import annotations
@@ -117,22 +120,28 @@ class ClusterLane(BaseLane):
     def __init__(self, client: RedisCluster) -> None:
         self.client = client
         self._kept: dict[str, tuple[Any, Any]] = {}  # node name -> (node, connection)
-        self._busy = False
+        self._busy: set[str] = set()  # names of the nodes with a command in flight
 
     async def execute_command(self, *command: Any) -> Any:
-        if self._busy or self.client._initialize:  # in flight, or not mapped yet
+        if self.client._initialize:  # not mapped yet
             return await self.client.execute_command(*command)
         slot = fcall_slot(self.client, command)
         if slot is None:
             return await self.client.execute_command(*command)
-        self._busy = True
         try:
             node = self.client.nodes_manager.get_node_from_slot(slot)
+        except SlotNotCoveredError:
+            return await self.client.execute_command(*command)
+        name = node.name
+        if name in self._busy:  # that node's lane is in flight
+            return await self.client.execute_command(*command)
+        self._busy.add(name)
+        try:
             return await self._exchange(node, command)
         except (*_BROKEN, *_ELSEWHERE):
             return await self.client.execute_command(*command)
         finally:
-            self._busy = False
+            self._busy.discard(name)
 
     async def _exchange(self, node: Any, command: tuple[Any, ...]) -> Any:
         kept = self._kept.get(node.name)
