@@ -13,14 +13,24 @@ from collections.abc import Callable
 from contextvars import ContextVar, Token
 from datetime import UTC, datetime
 
+from chronoq.core.claims import ClaimedJob
 from chronoq.core.errors import ConfigurationError, JobCancelled, NotInJob
 
 PROGRESS_MESSAGE_MAX = 500  # characters kept of a progress message
 ProgressSink = Callable[[float, str], None]
+# The worker's sink: told which run reported (one callable for all its runs).
+RunProgressSink = Callable[[ClaimedJob, float, str], None]
 
 
-def _no_sink(fraction: float, message: str) -> None:
+def _no_sink(job: ClaimedJob, fraction: float, message: str) -> None:
     """A context made without a worker (tests of user code) records nothing."""
+
+
+def _to(report: ProgressSink) -> RunProgressSink:
+    def sink(_job: ClaimedJob, fraction: float, message: str) -> None:
+        report(fraction, message)
+
+    return sink
 
 
 class JobContext:
@@ -32,26 +42,12 @@ class JobContext:
     grows with every run holding that key, so a store that keeps the highest seen
     can refuse a write from a run that lost the key. None without a lock key.
 
-    Made for every run, so it is cheap: the times are kept as the server's epoch
-    milliseconds and turned into datetimes when read.
+    Made for every run, so it is cheap: the worker's contexts (`for_run`) read the
+    claimed job they were made from instead of copying its fields, and the times
+    stay the server's epoch milliseconds until read.
     """
 
-    __slots__ = (
-        "_cancelled",
-        "_due_ms",
-        "_enqueued_ms",
-        "_run_at_ms",
-        "_sink",
-        "_started_ms",
-        "account",
-        "attempt",
-        "fence",
-        "id",
-        "max_attempts",
-        "queue",
-        "schedule",
-        "task",
-    )
+    __slots__ = ("_cancelled", "_job", "_sink", "max_attempts")
 
     def __init__(
         self,
@@ -68,41 +64,86 @@ class JobContext:
         schedule_due_ms: int | None = None,
         account: str | None = None,
         fence: int | None = None,
-        progress_sink: ProgressSink = _no_sink,
+        progress_sink: ProgressSink | None = None,
     ) -> None:
-        self.id = id
-        self.task = task
-        self.queue = queue
-        self.attempt = attempt
+        job = ClaimedJob(
+            id=id,
+            queue=queue,
+            task=task,
+            payload="",
+            attempts=attempt,
+            max_retries=max_attempts - 1,
+            options=None,
+            token="",
+            enqueued_ms=enqueued_ms,
+            run_at_ms=run_at_ms,
+            started_ms=started_ms,
+            schedule=schedule,
+            schedule_due_ms=schedule_due_ms,
+            account=account,
+            fence=fence,
+        )
+        self._set(job, max_attempts, _no_sink if progress_sink is None else _to(progress_sink))
+
+    @classmethod
+    def for_run(cls, job: ClaimedJob, max_attempts: int, sink: RunProgressSink) -> JobContext:
+        """The worker's context of a run of `job`: its reports go to `sink(job, ...)`."""
+        context = cls.__new__(cls)
+        context._set(job, max_attempts, sink)
+        return context
+
+    def _set(self, job: ClaimedJob, max_attempts: int, sink: RunProgressSink) -> None:
+        self._job = job
         self.max_attempts = max_attempts
-        self._enqueued_ms = enqueued_ms
-        self._run_at_ms = run_at_ms
-        self._started_ms = started_ms
-        self.schedule = schedule
-        self._due_ms = schedule_due_ms
-        self.account = account
-        self.fence = fence
-        self._sink = progress_sink
+        self._sink = sink
         self._cancelled = False
+
+    @property
+    def id(self) -> str:
+        return self._job.id
+
+    @property
+    def task(self) -> str:
+        return self._job.task
+
+    @property
+    def queue(self) -> str:
+        return self._job.queue
+
+    @property
+    def attempt(self) -> int:
+        return self._job.attempts
+
+    @property
+    def schedule(self) -> str | None:
+        return self._job.schedule
+
+    @property
+    def account(self) -> str | None:
+        return self._job.account
+
+    @property
+    def fence(self) -> int | None:
+        return self._job.fence
 
     def __repr__(self) -> str:
         return f"<JobContext {self.id} {self.task} attempt {self.attempt}/{self.max_attempts}>"
 
     @property
     def enqueued_at(self) -> datetime | None:
-        return _moment(self._enqueued_ms)
+        return _moment(self._job.enqueued_ms)
 
     @property
     def scheduled_at(self) -> datetime | None:
-        return _moment(self._run_at_ms or self._enqueued_ms)
+        return _moment(self._job.run_at_ms or self._job.enqueued_ms)
 
     @property
     def started_at(self) -> datetime | None:
-        return _moment(self._started_ms)
+        return _moment(self._job.started_ms)
 
     @property
     def schedule_due(self) -> datetime | None:
-        return _moment(self._due_ms)
+        return _moment(self._job.schedule_due_ms)
 
     @property
     def cancelled(self) -> bool:
@@ -129,7 +170,7 @@ class JobContext:
             raise ConfigurationError(f"progress must be within 0..1, got {fraction!r}")
         if not isinstance(message, str):
             raise ConfigurationError(f"progress message must be text, got {message!r}")
-        self._sink(float(fraction), message[:PROGRESS_MESSAGE_MAX])
+        self._sink(self._job, float(fraction), message[:PROGRESS_MESSAGE_MAX])
 
 
 def _moment(millis: int | None) -> datetime | None:

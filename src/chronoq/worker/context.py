@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import threading
 from collections.abc import Awaitable, Callable
@@ -52,24 +51,7 @@ class RunContexts:
         if self._loop is None:  # runs open on the worker's loop: learn it once
             self._loop = asyncio.get_running_loop()
             self._loop_thread = threading.get_ident()
-        entry = _Run(
-            job,
-            JobContext(
-                id=job.id,
-                task=job.task,
-                queue=job.queue,
-                attempt=job.attempts,
-                max_attempts=run.max_retries + 1,
-                enqueued_ms=job.enqueued_ms,
-                run_at_ms=job.run_at_ms,
-                started_ms=job.started_ms,
-                schedule=job.schedule,
-                schedule_due_ms=job.schedule_due_ms,
-                account=job.account,
-                fence=job.fence,
-                progress_sink=functools.partial(self._from_any_thread, job),
-            ),
-        )
+        entry = _Run(job, JobContext.for_run(job, run.max_retries + 1, self._from_any_thread))
         self._runs[job.id] = entry
         return entry.context
 
