@@ -64,9 +64,9 @@ SCENARIOS = {
 # drains 20000 no-ops in about a second, a third of it the worker process starting
 # (interpreter, imports, connections: ~0.3 s): that measured start-up, not processing,
 # so it gets N=100000 (3-5 s, as the fastest peers' 20000). The Cluster processing row
-# and the single-server row it is compared with get it too: at 20000 a Cluster worker's
-# longer start-up (it maps the slots and connects to 3 nodes) was a third of the
-# difference the row showed as throughput.
+# and the single-server row it is compared with get it too, so that they time
+# processing rather than start-up (a Cluster worker's is longer: it maps the slots and
+# connects to 3 nodes).
 N_OVERRIDE: dict[tuple[str, str], int] = {
     ("rq", "process"): 5000,
     ("rq", "process2"): 5000,
