@@ -23,7 +23,8 @@ from typing import Any
 import hiredis
 import redis
 from redis.connection import ConnectionInterface
-from redis.exceptions import ResponseError
+from redis.exceptions import ReadOnlyError, ResponseError
+from redis.sentinel import SentinelManagedConnection
 
 from chronoq.core.claims import Enqueued, Placement
 from chronoq.core.errors import NotReplicated
@@ -45,7 +46,12 @@ class _Wire:
     """A connected redis-py connection's socket, spoken to directly: packed commands
     out, replies in through our own hiredis reader (decoding as the connection does,
     error replies made into the driver's exception classes). Socket failures raise
-    redis-py's ConnectionError / TimeoutError; the caller then drops the connection."""
+    redis-py's ConnectionError / TimeoutError; the caller then drops the connection.
+
+    As redis-py's Sentinel connection does, a READONLY reply on a connection to a
+    Sentinel-managed primary means that primary was demoted while the connection
+    stayed open: it is raised as a ConnectionError, so the caller reconnects, which
+    asks the sentinels for the new primary."""
 
     def __init__(self, conn: ConnectionInterface) -> None:
         sock = getattr(conn, "_sock", None)
@@ -53,6 +59,10 @@ class _Wire:
             raise redis.ConnectionError("the connection has no socket")
         self.conn = conn
         self._sock = sock
+        pool = getattr(conn, "connection_pool", None)
+        self._follows_primary = isinstance(conn, SentinelManagedConnection) and bool(
+            getattr(pool, "is_master", False)
+        )
         encoder = getattr(conn, "encoder", None)
         decoding: dict[str, Any] = {}
         if encoder is not None and encoder.decode_responses:
@@ -90,7 +100,15 @@ class _Wire:
         self.send(packed)
         reply = self.read()
         if isinstance(reply, Exception):
-            raise reply
+            raise self.error(reply)
+        return reply
+
+    def error(self, reply: Exception) -> Exception:
+        """The exception to raise for an error reply."""
+        if self._follows_primary and isinstance(reply, ReadOnlyError):
+            error = redis.ConnectionError("The previous master is now a slave")
+            error.__cause__ = reply
+            return error
         return reply
 
 
@@ -240,7 +258,7 @@ class SyncEnqueuer:
         replies = [wire.read() for _ in range(sent)]
         for reply in replies:
             if isinstance(reply, Exception):
-                raise reply
+                raise wire.error(reply)
         return replies
 
     def _drop(self, wire: _Wire) -> None:
