@@ -149,8 +149,7 @@ def _current(job: Job, fields: dict[str, str], stored: list[Attempt]) -> list[At
     running), or the final mark of a job that ended without running again. None for
     a job waiting for its next attempt: its last one is stored already."""
     status = job.status
-    last = stored[-1] if stored else None
-    ran = job.started_at is not None and (last is None or last.started_at != job.started_at)
+    ran = job.started_at is not None and _ran_since(job, stored)
     if status is JobStatus.RUNNING:
         return [_record_attempt(job, fields, "running", finished=False)]
     if status in (JobStatus.SUCCEEDED, JobStatus.DEAD) or (status is JobStatus.CANCELLED and ran):
@@ -163,6 +162,17 @@ def _current(job: Job, fields: dict[str, str], stored: list[Attempt]) -> list[At
     if status in _FINAL_EVENTS:
         return [Attempt(status.value, finished_at=job.finished_at, error=job.error)]
     return []
+
+
+def _ran_since(job: Job, stored: list[Attempt]) -> bool:
+    """Whether the record holds a run the stored entries do not: its start differs
+    from the last stored attempt's (a hand-back's next run reuses its number), or its
+    number is higher (a run may start in the millisecond of the mark before it, such
+    as a retry's). Marks are not runs: their times say nothing about the record's."""
+    last = next((entry for entry in reversed(stored) if entry.number is not None), None)
+    if last is None:
+        return True
+    return last.started_at != job.started_at or (job.attempts or 0) > (last.number or 0)
 
 
 def _record_attempt(job: Job, fields: dict[str, str], outcome: str, *, finished: bool) -> Attempt:
