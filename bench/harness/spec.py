@@ -129,7 +129,7 @@ NOISY_OTHER_CPU = 0.10  # a run during which other processes used > 10 % of the 
 
 # one line per system for RESULTS.md; the full config is at the top of bench/systems/NAME.py
 CONFIGS = {
-    "chronoq": "Worker defaults (concurrency 64, batch 64, blocking doorbell); keep_result=0 "
+    "chronoq": "Worker defaults (concurrency 256, batch 256, blocking doorbell); keep_result=0 "
     "(no result); finished records kept retention=1 s (always written)",
     "arq": "Worker defaults (max_jobs 10), poll_delay 50 ms (default 500 ms; arq only polls), "
     "keep_result=0",

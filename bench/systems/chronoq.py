@@ -3,8 +3,8 @@ own venv: the same file, a different installed package).
 
 Config (the defaults, results off):
 - Worker: one `chronoq.worker.Worker` per process (`python chronoq.py worker ...`), default
-  WorkerOptions (concurrency 64 asyncio tasks, 32 in the baseline 8ae85d4; batch 64 claims
-  per round trip; idle_wait 1.0 s: a blocking doorbell, an idle worker is woken by the
+  WorkerOptions (concurrency 256 asyncio tasks and batch 256 claims per round trip; 32 and
+  64 in the baseline 8ae85d4; idle_wait 1.0 s: a blocking doorbell, an idle worker is woken by the
   enqueue, not by a poll). The runs' `config` says which each used.
   P processes = P workers, each in its own session. Tasks are `async def`.
 - Results off: keep_result=0, so no result value is stored (none of the peers stores one
