@@ -30,7 +30,7 @@ its start-up check reads INFO (CONFIG GET is optional: refused, it is skipped)."
 
 PRODUCER = (
     "resetkeys ~{prefix}:* resetchannels &{prefix}:cancel -@all "
-    f"{_CONNECTION} {_SCRIPTS} +wait +time +publish +sadd +smembers +exists +get +set "
+    f"{_CONNECTION} {_SCRIPTS} +wait +time +publish +sadd +smembers +exists +get +set +incr "
     "+hget +hset +hsetnx +hdel +hmget +hgetall +llen +rpush +pexpire "
     "+zadd +zrem +zcard +zrevrangebyscore +xadd"
 )

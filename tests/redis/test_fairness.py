@@ -55,6 +55,21 @@ async def test_jobs_without_an_account_share_as_one_account(client: Client) -> N
     assert [i for i in order if i != named.id] == [j.id for j in anonymous]  # FIFO kept
 
 
+async def test_a_single_job_without_an_account_waits_its_turn_after_accounts_ran(
+    client: Client,
+) -> None:
+    # enqueue_plain numbers such a job from seq alone: the claim that moved the
+    # queue's virtual time past seq (here: account jobs only) must have moved seq too,
+    # or the job would jump ahead of the account's next one.
+    big = await client.enqueue_many(of("big", i) for i in range(10))
+    await claim(client.broker, count=5)
+    plain = await client.submit(of(None))
+    (after,) = (await claim(client.broker, count=1)).jobs
+    assert after.id == big[5].id  # the tie at vt+1 goes to the older job
+    (then,) = (await claim(client.broker, count=1)).jobs
+    assert then.id == plain.id
+
+
 async def test_priority_still_comes_first(client: Client) -> None:
     await client.enqueue_many(of("big", i) for i in range(20))
     urgent = await client.submit(JobRequest("t", account="small", priority=5, force=True))

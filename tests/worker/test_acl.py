@@ -133,6 +133,31 @@ def test_worker_producer_and_viewer_run_end_to_end_under_their_minimal_rules(
         worker.stop()
 
 
+def legacy_producer_spec() -> AclSpec:
+    """A producer under the rules chronoq 0.1 documented: the current ones less +incr."""
+    rules = rules_for("producer", PREFIX, "producer-secret")
+    assert " +incr " in rules
+    return AclSpec(users={"producer": rules.replace(" +incr ", " ")})
+
+
+@pytest.mark.parametrize("acl_server", [legacy_producer_spec()], indirect=True)
+def test_a_producer_under_the_earlier_rules_still_enqueues_in_order(
+    acl_server: AclServer,
+) -> None:
+    producer = App("producer", redis_url=acl_server.url_for("producer"), prefix=PREFIX)
+    with producer.sync_client() as client:
+        made = [
+            client.submit(JobRequest("tests.acl_app.add", (n, 0), force=True)) for n in range(5)
+        ]
+    assert [job.status for job in made] == [JobStatus.QUEUED] * 5
+    with acl_server.admin(decode_responses=True) as admin:
+        q = Keyspace(PREFIX).queue("default")
+        assert admin.zrange(q.ready, 0, -1) == [job.id for job in made]  # FIFO, numbered
+        assert admin.get(q.seq) == "5"
+        denied = {e["object"] for e in admin.acl_log()}
+    assert denied <= {"incr", "client|setinfo"}  # the fallback's refused INCR, no other
+
+
 @pytest.mark.parametrize("acl_server", [acl_spec()], indirect=True)
 def test_a_viewer_cannot_enqueue_and_is_told_why(
     acl_server: AclServer, capsys: pytest.CaptureFixture[str]

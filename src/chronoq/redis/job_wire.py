@@ -50,7 +50,7 @@ def _is_plain(spec: JobSpec, place: Placement) -> bool:
 def _plain_key_tuple(q: QueueKeys) -> tuple[str, ...]:
     return (
         q.ready, q.seq, q.wake, q.job_prefix, q.active, q.idle, q.idle_leases,
-        q.inbox_prefix, q.fair, q.events,
+        q.inbox_prefix, q.events,
     )  # fmt: skip
 
 

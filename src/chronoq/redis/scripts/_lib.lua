@@ -14,6 +14,18 @@ local function now_ms_exact()
   return tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 end
 
+-- now_ms() as the text a record stores, made from TIME's two text replies without
+-- converting them to numbers and back (tonumber and string.format cost more than the
+-- TIME call itself; enqueue_plain.lua, the commonest script, needs only the text).
+local function ms_text(seconds, micros)  -- TIME's replies: '1764000000', '5123'
+  return seconds .. string.sub(string.rep('0', 6 - #micros) .. micros, 1, 3)
+end
+
+local function now_ms_text()
+  local t = redis.call('TIME')
+  return ms_text(t[1], t[2])
+end
+
 -- Whole numbers sent as text. The server prints a number argument of redis.call
 -- with '%.17g', exact but a few thousand instructions each (a tenth of a job's Redis
 -- CPU, measured: bench/redis_cost); a value sent per job (now, a lease end, a TTL,
@@ -397,7 +409,11 @@ end
 -- latest claimed job). An account with 10,000 waiting jobs holds numbers vt+1 ..
 -- vt+10,000; another account's single job gets vt+1 and waits behind at most one
 -- job of each other account. Jobs naming no account count as one account whose
--- last number is the seq key (for them alone this is plain FIFO).
+-- last number is the seq key (for them alone this is plain FIFO). claim.lua keeps
+-- seq at least vt, so enqueue_plain.lua numbers a job from seq alone.
+-- Fields a job goes through enqueue.lua for (enqueue_plain.lua refuses them).
+local PLAIN_ONLY_FIELDS = {uniq = true, idem = true, gate = true, acct = true}
+
 local function fair_seq(seq_key, fair_key, acct)
   local vt = tonumber(redis.call('HGET', fair_key, 'vt') or '0')
   if acct then
@@ -584,6 +600,15 @@ local function events_flush(E)
     event_xadd(E, table.concat(group, ' '), #group, group.status)
   end
   E.groups = nil
+end
+
+-- One state change written at once, for a script that writes one (enqueue_plain.lua):
+-- events_of and event_append without their table. `cap` is the ARGV text, used as it
+-- is when it is a whole number above 0 (anything else turns events off, as there).
+local function event_now(stream, cap, id, status)
+  if #cap <= 15 and string.match(cap, '^[1-9]%d*$') then
+    redis.call('XADD', stream, 'MAXLEN', '~', cap, '*', 'job', id, 'status', status)
+  end
 end
 
 -- The event stream settings a script got: KEYS events and ARGV cap (checked: a bad

@@ -107,6 +107,7 @@ local out = {string.format('%.3f', exact_now), -1, 0, expired}
 local claimed = 0
 local vt = tonumber(redis.call('HGET', KEYS[15], 'vt') or '0')
 local latest = vt
+local latest_acct = 0  -- the highest number of a popped job naming an account
 while claimed < want do
   local popped = redis.call('ZPOPMIN', KEYS[1], want - claimed)
   if #popped == 0 then break end
@@ -115,6 +116,7 @@ while claimed < want do
     if seq > latest then latest = seq end
     local job_key = KEYS[6] .. id
     local f, why = read_job_all(job_key, CLAIM_FIELDS, CLAIM_WANTED)
+    if f.acct and seq > latest_acct then latest_acct = seq end
     if f.acct and tonumber(redis.call('HGET', KEYS[15], 'a:' .. f.acct) or '0') <= seq then
       redis.call('HDEL', KEYS[15], 'a:' .. f.acct)  -- its last waiting job: forget the account
     end
@@ -182,7 +184,14 @@ end
 batch_flush(B)
 events_flush(E)
 if missing > 0 then redis.call('HINCRBY', KEYS[9], 'missing', missing) end
-if latest > vt then redis.call('HSET', KEYS[15], 'vt', latest) end
+if latest > vt then
+  redis.call('HSET', KEYS[15], 'vt', latest)
+  -- seq stays at least vt (fair_seq): a job naming no account took its number from
+  -- seq, but an account's number can run past it.
+  if latest_acct > (tonumber(redis.call('GET', KEYS[4])) or 0) then
+    redis.call('SET', KEYS[4], int_text(latest_acct))
+  end
+end
 if redis.call('ZCARD', KEYS[1]) > 0 then wake(KEYS[5]) end
 local slots = 0
 if claimed < want and ARGV[6] == '1' then

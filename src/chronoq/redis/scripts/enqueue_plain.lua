@@ -10,8 +10,7 @@
 -- KEYS[6] idle           ZSET of idle workers; score = registration ms
 -- KEYS[7] idle_leases    HASH worker id -> 'token|lease ms|slots'
 -- KEYS[8] inbox_prefix   per-worker inbox LIST key prefix (+ worker id)
--- KEYS[9] fair           fair-sharing HASH ('vt', 'a:<account>')
--- KEYS[10] events        STREAM of state changes (capped)
+-- KEYS[9] events         STREAM of state changes (capped)
 -- ARGV[1] job id
 -- ARGV[2] task name
 -- ARGV[3] args JSON
@@ -19,17 +18,17 @@
 -- ARGV[5] event stream cap (MAXLEN ~; 0: no events)
 -- ARGV[6..] extra job hash fields as name, value pairs (options, max retries, ...);
 --         not uniq, idem, gate or acct: those jobs go through enqueue.lua
+-- The job's FIFO number is one past seq: claim.lua keeps seq at least the queue's
+-- virtual time (fair_seq in _lib.lua), so the fair HASH need not be read here.
 -- Returns {id, status, created}: as enqueue.lua for one job ('running' when handed
 -- off; created 0 with the stored status when the id exists: a resend).
 local id, task, args = ARGV[1], ARGV[2], ARGV[3]
 if id == '' or task == '' then return redis.error_reply('bad enqueue: no id or task name') end
 local prio, why = check_priority('priority', ARGV[4])
 if prio == nil then return redis.error_reply('bad enqueue: ' .. why) end
-local PLAIN_ONLY = {uniq = true, idem = true, gate = true, acct = true}
-local fields = {'args', args, 'status', 'queued'}
 for i = 6, #ARGV, 2 do
   local name, value = ARGV[i], ARGV[i + 1]
-  if value == nil or PLAIN_ONLY[name] then
+  if value == nil or PLAIN_ONLY_FIELDS[name] then
     return redis.error_reply('bad enqueue: field ' .. tostring(name) .. ' needs enqueue.lua')
   end
   local check = FIELD_CHECKS[name]
@@ -37,31 +36,41 @@ for i = 6, #ARGV, 2 do
     local checked, problem = check(name, value)
     if checked == nil then return redis.error_reply('bad enqueue: ' .. problem) end
   end
-  fields[#fields + 1], fields[#fields + 2] = name, value
 end
 
+-- The next number is taken before anything is written (a failure leaves nothing):
+-- INCR, or GET (checked) and, once the job is queued, SET where INCR is refused: a
+-- producer set up by the ACL rules of chronoq 0.1 has no +incr (README: ACL).
+local seq, seq_to_set = redis.pcall('INCR', KEYS[2]), false
+if type(seq) == 'table' then
+  seq = tonumber(redis.call('GET', KEYS[2]) or '0')
+  if not seq then return redis.error_reply("bad enqueue: the queue's seq is not a number") end
+  seq, seq_to_set = seq + 1, true
+end
 local job_key = KEYS[4] .. id
 if redis.call('HSETNX', job_key, 'task', task) == 0 then
   return {id, redis.call('HGET', job_key, 'status') or 'expired', 0}  -- a resend
 end
-local now = now_ms()
-fields[#fields + 1], fields[#fields + 2] = 'enq', int_text(now)
-if prio ~= 0 then fields[#fields + 1], fields[#fields + 2] = 'prio', int_text(prio) end
-redis.call('HSET', job_key, unpack(fields))
+local now_text = now_ms_text()
+if prio ~= 0 then  -- the extra fields (ARGV[6..], checked above) unpacked, not copied
+  redis.call('HSET', job_key, 'args', args, 'status', 'queued', 'enq', now_text,
+    'prio', int_text(prio), unpack(ARGV, 6))
+else
+  redis.call('HSET', job_key, 'args', args, 'status', 'queued', 'enq', now_text, unpack(ARGV, 6))
+end
 
 if redis.call('ZCARD', KEYS[6]) > 0 then
+  local now = tonumber(now_text)
   local I = {idle = KEYS[6], leases = KEYS[7], inbox = KEYS[8], active = KEYS[5]}
   local worker = take_idle_worker(I, now)
   if worker then
     hand_off(I, worker, job_key, id, task, args, now)
-    event_append(events_of(KEYS[10], ARGV[5]), id, 'running')
+    event_now(KEYS[9], ARGV[5], id, 'running')
     return {id, 'running', 1}
   end
   wake(KEYS[3])  -- registered workers went stale: ring for whoever waits
 end
-local vt = tonumber(redis.call('HGET', KEYS[9], 'vt') or '0')
-local seq = math.max(tonumber(redis.call('GET', KEYS[2]) or '0'), vt) + 1
-redis.call('SET', KEYS[2], int_text(seq))
+if seq_to_set then redis.call('SET', KEYS[2], int_text(seq)) end
 redis.call('ZADD', KEYS[1], int_text(ready_score(prio, seq)), id)
-event_append(events_of(KEYS[10], ARGV[5]), id, 'queued')
+event_now(KEYS[9], ARGV[5], id, 'queued')
 return {id, 'queued', 1}
