@@ -22,6 +22,12 @@ def helpers(raw: redis.Redis, prefix: str) -> Iterator[str]:
             f"redis.register_function('{name}_ms_text', function(KEYS, ARGV)",
             "  return ms_text(ARGV[1], ARGV[2])",
             "end)",
+            f"redis.register_function('{name}_int_text', function(KEYS, ARGV)",
+            "  return tostring(int_text(tonumber(ARGV[1])))",
+            "end)",
+            f"redis.register_function('{name}_holds_lease', function(KEYS, ARGV)",
+            "  return holds_lease(ARGV[1], ARGV[2]) and 1 or 0",
+            "end)",
             f"redis.register_function('{name}_event_now', function(KEYS, ARGV)",
             "  event_now(KEYS[1], ARGV[1], 'job1', 'queued')",
             "  return redis.call('XLEN', KEYS[1])",
@@ -63,3 +69,27 @@ def test_event_now_writes_only_under_a_whole_positive_cap(
 ) -> None:
     stream = f"{prefix}:{{q}}:events"
     assert raw.fcall(f"{helpers}_event_now", 1, stream, cap) == written
+
+
+@pytest.mark.parametrize(
+    ("number", "text"),
+    [("0", "0"), ("1", "1"), ("7", "7"), ("1024", "1024"), ("1025", "1025"), ("-1", "-1"),
+     ("1764000000123", "1764000000123"), ("4398046511104000", "4398046511104000"),
+     ("1.5", "1.5")],
+)  # fmt: skip
+def test_int_text_prints_whole_numbers_exactly_and_leaves_others(
+    raw: redis.Redis, helpers: str, number: str, text: str
+) -> None:
+    assert raw.fcall(f"{helpers}_int_text", 0, number) == text
+
+
+@pytest.mark.parametrize(
+    ("lease", "token", "held"),
+    [("tok-1", "tok-1", 1), ("tok-1", "tok-2", 0), ("", "", 0), ("", "tok-1", 0)],
+)
+def test_an_emptied_lease_is_held_by_no_one(
+    raw: redis.Redis, helpers: str, lease: str, token: str, held: int
+) -> None:
+    """A finished record keeps its 'lease' field, emptied: not even an empty token
+    (a bad call) may record an outcome for it."""
+    assert raw.fcall(f"{helpers}_holds_lease", 0, lease, token) == held

@@ -41,7 +41,7 @@ for i = 6, 5 + 3 * tonumber(ARGV[3]), 3 do
   local id, token, result = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local job_key = KEYS[3] .. id
   local raw = redis.call('HMGET', job_key, unpack(FIELDS))
-  if raw[1] == token then
+  if holds_lease(raw[1], token) then
     local f, why = {lease = raw[1], gate = false, uniq = raw[3] or false, task = raw[4],
       acct = raw[5] or false}, nil
     if raw[2] then

@@ -27,7 +27,7 @@ for i = 3, 2 + 4 * tonumber(ARGV[1]), 4 do
   local job_key = KEYS[3] .. id
   -- A job whose record is bad stays leased: recover dead-letters it with the reason.
   local f, why = nil, nil
-  if redis.call('HGET', job_key, 'lease') == token then f, why = read_job(job_key, DEFER_FIELDS) end
+  if holds_lease(redis.call('HGET', job_key, 'lease'), token) then f, why = read_job(job_key, DEFER_FIELDS) end
   if f and not why then
     history_append(job_key, f, attempt_entry(f, 'deferred', now))
     redis.call('ZREM', KEYS[1], id)

@@ -36,7 +36,7 @@ local D = {dead = KEYS[3], stats = KEYS[6], unique = KEYS[5], ix = KEYS[13]}
 local E = events_of(KEYS[14], ARGV[9])
 local id, delay, mem = ARGV[1], tonumber(ARGV[5]), whole_or_false(ARGV[8])
 local job_key = KEYS[4] .. id
-if redis.call('HGET', job_key, 'lease') ~= ARGV[2] then return false end
+if not holds_lease(redis.call('HGET', job_key, 'lease'), ARGV[2]) then return false end
 local f, why = read_job(job_key, {'gate', 'att', 'st', 'wid', 'hist'})
 redis.call('ZREM', KEYS[1], id)
 if why then

@@ -8,6 +8,6 @@
 -- ARGV[4] message ('' for none)
 -- Returns 1 when recorded, 0 when the run no longer holds the job
 local job_key = KEYS[1] .. ARGV[1]
-if redis.call('HGET', job_key, 'lease') ~= ARGV[2] then return 0 end
+if not holds_lease(redis.call('HGET', job_key, 'lease'), ARGV[2]) then return 0 end
 redis.call('HSET', job_key, 'prog', ARGV[3], 'pmsg', ARGV[4])
 return 1

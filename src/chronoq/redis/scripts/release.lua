@@ -21,7 +21,7 @@ local released = 0
 for i = 3, 2 + 2 * tonumber(ARGV[1]), 2 do
   local id, token = ARGV[i], ARGV[i + 1]
   local job_key = KEYS[4] .. id
-  if redis.call('HGET', job_key, 'lease') == token then
+  if holds_lease(redis.call('HGET', job_key, 'lease'), token) then
     -- A job whose record is bad stays leased: recover dead-letters it with the reason.
     local f, why = read_job(job_key, BACK_FIELDS)
     if not why then

@@ -13,7 +13,7 @@ local lost, cancelling = {}, {}
 for i = 3, 2 + 2 * tonumber(ARGV[2]), 2 do
   local id, token = ARGV[i], ARGV[i + 1]
   local f = redis.call('HMGET', KEYS[2] .. id, 'lease', 'cxl')
-  if f[1] == token and redis.call('ZSCORE', KEYS[1], id) then
+  if holds_lease(f[1], token) and redis.call('ZSCORE', KEYS[1], id) then
     redis.call('ZADD', KEYS[1], 'XX', lease_until, id)
     if f[2] then cancelling[#cancelling + 1] = id end
   else

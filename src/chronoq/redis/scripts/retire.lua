@@ -22,7 +22,7 @@ while true do
   if ok and type(entry) == 'table' and type(entry[1]) == 'string' then
     local id, token = entry[1], entry[#entry]  -- a run_entry, the lease token last
     local job_key = KEYS[7] .. id
-    if redis.call('HGET', job_key, 'lease') == token then
+    if holds_lease(redis.call('HGET', job_key, 'lease'), token) then
       local f, why = read_job(job_key, HAND_BACK_FIELDS)
       if not why then
         hand_back(KEYS[4], KEYS[5], job_key, id, f)
