@@ -194,6 +194,9 @@ end
 local FIELD_CHECKS = {att = check_int, maxr = check_int, prio = check_priority, dl = check_int,
   pseq = check_int, gate = check_gates, lres = check_reservations, rbase = check_int}
 
+-- Fields a job goes through enqueue.lua for (enqueue_plain.lua refuses them).
+local PLAIN_ONLY_FIELDS = {uniq = true, idem = true, gate = true, acct = true}
+
 -- Read job fields, each checked. Returns a table name -> value (a number for numeric
 -- fields, the decoded list for 'gate', false when absent) and nil; or that table (bad
 -- fields as read) and the reason naming the first bad field.
@@ -426,9 +429,6 @@ end
 -- job of each other account. Jobs naming no account count as one account whose
 -- last number is the seq key (for them alone this is plain FIFO). claim.lua keeps
 -- seq at least vt, so enqueue_plain.lua numbers a job from seq alone.
--- Fields a job goes through enqueue.lua for (enqueue_plain.lua refuses them).
-local PLAIN_ONLY_FIELDS = {uniq = true, idem = true, gate = true, acct = true}
-
 local function fair_seq(seq_key, fair_key, acct)
   local vt = tonumber(redis.call('HGET', fair_key, 'vt') or '0')
   if acct then
