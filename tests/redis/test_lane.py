@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import redis.asyncio
 from redis.exceptions import ResponseError
 
 from chronoq import App
-from chronoq.redis.lane import Lane, lane_for
+from chronoq.redis.lane import Lane, lane_for, read_reply
 from chronoq.redis.scripts import SCRIPTS
 from tests.redis.private_servers import new_server, private_servers
 
@@ -143,3 +144,93 @@ async def test_enqueue_claim_and_complete_go_out_on_the_brokers_lanes(
         assert broker._enqueue_lane._connection is not None
         assert pool._in_use_connections == {broker._enqueue_lane._connection}
     assert broker._enqueue_lane._connection is None  # given back when the client closed
+
+
+async def test_replies_read_from_the_parser_are_what_read_response_returns(
+    client: redis.asyncio.Redis, prefix: str
+) -> None:
+    """The lane reads the parser itself (`read_reply`): every reply shape comes back
+    as the client's own path returns it."""
+    await client.rpush(f"{prefix}:list", "a", "b")
+    await client.hset(f"{prefix}:hash", mapping={"f": "1"})
+    commands: list[tuple[object, ...]] = [
+        ("ECHO", "text"),
+        ("INCR", f"{prefix}:n"),
+        ("GET", f"{prefix}:absent"),
+        ("LRANGE", f"{prefix}:list", 0, -1),
+        ("HGETALL", f"{prefix}:hash"),
+        ("EVAL", "return {1, {'x', 2}, false}", 0),
+        ("BLPOP", f"{prefix}:list", 1),
+    ]
+    lane = Lane(client)
+    got = [await lane.execute_command(*command) for command in commands]
+    await client.lpush(f"{prefix}:list", "a")  # what the BLPOP took, back in its place
+    await client.delete(f"{prefix}:n")
+    expected = [await client.execute_command(*command) for command in commands]
+    # execute_command applies redis-py's reply callbacks (HGETALL: a dict, BLPOP: a
+    # tuple); the lane returns the reply as sent, as connection.read_response() does
+    assert got[:4] == expected[:4]
+    assert got[4] in (["f", "1"], {"f": "1"}) and expected[4] == {"f": "1"}  # RESP3: a map
+    assert got[5] == expected[5] == [1, ["x", 2], None]
+    assert got[6] == [f"{prefix}:list", "a"] and tuple(got[6]) == expected[6]
+    await lane.aclose()
+
+
+async def test_a_read_past_the_socket_timeout_raises_the_drivers_timeout(
+    redis_url: str, prefix: str
+) -> None:
+    conn = redis.asyncio.Redis.from_url(redis_url, socket_timeout=0.1)
+    connection = await conn.connection_pool.get_connection()
+    try:
+        await connection.send_command("BLPOP", f"{prefix}:nothing", 2)
+        with pytest.raises(redis.exceptions.TimeoutError, match="Timeout reading"):
+            await read_reply(connection)
+    finally:
+        await connection.disconnect()
+        await conn.connection_pool.release(connection)
+        await conn.aclose()
+
+
+async def test_a_connection_that_reads_its_own_way_is_left_to_it(redis_url: str) -> None:
+    """A Sentinel-managed primary's connection turns READONLY into a disconnect in its
+    own read_response: read_reply calls that, not the parser."""
+    calls: list[str] = []
+
+    class Marked(redis.asyncio.Connection):
+        async def read_response(self, *args: Any, **kwargs: Any) -> Any:
+            calls.append("own read")
+            return await super().read_response(*args, **kwargs)
+
+    conn = redis.asyncio.Redis.from_url(redis_url, connection_class=Marked)
+    lane = Lane(conn)
+    try:
+        await lane.execute_command("PING")  # connects (the handshake reads its own way too)
+        calls.clear()
+        assert await lane.execute_command("ECHO", "x") == b"x"
+        assert calls == ["own read"]
+    finally:
+        await lane.aclose()
+        await conn.aclose()
+
+
+async def test_an_idle_workers_blocking_read_goes_out_on_a_lane(
+    redis_url: str, prefix: str
+) -> None:
+    """The hand-off a blocking read returns is a job to start now: the read is made on
+    a kept connection (Broker.blocking_lane), and returns what was pushed."""
+    app = App("lanes", redis_url=redis_url, prefix=prefix)
+    async with app.client() as c:
+        broker = c.backend.broker
+        blocking = c.backend.blocking_client(1.0)
+        lane = broker.blocking_lane(blocking)
+        assert isinstance(lane, Lane)
+        inbox = broker.keys.queue("default").inbox("w1")
+        pending = asyncio.create_task(broker.wait_for_work(lane, ["default"], "w1", 1.0))
+        await asyncio.sleep(0.05)
+        assert blocking.connection_pool._in_use_connections == {lane._connection}
+        await c.backend.redis.rpush(inbox, "payload")
+        assert await pending == (inbox, "payload")
+        assert await broker.wait_for_work(lane, ["default"], "w1", 0.05) is None
+        await lane.aclose()
+        assert not blocking.connection_pool._in_use_connections
+        await blocking.aclose()

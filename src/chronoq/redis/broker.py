@@ -367,16 +367,24 @@ class Broker:
                 return total
 
     async def wait_for_work(
-        self, blocking: Redis, queues: Iterable[str], worker_id: str, timeout: float
+        self, blocking: Any, queues: Iterable[str], worker_id: str, timeout: float
     ) -> tuple[str, str] | None:
-        """Block (on its own connection) until a job is handed to this worker's inbox
-        or a queue's doorbell rings, or `timeout` passes. Returns (key, value) or None."""
+        """Block (on its own connection: a client for blocking reads, or a lane over
+        one, see `blocking_lane`) until a job is handed to this worker's inbox or a
+        queue's doorbell rings, or `timeout` passes. Returns (key, value) or None."""
         keys: list[str] = []
         for name in queues:
             q = self.keys.queue(name)
             keys += [q.inbox(worker_id), q.wake]
-        reply = await blocking.blpop(keys, timeout=max(timeout, 0.001))
+        reply = await blocking.execute_command("BLPOP", *keys, max(timeout, 0.001))
         return (str(reply[0]), str(reply[1])) if reply else None
+
+    @staticmethod
+    def blocking_lane(client: Any) -> Any:
+        """What an idle worker's blocking read is sent on: a lane over its client (the
+        hand-off it returns is a job that starts now, so the read skips redis-py's
+        per-command path; see `chronoq.redis.lane`). The caller `aclose`s it."""
+        return lane_for(client)
 
     async def push_sentinel(self, inbox_key: str) -> None:
         """End this worker's own pending blocking read (at shutdown)."""

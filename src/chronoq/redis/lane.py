@@ -31,10 +31,12 @@ What stays as it was:
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import (
     AskError,
     ClusterDownError,
@@ -95,7 +97,7 @@ class Lane(BaseLane):
             self._connection = connection
         try:
             await connection.send_packed_command(connection.pack_command(*command))
-            return await connection.read_response()
+            return await read_reply(connection)
         except ResponseError:
             raise  # a reply: the exchange is complete, the connection fine
         except BaseException:
@@ -112,6 +114,48 @@ class Lane(BaseLane):
         connection, self._connection = self._connection, None
         if connection is not None:
             await self.client.connection_pool.release(connection)
+
+
+_PLAIN_READ = AbstractConnection.read_response
+_plain_read: dict[type, bool] = {}  # connection class -> reads replies as redis-py's base does
+
+
+async def read_reply(connection: Any) -> Any:
+    """The next reply on `connection`, as its `read_response()` would return it.
+
+    redis-py's `read_response` wraps each read in its own timeout context, error
+    translation and bookkeeping: measured with a kept connection at 200 commands/s (an
+    idle worker's wake-ups, a producer's single enqueues, both spent mostly asleep),
+    a round trip took about 60 to 100 us longer than reading the parser directly
+    (p50 ~280 against ~210 us on the 2-vCPU VM). This reads the parser under one
+    timeout of the connection's socket timeout and raises what redis-py raises
+    (TimeoutError, ConnectionError, the error reply). A connection class that reads
+    replies its own way (a Sentinel-managed primary turns READONLY into a
+    disconnect) is left to it.
+    """
+    kind = type(connection)
+    plain = _plain_read.get(kind)
+    if plain is None:
+        plain = _plain_read[kind] = kind.read_response is _PLAIN_READ
+    if not plain:
+        return await connection.read_response()
+    try:
+        timeout = connection.socket_timeout
+        if timeout:
+            async with asyncio.timeout(timeout):
+                reply = await connection._parser.read_response()
+        else:
+            reply = await connection._parser.read_response()
+    except TimeoutError:  # the socket timeout (asyncio's TimeoutError is this one)
+        raise RedisTimeoutError("Timeout reading from the Redis socket") from None
+    except OSError as exc:
+        raise RedisConnectionError(f"Error while reading from the Redis socket: {exc}") from exc
+    interval = connection.health_check_interval
+    if interval:  # as read_response: a reply proves the connection alive
+        connection.next_health_check = asyncio.get_running_loop().time() + interval
+    if isinstance(reply, ResponseError):
+        raise reply
+    return reply
 
 
 class ClusterLane(BaseLane):
@@ -156,7 +200,7 @@ class ClusterLane(BaseLane):
         try:
             await node.disconnect_if_needed(connection)
             await connection.send_packed_command(connection.pack_command(*command))
-            return await connection.read_response()
+            return await read_reply(connection)
         except ResponseError:
             raise  # a reply (a redirection too): the exchange is complete
         except BaseException:

@@ -33,6 +33,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from chronoq.core.claims import ClaimedJob
 from chronoq.redis.broker import SENTINEL, Broker
@@ -63,7 +64,7 @@ class Doorbell:
         if len(blocking) not in (1, len(queues)):
             raise ValueError(f"{len(blocking)} blocking clients for {len(queues)} queues")
         self._broker = broker
-        self._blocking = list(blocking)
+        self._blocking = [broker.blocking_lane(client) for client in blocking]
         self._queues = list(queues)
         self._worker_id = worker_id
         self._block = block
@@ -117,13 +118,17 @@ class Doorbell:
 
     async def listen(self) -> None:
         """Block on inboxes and doorbells and act on each, until `stop`."""
-        if len(self._groups) == 1:
-            await self._listen(self._groups[0], self._blocking[0])
-        else:
-            reads = zip(self._groups, self._blocking, strict=True)
-            await asyncio.gather(*(self._listen(group, client) for group, client in reads))
+        try:
+            if len(self._groups) == 1:
+                await self._listen(self._groups[0], self._blocking[0])
+            else:
+                reads = zip(self._groups, self._blocking, strict=True)
+                await asyncio.gather(*(self._listen(group, lane) for group, lane in reads))
+        finally:
+            for lane in self._blocking:  # its kept connection back to the client's pool
+                await lane.aclose()
 
-    async def _listen(self, queues: list[str], client: AsyncRedis) -> None:
+    async def _listen(self, queues: list[str], client: Any) -> None:
         while not self._stopping.is_set():
             await self._capacity.wait()  # a full worker must not take others' wake-ups
             await self._wanted.wait()
