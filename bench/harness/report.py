@@ -14,6 +14,7 @@ from harness.spec import (
     N_OVERRIDE,
     NOISY_OTHER_CPU,
     SCENARIOS,
+    Figure,
 )
 
 Results = dict[str, dict[str, dict[str, Any]]]
@@ -81,13 +82,14 @@ def table(data: dict[str, Any]) -> list[str]:
     rows = [head, ["---"] * len(head)]
     for f in FIGURES:
         cells = [f.label + (" ↑" if f.higher else " ↓")]
-        cells += [value(results, s, f.scenario, f.key)[1] for s in systems]
+        cells += [_cell(results, s, f) for s in systems]
         ours = value(results, "chronoq", f.scenario, f.key)[0]
         if f.versus:
             other, text = value(results, "chronoq", f.versus, f.key)
             cells.append(f"single server: {text}")
         else:
-            other, who = best_of(results, peers, f.scenario, f.key, f.higher)
+            pool = [p for p in peers if f.peers is None or p in f.peers]
+            other, who = best_of(results, pool, f.peer_scenario or f.scenario, f.key, f.higher)
             cells.append(f"{fmt(other)} ({who})" if who else "-")
         r = ratio(ours, other, f.higher)
         cells.append(f"{r:.2f}x" if r is not None else "-")
@@ -102,6 +104,16 @@ def table(data: dict[str, Any]) -> list[str]:
         cells = [f"{label} ↑"] + [shown if s == "chronoq" else "-" for s in systems]
         rows.append([*cells, f"baseline: {base or 'none'}", shown])
     return ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def _cell(results: Results, system: str, f: Figure) -> str:
+    """A like-for-like row shows chronoq's own figure and the chosen peers' (from
+    their scenario); every other row, each system's figure for the row's scenario."""
+    if f.peers is None or system == "chronoq":
+        return value(results, system, f.scenario, f.key)[1]
+    if system in f.peers and f.peer_scenario:
+        return value(results, system, f.peer_scenario, f.key)[1]
+    return "-"
 
 
 def targets(data: dict[str, Any]) -> list[tuple[str, str, str]]:

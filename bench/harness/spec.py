@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 PEERS = ["arq", "saq", "taskiq", "rq", "celery", "dramatiq", "huey"]
+# Each peer's only client kind: chronoq has both, so its like-for-like latency rows set
+# its SyncClient against the sync peers and its async Client against the async ones.
+SYNC_PEERS = ("rq", "celery", "dramatiq", "huey")
+ASYNC_PEERS = ("arq", "saq", "taskiq")
 ALL_SYSTEMS = ["chronoq", *PEERS]
 DBS = list(range(10, 16))
 
@@ -30,6 +34,14 @@ SCENARIOS = {
         Scenario("process", "process", ("--procs", "1"), quick_n=5000),
         Scenario("process2", "process", ("--procs", "2"), quick_n=5000),
         Scenario("latency", "latency", quick_n=100, seeded=True),
+        Scenario(
+            "latency_sync",
+            "latency",
+            ("--stamp-client", "sync"),
+            quick_n=100,
+            chronoq_only=True,
+            seeded=True,
+        ),
         Scenario("delayed", "delayed", quick_n=50, quick_args=("--spread", "2"), seeded=True),
         Scenario("memory", "memory", quick_n=2000),
         Scenario(
@@ -90,6 +102,9 @@ class Figure:
     key: str
     higher: bool  # higher is better
     versus: str | None = None  # cluster rows: compared with this scenario, not with peers
+    # like-for-like rows: chronoq's figure from `scenario`, these peers' from `peer_scenario`
+    peers: tuple[str, ...] | None = None
+    peer_scenario: str | None = None
 
 
 FIGURES = [
@@ -103,10 +118,21 @@ FIGURES = [
     Figure("idle enqueue-to-start p50 (ms)", "latency", "p50_ms", False),
     Figure("idle enqueue-to-start p99 (ms)", "latency", "p99_ms", False),
     Figure("idle enqueue-to-start max (ms)", "latency", "max_ms", False),
-    Figure("delayed lateness p50 (ms)", "delayed", "p50_ms", False),
-    Figure("delayed lateness p99 (ms)", "delayed", "p99_ms", False),
-    Figure("delayed lateness max (ms)", "delayed", "max_ms", False),
-    Figure("bytes per waiting job", "memory", "bytes_per_job", False),
+    *(
+        Figure(
+            f"idle start {key[:3]}, {kind} clients (ms)",
+            scen,
+            key,
+            False,
+            peers=peers,
+            peer_scenario="latency",
+        )
+        for kind, scen, peers in (
+            ("async", "latency", ASYNC_PEERS),
+            ("sync", "latency_sync", SYNC_PEERS),
+        )
+        for key in ("p50_ms", "p99_ms")
+    ),
     Figure(
         "cluster: processing, 1 process (jobs/s)",
         "cluster_process",

@@ -49,6 +49,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rate", type=float, default=LATENCY_RATE, help="latency: jobs/s")
     p.add_argument("--spread", type=float, default=DELAYED_SPREAD, help="delayed: seconds")
     p.add_argument("--seed", type=int, default=1, help="arrival plan seed")
+    p.add_argument(
+        "--stamp-client",
+        choices=("sync", "async"),
+        default=None,
+        help="latency (chronoq only, which has both): the client the stamp jobs are sent with",
+    )
     args = p.parse_args(argv)
     if args.n is None:
         args.n = DEFAULT_N.get(args.scenario, 0)

@@ -14,9 +14,10 @@ Config (the defaults, results off):
   the finish instead of piling up; the per-queue stats counters (succeeded/failed) stay.
 - Enqueue: sync = SyncClient.enqueue (its own blocking connection); async = awaited
   Client.enqueue; bulk = SyncClient.enqueue_many (one call). The latency and delayed
-  streams use the async Client (the slower of the two enqueue paths; with
-  BENCH_CHRONOQ_STAMP=sync the latency stream uses SyncClient.submit instead, not the
-  recorded method). Pre-enqueue for
+  streams use the async Client (the slower of the two enqueue paths); the `latency_sync`
+  scenario (`--stamp-client sync`) sends the same stream with SyncClient.submit, for
+  the rows that compare it with the peers whose only client is sync (the `latency`
+  rows and the target stay on the async Client). Pre-enqueue for
   `process` and the `memory` fill: enqueue_many (it stores the same record as a single
   enqueue).
 - Completion (`process`): the queues' stats say `succeeded` >= N and nothing is waiting,
@@ -146,7 +147,8 @@ def make_peer(args: Any) -> _peers.Peer:
     def enqueue_stamp_sync(sent: float) -> None:
         client.submit(JobRequest(stamp_task, (sent,), queue=next(next_queue)))
 
-    enqueue_stamp = enqueue_stamp_sync if STAMP == "sync" else enqueue_stamp_async
+    stamp_client = args.stamp_client or STAMP
+    enqueue_stamp = enqueue_stamp_sync if stamp_client == "sync" else enqueue_stamp_async
 
     async def enqueue_delayed(delay: float, due: float) -> None:
         request = JobRequest(stamp_task, (due,), queue=next(next_queue), delay=max(delay, 0.0))
@@ -180,7 +182,7 @@ def make_peer(args: Any) -> _peers.Peer:
             "enqueue_sync": "SyncClient.enqueue",
             "enqueue_async": "awaited Client.enqueue",
             "enqueue_bulk": "SyncClient.enqueue_many, one call",
-            "latency": "awaited Client.submit"
+            "latency": ("SyncClient.submit" if stamp_client == "sync" else "awaited Client.submit")
             + (f", {len(names)} queues" if args.queues > 1 else ""),
             "delayed": "awaited Client.submit(JobRequest(delay=s))",
             "process": "pre-enqueued with SyncClient.enqueue_many"
