@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
+import pytest
 import redis
 
 from chronoq import Client, JobStatus
 from chronoq.client import JobRequest
 from chronoq.redis.broker import Broker
+from chronoq.redis.scripts import SCRIPTS
 
 DAY_MS = 86_400_000
 
@@ -110,3 +113,48 @@ async def test_busy_claim_drops_idle_registration(client: Client) -> None:
     )
     assert len(claim.jobs) == 2  # filled its request: no longer registered as idle
     assert (await client.submit(JobRequest("t", force=True))).status is JobStatus.QUEUED
+
+
+async def test_a_plain_hand_off_leaves_what_the_batch_scripts_hand_off_leaves(
+    client: Client, raw: redis.Redis
+) -> None:
+    """enqueue_plain.lua writes a handed-off job's record once, already running;
+    enqueue.lua writes it queued and then starts the run. Same record, same active
+    entry, same inbox entry, field for field (ids and times aside)."""
+    await register_idle(client.broker, "w1", places=3, lease_ms=7_000)
+    request = JobRequest("t", (7,), max_retries=5, priority=4, force=True)
+    plain = await client.submit(request)  # one plain job: enqueue_plain.lua
+    batch = await client.enqueue_many([request, request])  # a batch: enqueue.lua
+    assert plain.status is batch[0].status is JobStatus.RUNNING
+    q = client.broker.keys.queue("default")
+
+    def record(job_id: str) -> dict[str, str]:
+        fields = raw.hgetall(q.job_prefix + job_id)
+        assert fields["st"] == fields["enq"]  # started as it was enqueued
+        assert raw.zscore(q.active, job_id) == int(fields["st"]) + 7_000
+        return {k: v for k, v in fields.items() if k not in ("st", "enq")}
+
+    assert record(plain.id) == record(batch[0].id)
+    entries = [json.loads(e) for e in raw.lrange(q.inbox("w1"), 0, -1)]
+    assert [e[0] for e in entries] == [plain.id, batch[0].id, batch[1].id]
+    shape = [[type(v).__name__ for v in e[1:]] for e in entries]
+    assert shape[0] == shape[1]  # numbers stay numbers, absent fields false
+    first, second = entries[0], entries[1]
+    assert first[1:7] == second[1:7] and first[-1] == second[-1] == "tok-w1"
+
+
+async def test_a_plain_enqueue_refuses_an_extra_field_it_writes_itself(
+    client: Client, raw: redis.Redis
+) -> None:
+    """A crafted call cannot pass 'status' or 'att' among the option fields: the
+    hand-off would keep them over the run's own."""
+    q = client.broker.keys.queue("default")
+    keys = [q.ready, q.seq, q.wake, q.job_prefix, q.active, q.idle, q.idle_leases,
+            q.inbox_prefix, q.events]  # fmt: skip
+    function = SCRIPTS.enqueue_plain.function
+    await client.enqueue_many([])  # the library is loaded
+    raw.fcall(function, len(keys), *keys, "id0", "t", "[[]]", 0, 0, "maxr", "1")  # loaded
+    for field in ("status", "att"):
+        with pytest.raises(redis.ResponseError, match=f"field {field} is written by the enqueue"):
+            raw.fcall(function, len(keys), *keys, "id1", "t", "[[]]", 0, 0, field, "1")
+    assert raw.exists(q.job_prefix + "id1") == 0

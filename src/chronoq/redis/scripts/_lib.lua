@@ -196,6 +196,9 @@ local FIELD_CHECKS = {att = check_int, maxr = check_int, prio = check_priority, 
 
 -- Fields a job goes through enqueue.lua for (enqueue_plain.lua refuses them).
 local PLAIN_ONLY_FIELDS = {uniq = true, idem = true, gate = true, acct = true}
+-- Fields the enqueue itself writes (and a hand-off's start): never an extra field.
+local WRITTEN_FIELDS = {task = true, args = true, status = true, enq = true, att = true,
+  st = true, lease = true, wid = true, prio = true}
 
 -- Read job fields, each checked. Returns a table name -> value (a number for numeric
 -- fields, the decoded list for 'gate', false when absent) and nil; or that table (bad
@@ -755,15 +758,30 @@ end
 -- Lease a new job (no gates: those go through the claim) to `worker` and push its
 -- entry (run_entry, then the token) to the worker's inbox: it starts one network
 -- hop after the enqueue.
-local function hand_off(I, worker, job_key, id, task, args, now)
-  local f = read_job(job_key, ENTRY_FIELDS)  -- checked by the enqueue that wrote them
-  start_run(I.active, job_key, id, 1, int_text(now), int_text(now + worker[3]), worker[2],
-    worker[1])
+local function push_hand_off(I, worker, id, task, args, f, now)
   local entry = run_entry(id, task, args, 1, f, now, false)
   entry[#entry + 1] = worker[2]
   local inbox = I.inbox .. worker[1]
   redis.call('RPUSH', inbox, cjson.encode(entry))
   redis.call('PEXPIRE', inbox, 60000)
+end
+
+local function hand_off(I, worker, job_key, id, task, args, now)
+  local f = read_job(job_key, ENTRY_FIELDS)  -- checked by the enqueue that wrote them
+  start_run(I.active, job_key, id, 1, int_text(now), int_text(now + worker[3]), worker[2],
+    worker[1])
+  push_hand_off(I, worker, id, task, args, f, now)
+end
+
+-- ENTRY_FIELDS as a set, made on first use (a function library's load runs without
+-- the standard libraries).
+local entry_field_set = nil
+local function is_entry_field(name)
+  if not entry_field_set then
+    entry_field_set = {}
+    for i = 1, #ENTRY_FIELDS do entry_field_set[ENTRY_FIELDS[i]] = true end
+  end
+  return entry_field_set[name] == true
 end
 
 -- Fields a hand-back checks first (release.lua, retire.lua).

@@ -17,7 +17,8 @@
 -- ARGV[4] priority, a whole number within -1000..1000
 -- ARGV[5] event stream cap (MAXLEN ~; 0: no events)
 -- ARGV[6..] extra job hash fields as name, value pairs (options, max retries, ...);
---         not uniq, idem, gate or acct: those jobs go through enqueue.lua
+--         not uniq, idem, gate or acct: those jobs go through enqueue.lua; not the
+--         fields this script writes (WRITTEN_FIELDS in _lib.lua)
 -- The job's FIFO number is one past seq: claim.lua keeps seq at least the queue's
 -- virtual time (fair_seq in _lib.lua), so the fair HASH need not be read here.
 -- Returns {id, status, created}: as enqueue.lua for one job ('running' when handed
@@ -26,16 +27,22 @@ local id, task, args = ARGV[1], ARGV[2], ARGV[3]
 if id == '' or task == '' then return redis.error_reply('bad enqueue: no id or task name') end
 local prio, why = check_priority('priority', ARGV[4])
 if prio == nil then return redis.error_reply('bad enqueue: ' .. why) end
+local f = {}  -- the entry fields among them, as read_job would read them back (checked)
 for i = 6, #ARGV, 2 do
   local name, value = ARGV[i], ARGV[i + 1]
   if value == nil or PLAIN_ONLY_FIELDS[name] then
     return redis.error_reply('bad enqueue: field ' .. tostring(name) .. ' needs enqueue.lua')
   end
+  if WRITTEN_FIELDS[name] then
+    return redis.error_reply('bad enqueue: field ' .. name .. ' is written by the enqueue')
+  end
   local check = FIELD_CHECKS[name]
   if check then
     local checked, problem = check(name, value)
     if checked == nil then return redis.error_reply('bad enqueue: ' .. problem) end
+    value = checked
   end
+  if is_entry_field(name) then f[name] = value end
 end
 
 -- The next number is taken before anything is written (a failure leaves nothing):
@@ -52,23 +59,37 @@ if redis.call('HSETNX', job_key, 'task', task) == 0 then
   return {id, redis.call('HGET', job_key, 'status') or 'expired', 0}  -- a resend
 end
 local now_text = now_ms_text()
-if prio ~= 0 then  -- the extra fields (ARGV[6..], checked above) unpacked, not copied
-  redis.call('HSET', job_key, 'args', args, 'status', 'queued', 'enq', now_text,
-    'prio', int_text(prio), unpack(ARGV, 6))
-else
-  redis.call('HSET', job_key, 'args', args, 'status', 'queued', 'enq', now_text, unpack(ARGV, 6))
-end
+f.enq = now_text
 
+-- Handed straight to an idle worker: the record is written once, already running (as
+-- enqueue.lua's write and hand_off's start_run leave it, without the second HSET and
+-- the read back of what this script holds: the idle start waits on this script).
 if redis.call('ZCARD', KEYS[6]) > 0 then
   local now = tonumber(now_text)
   local I = {idle = KEYS[6], leases = KEYS[7], inbox = KEYS[8], active = KEYS[5]}
   local worker = take_idle_worker(I, now)
   if worker then
-    hand_off(I, worker, job_key, id, task, args, now)
+    local token, wid = worker[2], worker[1]
+    if prio ~= 0 then  -- the extra fields (ARGV[6..], checked above) unpacked, not copied
+      redis.call('HSET', job_key, 'args', args, 'status', 'running', 'enq', now_text,
+        'att', '1', 'st', now_text, 'lease', token, 'wid', wid, 'prio', int_text(prio),
+        unpack(ARGV, 6))
+    else
+      redis.call('HSET', job_key, 'args', args, 'status', 'running', 'enq', now_text,
+        'att', '1', 'st', now_text, 'lease', token, 'wid', wid, unpack(ARGV, 6))
+    end
+    redis.call('ZADD', KEYS[5], int_text(now + worker[3]), id)
+    push_hand_off(I, worker, id, task, args, f, now)
     event_now(KEYS[9], ARGV[5], id, 'running')
     return {id, 'running', 1}
   end
   wake(KEYS[3])  -- registered workers went stale: ring for whoever waits
+end
+if prio ~= 0 then
+  redis.call('HSET', job_key, 'args', args, 'status', 'queued', 'enq', now_text,
+    'prio', int_text(prio), unpack(ARGV, 6))
+else
+  redis.call('HSET', job_key, 'args', args, 'status', 'queued', 'enq', now_text, unpack(ARGV, 6))
 end
 if seq_to_set then redis.call('SET', KEYS[2], int_text(seq)) end
 redis.call('ZADD', KEYS[1], int_text(ready_score(prio, seq)), id)
