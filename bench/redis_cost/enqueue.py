@@ -8,10 +8,15 @@ the figure does not move with whatever else the machine runs. Each source tree r
 the same child (`_enqueue_child.py`) under its own PYTHONPATH against a fresh private
 server: it connects and enqueues once (not counted), the counters are zeroed, then it
 sends N enqueues one after the other, each waiting for its reply, as a caller does.
+With `--handoff` an idle worker's registration with room for every job is written
+first, so each enqueue is handed straight to it (the path an idle worker's start
+waits on: take the registration, write the running record, push the inbox entry).
 
-    python bench/redis_cost/enqueue.py [--jobs 2000] [--baseline REF] [--variant L=SRC]
+    python bench/redis_cost/enqueue.py [--jobs 2000] [--handoff] [--baseline REF]
+        [--variant L=SRC]
 
-Prints one line per tree and writes results-enqueue.json beside this file (or --out).
+Prints one line per tree and writes results-enqueue.json (results-handoff.json with
+--handoff) beside this file (or --out).
 Repeated runs agree within about 0.5 %.
 """
 
@@ -32,13 +37,13 @@ CHILD = HERE / "_enqueue_child.py"
 PORT = 16410
 
 
-def count(src: Path, jobs: int) -> int:
+def count(src: Path, jobs: int, handoff: bool = False) -> int:
     """Instructions the server executed for `jobs` single enqueues from `src`."""
     with tempfile.TemporaryDirectory(prefix="cq-enqueue-cost-") as folder:
         server = Server(PORT, Path(folder), callgrind=True)
         try:
             child = subprocess.Popen(
-                [sys.executable, str(CHILD), server.url, str(jobs)],
+                [sys.executable, str(CHILD), server.url, str(jobs), *(["handoff"] * handoff)],
                 env=child_env(src, {}),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
@@ -64,6 +69,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2000)
     parser.add_argument("--baseline", default="", help="git ref: also count chronoq@REF")
     parser.add_argument("--variant", action="append", default=[], help="LABEL=SRC folder")
+    parser.add_argument("--handoff", action="store_true", help="every enqueue handed off")
     parser.add_argument("--out", default=str(HERE))
     args = parser.parse_args()
     trees: dict[str, Path] = {"now": ROOT / "src"}
@@ -73,12 +79,14 @@ def main() -> None:
     for text in args.variant:
         label, _, src = text.partition("=")
         trees[label] = Path(src).resolve()
-    results: dict[str, Any] = {"jobs": args.jobs, "trees": {}}
+    results: dict[str, Any] = {"jobs": args.jobs, "handoff": args.handoff, "trees": {}}
+    what = "handed-off single enqueue" if args.handoff else "single enqueue"
     for label, src in trees.items():
-        per_job = count(src, args.jobs) / args.jobs
+        per_job = count(src, args.jobs, args.handoff) / args.jobs
         results["trees"][label] = {"src": str(src), "instructions_per_enqueue": round(per_job)}
-        print(f"{label}: {per_job:,.0f} Redis instructions per single enqueue", flush=True)
-    Path(args.out, "results-enqueue.json").write_text(json.dumps(results, indent=1) + "\n")
+        print(f"{label}: {per_job:,.0f} Redis instructions per {what}", flush=True)
+    name = "results-handoff.json" if args.handoff else "results-enqueue.json"
+    Path(args.out, name).write_text(json.dumps(results, indent=1) + "\n")
 
 
 if __name__ == "__main__":

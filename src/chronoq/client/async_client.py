@@ -69,6 +69,7 @@ class Client:
             replica_acks=self.settings.replica_acks,
             replica_ack_timeout=self.settings.replica_ack_timeout,
             events_cap=self.settings.events_cap,
+            sync_read_spin=self.settings.sync_read_spin,
         )
         self.broker = self.backend.broker
         self.inspector = self.backend.inspector

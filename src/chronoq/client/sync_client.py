@@ -32,7 +32,11 @@ class SyncClient:
         self._client = self._run(_make(client_factory))
         backend = self._client.backend
         self._enqueuer = SyncEnqueuer(
-            backend.connector, backend.keys, backend.durability, backend.events_cap
+            backend.connector,
+            backend.keys,
+            backend.durability,
+            backend.events_cap,
+            spin=backend.sync_read_spin,
         )
 
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:

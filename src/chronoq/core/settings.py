@@ -11,6 +11,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from chronoq.core.limits import Limit, parse_rate, rate_limit
 from chronoq.core.retention import RetentionPolicy
 
+# s; a local enqueue's reply comes in about 40-60 us (chronoq.redis.spin)
+DEFAULT_SYNC_READ_SPIN = 0.0002
 API_LIMIT = "chronoq-api"  # the limit the HTTP API meters each token's requests with
 
 
@@ -52,6 +54,14 @@ class Settings(BaseSettings):
     )
     replica_ack_timeout: float = Field(
         default=2.0, gt=0, description="Longest wait for replica acknowledgements (seconds)."
+    )
+    sync_read_spin: float = Field(
+        default=DEFAULT_SYNC_READ_SPIN,
+        ge=0,
+        le=0.01,
+        description="Seconds the sync client polls its socket for a reply before it "
+        "blocks (a blocked thread's idle CPU is slow to wake; see chronoq.redis.spin); "
+        "0: block at once.",
     )
     data_dir: Path = Field(default_factory=_default_data_dir)
     prefix: str = "chronoq"

@@ -39,6 +39,7 @@ from chronoq.redis.queue_control import QueueControl
 from chronoq.redis.registry import RegistryStore
 from chronoq.redis.rollups import RollupStore
 from chronoq.redis.schedules import ScheduleStore
+from chronoq.redis.spin import DEFAULT_BUDGET
 from chronoq.redis.workflows import WorkflowStore
 
 if TYPE_CHECKING:
@@ -64,6 +65,7 @@ class Backend:
         events_cap: int = 10_000,
         metrics_days: float = 90,
         metrics: bool = True,
+        sync_read_spin: float = DEFAULT_BUDGET,
     ) -> None:
         if replica_acks and connector.is_cluster:
             raise ConfigurationError(
@@ -75,6 +77,7 @@ class Backend:
         self.durability = Durability(replica_acks, replica_ack_timeout)
         self.redis: AsyncRedis = connector.async_client()
         self.events_cap = events_cap  # each queue's event stream MAXLEN; 0: no events
+        self.sync_read_spin = sync_read_spin  # the sync enqueuer's reply polling (spin.py)
         self.broker = Broker(
             self.redis, self.keys, durability=self.durability, events_cap=events_cap
         )
@@ -97,6 +100,7 @@ class Backend:
             events_cap=settings.events_cap,
             metrics_days=settings.metrics_days,
             metrics=settings.metrics,
+            sync_read_spin=settings.sync_read_spin,
         )
 
     @property

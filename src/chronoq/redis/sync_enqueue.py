@@ -9,8 +9,9 @@ are judged by round-trip cost. The connection comes from the connector's pool, s
 a Sentinel-managed primary is found (and followed after a failover) as usual, and
 TLS, AUTH and the handshake are redis-py's; once connected, commands go straight to
 its socket and replies are read with a hiredis reader of our own (`_Wire`), which
-drops about 3 us of wrapper code from each exchange. A Cluster has no one primary,
-so there enqueues go through the Cluster client.
+drops about 3 us of wrapper code from each exchange, after polling the socket for a
+moment (spin.py: a blocked reader's idle vCPU costs more to wake than the exchange).
+A Cluster has no one primary, so there enqueues go through the Cluster client.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from chronoq.redis.errors import error_reply
 from chronoq.redis.job_wire import enqueue_command, parse_enqueued
 from chronoq.redis.keys import Keyspace
 from chronoq.redis.scripts import LIB, missing_library
+from chronoq.redis.spin import DEFAULT_BUDGET, SpinReader
 
 _RETRIES = 2  # on a dropped connection; safe: enqueue.lua skips ids that exist
 _READ_SIZE = 65_536
@@ -53,7 +55,7 @@ class _Wire:
     stayed open: it is raised as a ConnectionError, so the caller reconnects, which
     asks the sentinels for the new primary."""
 
-    def __init__(self, conn: ConnectionInterface) -> None:
+    def __init__(self, conn: ConnectionInterface, spin: float = DEFAULT_BUDGET) -> None:
         sock = getattr(conn, "_sock", None)
         if not isinstance(sock, socket.socket):
             raise redis.ConnectionError("the connection has no socket")
@@ -69,6 +71,7 @@ class _Wire:
             decoding = {"encoding": encoder.encoding, "errors": encoder.encoding_errors}
         self._reader = hiredis.Reader(replyError=error_reply, **decoding)
         self._buffer = bytearray(_READ_SIZE)
+        self._spin = SpinReader(sock, spin)
 
     def send(self, packed: bytes) -> None:
         try:
@@ -85,7 +88,9 @@ class _Wire:
         reply = reader.gets()
         while reply is False:
             try:
-                count = self._sock.recv_into(self._buffer)
+                count = self._spin.poll_into(self._buffer)
+                if count is None:
+                    count = self._sock.recv_into(self._buffer)
             except TimeoutError as exc:
                 raise redis.TimeoutError("Timeout reading from socket") from exc
             except OSError as exc:
@@ -119,8 +124,10 @@ class SyncEnqueuer:
         keyspace: Keyspace,
         durability: Durability | None = None,
         events_cap: int = 10_000,
+        spin: float = DEFAULT_BUDGET,
     ) -> None:
         self._connector = connector
+        self._spin = spin  # s a reply is polled for before the read blocks (spin.py)
         self._pool = connector.sync_pool()
         self._cluster: redis.Redis | None = None if self._pool else connector.sync_client()
         self._wire: _Wire | None = None
@@ -275,7 +282,7 @@ class SyncEnqueuer:
             # connect itself to redis-py's default localhost:6379 on first send.
             conn.connect()  # type: ignore[no-untyped-call]
             try:
-                wire = _Wire(conn)
+                wire = _Wire(conn, self._spin)
             except redis.ConnectionError:
                 conn.disconnect()  # type: ignore[no-untyped-call]
                 raise

@@ -27,7 +27,6 @@ local id, task, args = ARGV[1], ARGV[2], ARGV[3]
 if id == '' or task == '' then return redis.error_reply('bad enqueue: no id or task name') end
 local prio, why = check_priority('priority', ARGV[4])
 if prio == nil then return redis.error_reply('bad enqueue: ' .. why) end
-local f = {}  -- the entry fields among them, as read_job would read them back (checked)
 for i = 6, #ARGV, 2 do
   local name, value = ARGV[i], ARGV[i + 1]
   if value == nil or PLAIN_ONLY_FIELDS[name] then
@@ -40,9 +39,7 @@ for i = 6, #ARGV, 2 do
   if check then
     local checked, problem = check(name, value)
     if checked == nil then return redis.error_reply('bad enqueue: ' .. problem) end
-    value = checked
   end
-  if is_entry_field(name) then f[name] = value end
 end
 
 -- The next number is taken before anything is written (a failure leaves nothing):
@@ -59,7 +56,6 @@ if redis.call('HSETNX', job_key, 'task', task) == 0 then
   return {id, redis.call('HGET', job_key, 'status') or 'expired', 0}  -- a resend
 end
 local now_text = now_ms_text()
-f.enq = now_text
 
 -- Handed straight to an idle worker: the record is written once, already running (as
 -- enqueue.lua's write and hand_off's start_run leave it, without the second HSET and
@@ -79,6 +75,17 @@ if redis.call('ZCARD', KEYS[6]) > 0 then
         'att', '1', 'st', now_text, 'lease', token, 'wid', wid, unpack(ARGV, 6))
     end
     redis.call('ZADD', KEYS[5], int_text(now + worker[3]), id)
+    -- The entry carries the entry fields among ARGV[6..] as read_job would read them
+    -- back (checked above, so every check passes); built here only, as the queued
+    -- path has no use for them.
+    local f = {enq = now_text}
+    for i = 6, #ARGV, 2 do
+      local name, value = ARGV[i], ARGV[i + 1]
+      if is_entry_field(name) then
+        local check = FIELD_CHECKS[name]
+        f[name] = check and check(name, value) or value
+      end
+    end
     push_hand_off(I, worker, id, task, args, f, now)
     event_now(KEYS[9], ARGV[5], id, 'running')
     return {id, 'running', 1}
