@@ -138,7 +138,7 @@ async def test_a_plain_hand_off_leaves_what_the_batch_scripts_hand_off_leaves(
     entries = [json.loads(e) for e in raw.lrange(q.inbox("w1"), 0, -1)]
     assert [e[0] for e in entries] == [plain.id, batch[0].id, batch[1].id]
     shape = [[type(v).__name__ for v in e[1:]] for e in entries]
-    assert shape[0] == shape[1]  # numbers stay numbers, absent fields false
+    assert shape[0] == shape[1]  # whole numbers as text, absent fields false
     first, second = entries[0], entries[1]
     assert first[1:7] == second[1:7] and first[-1] == second[-1] == "tok-w1"
 

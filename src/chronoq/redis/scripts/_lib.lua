@@ -735,7 +735,8 @@ end
 -- {worker id, token, lease ms}. A registration 'token|lease ms|slots' holds that many
 -- places; the last one taken ends it (an older 'token|lease ms' holds one).
 local function take_idle_worker(I, now)
-  local found = redis.call('ZREVRANGEBYSCORE', I.idle, '+inf', now - IDLE_STALE_MS, 'LIMIT', 0, 1)
+  local found = redis.call('ZREVRANGEBYSCORE', I.idle, '+inf', int_text(now - IDLE_STALE_MS),
+    'LIMIT', '0', '1')
   if #found == 0 then return nil end
   local wid = found[1]
   local lease = redis.call('HGET', I.leases, wid) or ''
@@ -746,7 +747,7 @@ local function take_idle_worker(I, now)
   end
   slots = tonumber(slots)
   if token and slots > 1 then
-    redis.call('HSET', I.leases, wid, token .. '|' .. lease_ms .. '|' .. (slots - 1))
+    redis.call('HSET', I.leases, wid, token .. '|' .. lease_ms .. '|' .. int_text(slots - 1))
   else
     redis.call('ZREM', I.idle, wid)
     redis.call('HDEL', I.leases, wid)
@@ -757,20 +758,26 @@ end
 
 -- Lease a new job (no gates: those go through the claim) to `worker` and push its
 -- entry (run_entry, then the token) to the worker's inbox: it starts one network
--- hop after the enqueue.
-local function push_hand_off(I, worker, id, task, args, f, now)
-  local entry = run_entry(id, task, args, 1, f, now, false)
+-- hop after the enqueue. Its whole numbers go as text (the worker's decoder takes
+-- either): cjson prints a number with snprintf, as Redis 7.0 does a number given to
+-- redis.call, each about 2,600 instructions (bench/redis_cost/RESULTS.md).
+-- `f`: ENTRY_FIELDS as stored (text) or as read_job checks them (numbers).
+local function push_hand_off(I, worker, id, task, args, f, now_text)
+  if type(f.maxr) == 'number' then f.maxr = int_text(f.maxr) end
+  if type(f.rbase) == 'number' then f.rbase = int_text(f.rbase) end
+  local entry = run_entry(id, task, args, '1', f, now_text, false)
   entry[#entry + 1] = worker[2]
   local inbox = I.inbox .. worker[1]
   redis.call('RPUSH', inbox, cjson.encode(entry))
-  redis.call('PEXPIRE', inbox, 60000)
+  redis.call('PEXPIRE', inbox, '60000')
 end
 
 local function hand_off(I, worker, job_key, id, task, args, now)
   local f = read_job(job_key, ENTRY_FIELDS)  -- checked by the enqueue that wrote them
-  start_run(I.active, job_key, id, 1, int_text(now), int_text(now + worker[3]), worker[2],
+  local now_text = int_text(now)
+  start_run(I.active, job_key, id, 1, now_text, int_text(now + worker[3]), worker[2],
     worker[1])
-  push_hand_off(I, worker, id, task, args, f, now)
+  push_hand_off(I, worker, id, task, args, f, now_text)
 end
 
 -- ENTRY_FIELDS as a set, made on first use (a function library's load runs without

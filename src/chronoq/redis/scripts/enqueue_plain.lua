@@ -75,18 +75,13 @@ if redis.call('ZCARD', KEYS[6]) > 0 then
         'att', '1', 'st', now_text, 'lease', token, 'wid', wid, unpack(ARGV, 6))
     end
     redis.call('ZADD', KEYS[5], int_text(now + worker[3]), id)
-    -- The entry carries the entry fields among ARGV[6..] as read_job would read them
-    -- back (checked above, so every check passes); built here only, as the queued
-    -- path has no use for them.
+    -- The entry carries the entry fields among ARGV[6..] as sent (each checked
+    -- above); gathered here only, as the queued path has no use for them.
     local f = {enq = now_text}
     for i = 6, #ARGV, 2 do
-      local name, value = ARGV[i], ARGV[i + 1]
-      if is_entry_field(name) then
-        local check = FIELD_CHECKS[name]
-        f[name] = check and check(name, value) or value
-      end
+      if is_entry_field(ARGV[i]) then f[ARGV[i]] = ARGV[i + 1] end
     end
-    push_hand_off(I, worker, id, task, args, f, now)
+    push_hand_off(I, worker, id, task, args, f, now_text)
     event_now(KEYS[9], ARGV[5], id, 'running')
     return {id, 'running', 1}
   end
