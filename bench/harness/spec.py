@@ -133,6 +133,10 @@ FIGURES = [
         )
         for key in ("p50_ms", "p99_ms")
     ),
+    Figure("delayed lateness p50 (ms)", "delayed", "p50_ms", False),
+    Figure("delayed lateness p99 (ms)", "delayed", "p99_ms", False),
+    Figure("delayed lateness max (ms)", "delayed", "max_ms", False),
+    Figure("bytes per waiting job", "memory", "bytes_per_job", False),
     Figure(
         "cluster: processing, 1 process (jobs/s)",
         "cluster_process",
