@@ -59,18 +59,14 @@ class Client:
         connector: Connector | None = None,
         hooks: HookRegistry | None = None,
     ) -> None:
-        self.settings = settings or Settings(redis_url=redis_url, prefix=prefix)
+        settings = settings or Settings(redis_url=redis_url, prefix=prefix)
+        if settings.prefix != prefix:  # the argument names the keyspace
+            settings = settings.model_copy(update={"prefix": prefix})
+        self.settings = settings
         self.registry = registry if registry is not None else TaskRegistry()  # empty is falsy
         self.hooks = hooks or HookRegistry()  # "enqueued" and "cancelled" fire here
         self.url = redis_url
-        self.backend = Backend(
-            connector or Connector.from_settings(self.settings, redis_url),
-            prefix,
-            replica_acks=self.settings.replica_acks,
-            replica_ack_timeout=self.settings.replica_ack_timeout,
-            events_cap=self.settings.events_cap,
-            sync_read_spin=self.settings.sync_read_spin,
-        )
+        self.backend = Backend.from_settings(settings, redis_url, connector=connector)
         self.broker = self.backend.broker
         self.inspector = self.backend.inspector
         self._options_cache: dict[str, JobOptions] = {}
