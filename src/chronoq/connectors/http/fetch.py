@@ -15,12 +15,13 @@ In order, each step deferring the job rather than failing it where waiting helps
    it opens (the source's limit defers the job's start there too);
 2. robots.txt (shared cache, RFC 9309): a disallowed URL is Permanent; a Crawl-delay
    above the source's minimum delay raises its limit's `min_gap` to it;
-3. the minimum gap between two requests to the source, claimed atomically across
-   workers (`app.once` with the gap as its ttl): a request too soon is deferred;
-4. a conditional GET with the URL's stored ETag and Last-Modified; a 304 is
+3. a conditional GET with the URL's stored ETag and Last-Modified; a 304 is
    `unchanged`, a 2xx stores the new validators (or drops the stored ones when it
-   has none: the page stopped sending them);
-5. 429 and 503: their Retry-After (seconds or HTTP-date) reschedules the job, and
+   has none: the page stopped sending them), sent once the minimum gap between two
+   requests to the source is claimed, atomically across workers and just before the
+   request leaves (`app.once` with the gap, plus GAP_MARGIN, as its ttl): a request
+   too soon is deferred;
+4. 429 and 503: their Retry-After (seconds or HTTP-date) reschedules the job, and
    the source's rate is lowered until it recovers (`AdaptiveRate`).
 
 The source's requests per hour and burst are its limit's, which gates the scrape
@@ -45,6 +46,7 @@ from chronoq.connectors.http.throttle import throttle_wait, throttled
 
 VALIDATORS = "http-validators"
 VALIDATORS_TTL = 90 * 86400.0
+GAP_MARGIN = 0.05  # s a gap claim outlasts the gap (see PoliteFetcher._claim_gap)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,9 +105,16 @@ class PoliteFetcher:
         gap = max(limit.min_gap, robots.crawl_delay(self.user_agent) or 0.0)
         if gap > limit.min_gap:
             await Limits(self._client, self.app.timezone).update(limit.name, min_gap=gap)
-        if gap > 0 and not await self.app.once(f"http-gap:{src.name}", ttl=gap):
-            raise RateLimited(gap, f"source {src.name!r}: {gap:g} s between requests")
-        return await self._get(src, url)
+        return await self._get(src, url, gap)
+
+    async def _claim_gap(self, source: Source, gap: float) -> None:
+        """Claim the gap before this request to the source, across workers, as late as
+        possible (just before the request leaves); a request too soon is deferred. The
+        claim is held GAP_MARGIN past the gap: the time from a claim to its request
+        leaving differs between two requests (the first one opens the connection), and
+        the server must see at least the gap between them."""
+        if gap > 0 and not await self.app.once(f"http-gap:{source.name}", ttl=gap + GAP_MARGIN):
+            raise RateLimited(gap, f"source {source.name!r}: {gap:g} s between requests")
 
     async def _limit(self, source: Source) -> Limit:
         """The stored limit (operators' runtime changes, a Crawl-delay, a lowered
@@ -115,7 +124,7 @@ class PoliteFetcher:
         except LimitNotFound:
             return source.limit()
 
-    async def _get(self, source: Source, url: str) -> Page:
+    async def _get(self, source: Source, url: str, gap: float) -> Page:
         records = self._client.records(VALIDATORS)
         key = hashlib.sha1(url.encode()).hexdigest()
         known = await records.get(key) or {}
@@ -124,6 +133,7 @@ class PoliteFetcher:
             headers["If-None-Match"] = known["etag"]
         if known.get("last_modified"):
             headers["If-Modified-Since"] = known["last_modified"]
+        await self._claim_gap(source, gap)
         response = await self.http().get(url, headers=headers, follow_redirects=True)
         adaptive = AdaptiveRate(self._client, source.limit_name, timezone=self.app.timezone)
         wait = throttle_wait(response)
