@@ -16,7 +16,7 @@ from chronoq.redis import spin
 from chronoq.redis.spin import MISS_LIMIT, PAUSE_READS, SpinReader, can_spin
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def two_cpus(monkeypatch: pytest.MonkeyPatch) -> None:
     """Polling is off on one CPU (tested below); its workings are tested anywhere."""
     monkeypatch.setattr(spin, "usable_cpus", lambda: 2)
@@ -33,7 +33,6 @@ def pair(request: pytest.FixtureRequest) -> Iterator[tuple[socket.socket, socket
     theirs.close()
 
 
-@pytest.mark.usefixtures("two_cpus")
 def test_a_reply_that_is_there_is_read_without_blocking(
     pair: tuple[socket.socket, socket.socket],
 ) -> None:
@@ -44,7 +43,6 @@ def test_a_reply_that_is_there_is_read_without_blocking(
     assert reader.poll_into(buffer) == 5 and buffer[:5] == b"+OK\r\n"
 
 
-@pytest.mark.usefixtures("two_cpus")
 def test_a_reply_that_lands_while_polling_is_read(
     pair: tuple[socket.socket, socket.socket],
 ) -> None:
@@ -60,7 +58,6 @@ def test_a_reply_that_lands_while_polling_is_read(
     assert 0.015 < time.perf_counter() - started < 1.0  # waited for it, not the budget
 
 
-@pytest.mark.usefixtures("two_cpus")
 def test_polling_pauses_after_misses_in_a_row_then_resumes(
     pair: tuple[socket.socket, socket.socket],
 ) -> None:
@@ -80,7 +77,6 @@ def test_polling_pauses_after_misses_in_a_row_then_resumes(
     assert reader.poll_into(buffer) == 7
 
 
-@pytest.mark.usefixtures("two_cpus")
 def test_a_hit_resets_the_misses(pair: tuple[socket.socket, socket.socket]) -> None:
     ours, theirs = pair
     reader = SpinReader(ours, 0.0005)
@@ -94,7 +90,6 @@ def test_a_hit_resets_the_misses(pair: tuple[socket.socket, socket.socket]) -> N
     assert reader.spinning
 
 
-@pytest.mark.usefixtures("two_cpus")
 def test_a_closed_peer_reads_as_zero(pair: tuple[socket.socket, socket.socket]) -> None:
     ours, theirs = pair
     theirs.close()
@@ -121,7 +116,6 @@ def test_no_polling_with_no_budget_on_tls_or_on_one_cpu(
         theirs.close()
 
 
-@pytest.mark.usefixtures("two_cpus")
 def test_the_setting_reaches_the_sync_enqueuers_socket(prefix: str, redis_url: str) -> None:
     for budget, spinning in ((0.0, False), (0.0002, True)):
         settings = Settings(redis_url=redis_url, prefix=prefix, sync_read_spin=budget)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from chronoq.core.errors import ConfigurationError
 from chronoq.core.rollups import Keep
-from chronoq.core.settings import Settings
+from chronoq.core.settings import DEFAULT_SYNC_READ_SPIN, Settings
 from chronoq.redis.broker import Broker
 from chronoq.redis.connector import AsyncRedis, Connector
 from chronoq.redis.durability import Durability
@@ -39,7 +39,6 @@ from chronoq.redis.queue_control import QueueControl
 from chronoq.redis.registry import RegistryStore
 from chronoq.redis.rollups import RollupStore
 from chronoq.redis.schedules import ScheduleStore
-from chronoq.redis.spin import DEFAULT_BUDGET
 from chronoq.redis.workflows import WorkflowStore
 
 if TYPE_CHECKING:
@@ -65,7 +64,7 @@ class Backend:
         events_cap: int = 10_000,
         metrics_days: float = 90,
         metrics: bool = True,
-        sync_read_spin: float = DEFAULT_BUDGET,
+        sync_read_spin: float = DEFAULT_SYNC_READ_SPIN,
     ) -> None:
         if replica_acks and connector.is_cluster:
             raise ConfigurationError(

@@ -4,7 +4,7 @@ A thread that blocks in recv() lets its CPU go idle, and on a virtual machine an
 idle vCPU halts: waking it when the reply lands costs more than a local round trip
 itself. On the 2-vCPU bench VM a PING to a local Redis took about 90 us when the
 reader blocked and about 32 us when it polled the socket, for the same CPU time
-(`bench/redis_cost/spin.py`). So the sync enqueuer, whose caller waits on each
+(`bench/client/spin.py`). So the sync enqueuer, whose caller waits on each
 reply, polls its socket with non-blocking reads for a short budget before it
 blocks, as low-latency clients and the kernel's own busy polling (SO_BUSY_POLL) do.
 
@@ -23,8 +23,6 @@ import socket
 import time
 
 from chronoq.core.settings import DEFAULT_SYNC_READ_SPIN
-
-DEFAULT_BUDGET = DEFAULT_SYNC_READ_SPIN
 
 MISS_LIMIT = 4
 PAUSE_READS = 1000
@@ -45,7 +43,7 @@ def can_spin(sock: socket.socket, budget: float) -> bool:
 class SpinReader:
     """Reads what has arrived on one socket by polling it for up to a budget."""
 
-    def __init__(self, sock: socket.socket, budget: float = DEFAULT_BUDGET) -> None:
+    def __init__(self, sock: socket.socket, budget: float = DEFAULT_SYNC_READ_SPIN) -> None:
         self._sock = sock
         self._fd = sock.fileno()
         self._budget = budget if can_spin(sock, budget) else 0.0

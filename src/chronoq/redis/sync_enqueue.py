@@ -30,6 +30,7 @@ from redis.sentinel import SentinelManagedConnection
 from chronoq.core.claims import Enqueued, Placement
 from chronoq.core.errors import NotReplicated
 from chronoq.core.job import JobSpec
+from chronoq.core.settings import DEFAULT_SYNC_READ_SPIN
 from chronoq.redis.broker import BATCH_LIMIT
 from chronoq.redis.connector import Connector
 from chronoq.redis.durability import Durability
@@ -37,7 +38,7 @@ from chronoq.redis.errors import error_reply
 from chronoq.redis.job_wire import enqueue_command, parse_enqueued
 from chronoq.redis.keys import Keyspace
 from chronoq.redis.scripts import LIB, missing_library
-from chronoq.redis.spin import DEFAULT_BUDGET, SpinReader
+from chronoq.redis.spin import SpinReader
 
 _RETRIES = 2  # on a dropped connection; safe: enqueue.lua skips ids that exist
 _READ_SIZE = 65_536
@@ -55,7 +56,7 @@ class _Wire:
     stayed open: it is raised as a ConnectionError, so the caller reconnects, which
     asks the sentinels for the new primary."""
 
-    def __init__(self, conn: ConnectionInterface, spin: float = DEFAULT_BUDGET) -> None:
+    def __init__(self, conn: ConnectionInterface, spin: float = DEFAULT_SYNC_READ_SPIN) -> None:
         sock = getattr(conn, "_sock", None)
         if not isinstance(sock, socket.socket):
             raise redis.ConnectionError("the connection has no socket")
@@ -124,7 +125,7 @@ class SyncEnqueuer:
         keyspace: Keyspace,
         durability: Durability | None = None,
         events_cap: int = 10_000,
-        spin: float = DEFAULT_BUDGET,
+        spin: float = DEFAULT_SYNC_READ_SPIN,
     ) -> None:
         self._connector = connector
         self._spin = spin  # s a reply is polled for before the read blocks (spin.py)
