@@ -158,3 +158,43 @@ async def test_a_plain_enqueue_refuses_an_extra_field_it_writes_itself(
         with pytest.raises(redis.ResponseError, match=f"field {field} is written by the enqueue"):
             raw.fcall(function, len(keys), *keys, "id1", "t", "[[]]", 0, 0, field, "1")
     assert raw.exists(q.job_prefix + "id1") == 0
+
+
+async def test_a_plain_enqueue_rings_for_workers_whose_registration_went_stale(
+    client: Client, raw: redis.Redis
+) -> None:
+    """A registration older than the staleness bound takes no job: the job is queued
+    and the doorbell rung for whoever still waits; one that is malformed is dropped."""
+    q = client.broker.keys.queue("default")
+    now_ms = int(raw.time()[0]) * 1000
+    raw.zadd(q.idle, {"stale": now_ms - 60_000})
+    raw.hset(q.idle_leases, "stale", "tok-stale|5000|4")
+    job = await client.submit(JobRequest("t", force=True))
+    assert job.status is JobStatus.QUEUED
+    assert raw.lrange(q.wake, 0, -1) == ["1"]
+    assert raw.zscore(q.idle, "stale") is not None  # left for its worker to renew
+    raw.delete(q.wake)
+    raw.zadd(q.idle, {"bad": now_ms + 1_000})
+    raw.hset(q.idle_leases, "bad", "no token here")
+    job = await client.submit(JobRequest("t", force=True))
+    assert job.status is JobStatus.QUEUED
+    assert raw.zscore(q.idle, "bad") is None and not raw.hexists(q.idle_leases, "bad")
+    assert raw.lrange(q.wake, 0, -1) == ["1"]
+
+
+async def test_a_plain_resend_changes_nothing(client: Client, raw: redis.Redis) -> None:
+    """The same id sent again (a retry after a lost reply) reports the job as it is,
+    created 0: its record stays as it was and it takes no idle worker's place."""
+    q = client.broker.keys.queue("default")
+    keys = [q.ready, q.seq, q.wake, q.job_prefix, q.active, q.idle, q.idle_leases,
+            q.inbox_prefix, q.events]  # fmt: skip
+    function = SCRIPTS.enqueue_plain.function
+    await client.enqueue_many([])  # the library is loaded
+    assert raw.fcall(function, len(keys), *keys, "id0", "t", "[[]]", 0, 0)[1:] == ["queued", 1]
+    raw.zadd(q.idle, {"w1": int(raw.time()[0]) * 1000})  # an idle worker now
+    raw.hset(q.idle_leases, "w1", "tok-w1|5000|1")
+    before = (raw.hgetall(q.job_prefix + "id0"), raw.zcard(q.idle))
+    assert raw.fcall(function, len(keys), *keys, "id0", "t", "[[9]]", 0, 0) == [
+        "id0", "queued", 0,
+    ]  # fmt: skip
+    assert (raw.hgetall(q.job_prefix + "id0"), raw.zcard(q.idle)) == before
