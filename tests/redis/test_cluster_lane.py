@@ -118,6 +118,24 @@ async def test_a_killed_connection_is_replaced(
     await lane.aclose()
 
 
+async def test_an_idle_read_goes_out_on_its_nodes_kept_connection(
+    redis_cluster: Cluster, client: redis.asyncio.cluster.RedisCluster, prefix: str
+) -> None:
+    """A worker's blocking read of one queue (its inbox and doorbell, one slot) takes
+    the lane of that queue's node, and returns what is pushed while it waits."""
+    inbox, wake = f"{prefix}:{{idle}}:inbox:w1", f"{prefix}:{{idle}}:wake"
+    lane = ClusterLane(client)
+    read = asyncio.create_task(lane.execute_command("BLPOP", inbox, wake, 5))
+    await asyncio.sleep(0.2)
+    assert not read.done()
+    await client.rpush(wake, "1")
+    assert await asyncio.wait_for(read, 5) == [wake, "1"]
+    owner = redis_cluster.owner_of_slot(redis_cluster.slot_of(wake))
+    assert list(lane._kept) == [f"{HOST}:{owner.port}"]
+    assert await lane.execute_command("BLPOP", inbox, wake, 0.05) is None
+    await lane.aclose()
+
+
 def test_other_clients_get_no_lane() -> None:
     thing = object()
     assert lane_for(thing) is thing

@@ -8,7 +8,7 @@ import redis.asyncio.cluster
 import redis.exceptions
 from redis.crc import key_slot
 
-from chronoq.redis.connector import Connector, _hash_tag, fcall_slot
+from chronoq.redis.connector import Connector, _hash_tag, fcall_slot, lane_slot
 
 KEYS = ["cq:{default}:ready", "cq:{default}:scheduled", "cq:{default}:job:"]
 
@@ -61,3 +61,18 @@ def test_a_key_lists_slot_is_remembered_and_a_bad_list_refused_every_time() -> N
     for _ in range(2):
         with pytest.raises(redis.exceptions.RedisClusterException, match="keys span"):
             fcall_slot(made, bad)
+
+
+def test_an_idle_workers_read_of_one_queue_goes_to_the_queues_slot() -> None:
+    """A lane sends an FCALL, or a BLPOP whose keys share a slot, straight to that
+    slot's node; a read spanning slots is refused naming it, anything else is left
+    to the Cluster client (None)."""
+    made = client()
+    read = ("BLPOP", "cq:{default}:inbox:w1", "cq:{default}:wake", 1.0)
+    assert lane_slot(made, read) == lane_slot(made, read) == key_slot(b"default")
+    assert lane_slot(made, ("FCALL", "cq_claim", len(KEYS), *KEYS)) == key_slot(b"default")
+    with pytest.raises(redis.exceptions.RedisClusterException, match="BLPOP keys span"):
+        lane_slot(made, ("BLPOP", "cq:{a}:wake", "cq:{b}:wake", 1.0))
+    assert lane_slot(made, ("BLPOP", 1.0)) is None
+    assert lane_slot(made, ("GET", "cq:{default}:seq")) is None
+    assert lane_slot(made, ()) is None

@@ -93,11 +93,32 @@ def fcall_slot(client: Any, args: tuple[Any, ...]) -> int | None:
     keys = args[3 : 3 + count]
     slot = _key_slots.get(keys)
     if slot is None:
-        slot = _slot_of_keys(client, str(args[1]), keys)
+        slot = _slot_of_keys(client, f"FCALL {args[1]}", keys)
         if len(_key_slots) >= _KEY_SLOTS_KEPT:
             _key_slots.clear()
         _key_slots[keys] = slot
     return slot
+
+
+def lane_slot(client: Any, args: tuple[Any, ...]) -> int | None:
+    """The slot a lane sends `args` to (`chronoq.redis.lane.ClusterLane`): an FCALL's
+    (fcall_slot), or a BLPOP's whose keys (all but the timeout) share one slot, as an
+    idle worker's read of one queue's inbox and doorbell does; None for anything else
+    (the Cluster client's own path decides)."""
+    if not args:
+        return None
+    if args[0] == "BLPOP":
+        keys = args[1:-1]
+        if not keys:
+            return None
+        slot = _key_slots.get(keys)
+        if slot is None:
+            slot = _slot_of_keys(client, "BLPOP", keys)
+            if len(_key_slots) >= _KEY_SLOTS_KEPT:
+                _key_slots.clear()
+            _key_slots[keys] = slot
+        return slot
+    return fcall_slot(client, args)
 
 
 def _slot_of_keys(client: Any, function: str, keys: tuple[Any, ...]) -> int:
@@ -108,7 +129,7 @@ def _slot_of_keys(client: Any, function: str, keys: tuple[Any, ...]) -> int:
     slots: set[int] = {client.keyslot(key) for key in keys}
     if len(slots) != 1:
         raise redis.exceptions.RedisClusterException(
-            f"FCALL {function} keys span slots {sorted(slots)}: every key must share a hash tag"
+            f"{function} keys span slots {sorted(slots)}: every key must share a hash tag"
         )
     return slots.pop()
 

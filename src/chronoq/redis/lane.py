@@ -20,10 +20,11 @@ What stays as it was:
   subclasses: READONLY, NOSCRIPT, ...) is raised as the client raises it: the
   connection is fine.
 - On a Cluster (`ClusterLane`) a command whose slot is known (an FCALL: its keys
-  share one hash tag) goes out on a kept connection of the node owning the slot,
-  one per node. Each node's connection is in flight on its own: a worker serving
-  queues on three nodes claims from all three at once, each on its lane, and only a
-  second command for a node already waiting goes the usual way. A redirection
+  share one hash tag; an idle worker's BLPOP of one queue's keys) goes out on a
+  kept connection of the node owning the slot, one per node. Each node's
+  connection is in flight on its own: a worker serving queues on three nodes
+  claims from all three at once, each on its lane, and only a second command for
+  a node already waiting goes the usual way. A redirection
   (MOVED, ASK), TRYAGAIN, CLUSTERDOWN or a slot the map does not cover sends it
   again through the Cluster client, which follows the new topology: the server
   refused the command, it did not run.
@@ -48,7 +49,7 @@ from redis.exceptions import (
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from chronoq.redis.connector import fcall_slot
+from chronoq.redis.connector import lane_slot
 
 # What sends a command the Cluster client's way: broken or stale connections, and the
 # replies that mean "not here, not now" (the command did not run).
@@ -169,7 +170,7 @@ class ClusterLane(BaseLane):
     async def execute_command(self, *command: Any) -> Any:
         if self.client._initialize:  # not mapped yet
             return await self.client.execute_command(*command)
-        slot = fcall_slot(self.client, command)
+        slot = lane_slot(self.client, command)
         if slot is None:
             return await self.client.execute_command(*command)
         try:
