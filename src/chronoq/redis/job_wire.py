@@ -49,9 +49,16 @@ def _is_plain(spec: JobSpec, place: Placement) -> bool:
 @lru_cache(maxsize=256)
 def _plain_key_tuple(q: QueueKeys) -> tuple[str, ...]:
     return (
-        q.ready, q.seq, q.wake, q.job_prefix, q.active, q.idle, q.idle_leases,
-        q.inbox_prefix, q.events,
-    )  # fmt: skip
+        q.ready,
+        q.seq,
+        q.wake,
+        q.job_prefix,
+        q.active,
+        q.idle,
+        q.idle_leases,
+        q.inbox_prefix,
+        q.events,
+    )
 
 
 def _plain_keys(q: QueueKeys) -> list[str]:
@@ -161,25 +168,27 @@ def claimed_jobs(queue: str, token: str, reply: list[Any]) -> list[ClaimedJob]:
         entry = reply[i : i + ENTRY_SIZE]
         (job_id, task, payload, attempts, max_retries, options, reservations, enqueued,
          run_at, started, schedule, due, account, fence, retry_base) = entry  # fmt: skip
+        # Positional: a keyword costs about 0.05 us, 0.85 us a job at 17 of them (the
+        # order is ClaimedJob's, checked by tests/redis/test_job_wire.py).
         jobs.append(
             ClaimedJob(
-                id=job_id,
-                queue=queue,
-                task=task,
-                payload=payload,
-                attempts=attempts,
-                max_retries=max_retries,
-                options=options,
-                token=token,
-                reservations=reservations,
-                enqueued_ms=shown_ms(enqueued),
-                run_at_ms=shown_ms(run_at),
-                started_ms=started,
-                schedule=schedule,
-                schedule_due_ms=shown_ms(due),
-                account=account,
-                fence=fence,
-                retry_base=retry_base or 0,
+                job_id,
+                queue,
+                task,
+                payload,
+                attempts,
+                max_retries,
+                options,
+                token,
+                reservations,
+                shown_ms(enqueued),
+                shown_ms(run_at),
+                started,
+                schedule,
+                shown_ms(due),
+                account,
+                fence,
+                retry_base or 0,
             )
         )
     return jobs
@@ -187,24 +196,24 @@ def claimed_jobs(queue: str, token: str, reply: list[Any]) -> list[ClaimedJob]:
 
 def decode_entry(queue: str, token: str, v: Sequence[Any], i: int) -> ClaimedJob:
     """One run entry from `v[i:]` of a hand-off's JSON (absent values are false)."""
-    return ClaimedJob(
-        id=v[i],
-        queue=queue,
-        task=v[i + 1],
-        payload=v[i + 2],
-        attempts=int(v[i + 3]),
-        max_retries=_opt_int(v[i + 4]),
-        options=v[i + 5] or None,
-        token=token,
-        reservations=v[i + 6] or None,
-        enqueued_ms=shown_ms(v[i + 7]),
-        run_at_ms=shown_ms(v[i + 8]),
-        started_ms=_opt_int(v[i + 9]),
-        schedule=v[i + 10] or None,
-        schedule_due_ms=shown_ms(v[i + 11]),
-        account=v[i + 12] or None,
-        fence=_opt_int(v[i + 13]),
-        retry_base=_opt_int(v[i + 14]) or 0,
+    return ClaimedJob(  # positional, in ClaimedJob's order (see claimed_jobs)
+        v[i],
+        queue,
+        v[i + 1],
+        v[i + 2],
+        int(v[i + 3]),
+        _opt_int(v[i + 4]),
+        v[i + 5] or None,
+        token,
+        v[i + 6] or None,
+        shown_ms(v[i + 7]),
+        shown_ms(v[i + 8]),
+        _opt_int(v[i + 9]),
+        v[i + 10] or None,
+        shown_ms(v[i + 11]),
+        v[i + 12] or None,
+        _opt_int(v[i + 13]),
+        _opt_int(v[i + 14]) or 0,
     )
 
 
