@@ -90,14 +90,7 @@ def fcall_slot(client: Any, args: tuple[Any, ...]) -> int | None:
     count = int(args[2])
     if count < 1:
         return None
-    keys = args[3 : 3 + count]
-    slot = _key_slots.get(keys)
-    if slot is None:
-        slot = _slot_of_keys(client, f"FCALL {args[1]}", keys)
-        if len(_key_slots) >= _KEY_SLOTS_KEPT:
-            _key_slots.clear()
-        _key_slots[keys] = slot
-    return slot
+    return _remembered_slot(client, f"FCALL {args[1]}", args[3 : 3 + count])
 
 
 def lane_slot(client: Any, args: tuple[Any, ...]) -> int | None:
@@ -109,19 +102,22 @@ def lane_slot(client: Any, args: tuple[Any, ...]) -> int | None:
         return None
     if args[0] == "BLPOP":
         keys = args[1:-1]
-        if not keys:
-            return None
-        slot = _key_slots.get(keys)
-        if slot is None:
-            slot = _slot_of_keys(client, "BLPOP", keys)
-            if len(_key_slots) >= _KEY_SLOTS_KEPT:
-                _key_slots.clear()
-            _key_slots[keys] = slot
-        return slot
+        return _remembered_slot(client, "BLPOP", keys) if keys else None
     return fcall_slot(client, args)
 
 
-def _slot_of_keys(client: Any, function: str, keys: tuple[Any, ...]) -> int:
+def _remembered_slot(client: Any, command: str, keys: tuple[Any, ...]) -> int:
+    """The one slot of `keys`, checked once per key list and then remembered."""
+    slot = _key_slots.get(keys)
+    if slot is None:
+        slot = _slot_of_keys(client, command, keys)
+        if len(_key_slots) >= _KEY_SLOTS_KEPT:
+            _key_slots.clear()
+        _key_slots[keys] = slot
+    return slot
+
+
+def _slot_of_keys(client: Any, command: str, keys: tuple[Any, ...]) -> int:
     tag = _hash_tag(keys[0])
     if tag is not None and all(_hash_tag(key) == tag for key in keys):
         slot: int = client.keyslot(keys[0])  # one CRC, not one per key (a claim has 21)
@@ -129,7 +125,7 @@ def _slot_of_keys(client: Any, function: str, keys: tuple[Any, ...]) -> int:
     slots: set[int] = {client.keyslot(key) for key in keys}
     if len(slots) != 1:
         raise redis.exceptions.RedisClusterException(
-            f"{function} keys span slots {sorted(slots)}: every key must share a hash tag"
+            f"{command} keys span slots {sorted(slots)}: every key must share a hash tag"
         )
     return slots.pop()
 

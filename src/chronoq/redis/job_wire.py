@@ -49,16 +49,9 @@ def _is_plain(spec: JobSpec, place: Placement) -> bool:
 @lru_cache(maxsize=256)
 def _plain_key_tuple(q: QueueKeys) -> tuple[str, ...]:
     return (
-        q.ready,
-        q.seq,
-        q.wake,
-        q.job_prefix,
-        q.active,
-        q.idle,
-        q.idle_leases,
-        q.inbox_prefix,
-        q.events,
-    )
+        q.ready, q.seq, q.wake, q.job_prefix, q.active, q.idle, q.idle_leases,
+        q.inbox_prefix, q.events,
+    )  # fmt: skip
 
 
 def _plain_keys(q: QueueKeys) -> list[str]:

@@ -24,10 +24,10 @@ What stays as it was:
   kept connection of the node owning the slot, one per node. Each node's
   connection is in flight on its own: a worker serving queues on three nodes
   claims from all three at once, each on its lane, and only a second command for
-  a node already waiting goes the usual way. A redirection
-  (MOVED, ASK), TRYAGAIN, CLUSTERDOWN or a slot the map does not cover sends it
-  again through the Cluster client, which follows the new topology: the server
-  refused the command, it did not run.
+  a node already waiting goes the usual way. A redirection (MOVED, ASK), TRYAGAIN,
+  CLUSTERDOWN or a slot the map does not cover sends it again through the Cluster
+  client, which follows the new topology: the server refused the command, it did
+  not run.
 """
 
 from __future__ import annotations
