@@ -56,4 +56,4 @@ async def follow(
             await asyncio.sleep(RESUBSCRIBE_PAUSE)
         finally:
             with contextlib.suppress(Exception):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]

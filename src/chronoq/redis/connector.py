@@ -412,7 +412,7 @@ class Connector:
                 **options,
             )
             return cast(AsyncRedis, cluster)
-        sentinel = redis.asyncio.sentinel.Sentinel(  # type: ignore[no-untyped-call]
+        sentinel = redis.asyncio.sentinel.Sentinel(  # type: ignore[no-untyped-call, unused-ignore]
             [(n.host, n.port) for n in target.nodes],
             sentinel_kwargs=self._sentinel_kwargs(),
         )
@@ -451,10 +451,10 @@ class Connector:
                 **options,
             )
             return cast(SyncRedis, cluster)
-        sentinel = redis.sentinel.Sentinel(  # type: ignore[no-untyped-call]
+        sentinel = redis.sentinel.Sentinel(  # type: ignore[no-untyped-call, unused-ignore]
             [(n.host, n.port) for n in target.nodes], sentinel_kwargs=self._sentinel_kwargs()
         )
-        return sentinel.master_for(  # type: ignore[no-any-return,no-untyped-call]
+        return sentinel.master_for(  # type: ignore[no-any-return, no-untyped-call, unused-ignore]
             target.service or "",
             connection_pool_class=_SyncSentinelPool,
             retry=short_sync_retry(),
