@@ -4,6 +4,7 @@ hour and day buckets and their retention; the Prometheus histograms."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import redis
@@ -14,7 +15,9 @@ from chronoq.core.rollups import BUCKETS_MS, DAY_MS, HOUR_MS, MINUTE_MS, RollupB
 from chronoq.observe.metrics import read_metrics, render
 from chronoq.observe.rollups import window
 from chronoq.worker import Worker, WorkerOptions
+from chronoq.worker.outcomes import FLUSH_EVERY
 from tests.observe.test_metrics import samples
+from tests.worker.helpers import running_worker, wait_until
 
 
 def mixed_app(app: App) -> None:
@@ -157,3 +160,30 @@ async def test_expired_and_cancelled_are_counted(app: App, client: Client) -> No
     rows = {r.task: r.counts for r in (await window(client.backend, hours=1)).rows}
     assert rows["noop"]["expired"] == 1 and rows["noop"]["started"] == 0
     assert rows["stopped"]["cancelled"] == 1 and rows["stopped"]["failed"] == 0
+
+
+async def test_an_idle_worker_writes_pending_rollups_within_the_flush_interval(
+    app: App, client: Client
+) -> None:
+    """The second job's counts wait for the rollup interval (the first job's were
+    written at once), then go out on the writer's timer: no outcome and no stop
+    comes after them to carry them."""
+
+    @app.task(queue="idle", name="tick")
+    async def tick() -> None:
+        return None
+
+    async def succeeded() -> int:
+        w = await window(client.backend, hours=1, queue="idle")
+        return w.counts["succeeded"] if w.rows else 0
+
+    async with running_worker(app, queues="idle", scheduler=False):
+        first = await client.enqueue(tick)
+        await client.result(first.id, timeout=10)
+        second = await client.enqueue(tick)
+        await client.result(second.id, timeout=10)
+        await wait_until(lambda: _equals(succeeded, 2), timeout=FLUSH_EVERY + 3)
+
+
+async def _equals(read: Callable[[], Awaitable[int]], expected: int) -> bool:
+    return await read() == expected

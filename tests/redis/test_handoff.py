@@ -45,6 +45,26 @@ async def test_enqueue_hands_job_to_idle_worker(client: Client, raw: redis.Redis
     assert handed.payload == "[[7]]"
 
 
+async def test_a_hand_off_entry_holding_a_nested_value_is_refused(
+    client: Client, raw: redis.Redis
+) -> None:
+    await register_idle(client.broker, "w1")
+    await client.submit(JobRequest("t", ([[1]],), force=True))
+    (entry,) = raw.lrange(client.broker.keys.queue("default").inbox("w1"), 0, -1)
+    values = json.loads(entry)
+    assert client.broker.handed_off("default", json.dumps(values)).payload == "[[[[1]]]]"
+    for i in (3, len(values) - 2):  # a number's place, and another string's
+        tampered = [*values[:i], [values[i]], *values[i + 1 :]]
+        with pytest.raises(ValueError, match=r"unreadable hand-off entry.*flat list"):
+            client.broker.handed_off("default", json.dumps(tampered))
+
+
+def test_a_hand_off_entry_nested_too_deep_to_parse_is_refused(client: Client) -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    with pytest.raises(ValueError, match=r"unreadable hand-off entry.*nested too deep"):
+        client.broker.handed_off("default", deep)
+
+
 async def test_one_registration_takes_one_job(client: Client) -> None:
     await register_idle(client.broker, "w1")
     first = await client.submit(JobRequest("t", (1,), force=True))

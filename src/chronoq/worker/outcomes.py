@@ -121,7 +121,11 @@ class OutcomeWriter:
                 self._idle.set()
 
     async def _wait_ready(self) -> None:
-        """Until outcomes are pending; meanwhile write the rollups when they are due."""
+        """Until outcomes are pending; meanwhile write the rollups when they are due.
+
+        The wait for the next rollup write is an `asyncio.timeout` on the event, not
+        `asyncio.wait_for`: on Python 3.11 that makes a Task per call, and an idle
+        worker waits here once per job (rollups are pending after every outcome)."""
         loop = asyncio.get_running_loop()
         while not self._ready.is_set():
             if not self._tally:
@@ -130,7 +134,8 @@ class OutcomeWriter:
             delay = self._next_flush - loop.time()
             if delay > 0:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._ready.wait(), delay)
+                    async with asyncio.timeout(delay):
+                        await self._ready.wait()
             else:
                 await self._write_rollups()
 
