@@ -29,7 +29,7 @@ from typing import Any
 from harness import noise, report, venvs
 from harness.cluster import BenchCluster
 from harness.resp import info
-from harness.spec import ALL_SYSTEMS, DBS, PEERS, SCENARIOS, Scenario, n_override
+from harness.spec import ALL_SYSTEMS, DBS, PEERS, SCENARIOS, Scenario, run_n
 
 BENCH = Path(__file__).resolve().parent
 SYSTEMS_DIR = BENCH / "systems"
@@ -271,9 +271,7 @@ def run_rounds(
             if any("skip" in r for r in done):
                 continue  # a missing feature stays missing
             spec = SCENARIOS[scen]
-            n = n_override(system, scen)
-            if args.quick:
-                n = min(n or spec.quick_n or 0, spec.quick_n or 0) or None
+            n = run_n(system, scen, quick=args.quick, latency_n=args.latency_n)
             python, runner = ready[system]
             cmd = command(
                 python,
@@ -311,6 +309,12 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--quick", action="store_true", help="small N, for a smoke run")
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds per run")
     ap.add_argument("--seed", type=int, default=1, help="order and arrival-plan seed")
+    ap.add_argument(
+        "--latency-n",
+        type=int,
+        default=None,
+        help="jobs per idle-start run, every system (default: the runner's 500)",
+    )
     ap.add_argument("--out", default=str(BENCH), help="directory for results.json/RESULTS.md")
     ap.add_argument(
         "--merge",

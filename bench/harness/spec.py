@@ -95,6 +95,21 @@ def n_override(system: str, scenario: str) -> int | None:
     return N_OVERRIDE.get((system.split("@", 1)[0], scenario))
 
 
+def run_n(system: str, scenario: str, *, quick: bool, latency_n: int | None) -> int | None:
+    """The N one run is given (None: the runner's default, bench/systems/_common.py).
+
+    `latency_n` sets it for every scenario of the `latency` runner (idle start, on one
+    server or a Cluster), every system alike: at the runner's 500 jobs a round's p99
+    is its 5th-longest job, and one stall of the VM moves it (bench/README.md)."""
+    spec = SCENARIOS[scenario]
+    n = n_override(system, scenario)
+    if latency_n is not None and spec.runner == "latency":
+        n = latency_n
+    if quick:
+        n = min(n or spec.quick_n or 0, spec.quick_n or 0) or None
+    return n
+
+
 @dataclass(frozen=True)
 class Figure:
     label: str
